@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+#include <optional>
+
+#include "net/host_port.h"
+
+namespace hbone::config {
+
+using std::chrono::milliseconds;
+
+struct AdminConfig {
+  net::HostPort listen{"127.0.0.1", 15000};
+};
+
+struct TlsConfig {
+  std::string cert;
+  std::string key;
+  std::string ca;
+  std::string trust_domain = "cluster.local";
+};
+
+struct GatewayConfig {
+  net::HostPort listen{"127.0.0.1", 15008};
+  std::vector<std::string> allowed_identities;    // SPIFFE ids; empty: any in the trust domain
+  std::vector<std::string> allowed_destinations;  // CIDRs or host:port; empty: any
+  milliseconds connect_timeout{10'000};
+};
+
+struct ListenerConfig {
+  net::HostPort listen;
+  net::HostPort target;
+};
+
+struct ClientConfig {
+  net::HostPort gateway{"127.0.0.1", 15008};
+  std::string gateway_identity;  // empty: any identity in the trust domain
+  std::vector<ListenerConfig> listeners;
+  milliseconds connect_timeout{10'000};
+};
+
+struct Http2Config {
+  uint32_t stream_window = 4u << 20;
+  uint32_t connection_window = 16u << 20;
+  uint32_t max_frame_size = 1u << 20;
+  uint32_t max_concurrent_streams = 200;
+  uint32_t streams_per_connection = 100;
+  milliseconds keepalive_interval{10'000};
+  milliseconds keepalive_timeout{20'000};
+};
+
+struct SocketConfig {
+  uint32_t send_buffer = 0;  // 0: kernel default
+  uint32_t recv_buffer = 0;
+  uint32_t read_size = 256u << 10;
+};
+
+struct Config {
+  unsigned workers = 1;
+  std::string log_level = "info";
+  milliseconds drain_timeout{30'000};
+  AdminConfig admin;
+  TlsConfig tls;
+  std::optional<GatewayConfig> gateway;
+  std::optional<ClientConfig> client;
+  Http2Config http2;
+  SocketConfig socket;
+};
+
+}  // namespace hbone::config

@@ -1,0 +1,81 @@
+#include "daemon/worker.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+namespace hbone::daemon {
+
+Worker::Worker(unsigned index, const config::Config& config, const tls::TlsContext* server_tls,
+               const tls::TlsContext* client_tls, WorkerSockets sockets)
+    : index_(index),
+      config_(config),
+      server_tls_(server_tls),
+      client_tls_(client_tls),
+      sockets_(std::move(sockets)) {}
+
+Worker::~Worker() { join(); }
+
+void Worker::start() { thread_ = std::thread([this] { run(); }); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run() {
+  std::string name = "hbone-w" + std::to_string(index_);
+  pthread_setname_np(pthread_self(), name.c_str());
+  if (sockets_.gateway) {
+    gateway_.emplace(loop_, config_, *server_tls_, std::move(*sockets_.gateway));
+  }
+  if (config_.client) {
+    pool_.emplace(loop_, config_, *client_tls_);
+    for (size_t i = 0; i < sockets_.client.size(); ++i) {
+      listeners_.push_back(std::make_unique<tunnel::ClientListener>(
+          loop_, *pool_, std::move(sockets_.client[i]), config_.client->listeners[i].target));
+    }
+  }
+  loop_.run();
+  // Tear down on this thread, while the loop can still run close callbacks.
+  listeners_.clear();
+  pool_.reset();
+  gateway_.reset();
+  drain_check_.reset();
+  drain_deadline_.reset();
+}
+
+void Worker::drain() {
+  loop_.post([this] { on_drain(); });
+}
+
+void Worker::stop() {
+  loop_.post([this] { on_stop(); });
+}
+
+bool Worker::idle() const {
+  return (!gateway_ || gateway_->connection_count() == 0) && (!pool_ || pool_->size() == 0);
+}
+
+void Worker::on_drain() {
+  if (drain_check_) return;
+  listeners_.clear();
+  if (gateway_) gateway_->drain();
+  if (pool_) pool_->drain();
+  drain_check_.emplace(loop_.uv(), [this] {
+    if (idle()) loop_.stop();
+  });
+  drain_check_->start(std::chrono::milliseconds(0), std::chrono::milliseconds(50));
+  drain_deadline_.emplace(loop_.uv(), [this] {
+    spdlog::warn("worker {}: drain deadline reached, closing remaining tunnels", index_);
+    on_stop();
+  });
+  drain_deadline_->start(config_.drain_timeout);
+}
+
+void Worker::on_stop() {
+  listeners_.clear();
+  if (gateway_) gateway_->close_all();
+  if (pool_) pool_->close_all();
+  loop_.stop();
+}
+
+}  // namespace hbone::daemon

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "net/event_loop.h"
+#include "net/fd.h"
+#include "net/timer.h"
+#include "pool/connection_pool.h"
+#include "tls/tls_context.h"
+#include "tunnel/client_listener.h"
+#include "tunnel/gateway_server.h"
+
+namespace hbone::daemon {
+
+// This worker's share of the listening sockets (one SO_REUSEPORT socket each).
+struct WorkerSockets {
+  std::optional<net::Fd> gateway;
+  std::vector<net::Fd> client;  // in the order of client.listeners
+};
+
+// One event-loop thread owning its listeners, connections and tunnels: nothing on the
+// data path is shared with another worker, so nothing is locked.
+class Worker {
+ public:
+  Worker(unsigned index, const config::Config& config, const tls::TlsContext* server_tls,
+         const tls::TlsContext* client_tls, WorkerSockets sockets);
+  ~Worker();
+
+  void start();
+  // Thread-safe: stop accepting, GOAWAY, exit when idle or at the drain deadline.
+  void drain();
+  // Thread-safe: close everything now.
+  void stop();
+  void join();
+
+ private:
+  void run();
+  void on_drain();
+  void on_stop();
+  bool idle() const;
+
+  unsigned index_;
+  const config::Config& config_;
+  const tls::TlsContext* server_tls_;
+  const tls::TlsContext* client_tls_;
+  WorkerSockets sockets_;
+  net::EventLoop loop_;
+  std::optional<tunnel::GatewayServer> gateway_;
+  std::optional<pool::ConnectionPool> pool_;
+  std::vector<std::unique_ptr<tunnel::ClientListener>> listeners_;
+  std::optional<net::Timer> drain_check_;
+  std::optional<net::Timer> drain_deadline_;
+  std::thread thread_;
+};
+
+}  // namespace hbone::daemon

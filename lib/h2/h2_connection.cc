@@ -1,0 +1,378 @@
+#include "h2/h2_connection.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "h2/session_callbacks.h"
+#include "net/socket_ops.h"
+
+namespace hbone::h2 {
+namespace {
+
+// Socket reads of this size amortize the syscall; TLS records are 16 KiB.
+constexpr size_t kSocketReadChunk = 256 * 1024;
+// Read at most this much per readiness event, so one busy connection cannot starve others.
+constexpr size_t kReadBudget = 4 * 1024 * 1024;
+// Above this much unsent ciphertext, stop producing frames until the socket drains.
+constexpr size_t kOutboundHighWater = 1024 * 1024;
+constexpr size_t kPlaintextChunk = 256 * 1024;
+
+long data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* flags,
+                  nghttp2_data_source* source, void*) {
+  bool eof = false;
+  long n = static_cast<StreamHandler*>(source->ptr)->next_data(length, &eof);
+  if (n < 0) return NGHTTP2_ERR_DEFERRED;
+  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  return n;
+}
+
+struct OptionFree {
+  void operator()(nghttp2_option* o) const { nghttp2_option_del(o); }
+};
+
+}  // namespace
+
+H2Connection::H2Connection(net::EventLoop& loop, const config::Config& config,
+                           const tls::TlsContext& tls, Side side)
+    : loop_(loop), config_(config), side_(side), keepalive_(loop.uv(), [this] { on_keepalive(); }) {
+  tls_.emplace(tls);
+}
+
+H2Connection::~H2Connection() {
+  // Streams first: their teardown may still use the session.
+  streams_.clear();
+}
+
+nghttp2_data_provider H2Connection::data_provider(StreamHandler* handler) {
+  nghttp2_data_provider provider;
+  provider.source.ptr = handler;
+  provider.read_callback = data_read_cb;
+  return provider;
+}
+
+void H2Connection::start(net::Fd fd, std::string peer_address) {
+  fd_ = std::move(fd);
+  peer_address_ = std::move(peer_address);
+  net::apply_socket_options(fd_.get(), config_.socket);
+  poll_.emplace(loop_.uv(), fd_.get(), this);
+  poll_->watch(UV_READABLE);
+  if (side_ == Side::client) process_inbound();  // produces the ClientHello
+  schedule_flush();
+}
+
+void H2Connection::schedule_flush() {
+  if (flush_scheduled_ || closed_) return;
+  flush_scheduled_ = true;
+  loop_.schedule_flush(this);
+}
+
+void H2Connection::on_io(int status, int events) {
+  if (closed_) return;
+  if (status < 0) {
+    close(std::string("socket error: ") + uv_strerror(status));
+    return;
+  }
+  if (events & UV_WRITABLE) {
+    write_socket();
+    // Room again below the high-water mark: let streams produce more frames.
+    if (tls_->outbound().size() < kOutboundHighWater) schedule_flush();
+  }
+  if (!closed_ && (events & (UV_READABLE | UV_DISCONNECT))) read_socket();
+}
+
+void H2Connection::read_socket() {
+  size_t total = 0;
+  while (total < kReadBudget) {
+    auto space = tls_->inbound().prepare(kSocketReadChunk);
+    ssize_t n = ::read(fd_.get(), space.data(), space.size());
+    if (n > 0) {
+      tls_->inbound().commit(static_cast<size_t>(n));
+      total += static_cast<size_t>(n);
+      if (static_cast<size_t>(n) < space.size()) break;  // drained
+      continue;
+    }
+    if (n == 0) {
+      peer_eof_ = true;
+      break;
+    }
+    if (errno == EAGAIN || errno == EINTR) break;
+    close(std::string("read: ") + std::strerror(errno));
+    return;
+  }
+  process_inbound();
+  if (!closed_ && peer_eof_) close("peer closed the connection");
+}
+
+void H2Connection::process_inbound() {
+  if (!tls_->handshake_done()) {
+    auto status = tls_->handshake();
+    if (status == tls::TlsSession::Status::want_io) {
+      schedule_flush();
+      return;
+    }
+    if (status != tls::TlsSession::Status::ok) {
+      schedule_flush();  // the alert, if any
+      write_socket();
+      close("TLS handshake failed: " + tls_->error());
+      return;
+    }
+    if (!finish_handshake()) return;
+  }
+  auto status = tls::TlsSession::Status::ok;
+  while (!closed_ && status == tls::TlsSession::Status::ok) {
+    while (plain_in_.size() < kPlaintextChunk) {
+      size_t got = 0;
+      status = tls_->read(plain_in_.prepare(kPlaintextChunk - plain_in_.size()), got);
+      if (status != tls::TlsSession::Status::ok) break;
+      plain_in_.commit(got);
+    }
+    if (plain_in_.empty()) break;
+    ssize_t rv = nghttp2_session_mem_recv(session_.get(), plain_in_.data(), plain_in_.size());
+    plain_in_.consume(plain_in_.size());
+    if (rv < 0) {
+      close(std::string("HTTP/2 error: ") + nghttp2_strerror(static_cast<int>(rv)));
+      return;
+    }
+  }
+  if (closed_) return;
+  if (status == tls::TlsSession::Status::closed) {
+    close("peer closed TLS (close_notify)");
+  } else if (status == tls::TlsSession::Status::failed) {
+    close("TLS error: " + tls_->error());
+  }
+  schedule_flush();
+}
+
+bool H2Connection::finish_handshake() {
+  std::string why;
+  if (tls_->alpn() != "h2") {
+    why = "peer did not negotiate ALPN h2";
+  } else if (auto id = tls_->peer_identity(); !id) {
+    why = tls_->error();
+  } else {
+    peer_identity_ = id->to_string();
+    if (id->trust_domain != config_.tls.trust_domain) {
+      why = "peer identity " + peer_identity_ + " is not in trust domain " +
+            config_.tls.trust_domain;
+    }
+  }
+  if (why.empty() && !verify_peer(*tls_, why) && why.empty()) why = "peer rejected";
+  if (!why.empty()) {
+    close("rejected peer: " + why);
+    return false;
+  }
+
+  nghttp2_option* raw_option = nullptr;
+  nghttp2_option_new(&raw_option);
+  std::unique_ptr<nghttp2_option, OptionFree> option(raw_option);
+  // Window updates follow what was written to the local socket, not what was received:
+  // that is the backpressure from a slow reader to the remote sender.
+  nghttp2_option_set_no_auto_window_update(option.get(), 1);
+  nghttp2_session* raw = nullptr;
+  int rv = side_ == Side::server
+               ? nghttp2_session_server_new2(&raw, session_callbacks(), this, option.get())
+               : nghttp2_session_client_new2(&raw, session_callbacks(), this, option.get());
+  if (rv != 0) {
+    close(std::string("nghttp2 session: ") + nghttp2_strerror(rv));
+    return false;
+  }
+  session_.reset(raw);
+
+  const config::Http2Config& h2 = config_.http2;
+  std::vector<nghttp2_settings_entry> settings = {
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, h2.stream_window},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, h2.max_frame_size},
+  };
+  if (side_ == Side::server) {
+    settings.push_back({NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h2.max_concurrent_streams});
+  } else {
+    settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
+  }
+  nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  // The connection window is not a setting: it is raised by WINDOW_UPDATE on stream 0.
+  nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<int32_t>(h2.connection_window));
+  if (h2.keepalive_interval.count() > 0) {
+    keepalive_.start(h2.keepalive_interval, h2.keepalive_interval);
+  }
+  ready_ = true;
+  spdlog::debug("h2 {}: connected, peer {}", peer_address_, peer_identity_);
+  on_ready();
+  schedule_flush();
+  return !closed_;
+}
+
+void H2Connection::flush() {
+  flush_scheduled_ = false;
+  if (closed_) return;
+  if (session_ && tls_->outbound().size() < kOutboundHighWater) {
+    int rv = nghttp2_session_send(session_.get());
+    if (rv != 0) {
+      close(std::string("HTTP/2 send: ") + nghttp2_strerror(rv));
+      return;
+    }
+    flush_control();
+  }
+  write_socket();
+  if (closed_) return;
+  if (session_ && !nghttp2_session_want_read(session_.get()) &&
+      !nghttp2_session_want_write(session_.get()) && tls_->outbound().empty()) {
+    close(draining_ ? "drained" : "HTTP/2 session finished");
+  }
+}
+
+void H2Connection::flush_control() {
+  if (control_.empty()) return;
+  tls_->write(control_.data(), control_.size());
+  control_.consume(control_.size());
+}
+
+void H2Connection::write_socket() {
+  ByteBuffer& out = tls_->outbound();
+  while (!out.empty()) {
+    ssize_t n = ::send(fd_.get(), out.data(), out.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      out.consume(static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    close(std::string("write: ") + std::strerror(errno));
+    return;
+  }
+  if (out.empty() && out.capacity() > 2 * kOutboundHighWater) out.shrink();
+  poll_->want(UV_WRITABLE, !out.empty());
+}
+
+int H2Connection::on_send(const uint8_t* data, size_t n) {
+  control_.append(data, n);
+  return static_cast<int>(n);
+}
+
+int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t length) {
+  if (tls_->outbound().size() >= kOutboundHighWater) {
+    write_socket();
+    if (closed_ || tls_->outbound().size() >= kOutboundHighWater) return NGHTTP2_ERR_WOULDBLOCK;
+  }
+  StreamHandler* handler = stream(frame->hd.stream_id);
+  if (!handler) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  // Frame header rides in the same record as any queued control frames; the payload is
+  // encrypted straight from the tunnel's read buffer.
+  control_.append(framehd, 9);
+  flush_control();
+  if (length > 0 && !tls_->write(handler->outgoing_data(), length)) {
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  handler->outgoing_sent(length);
+  return 0;
+}
+
+long H2Connection::max_data_length(int32_t, int32_t conn_window, int32_t stream_window,
+                                   uint32_t peer_max_frame) {
+  long limit = std::min<long>({conn_window, stream_window, static_cast<long>(peer_max_frame),
+                               static_cast<long>(config_.http2.max_frame_size)});
+  return std::max<long>(limit, 1);
+}
+
+int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+      if (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS) on_headers_complete(frame);
+      break;
+    case NGHTTP2_PING:
+      if (frame->hd.flags & NGHTTP2_FLAG_ACK) ping_outstanding_ = false;
+      break;
+    case NGHTTP2_GOAWAY:
+      draining_ = true;
+      break;
+    default:
+      break;
+  }
+  if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+      (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS)) {
+    if (StreamHandler* handler = stream(frame->hd.stream_id)) handler->on_peer_end_stream();
+  }
+  return 0;
+}
+
+void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t n) {
+  StreamHandler* handler = stream(stream_id);
+  if (!handler) {
+    // A stream we already let go of: give the window back so others are not starved.
+    nghttp2_session_consume_connection(session_.get(), n);
+    return;
+  }
+  handler->on_peer_data(data, n);
+}
+
+void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
+  if (StreamHandler* handler = stream(stream_id)) handler->on_stream_closed(error_code);
+}
+
+void H2Connection::on_keepalive() {
+  if (closed_ || !session_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (ping_outstanding_) {
+    if (now - ping_sent_ >= config_.http2.keepalive_timeout) {
+      close("keepalive timeout: no PING ack in " +
+            std::to_string(config_.http2.keepalive_timeout.count()) + "ms");
+    }
+    return;
+  }
+  nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr);
+  ping_outstanding_ = true;
+  ping_sent_ = now;
+  schedule_flush();
+}
+
+void H2Connection::adopt_stream(int32_t stream_id, std::unique_ptr<StreamHandler> handler) {
+  nghttp2_session_set_stream_user_data(session_.get(), stream_id, handler.get());
+  streams_[stream_id] = std::move(handler);
+}
+
+StreamHandler* H2Connection::stream(int32_t stream_id) const {
+  if (!session_) return nullptr;
+  return static_cast<StreamHandler*>(nghttp2_session_get_stream_user_data(session_.get(), stream_id));
+}
+
+void H2Connection::retire_stream(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;
+  if (session_) nghttp2_session_set_stream_user_data(session_.get(), stream_id, nullptr);
+  loop_.retire(std::move(it->second));
+  streams_.erase(it);
+}
+
+void H2Connection::drain() {
+  if (closed_ || draining_) return;
+  draining_ = true;
+  if (!session_) {
+    close("draining before handshake");
+    return;
+  }
+  int32_t last = side_ == Side::server ? nghttp2_session_get_last_proc_stream_id(session_.get()) : 0;
+  nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, nullptr, 0);
+  schedule_flush();
+}
+
+void H2Connection::close(const std::string& reason) {
+  if (closed_) return;
+  closed_ = true;
+  keepalive_.stop();
+  if (poll_) poll_->watch(0);
+  for (auto& [id, handler] : streams_) handler->abort();
+  if (ready_) {
+    spdlog::debug("h2 {}: closed: {}", peer_address_, reason);
+  } else {
+    // Never got as far as HTTP/2: a failed handshake or a rejected identity.
+    spdlog::warn("{} connection {} failed: {}", side_ == Side::server ? "gateway" : "client",
+                 peer_address_, reason);
+  }
+  on_closed(reason);
+}
+
+}  // namespace hbone::h2

@@ -1,0 +1,121 @@
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "config/config.h"
+#include "h2/stream_handler.h"
+#include "net/event_loop.h"
+#include "net/fd.h"
+#include "net/poll_watcher.h"
+#include "net/timer.h"
+#include "tls/tls_session.h"
+#include "util/byte_buffer.h"
+
+namespace hbone::h2 {
+
+struct SessionFree {
+  void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
+};
+
+// One mTLS HTTP/2 connection over a non-blocking socket, either side. Reads the socket in
+// large chunks, decrypts, feeds nghttp2; frames nghttp2 produces are encrypted into one
+// outbound buffer written once per loop iteration (see EventLoop::schedule_flush).
+// The role (client or gateway) lives in a subclass; its streams are StreamHandlers.
+class H2Connection : public net::PollWatcher::Handler,
+                     public net::Flushable,
+                     public net::Retirable {
+ public:
+  enum class Side { client, server };
+
+  H2Connection(net::EventLoop& loop, const config::Config& config, const tls::TlsContext& tls,
+               Side side);
+  ~H2Connection() override;
+
+  // Takes the connected socket and starts the TLS handshake.
+  void start(net::Fd fd, std::string peer_address);
+
+  // Tears down at once: every stream's local socket is reset. Safe from any callback.
+  void close(const std::string& reason);
+  // Graceful: GOAWAY, no new streams, close when the last stream ends.
+  void drain();
+
+  bool closed() const { return closed_; }
+  bool draining() const { return draining_; }
+  bool ready() const { return ready_; }
+  size_t stream_count() const { return streams_.size(); }
+  const std::string& peer_address() const { return peer_address_; }
+  const std::string& peer_identity() const { return peer_identity_; }
+  nghttp2_session* session() const { return session_.get(); }
+  net::EventLoop& loop() { return loop_; }
+  const config::Config& config() const { return config_; }
+
+  void schedule_flush();
+  void flush() override;
+  void on_io(int status, int events) override;
+
+  // Stream ownership: handlers live until retire_stream() (or the connection's end).
+  void adopt_stream(int32_t stream_id, std::unique_ptr<StreamHandler> handler);
+  void retire_stream(int32_t stream_id);
+  StreamHandler* stream(int32_t stream_id) const;
+
+  // nghttp2 callback targets (session_callbacks.cc).
+  int on_send(const uint8_t* data, size_t n);
+  int on_send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t length);
+  int on_frame_recv(const nghttp2_frame* frame);
+  void on_data_chunk(int32_t stream_id, const uint8_t* data, size_t n);
+  void on_stream_close(int32_t stream_id, uint32_t error_code);
+  virtual int on_begin_headers(const nghttp2_frame*) { return 0; }
+  virtual int on_header(const nghttp2_frame* frame, std::string_view name,
+                        std::string_view value) = 0;
+  long max_data_length(int32_t stream_id, int32_t conn_window, int32_t stream_window,
+                       uint32_t peer_max_frame);
+
+ protected:
+  // After handshake and identity checks: the session exists and SETTINGS are queued.
+  virtual bool verify_peer(tls::TlsSession& tls, std::string& why) = 0;
+  virtual void on_ready() {}
+  // A complete header block (request on the gateway, response on the client).
+  virtual void on_headers_complete(const nghttp2_frame* frame) = 0;
+  // The connection is gone; the subclass hands itself to its owner's retire path.
+  virtual void on_closed(const std::string& reason) = 0;
+
+  // The data provider to attach to a submitted request/response for `handler`.
+  static nghttp2_data_provider data_provider(StreamHandler* handler);
+
+ private:
+  void read_socket();
+  void process_inbound();
+  bool finish_handshake();
+  void write_socket();
+  void flush_control();
+  void on_keepalive();
+
+  net::EventLoop& loop_;
+  const config::Config& config_;
+  const Side side_;
+  std::optional<tls::TlsSession> tls_;
+  std::unique_ptr<nghttp2_session, SessionFree> session_;
+  net::Fd fd_;
+  std::optional<net::PollWatcher> poll_;
+  net::Timer keepalive_;
+  std::unordered_map<int32_t, std::unique_ptr<StreamHandler>> streams_;
+  ByteBuffer plain_in_;   // decrypted bytes for nghttp2
+  ByteBuffer control_;    // small frames, coalesced into one TLS record
+  std::string peer_address_;
+  std::string peer_identity_;
+  std::chrono::steady_clock::time_point ping_sent_{};
+  bool ping_outstanding_ = false;
+  bool flush_scheduled_ = false;
+  bool ready_ = false;
+  bool draining_ = false;
+  bool closed_ = false;
+  bool peer_eof_ = false;
+};
+
+}  // namespace hbone::h2

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "net/event_loop.h"
+
+namespace hbone::h2 {
+
+// What a connection needs from one of its streams (a tunnel). Outgoing DATA is taken
+// straight from the handler's buffer (NGHTTP2_DATA_FLAG_NO_COPY): the bytes read from the
+// local socket are encrypted in place, never copied into a frame buffer first.
+class StreamHandler : public net::Retirable {
+ public:
+  // Data provider: how many buffered bytes may go into the next DATA frame (<= max);
+  // sets *eof when they are the last. Returns -1 when nothing is buffered yet (deferred).
+  virtual long next_data(size_t max, bool* eof) = 0;
+  virtual const uint8_t* outgoing_data() const = 0;
+  virtual void outgoing_sent(size_t n) = 0;
+
+  virtual void on_peer_data(const uint8_t* data, size_t n) = 0;
+  virtual void on_peer_end_stream() = 0;
+  // The HTTP/2 stream is gone (END_STREAM both ways, or RST_STREAM either way).
+  virtual void on_stream_closed(uint32_t error_code) = 0;
+  // The whole connection is going away: close the local side at once, with RST.
+  virtual void abort() = 0;
+};
+
+}  // namespace hbone::h2

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/host_port.h"
+
+namespace hbone::net {
+
+struct Cidr {
+  int family = 0;  // AF_INET or AF_INET6
+  std::array<uint8_t, 16> address{};
+  unsigned prefix = 0;
+
+  static std::optional<Cidr> parse(std::string_view text);
+  bool contains(const sockaddr* addr) const;
+};
+
+// gateway.allowed_destinations: CIDRs match the address actually dialled (after DNS), so a
+// name cannot smuggle a denied address; host:port entries match the CONNECT authority.
+class DestinationPolicy {
+ public:
+  // Throws std::invalid_argument naming the bad entry.
+  static DestinationPolicy parse(const std::vector<std::string>& entries);
+
+  bool allows_any() const { return cidrs_.empty() && exact_.empty(); }
+  bool allows_authority(const HostPort& target) const;
+  bool allows_address(const sockaddr* addr) const;
+
+ private:
+  std::vector<Cidr> cidrs_;
+  std::vector<HostPort> exact_;
+};
+
+}  // namespace hbone::net

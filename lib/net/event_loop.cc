@@ -1,0 +1,74 @@
+#include "net/event_loop.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace hbone::net {
+
+EventLoop::EventLoop() {
+  int rc = uv_loop_init(&loop_);
+  if (rc != 0) throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
+  uv_check_init(&loop_, check_.get());
+  check_.initialized();
+  check_.get()->data = this;
+  uv_check_start(check_.get(), [](uv_check_t* h) { static_cast<EventLoop*>(h->data)->after_io(); });
+  // The check handle alone must not keep the loop alive.
+  uv_unref(check_.base());
+  uv_async_init(&loop_, async_.get(),
+                [](uv_async_t* h) { static_cast<EventLoop*>(h->data)->run_posted(); });
+  async_.initialized();
+  async_.get()->data = this;
+  uv_unref(async_.base());
+}
+
+EventLoop::~EventLoop() {
+  flush_queue_.clear();
+  retired_.clear();
+  // Close every handle still open (owners are gone) and let their close callbacks run.
+  uv_walk(
+      &loop_,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+void EventLoop::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void EventLoop::schedule_flush(Flushable* f) { flush_queue_.push_back(f); }
+
+void EventLoop::retire(std::unique_ptr<Retirable> object) { retired_.push_back(std::move(object)); }
+
+void EventLoop::after_io() {
+  // A flush can queue more flushes (a drained write frees window for another stream),
+  // and a destructor can retire more objects: run both until quiet.
+  while (!flush_queue_.empty() || !retired_.empty()) {
+    flushing_.swap(flush_queue_);
+    for (Flushable* f : flushing_) f->flush();
+    flushing_.clear();
+    std::vector<std::unique_ptr<Retirable>> dead;
+    dead.swap(retired_);
+  }
+}
+
+void EventLoop::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(task));
+  }
+  uv_async_send(async_.get());
+}
+
+void EventLoop::run_posted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(posted_mutex_);
+    tasks.swap(posted_);
+  }
+  for (auto& task : tasks) task();
+  after_io();
+}
+
+}  // namespace hbone::net

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <functional>
+#include <optional>
+
+#include "net/event_loop.h"
+#include "net/fd.h"
+#include "net/host_port.h"
+#include "net/poll_watcher.h"
+
+namespace hbone::net {
+
+// A bound, listening, non-blocking socket with SO_REUSEPORT, so that each worker can own
+// one on the same address and the kernel spreads connections across them.
+// Throws std::system_error with the errno of the failing step.
+Fd listen_on(const HostPort& address, int backlog = 4096);
+// The address the socket is bound to (resolves port 0).
+HostPort local_address(int fd);
+
+// Accepts connections from a listening socket on one loop.
+class Acceptor : public PollWatcher::Handler {
+ public:
+  using OnAccept = std::function<void(Fd fd, const sockaddr_storage& peer)>;
+  Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept);
+  void on_io(int status, int events) override;
+
+ private:
+  Fd fd_;
+  PollWatcher poll_;
+  OnAccept on_accept_;
+};
+
+}  // namespace hbone::net

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+#include "config/config.h"
+#include "net/fd.h"
+#include "net/host_port.h"
+
+namespace hbone::net {
+
+// Applies socket.send_buffer / recv_buffer and TCP_NODELAY (tunnels carry interactive
+// traffic too; batching is done by us, not by Nagle).
+void apply_socket_options(int fd, const config::SocketConfig& options);
+
+// Closes with RST instead of FIN (SO_LINGER 0): how a reset travels across the tunnel.
+void close_with_reset(Fd& fd);
+
+// "ip:port" of a socket address, IPv6 bracketed.
+std::string format_address(const sockaddr* addr);
+
+// Resolves an IP-literal HostPort; false when host is not a literal.
+bool to_sockaddr(const HostPort& hp, sockaddr_storage& out, socklen_t& len);
+
+}  // namespace hbone::net

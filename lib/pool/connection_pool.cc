@@ -1,0 +1,48 @@
+#include "pool/connection_pool.h"
+
+#include <algorithm>
+
+namespace hbone::pool {
+
+ConnectionPool::ConnectionPool(net::EventLoop& loop, const config::Config& config,
+                               const tls::TlsContext& tls)
+    : loop_(loop), config_(config), tls_(tls) {}
+
+ConnectionPool::~ConnectionPool() { close_all(); }
+
+tunnel::ClientConnection& ConnectionPool::acquire() {
+  for (auto& conn : connections_) {
+    if (conn->has_capacity()) return *conn;
+  }
+  auto conn = std::make_unique<tunnel::ClientConnection>(
+      loop_, config_, tls_, [this](tunnel::ClientConnection* c) { release(c); });
+  tunnel::ClientConnection& ref = *conn;
+  connections_.push_back(std::move(conn));
+  ref.connect();
+  return ref;
+}
+
+void ConnectionPool::release(tunnel::ClientConnection* conn) {
+  auto it = std::find_if(connections_.begin(), connections_.end(),
+                         [conn](const auto& c) { return c.get() == conn; });
+  if (it == connections_.end()) return;
+  loop_.retire(std::move(*it));  // it may be inside its own callback
+  connections_.erase(it);
+}
+
+std::vector<tunnel::ClientConnection*> ConnectionPool::snapshot() const {
+  // close() calls release(), which edits the vector: callers iterate over a copy.
+  std::vector<tunnel::ClientConnection*> all;
+  for (const auto& conn : connections_) all.push_back(conn.get());
+  return all;
+}
+
+void ConnectionPool::drain() {
+  for (auto* conn : snapshot()) conn->drain();
+}
+
+void ConnectionPool::close_all() {
+  for (auto* conn : snapshot()) conn->close("shutting down");
+}
+
+}  // namespace hbone::pool

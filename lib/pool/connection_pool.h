@@ -1,0 +1,36 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "config/config.h"
+#include "net/event_loop.h"
+#include "tls/tls_context.h"
+#include "tunnel/client_connection.h"
+
+namespace hbone::pool {
+
+// A worker's HTTP/2 connections to the gateway. Tunnels fill the oldest connection up to
+// min(streams_per_connection, the gateway's SETTINGS_MAX_CONCURRENT_STREAMS); then a new
+// connection is dialled. Parallel tunnels thus spread over several TLS connections.
+class ConnectionPool {
+ public:
+  ConnectionPool(net::EventLoop& loop, const config::Config& config, const tls::TlsContext& tls);
+  ~ConnectionPool();
+
+  tunnel::ClientConnection& acquire();
+  size_t size() const { return connections_.size(); }
+  void drain();
+  void close_all();
+
+ private:
+  void release(tunnel::ClientConnection* conn);
+  std::vector<tunnel::ClientConnection*> snapshot() const;
+
+  net::EventLoop& loop_;
+  const config::Config& config_;
+  const tls::TlsContext& tls_;
+  std::vector<std::unique_ptr<tunnel::ClientConnection>> connections_;
+};
+
+}  // namespace hbone::pool

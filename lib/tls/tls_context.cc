@@ -1,0 +1,70 @@
+#include "tls/tls_context.h"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+namespace hbone::tls {
+namespace {
+
+constexpr unsigned char kAlpnH2[] = {2, 'h', '2'};
+
+int select_h2(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+              unsigned int inlen, void*) {
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, kAlpnH2, sizeof(kAlpnH2), in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    // HBONE has no HTTP/1.1 fallback: refuse the handshake instead of guessing.
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+std::string last_ssl_error() {
+  unsigned long code = ERR_get_error();
+  unsigned long next;
+  while ((next = ERR_get_error()) != 0) code = next;
+  if (code == 0) return "unknown TLS error";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof(buf));
+  return buf;
+}
+
+TlsContext::TlsContext(const config::TlsConfig& config, Role role)
+    : ctx_(SSL_CTX_new(TLS_method())), role_(role) {
+  if (!ctx_) throw TlsSetupError("tls: cannot create SSL_CTX: " + last_ssl_error());
+  SSL_CTX* ctx = ctx_.get();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  // Idle tunnels' connections should not pin 2 x 17 KiB of TLS buffers each.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (SSL_CTX_use_certificate_chain_file(ctx, config.cert.c_str()) != 1) {
+    throw TlsSetupError("tls.cert: cannot load certificate chain \"" + config.cert +
+                        "\": " + last_ssl_error());
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, config.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw TlsSetupError("tls.key: cannot load private key \"" + config.key +
+                        "\": " + last_ssl_error());
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    throw TlsSetupError("tls.key: \"" + config.key + "\" does not match tls.cert \"" +
+                        config.cert + "\"");
+  }
+  if (SSL_CTX_load_verify_locations(ctx, config.ca.c_str(), nullptr) != 1) {
+    throw TlsSetupError("tls.ca: cannot load trust bundle \"" + config.ca +
+                        "\": " + last_ssl_error());
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  if (role == Role::server) {
+    SSL_CTX_set_alpn_select_cb(ctx, select_h2, nullptr);
+    // No resumption: every connection proves its identity with a fresh certificate.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 0);
+  } else {
+    SSL_CTX_set_alpn_protos(ctx, kAlpnH2, sizeof(kAlpnH2));
+  }
+}
+
+}  // namespace hbone::tls

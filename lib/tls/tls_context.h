@@ -1,0 +1,41 @@
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "config/config.h"
+
+namespace hbone::tls {
+
+struct SslCtxFree {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
+
+// A TLS setup failure; what() names the config key at fault.
+class TlsSetupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// TLS 1.3 only, ALPN "h2" only, certificates required and verified on both sides against
+// tls.ca. The SPIFFE identity is checked after the handshake by the connection.
+class TlsContext {
+ public:
+  enum class Role { server, client };
+  TlsContext(const config::TlsConfig& config, Role role);
+  SSL_CTX* get() const { return ctx_.get(); }
+  Role role() const { return role_; }
+
+ private:
+  SslCtxPtr ctx_;
+  Role role_;
+};
+
+// The newest OpenSSL error on this thread as text, and clears the queue.
+std::string last_ssl_error();
+
+}  // namespace hbone::tls

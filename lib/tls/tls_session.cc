@@ -1,0 +1,189 @@
+#include "tls/tls_session.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "tls/tls_context.h"
+
+namespace hbone::tls {
+namespace {
+
+// A BIO over the session's two ByteBuffers. Writes never block: the connection bounds
+// outbound() by not producing more frames while it is above its high-water mark.
+struct BufferPair {
+  ByteBuffer* in;
+  ByteBuffer* out;
+};
+
+int bio_write(BIO* bio, const char* data, int len) {
+  BIO_clear_retry_flags(bio);
+  auto* pair = static_cast<BufferPair*>(BIO_get_data(bio));
+  pair->out->append(reinterpret_cast<const uint8_t*>(data), static_cast<size_t>(len));
+  return len;
+}
+
+int bio_read(BIO* bio, char* data, int len) {
+  BIO_clear_retry_flags(bio);
+  auto* pair = static_cast<BufferPair*>(BIO_get_data(bio));
+  size_t n = std::min(pair->in->size(), static_cast<size_t>(len));
+  if (n == 0) {
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  std::memcpy(data, pair->in->data(), n);
+  pair->in->consume(n);
+  return static_cast<int>(n);
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int bio_destroy(BIO* bio) {
+  std::unique_ptr<BufferPair>(static_cast<BufferPair*>(BIO_get_data(bio)));
+  BIO_set_data(bio, nullptr);
+  return 1;
+}
+
+BIO_METHOD* buffer_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "hbone-buffers");
+    BIO_meth_set_write(m, bio_write);
+    BIO_meth_set_read(m, bio_read);
+    BIO_meth_set_ctrl(m, bio_ctrl);
+    BIO_meth_set_destroy(m, bio_destroy);
+    return m;
+  }();
+  return method;
+}
+
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct GeneralNamesFree {
+  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
+};
+
+std::unique_ptr<X509, X509Free> peer_certificate(SSL* ssl) {
+#if defined(OPENSSL_IS_BORINGSSL)
+  return std::unique_ptr<X509, X509Free>(SSL_get_peer_certificate(ssl));
+#else
+  return std::unique_ptr<X509, X509Free>(SSL_get1_peer_certificate(ssl));
+#endif
+}
+
+}  // namespace
+
+TlsSession::TlsSession(const TlsContext& ctx) : ssl_(SSL_new(ctx.get())) {
+  if (!ssl_) throw std::runtime_error("SSL_new: " + last_ssl_error());
+  BIO* bio = BIO_new(buffer_bio_method());
+  BIO_set_data(bio, std::make_unique<BufferPair>(BufferPair{&in_, &out_}).release());
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_.get(), bio, bio);  // one BIO, both directions; SSL owns it
+  if (ctx.role() == TlsContext::Role::server) {
+    SSL_set_accept_state(ssl_.get());
+  } else {
+    SSL_set_connect_state(ssl_.get());
+  }
+}
+
+TlsSession::Status TlsSession::fail_or_retry(int rc) {
+  int err = SSL_get_error(ssl_.get(), rc);
+  switch (err) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      return Status::want_io;
+    case SSL_ERROR_ZERO_RETURN:
+      error_ = "peer sent close_notify";
+      return Status::closed;
+    default: {
+      long verify = SSL_get_verify_result(ssl_.get());
+      if (verify != X509_V_OK) {
+        error_ = std::string("certificate verification failed: ") +
+                 X509_verify_cert_error_string(verify);
+        ERR_clear_error();
+      } else {
+        error_ = last_ssl_error();
+      }
+      return Status::failed;
+    }
+  }
+}
+
+TlsSession::Status TlsSession::handshake() {
+  int rc = SSL_do_handshake(ssl_.get());
+  if (rc == 1) return Status::ok;
+  return fail_or_retry(rc);
+}
+
+TlsSession::Status TlsSession::read(std::span<uint8_t> out, size_t& got) {
+  got = 0;
+  int cap = static_cast<int>(std::min<size_t>(out.size(), 1 << 30));
+  int rc = SSL_read(ssl_.get(), out.data(), cap);
+  if (rc > 0) {
+    got = static_cast<size_t>(rc);
+    return Status::ok;
+  }
+  return fail_or_retry(rc);
+}
+
+bool TlsSession::write(const uint8_t* bytes, size_t n) {
+  while (n > 0) {
+    int chunk = static_cast<int>(std::min<size_t>(n, 1 << 30));
+    int rc = SSL_write(ssl_.get(), bytes, chunk);
+    if (rc <= 0) {
+      fail_or_retry(rc);
+      return false;
+    }
+    bytes += rc;
+    n -= static_cast<size_t>(rc);
+  }
+  return true;
+}
+
+void TlsSession::shutdown() {
+  if (handshake_done()) SSL_shutdown(ssl_.get());
+}
+
+std::string TlsSession::alpn() const {
+  const uint8_t* data = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(ssl_.get(), &data, &len);
+  return std::string(reinterpret_cast<const char*>(data), len);
+}
+
+std::optional<SpiffeId> TlsSession::peer_identity() {
+  auto cert = peer_certificate(ssl_.get());
+  if (!cert) {
+    error_ = "peer sent no certificate";
+    return std::nullopt;
+  }
+  std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
+  std::optional<SpiffeId> found;
+  int count = names ? static_cast<int>(sk_GENERAL_NAME_num(names.get())) : 0;
+  for (int i = 0; i < count; ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
+    if (name->type != GEN_URI) continue;
+    const ASN1_STRING* uri = name->d.uniformResourceIdentifier;
+    std::string_view text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                          static_cast<size_t>(ASN1_STRING_length(uri)));
+    if (!text.starts_with("spiffe://")) continue;
+    if (found) {
+      error_ = "certificate has more than one SPIFFE URI SAN";  // SPIFFE X.509-SVID §2
+      return std::nullopt;
+    }
+    found = SpiffeId::parse(text);
+    if (!found) {
+      error_ = "certificate has a malformed SPIFFE URI SAN \"" + std::string(text) + "\"";
+      return std::nullopt;
+    }
+  }
+  if (!found) error_ = "certificate has no SPIFFE URI SAN";
+  return found;
+}
+
+}  // namespace hbone::tls

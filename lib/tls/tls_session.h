@@ -1,0 +1,60 @@
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "tls/spiffe_id.h"
+#include "tls/tls_context.h"
+#include "util/byte_buffer.h"
+
+namespace hbone::tls {
+
+struct SslFree {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
+};
+
+// One TLS connection whose ciphertext goes through our own buffers instead of the socket:
+// the caller reads the socket in large chunks into inbound() and writes outbound() with
+// one large write. (A socket BIO would cost two read() calls and one write() per 16 KiB
+// record.)
+class TlsSession {
+ public:
+  enum class Status { ok, want_io, closed, failed };
+
+  explicit TlsSession(const TlsContext& ctx);
+
+  // Ciphertext received from the peer.
+  ByteBuffer& inbound() { return in_; }
+  // Ciphertext to send to the peer.
+  ByteBuffer& outbound() { return out_; }
+
+  Status handshake();
+  bool handshake_done() const { return SSL_is_init_finished(ssl_.get()); }
+
+  // Decrypts into `out`; 0 bytes with want_io means more ciphertext is needed.
+  Status read(std::span<uint8_t> out, size_t& got);
+  // Encrypts all of `bytes` into outbound(); false only on a fatal TLS error.
+  bool write(const uint8_t* bytes, size_t n);
+  // Queues close_notify.
+  void shutdown();
+
+  // Why the last call failed: TLS alert, certificate verification, protocol error.
+  const std::string& error() const { return error_; }
+  std::string alpn() const;
+  // The peer certificate's SPIFFE id when it has exactly one, else nullopt with error().
+  std::optional<SpiffeId> peer_identity();
+
+ private:
+  Status fail_or_retry(int rc);
+
+  std::unique_ptr<SSL, SslFree> ssl_;
+  ByteBuffer in_;
+  ByteBuffer out_;
+  std::string error_;
+};
+
+}  // namespace hbone::tls

@@ -1,0 +1,114 @@
+#include "tunnel/client_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "h2/header.h"
+#include "net/socket_ops.h"
+
+namespace hbone::tunnel {
+
+ClientConnection::ClientConnection(net::EventLoop& loop, const config::Config& config,
+                                   const tls::TlsContext& tls, OnClosed on_closed)
+    : H2Connection(loop, config, tls, Side::client), on_closed_(std::move(on_closed)) {}
+
+void ClientConnection::connect() {
+  const config::ClientConfig& client = *config().client;
+  dialer_ = std::make_unique<net::Dialer>(
+      loop(), client.gateway, client.connect_timeout, nullptr, [this](net::Dialer::Result r) {
+        loop().retire(std::move(dialer_));  // we are inside its callback
+        if (r.failure != net::Dialer::Failure::none) {
+          close("cannot reach gateway " + config().client->gateway.to_string() + ": " +
+                net::to_string(r.failure) + " (" + r.detail + ")");
+          return;
+        }
+        start(std::move(r.fd), config().client->gateway.to_string());
+      });
+}
+
+bool ClientConnection::has_capacity() const {
+  if (closed() || draining()) return false;
+  size_t limit = config().http2.streams_per_connection;
+  if (ready()) {
+    limit = std::min<size_t>(limit, nghttp2_session_get_remote_settings(
+                                        session(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+  }
+  return load() < limit;
+}
+
+bool ClientConnection::verify_peer(tls::TlsSession&, std::string& why) {
+  const std::string& expected = config().client->gateway_identity;
+  if (expected.empty() || expected == peer_identity()) return true;
+  why = "gateway identity " + peer_identity() + " is not the configured " + expected;
+  return false;
+}
+
+void ClientConnection::open_tunnel(net::Fd local, std::string source,
+                                   const net::HostPort& target) {
+  auto tunnel =
+      std::make_unique<Tunnel>(*this, Tunnel::Info{"client", std::move(source), target.to_string()});
+  tunnel->attach_local(std::move(local));
+  if (ready()) {
+    submit(std::move(tunnel));
+  } else {
+    pending_.push_back(std::move(tunnel));
+  }
+}
+
+void ClientConnection::on_ready() {
+  auto waiting = std::move(pending_);
+  pending_.clear();
+  for (auto& tunnel : waiting) submit(std::move(tunnel));
+}
+
+void ClientConnection::submit(std::unique_ptr<Tunnel> tunnel) {
+  const Tunnel::Info& info = tunnel->info();
+  std::string forwarded = "for=\"" + info.source + "\"";
+  nghttp2_nv headers[] = {
+      h2::make_nv(":method", "CONNECT"),
+      h2::make_nv(":authority", info.target),
+      h2::make_nv("forwarded", forwarded),
+  };
+  nghttp2_data_provider provider = data_provider(tunnel.get());
+  int32_t id = nghttp2_submit_request(session(), nullptr, headers, std::size(headers), &provider,
+                                      tunnel.get());
+  if (id < 0) {
+    spdlog::warn("client: cannot open stream to {}: {}", info.target, nghttp2_strerror(id));
+    return;  // the tunnel's destructor resets the local connection
+  }
+  tunnel->set_stream_id(id);
+  adopt_stream(id, std::move(tunnel));
+  schedule_flush();
+}
+
+int ClientConnection::on_header(const nghttp2_frame* frame, std::string_view name,
+                                std::string_view value) {
+  if (frame->hd.type != NGHTTP2_HEADERS || name != ":status") return 0;
+  auto* tunnel = static_cast<Tunnel*>(stream(frame->hd.stream_id));
+  int status = 0;
+  std::from_chars(value.data(), value.data() + value.size(), status);
+  if (tunnel) tunnel->set_status(status);
+  return 0;
+}
+
+void ClientConnection::on_headers_complete(const nghttp2_frame* frame) {
+  if (frame->headers.cat != NGHTTP2_HCAT_RESPONSE) return;
+  auto* tunnel = static_cast<Tunnel*>(stream(frame->hd.stream_id));
+  if (!tunnel) return;
+  if (tunnel->status() == 200) {
+    tunnel->start_relay();
+  } else {
+    tunnel->fail(NGHTTP2_CANCEL);  // a refused tunnel closes the local connection
+  }
+}
+
+void ClientConnection::on_closed(const std::string& reason) {
+  if (!pending_.empty()) {
+    spdlog::warn("client: {} tunnels failed: {}", pending_.size(), reason);
+    pending_.clear();
+  }
+  on_closed_(this);
+}
+
+}  // namespace hbone::tunnel

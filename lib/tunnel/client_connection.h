@@ -1,0 +1,48 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "h2/h2_connection.h"
+#include "net/dialer.h"
+#include "tunnel/tunnel.h"
+
+namespace hbone::tunnel {
+
+// Client side of one pooled HBONE connection to the gateway: one CONNECT stream per
+// accepted local connection. Tunnels opened while the connection is still dialling or
+// handshaking wait in a queue and are sent once it is ready.
+class ClientConnection : public h2::H2Connection {
+ public:
+  using OnClosed = std::function<void(ClientConnection*)>;
+  ClientConnection(net::EventLoop& loop, const config::Config& config,
+                   const tls::TlsContext& tls, OnClosed on_closed);
+
+  // Dials client.gateway and starts the handshake.
+  void connect();
+  void open_tunnel(net::Fd local, std::string source, const net::HostPort& target);
+
+  // Tunnels on this connection, sent or waiting.
+  size_t load() const { return stream_count() + pending_.size(); }
+  bool has_capacity() const;
+
+  int on_header(const nghttp2_frame* frame, std::string_view name,
+                std::string_view value) override;
+
+ protected:
+  bool verify_peer(tls::TlsSession& tls, std::string& why) override;
+  void on_ready() override;
+  void on_headers_complete(const nghttp2_frame* frame) override;
+  void on_closed(const std::string& reason) override;
+
+ private:
+  void submit(std::unique_ptr<Tunnel> tunnel);
+
+  OnClosed on_closed_;
+  std::unique_ptr<net::Dialer> dialer_;
+  std::vector<std::unique_ptr<Tunnel>> pending_;
+};
+
+}  // namespace hbone::tunnel

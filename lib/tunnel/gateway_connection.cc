@@ -1,0 +1,141 @@
+#include "tunnel/gateway_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "h2/header.h"
+
+namespace hbone::tunnel {
+
+GatewayConnection::GatewayConnection(GatewayContext& ctx, OnClosed on_closed)
+    : H2Connection(ctx.loop, ctx.config, ctx.tls, Side::server),
+      ctx_(ctx),
+      on_closed_(std::move(on_closed)) {}
+
+bool GatewayConnection::verify_peer(tls::TlsSession&, std::string&) {
+  // Identities outside the allow-list still complete the handshake: each CONNECT then
+  // gets a 403 that says why, instead of an opaque TLS failure.
+  const auto& allowed = ctx_.config.gateway->allowed_identities;
+  identity_allowed_ =
+      allowed.empty() || std::find(allowed.begin(), allowed.end(), peer_identity()) != allowed.end();
+  if (!identity_allowed_) {
+    spdlog::warn("gateway: {} identity {} is not in allowed_identities; its CONNECTs get 403",
+                 peer_address(), peer_identity());
+  }
+  return true;
+}
+
+int GatewayConnection::on_begin_headers(const nghttp2_frame* frame) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  int32_t id = frame->hd.stream_id;
+  requests_[id] = Request{};
+  adopt_stream(id, std::make_unique<Tunnel>(*this, Tunnel::Info{"gateway", peer_address(), ""}));
+  static_cast<Tunnel*>(stream(id))->set_stream_id(id);
+  return 0;
+}
+
+int GatewayConnection::on_header(const nghttp2_frame* frame, std::string_view name,
+                                 std::string_view value) {
+  auto it = requests_.find(frame->hd.stream_id);
+  if (it == requests_.end()) return 0;
+  Request& request = it->second;
+  if (name == ":method") {
+    request.method = value;
+  } else if (name == ":authority") {
+    request.authority = value;
+  } else if (name == "forwarded") {
+    request.forwarded = value;
+  }
+  return 0;
+}
+
+void GatewayConnection::on_headers_complete(const nghttp2_frame* frame) {
+  auto it = requests_.find(frame->hd.stream_id);
+  if (it == requests_.end()) return;
+  Request request = std::move(it->second);
+  requests_.erase(it);
+  handle_request(frame->hd.stream_id, request);
+}
+
+void GatewayConnection::handle_request(int32_t stream_id, const Request& request) {
+  auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
+  if (!tunnel) return;
+  // nghttp2 already reset malformed CONNECTs (RFC 9113 §8.5: :scheme/:path present or
+  // :authority missing) with PROTOCOL_ERROR; what reaches here is well-formed HTTP/2.
+  if (request.method != "CONNECT") {
+    respond_error(stream_id, 405, "method " + request.method + " is not CONNECT");
+    return;
+  }
+  std::string why;
+  auto target = net::parse_host_port(request.authority, &why);
+  if (!target) {
+    respond_error(stream_id, 400, "bad authority \"" + request.authority + "\": " + why);
+    return;
+  }
+  tunnel->set_target(target->to_string());
+  if (!identity_allowed_) {
+    respond_error(stream_id, 403, "identity " + peer_identity() + " not allowed");
+    return;
+  }
+  dial(stream_id, *target);
+}
+
+void GatewayConnection::dial(int32_t stream_id, const net::HostPort& target) {
+  const net::DestinationPolicy& policy = ctx_.destinations;
+  net::Dialer::AddressCheck check;
+  if (!policy.allows_any() && !policy.allows_authority(target)) {
+    check = [&policy](const sockaddr* addr) { return policy.allows_address(addr); };
+  }
+  dials_[stream_id] = std::make_unique<net::Dialer>(
+      ctx_.loop, target, ctx_.config.gateway->connect_timeout, std::move(check),
+      [this, stream_id](net::Dialer::Result result) { on_dialed(stream_id, std::move(result)); });
+}
+
+void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result) {
+  auto it = dials_.find(stream_id);
+  if (it != dials_.end()) {
+    loop().retire(std::move(it->second));  // we are inside its callback
+    dials_.erase(it);
+  }
+  auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
+  if (closed() || !tunnel) return;  // the stream was reset while dialling
+  if (result.failure == net::Dialer::Failure::forbidden) {
+    respond_error(stream_id, 403, result.detail);
+    return;
+  }
+  if (result.failure != net::Dialer::Failure::none) {
+    respond_error(stream_id, 503, std::string(net::to_string(result.failure)) + ": " + result.detail);
+    return;
+  }
+  tunnel->set_status(200);
+  tunnel->attach_local(std::move(result.fd));
+  nghttp2_nv status[] = {h2::make_nv(":status", "200")};
+  nghttp2_data_provider provider = data_provider(tunnel);
+  int rv = nghttp2_submit_response(session(), stream_id, status, 1, &provider);
+  if (rv != 0) {
+    tunnel->fail(NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  tunnel->start_relay();
+  schedule_flush();
+}
+
+void GatewayConnection::respond_error(int32_t stream_id, int status, const std::string& why) {
+  auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
+  if (tunnel) tunnel->set_status(status);
+  spdlog::info("gateway: {} stream {} -> {}: {}", peer_address(), stream_id, status, why);
+  std::string code = std::to_string(status);
+  nghttp2_nv headers[] = {h2::make_nv(":status", code)};
+  nghttp2_submit_response(session(), stream_id, headers, 1, nullptr);
+  nghttp2_submit_rst_stream(session(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR);
+  schedule_flush();
+}
+
+void GatewayConnection::on_closed(const std::string& reason) {
+  spdlog::debug("gateway: connection from {} closed: {}", peer_address(), reason);
+  dials_.clear();
+  on_closed_(this);
+}
+
+}  // namespace hbone::tunnel

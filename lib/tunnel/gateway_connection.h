@@ -1,0 +1,58 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "h2/h2_connection.h"
+#include "net/destination_policy.h"
+#include "net/dialer.h"
+#include "tunnel/tunnel.h"
+
+namespace hbone::tunnel {
+
+// What the gateway role shares across its connections on one worker.
+struct GatewayContext {
+  net::EventLoop& loop;
+  const config::Config& config;
+  const tls::TlsContext& tls;
+  net::DestinationPolicy destinations;
+};
+
+// Server side of one HBONE connection: validates each CONNECT, dials the target, answers
+// 200 only once connected (RFC 9110 §9.3.6), then relays.
+class GatewayConnection : public h2::H2Connection {
+ public:
+  using OnClosed = std::function<void(GatewayConnection*)>;
+  GatewayConnection(GatewayContext& ctx, OnClosed on_closed);
+
+  int on_begin_headers(const nghttp2_frame* frame) override;
+  int on_header(const nghttp2_frame* frame, std::string_view name,
+                std::string_view value) override;
+
+ protected:
+  bool verify_peer(tls::TlsSession& tls, std::string& why) override;
+  void on_headers_complete(const nghttp2_frame* frame) override;
+  void on_closed(const std::string& reason) override;
+
+ private:
+  struct Request {
+    std::string method;
+    std::string authority;
+    std::string forwarded;
+  };
+  void handle_request(int32_t stream_id, const Request& request);
+  void dial(int32_t stream_id, const net::HostPort& target);
+  void on_dialed(int32_t stream_id, net::Dialer::Result result);
+  // A final non-200 response; the stream is then reset with NO_ERROR (RFC 9113 §8.1).
+  void respond_error(int32_t stream_id, int status, const std::string& why);
+
+  GatewayContext& ctx_;
+  OnClosed on_closed_;
+  bool identity_allowed_ = true;
+  std::unordered_map<int32_t, Request> requests_;  // header blocks being received
+  std::unordered_map<int32_t, std::unique_ptr<net::Dialer>> dials_;
+};
+
+}  // namespace hbone::tunnel

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "net/listen_socket.h"
+#include "tunnel/gateway_connection.h"
+
+namespace hbone::tunnel {
+
+// The gateway role on one worker: its share of gateway.listen and its connections.
+class GatewayServer {
+ public:
+  GatewayServer(net::EventLoop& loop, const config::Config& config, const tls::TlsContext& tls,
+                net::Fd listener);
+  ~GatewayServer();
+
+  size_t connection_count() const { return connections_.size(); }
+  // Stops accepting; each connection sends GOAWAY and ends with its last stream.
+  void drain();
+  void close_all();
+
+ private:
+  void release(GatewayConnection* conn);
+  std::vector<GatewayConnection*> snapshot() const;
+
+  GatewayContext ctx_;
+  std::optional<net::Acceptor> acceptor_;
+  std::unordered_map<GatewayConnection*, std::unique_ptr<GatewayConnection>> connections_;
+};
+
+}  // namespace hbone::tunnel

@@ -1,0 +1,216 @@
+#include "tunnel/tunnel.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "net/socket_ops.h"
+
+namespace hbone::tunnel {
+
+Tunnel::Tunnel(h2::H2Connection& conn, Info info) : conn_(conn), info_(std::move(info)) {}
+
+Tunnel::~Tunnel() {
+  poll_.reset();
+  if (fd_) net::close_with_reset(fd_);  // never finished cleanly
+}
+
+void Tunnel::attach_local(net::Fd fd) {
+  fd_ = std::move(fd);
+  net::apply_socket_options(fd_.get(), conn_.config().socket);
+  poll_.emplace(conn_.loop().uv(), fd_.get(), this);
+}
+
+void Tunnel::start_relay() {
+  relaying_ = true;
+  write_local();  // bytes or END_STREAM that arrived while the upstream was being dialled
+}
+
+void Tunnel::update_interest() {
+  if (!poll_) return;
+  int events = 0;
+  if (relaying_ && !local_eof_ && up_.size() < conn_.config().socket.read_size) {
+    events |= UV_READABLE;
+  }
+  if (!down_.empty()) events |= UV_WRITABLE;
+  poll_->watch(events);
+}
+
+void Tunnel::on_io(int status, int events) {
+  if (status < 0) {
+    reset_both(NGHTTP2_CANCEL, uv_strerror(status));
+    return;
+  }
+  if (events & UV_WRITABLE) write_local();
+  if (fd_ && (events & UV_READABLE)) read_local();
+}
+
+void Tunnel::read_local() {
+  size_t room = conn_.config().socket.read_size - up_.size();
+  auto space = up_.prepare(room);
+  ssize_t n = ::read(fd_.get(), space.data(), room);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    reset_both(NGHTTP2_CANCEL, std::strerror(errno));
+    return;
+  }
+  if (n == 0) {
+    local_eof_ = true;
+  } else {
+    up_.commit(static_cast<size_t>(n));
+    bytes_up_ += static_cast<size_t>(n);
+  }
+  if (deferred_) {
+    deferred_ = false;
+    nghttp2_session_resume_data(conn_.session(), stream_id_);
+  }
+  conn_.schedule_flush();
+  update_interest();
+}
+
+long Tunnel::next_data(size_t max, bool* eof) {
+  if (up_.empty() && !local_eof_) {
+    deferred_ = true;
+    return -1;
+  }
+  size_t n = std::min(max, up_.size());
+  if (local_eof_ && n == up_.size()) {
+    *eof = true;
+    end_stream_sent_ = true;
+  }
+  return static_cast<long>(n);
+}
+
+void Tunnel::outgoing_sent(size_t n) {
+  up_.consume(n);
+  if (up_.empty()) up_.shrink();
+  update_interest();
+  maybe_finish();
+}
+
+void Tunnel::on_peer_data(const uint8_t* data, size_t n) {
+  bytes_down_ += n;
+  if (finished_) {
+    acknowledge(n);  // local side is gone; keep the connection window flowing
+    return;
+  }
+  if (fd_ && relaying_ && down_.empty()) {
+    ssize_t w = ::send(fd_.get(), data, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno != EAGAIN && errno != EINTR) {
+        acknowledge(n);
+        reset_both(NGHTTP2_CANCEL, std::strerror(errno));
+        return;
+      }
+      w = 0;
+    }
+    acknowledge(static_cast<size_t>(w));
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  if (n > 0) {
+    down_.append(data, n);
+    update_interest();
+  }
+}
+
+void Tunnel::write_local() {
+  if (!fd_ || !relaying_) return;
+  while (!down_.empty()) {
+    ssize_t w = ::send(fd_.get(), down_.data(), down_.size(), MSG_NOSIGNAL);
+    if (w > 0) {
+      down_.consume(static_cast<size_t>(w));
+      acknowledge(static_cast<size_t>(w));
+      continue;
+    }
+    if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    reset_both(NGHTTP2_CANCEL, std::strerror(errno));
+    return;
+  }
+  if (down_.empty()) {
+    down_.shrink();
+    if (peer_eof_ && !fin_written_) {
+      ::shutdown(fd_.get(), SHUT_WR);
+      fin_written_ = true;
+    }
+  }
+  update_interest();
+  maybe_finish();
+}
+
+void Tunnel::acknowledge(size_t n) {
+  if (n == 0) return;
+  // Also returns connection-level window when the stream is already gone.
+  nghttp2_session_consume(conn_.session(), stream_id_, n);
+  conn_.schedule_flush();
+}
+
+void Tunnel::on_peer_end_stream() {
+  peer_eof_ = true;
+  write_local();
+}
+
+void Tunnel::on_stream_closed(uint32_t error_code) {
+  stream_closed_ = true;
+  // A reset, or a stream that ended before our side sent END_STREAM: the local
+  // application must see a reset too, not a clean close.
+  if (!finished_ && (error_code != NGHTTP2_NO_ERROR || (fd_ && !end_stream_sent_))) {
+    size_t unacked = down_.size();
+    down_.consume(unacked);
+    acknowledge(unacked);
+    poll_.reset();
+    net::close_with_reset(fd_);
+    finished_ = true;
+    log_close(nghttp2_http2_strerror(error_code));
+  }
+  maybe_finish();
+}
+
+void Tunnel::fail(uint32_t h2_error) { reset_both(h2_error, "refused"); }
+
+void Tunnel::reset_both(uint32_t h2_error, const char* why) {
+  if (finished_) return;
+  if (!stream_closed_ && stream_id_ > 0) {
+    nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, stream_id_, h2_error);
+    conn_.schedule_flush();
+  }
+  size_t unacked = down_.size();
+  down_.consume(unacked);
+  acknowledge(unacked);
+  poll_.reset();
+  net::close_with_reset(fd_);
+  finished_ = true;
+  log_close(why);
+  maybe_finish();
+}
+
+void Tunnel::abort() {
+  if (finished_) return;
+  poll_.reset();
+  net::close_with_reset(fd_);
+  finished_ = true;
+  log_close("connection closed");
+}
+
+void Tunnel::maybe_finish() {
+  if (!finished_ && fd_ && local_eof_ && end_stream_sent_ && up_.empty() && fin_written_) {
+    poll_.reset();
+    fd_.reset();
+    finished_ = true;
+    log_close("done");
+  }
+  if (stream_closed_ && (finished_ || !fd_)) conn_.retire_stream(stream_id_);
+}
+
+void Tunnel::log_close(const char* how) const {
+  auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - opened_);
+  spdlog::info("tunnel role={} src={} peer={} dst={} status={} sent={} received={} duration={}ms "
+               "close=\"{}\"",
+               info_.role, info_.source, conn_.peer_identity(), info_.target, status_, bytes_up_,
+               bytes_down_, age.count(), how);
+}
+
+}  // namespace hbone::tunnel

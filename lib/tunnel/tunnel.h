@@ -1,0 +1,89 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "h2/h2_connection.h"
+#include "h2/stream_handler.h"
+#include "net/fd.h"
+#include "net/poll_watcher.h"
+#include "util/byte_buffer.h"
+
+namespace hbone::tunnel {
+
+// Relays one local TCP connection over one HTTP/2 stream, both directions, with
+// half-close (FIN <-> END_STREAM) and resets (RST <-> RST_STREAM) carried across.
+//
+// Backpressure: bytes from the peer are acknowledged to nghttp2 (and so to the remote
+// sender's window) only once written to the local socket; the local socket is only read
+// while the outgoing buffer has room, and that buffer drains only as the peer's windows
+// allow. Memory per tunnel is bounded by socket.read_size plus the stream window.
+class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
+ public:
+  struct Info {
+    std::string role;    // "client" or "gateway"
+    std::string source;  // the local peer (client) or the HTTP/2 peer (gateway)
+    std::string target;  // CONNECT authority
+  };
+
+  Tunnel(h2::H2Connection& conn, Info info);
+  ~Tunnel() override;
+
+  void set_stream_id(int32_t id) { stream_id_ = id; }
+  int32_t stream_id() const { return stream_id_; }
+  const Info& info() const { return info_; }
+  void set_status(int status) { status_ = status; }
+  int status() const { return status_; }
+  void set_target(std::string target) { info_.target = std::move(target); }
+
+  // The local socket: accepted (client) or dialled (gateway).
+  void attach_local(net::Fd fd);
+  // Response is settled (200 sent or received): start moving bytes.
+  void start_relay();
+  // Refuse the tunnel: close the local side with RST and reset the stream if it is open.
+  void fail(uint32_t h2_error);
+
+  // StreamHandler
+  long next_data(size_t max, bool* eof) override;
+  const uint8_t* outgoing_data() const override { return up_.data(); }
+  void outgoing_sent(size_t n) override;
+  void on_peer_data(const uint8_t* data, size_t n) override;
+  void on_peer_end_stream() override;
+  void on_stream_closed(uint32_t error_code) override;
+  void abort() override;
+
+  // PollWatcher::Handler (local socket)
+  void on_io(int status, int events) override;
+
+ private:
+  void read_local();
+  void write_local();
+  void update_interest();
+  void acknowledge(size_t n);
+  void reset_both(uint32_t h2_error, const char* why);
+  void maybe_finish();
+  void log_close(const char* how) const;
+
+  h2::H2Connection& conn_;
+  Info info_;
+  int32_t stream_id_ = -1;
+  int status_ = 0;
+  net::Fd fd_;
+  std::optional<net::PollWatcher> poll_;
+  ByteBuffer up_;    // local -> peer, read but not yet framed
+  ByteBuffer down_;  // peer -> local, received but not yet written
+  std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
+  uint64_t bytes_up_ = 0;
+  uint64_t bytes_down_ = 0;
+  bool relaying_ = false;
+  bool deferred_ = false;        // nghttp2 waits for resume_data
+  bool local_eof_ = false;       // FIN read from the local socket
+  bool end_stream_sent_ = false;
+  bool peer_eof_ = false;        // END_STREAM received
+  bool fin_written_ = false;     // shutdown(SHUT_WR) done
+  bool stream_closed_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace hbone::tunnel
