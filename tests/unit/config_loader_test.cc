@@ -1,0 +1,222 @@
+#include "config/config_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+using namespace hbone::config;
+
+namespace {
+
+// A config whose TLS files exist (the loader checks they are readable, not their contents).
+class ConfigLoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hbone-config-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    for (const char* name : {"cert.pem", "key.pem", "ca.pem"}) std::ofstream(dir_ / name) << "x";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string tls_block() const {
+    return "tls:\n  cert: " + (dir_ / "cert.pem").string() + "\n  key: " +
+           (dir_ / "key.pem").string() + "\n  ca: " + (dir_ / "ca.pem").string() + "\n";
+  }
+  std::string gateway_config(const std::string& extra = "") const {
+    return tls_block() + "gateway:\n  listen: 127.0.0.1:15008\n" + extra;
+  }
+
+  // The single problem reported for `yaml`.
+  std::string problem(const std::string& yaml) const {
+    try {
+      load_config_string(yaml, "t.yaml");
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.problems().size(), 1u) << e.what();
+      return e.problems().front();
+    }
+    ADD_FAILURE() << "no error for:\n" << yaml;
+    return "";
+  }
+
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST_F(ConfigLoaderTest, DefaultsMatchTheContract) {
+  Config c = load_config_string(gateway_config(), "t.yaml").config;
+  EXPECT_EQ(c.workers, 1u);
+  EXPECT_EQ(c.http2.stream_window, 4u << 20);
+  EXPECT_EQ(c.http2.connection_window, 16u << 20);
+  EXPECT_EQ(c.http2.max_frame_size, 1u << 20);
+  EXPECT_EQ(c.http2.max_concurrent_streams, 200u);
+  EXPECT_EQ(c.http2.streams_per_connection, 100u);
+  EXPECT_EQ(c.socket.read_size, 256u << 10);
+  ASSERT_TRUE(c.gateway);
+  EXPECT_EQ(c.gateway->connect_timeout.count(), 10'000);
+  EXPECT_EQ(c.tls.trust_domain, "cluster.local");
+  EXPECT_FALSE(c.client);
+}
+
+TEST_F(ConfigLoaderTest, ParsesEveryKey) {
+  std::string yaml = tls_block() + R"(
+workers: 3
+log_level: debug
+drain_timeout: 5s
+admin:
+  listen: 127.0.0.1:15999
+gateway:
+  listen: "[::1]:15008"
+  allowed_identities: [spiffe://cluster.local/ns/a/sa/b]
+  allowed_destinations: [10.0.0.0/8, "db:5432"]
+  connect_timeout: 250ms
+client:
+  gateway: gw.example:15008
+  gateway_identity: spiffe://cluster.local/ns/default/sa/gateway
+  connect_timeout: 3s
+  listeners:
+    - listen: 127.0.0.1:15001
+      target: 10.1.2.3:80
+    - listen: 127.0.0.1:15002
+      target: "[fd00::1]:443"
+http2:
+  stream_window: 1MiB
+  connection_window: 8MiB
+  max_frame_size: 16KiB
+  max_concurrent_streams: 50
+  streams_per_connection: 10
+  keepalive_interval: 1s
+  keepalive_timeout: 2s
+socket:
+  send_buffer: 4MiB
+  recv_buffer: 2MiB
+  read_size: 64KiB
+)";
+  LoadResult r = load_config_string(yaml, "t.yaml");
+  const Config& c = r.config;
+  EXPECT_TRUE(r.warnings.empty());
+  EXPECT_EQ(c.workers, 3u);
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.drain_timeout.count(), 5000);
+  EXPECT_EQ(c.admin.listen.port, 15999);
+  EXPECT_EQ(c.gateway->listen.host, "::1");
+  EXPECT_EQ(c.gateway->allowed_destinations.size(), 2u);
+  EXPECT_EQ(c.gateway->connect_timeout.count(), 250);
+  EXPECT_EQ(c.client->gateway.host, "gw.example");
+  ASSERT_EQ(c.client->listeners.size(), 2u);
+  EXPECT_EQ(c.client->listeners[1].target.to_string(), "[fd00::1]:443");
+  EXPECT_EQ(c.http2.max_frame_size, 16384u);
+  EXPECT_EQ(c.http2.keepalive_timeout.count(), 2000);
+  EXPECT_EQ(c.socket.send_buffer, 4u << 20);
+  EXPECT_EQ(c.socket.read_size, 64u << 10);
+  // The dump parses back to the same values.
+  LoadResult again = load_config_string(dump_config(c), "dump.yaml");
+  EXPECT_EQ(dump_config(again.config), dump_config(c));
+}
+
+TEST_F(ConfigLoaderTest, UnknownKeyNamesKeyAndLine) {
+  EXPECT_EQ(problem(gateway_config("http2:\n  stream_windw: 1MiB\n")),
+            "t.yaml:8: http2.stream_windw: unknown key");
+  EXPECT_EQ(problem(gateway_config("bogus: 1\n")), "t.yaml:7: bogus: unknown key");
+}
+
+TEST_F(ConfigLoaderTest, BadSizeNamesValue) {
+  EXPECT_EQ(problem(gateway_config("http2:\n  stream_window: 4MB\n")),
+            "t.yaml:8: http2.stream_window: bad size \"4MB\" (use B, KiB, MiB, GiB)");
+}
+
+TEST_F(ConfigLoaderTest, FrameSizeOutOfRange) {
+  std::string p = problem(gateway_config("http2:\n  max_frame_size: 16MiB\n"));
+  EXPECT_NE(p.find("t.yaml:8: http2.max_frame_size: size \"16MiB\" out of range"), std::string::npos) << p;
+  p = problem(gateway_config("http2:\n  max_frame_size: 8KiB\n"));
+  EXPECT_NE(p.find("http2.max_frame_size"), std::string::npos) << p;
+}
+
+TEST_F(ConfigLoaderTest, BadDuration) {
+  EXPECT_EQ(problem(gateway_config("  connect_timeout: 10\n")),
+            "t.yaml:7: gateway.connect_timeout: bad duration \"10\" (use ms, s, m)");
+}
+
+TEST_F(ConfigLoaderTest, WindowOrderIsAWarning) {
+  LoadResult r = load_config_string(
+      gateway_config("http2:\n  stream_window: 16MiB\n  connection_window: 16MiB\n"), "t.yaml");
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("t.yaml:8: http2.stream_window: stream window 16MiB >= "
+                               "connection window 16MiB"),
+            std::string::npos)
+      << r.warnings[0];
+}
+
+TEST_F(ConfigLoaderTest, MissingCertFile) {
+  std::string yaml = "tls:\n  cert: /nonexistent/cert.pem\n  key: " + (dir_ / "key.pem").string() +
+                     "\n  ca: " + (dir_ / "ca.pem").string() + "\ngateway: {}\n";
+  EXPECT_EQ(problem(yaml),
+            "t.yaml:2: tls.cert: cannot read file \"/nonexistent/cert.pem\" (missing or no "
+            "permission)");
+}
+
+TEST_F(ConfigLoaderTest, TlsRequiredForRoles) {
+  EXPECT_EQ(problem("gateway:\n  listen: 127.0.0.1:1\n"),
+            "t.yaml: tls: required when client or gateway is configured");
+}
+
+TEST_F(ConfigLoaderTest, NothingToRun) {
+  EXPECT_EQ(problem(tls_block()),
+            "t.yaml:1: client/gateway: nothing to run: configure client, gateway or both");
+}
+
+TEST_F(ConfigLoaderTest, BadAddresses) {
+  EXPECT_EQ(problem(tls_block() + "gateway:\n  listen: 127.0.0.1\n"),
+            "t.yaml:6: gateway.listen: bad address \"127.0.0.1\": missing port");
+  EXPECT_EQ(problem(tls_block() + "gateway:\n  listen: localhost:80\n"),
+            "t.yaml:6: gateway.listen: listen address \"localhost:80\" must be an IP literal");
+  std::string p = problem(tls_block() +
+                          "client:\n  listeners:\n    - listen: 127.0.0.1:1\n      target: x:0\n");
+  EXPECT_NE(p.find("t.yaml:8: client.listeners[0].target: bad address \"x:0\""), std::string::npos)
+      << p;
+}
+
+TEST_F(ConfigLoaderTest, ClientNeedsListeners) {
+  EXPECT_EQ(problem(tls_block() + "client:\n  gateway: 127.0.0.1:15008\n"),
+            "t.yaml:6: client.listeners: expected a non-empty list of {listen, target}");
+}
+
+TEST_F(ConfigLoaderTest, BadIdentitiesAndDestinations) {
+  EXPECT_NE(problem(gateway_config("  allowed_identities: [\"http://x/y\"]\n"))
+                .find("gateway.allowed_identities: \"http://x/y\" is not a SPIFFE id"),
+            std::string::npos);
+  EXPECT_NE(problem(gateway_config("  allowed_destinations: [\"10.0.0.0/33\"]\n"))
+                .find("gateway.allowed_destinations: \"10.0.0.0/33\" is not a valid CIDR"),
+            std::string::npos);
+}
+
+TEST_F(ConfigLoaderTest, WorkersRange) {
+  EXPECT_EQ(problem(gateway_config("workers: 0\n")),
+            "t.yaml:7: workers: bad value \"0\", want an integer 1 .. 256");
+}
+
+TEST_F(ConfigLoaderTest, ReportsEveryProblemAtOnce) {
+  try {
+    load_config_string(gateway_config("workers: x\nhttp2:\n  max_frame_size: 1GiB\nfoo: 1\n"),
+                       "t.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.problems().size(), 3u) << e.what();
+  }
+}
+
+TEST_F(ConfigLoaderTest, YamlSyntaxError) {
+  try {
+    load_config_string("http2:\n  a: [1,\n", "t.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("t.yaml:"), std::string::npos);
+  }
+}
+
+TEST_F(ConfigLoaderTest, MissingFile) {
+  EXPECT_THROW(load_config_file("/nonexistent/hbone.yaml"), ConfigError);
+}

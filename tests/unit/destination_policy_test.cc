@@ -1,0 +1,51 @@
+#include "net/destination_policy.h"
+
+#include <gtest/gtest.h>
+
+#include "net/socket_ops.h"
+
+using namespace hbone::net;
+
+namespace {
+sockaddr_storage addr(const char* hostport) {
+  sockaddr_storage ss;
+  socklen_t len;
+  EXPECT_TRUE(to_sockaddr(*parse_host_port(hostport), ss, len));
+  return ss;
+}
+const sockaddr* sa(const sockaddr_storage& ss) { return reinterpret_cast<const sockaddr*>(&ss); }
+}  // namespace
+
+TEST(DestinationPolicy, EmptyAllowsAny) { EXPECT_TRUE(DestinationPolicy::parse({}).allows_any()); }
+
+TEST(DestinationPolicy, CidrsMatchAddresses) {
+  auto p = DestinationPolicy::parse({"10.0.0.0/8", "192.168.1.128/25", "fd00::/16"});
+  EXPECT_FALSE(p.allows_any());
+  EXPECT_TRUE(p.allows_address(sa(addr("10.200.3.4:80"))));
+  EXPECT_FALSE(p.allows_address(sa(addr("11.0.0.1:80"))));
+  EXPECT_TRUE(p.allows_address(sa(addr("192.168.1.200:80"))));
+  EXPECT_FALSE(p.allows_address(sa(addr("192.168.1.127:80"))));
+  EXPECT_TRUE(p.allows_address(sa(addr("[fd00::5]:80"))));
+  EXPECT_FALSE(p.allows_address(sa(addr("[fd01::5]:80"))));
+}
+
+TEST(DestinationPolicy, HostPortMatchesAuthority) {
+  auto p = DestinationPolicy::parse({"db.internal:5432", "127.0.0.1:9"});
+  EXPECT_TRUE(p.allows_authority(*parse_host_port("db.internal:5432")));
+  EXPECT_FALSE(p.allows_authority(*parse_host_port("db.internal:5433")));
+  EXPECT_TRUE(p.allows_authority(*parse_host_port("127.0.0.1:9")));
+  EXPECT_FALSE(p.allows_address(sa(addr("127.0.0.1:9"))));
+}
+
+TEST(DestinationPolicy, RejectsBadEntries) {
+  EXPECT_THROW(DestinationPolicy::parse({"10.0.0.0/33"}), std::invalid_argument);
+  EXPECT_THROW(DestinationPolicy::parse({"nonsense"}), std::invalid_argument);
+  EXPECT_THROW(DestinationPolicy::parse({"10.0.0.0/"}), std::invalid_argument);
+}
+
+TEST(Cidr, ZeroPrefixMatchesFamily) {
+  auto all4 = Cidr::parse("0.0.0.0/0");
+  ASSERT_TRUE(all4);
+  EXPECT_TRUE(all4->contains(sa(addr("8.8.8.8:53"))));
+  EXPECT_FALSE(all4->contains(sa(addr("[::1]:53"))));
+}
