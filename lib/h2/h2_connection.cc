@@ -173,6 +173,9 @@ bool H2Connection::finish_handshake() {
   // Window updates follow what was written to the local socket, not what was received:
   // that is the backpressure from a slow reader to the remote sender.
   nghttp2_option_set_no_auto_window_update(option.get(), 1);
+  // RFC 9113 §5.1.2: no stream limit until the peer's SETTINGS say otherwise (nghttp2
+  // would assume 100 and hold back streams the gateway is about to allow).
+  nghttp2_option_set_peer_max_concurrent_streams(option.get(), 0xffffffffu);
   nghttp2_session* raw = nullptr;
   int rv = side_ == Side::server
                ? nghttp2_session_server_new2(&raw, session_callbacks(), this, option.get())
@@ -288,6 +291,9 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
       break;
     case NGHTTP2_GOAWAY:
       draining_ = true;
+      break;
+    case NGHTTP2_SETTINGS:
+      if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) peer_settings_received_ = true;
       break;
     default:
       break;

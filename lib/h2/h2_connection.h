@@ -48,6 +48,7 @@ class H2Connection : public net::PollWatcher::Handler,
   bool closed() const { return closed_; }
   bool draining() const { return draining_; }
   bool ready() const { return ready_; }
+  bool peer_settings_received() const { return peer_settings_received_; }
   size_t stream_count() const { return streams_.size(); }
   const std::string& peer_address() const { return peer_address_; }
   const std::string& peer_identity() const { return peer_identity_; }
@@ -70,6 +71,7 @@ class H2Connection : public net::PollWatcher::Handler,
   int on_frame_recv(const nghttp2_frame* frame);
   void on_data_chunk(int32_t stream_id, const uint8_t* data, size_t n);
   void on_stream_close(int32_t stream_id, uint32_t error_code);
+  virtual void on_frame_sent(const nghttp2_frame*) {}
   virtual int on_begin_headers(const nghttp2_frame*) { return 0; }
   virtual int on_header(const nghttp2_frame* frame, std::string_view name,
                         std::string_view value) = 0;
@@ -113,6 +115,7 @@ class H2Connection : public net::PollWatcher::Handler,
   bool ping_outstanding_ = false;
   bool flush_scheduled_ = false;
   bool ready_ = false;
+  bool peer_settings_received_ = false;
   bool draining_ = false;
   bool closed_ = false;
   bool peer_eof_ = false;

@@ -25,6 +25,11 @@ int frame_recv_cb(nghttp2_session*, const nghttp2_frame* frame, void* user_data)
   return conn(user_data)->on_frame_recv(frame);
 }
 
+int frame_send_cb(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  conn(user_data)->on_frame_sent(frame);
+  return 0;
+}
+
 int data_chunk_cb(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
                   void* user_data) {
   conn(user_data)->on_data_chunk(stream_id, data, len);
@@ -77,6 +82,7 @@ const nghttp2_session_callbacks* session_callbacks() {
     nghttp2_session_callbacks_set_send_callback(cb, send_cb);
     nghttp2_session_callbacks_set_send_data_callback(cb, send_data_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, frame_recv_cb);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, frame_send_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, data_chunk_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close_cb);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, begin_headers_cb);

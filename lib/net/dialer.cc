@@ -117,9 +117,7 @@ void Dialer::connect_to(const sockaddr* addr, socklen_t len) {
 }
 
 void Dialer::on_io(int status, int) {
-  int err = 0;
-  socklen_t len = sizeof(err);
-  if (status < 0 || getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  int err = socket_error(fd_.get());
   if (status < 0 && err == 0) err = -status;
   if (err != 0) {
     finish(classify(err), std::strerror(err));

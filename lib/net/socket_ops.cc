@@ -28,6 +28,13 @@ void close_with_reset(Fd& fd) {
   fd.reset();
 }
 
+int socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
 std::string format_address(const sockaddr* addr) {
   char ip[INET6_ADDRSTRLEN] = "?";
   if (addr->sa_family == AF_INET) {

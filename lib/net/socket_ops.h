@@ -18,6 +18,10 @@ void apply_socket_options(int fd, const config::SocketConfig& options);
 // Closes with RST instead of FIN (SO_LINGER 0): how a reset travels across the tunnel.
 void close_with_reset(Fd& fd);
 
+// The pending error of a socket (SO_ERROR), e.g. why a connect failed: libuv reports
+// POLLERR only as EBADF. 0 when there is none.
+int socket_error(int fd);
+
 // "ip:port" of a socket address, IPv6 bracketed.
 std::string format_address(const sockaddr* addr);
 

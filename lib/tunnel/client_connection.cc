@@ -30,7 +30,7 @@ void ClientConnection::connect() {
 bool ClientConnection::has_capacity() const {
   if (closed() || draining()) return false;
   size_t limit = config().http2.streams_per_connection;
-  if (ready()) {
+  if (peer_settings_received()) {
     limit = std::min<size_t>(limit, nghttp2_session_get_remote_settings(
                                         session(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
   }

@@ -128,8 +128,17 @@ void GatewayConnection::respond_error(int32_t stream_id, int status, const std::
   std::string code = std::to_string(status);
   nghttp2_nv headers[] = {h2::make_nv(":status", code)};
   nghttp2_submit_response(session(), stream_id, headers, 1, nullptr);
-  nghttp2_submit_rst_stream(session(), NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR);
   schedule_flush();
+}
+
+void GatewayConnection::on_frame_sent(const nghttp2_frame* frame) {
+  // Once a final error response is out, end the client's half too (RFC 9113 §8.1:
+  // RST_STREAM NO_ERROR). Submitted earlier, the reset could overtake the response.
+  if (frame->hd.type != NGHTTP2_HEADERS || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return;
+  auto* tunnel = static_cast<Tunnel*>(stream(frame->hd.stream_id));
+  if (tunnel && tunnel->status() != 200) {
+    nghttp2_submit_rst_stream(session(), NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+  }
 }
 
 void GatewayConnection::on_closed(const std::string& reason) {

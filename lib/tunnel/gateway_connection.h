@@ -27,6 +27,7 @@ class GatewayConnection : public h2::H2Connection {
   using OnClosed = std::function<void(GatewayConnection*)>;
   GatewayConnection(GatewayContext& ctx, OnClosed on_closed);
 
+  void on_frame_sent(const nghttp2_frame* frame) override;
   int on_begin_headers(const nghttp2_frame* frame) override;
   int on_header(const nghttp2_frame* frame, std::string_view name,
                 std::string_view value) override;

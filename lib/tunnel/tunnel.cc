@@ -40,7 +40,8 @@ void Tunnel::update_interest() {
 
 void Tunnel::on_io(int status, int events) {
   if (status < 0) {
-    reset_both(NGHTTP2_CANCEL, uv_strerror(status));
+    int err = net::socket_error(fd_.get());
+    reset_both(NGHTTP2_CANCEL, err ? std::strerror(err) : uv_strerror(status));
     return;
   }
   if (events & UV_WRITABLE) write_local();

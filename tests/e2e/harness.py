@@ -1,0 +1,227 @@
+"""Real processes on 127.0.0.1 for hbone's end-to-end tests: the hbone binary with
+generated configs, target servers in threads, and helpers to move and check bytes."""
+
+import hashlib
+import os
+import pathlib
+import random
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+HBONE = os.environ.get("HBONE_BIN", str(ROOT / "build" / "hbone"))
+CERTS = ROOT / "certs" / "dev"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tls(name):
+    return {
+        "cert": str(CERTS / f"{name}.pem"),
+        "key": str(CERTS / f"{name}-key.pem"),
+        "ca": str(CERTS / "ca.pem"),
+        "trust_domain": "cluster.local",
+    }
+
+
+def merge(base, extra):
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+class Hbone:
+    """One hbone process. Waits for it to report that it runs."""
+
+    def __init__(self, tmp_path, name, config, wait=True):
+        self.name = name
+        self.config_path = tmp_path / f"{name}.yaml"
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.log_path = tmp_path / f"{name}.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([HBONE, "--config", str(self.config_path)],
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
+        if wait:
+            self.wait_for_log("hbone running")
+
+    def log(self):
+        return self.log_path.read_text()
+
+    def wait_for_log(self, text, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited {self.proc.returncode}:\n{self.log()}")
+            time.sleep(0.02)
+        raise AssertionError(f"{self.name}: no '{text}' in log within {timeout}s:\n{self.log()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"{self.name} did not exit on {sig!r}:\n{self.log()}")
+        self._log.close()
+        return self.proc.returncode
+
+
+class Mesh:
+    """A gateway and a client with one listener, wired to `target_port`."""
+
+    def __init__(self, tmp_path, target_port, gateway=None, client=None, http2=None,
+                 client_tls="client", workers=1):
+        self.gateway_port = free_port()
+        self.client_port = free_port()
+        h2 = http2 or {}
+        gw_config = merge({
+            "workers": workers, "log_level": "info", "tls": tls("gateway"),
+            "gateway": {"listen": f"127.0.0.1:{self.gateway_port}", "connect_timeout": "2s"},
+            "http2": dict(h2),
+        }, gateway)
+        cl_config = merge({
+            "workers": workers, "log_level": "info", "tls": tls(client_tls),
+            "client": {
+                "gateway": f"127.0.0.1:{self.gateway_port}",
+                "gateway_identity": "spiffe://cluster.local/ns/default/sa/gateway",
+                "listeners": [{"listen": f"127.0.0.1:{self.client_port}",
+                               "target": f"127.0.0.1:{target_port}"}],
+            },
+            "http2": dict(h2),
+        }, client)
+        self.gateway = Hbone(tmp_path, "gateway", gw_config)
+        self.client = Hbone(tmp_path, "client", cl_config)
+
+    def connect(self, timeout=10):
+        return socket.create_connection(("127.0.0.1", self.client_port), timeout=timeout)
+
+    def stop(self):
+        rc_client = self.client.stop()
+        rc_gateway = self.gateway.stop()
+        return rc_client, rc_gateway
+
+
+class TargetServer:
+    """A TCP server on 127.0.0.1 running `handler(conn)` in a thread per connection;
+    what handlers return is collected in `results`."""
+
+    def __init__(self, handler, backlog=512):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.handler = handler
+        self.results = []
+        self.accepted = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.accepted += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        conn.settimeout(30)
+        try:
+            result = self.handler(conn)
+        except OSError as e:
+            result = e
+        finally:
+            conn.close()
+        with self._lock:
+            self.results.append(result)
+
+    def wait_results(self, count, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.results) >= count:
+                    return list(self.results)
+            time.sleep(0.02)
+        raise AssertionError(f"only {len(self.results)} of {count} target connections finished")
+
+    def close(self):
+        self.sock.close()
+
+
+def random_bytes(n, seed):
+    return random.Random(seed).randbytes(n)
+
+
+def read_all(conn, chunk=1 << 18):
+    """Reads to EOF; returns (sha256 hexdigest, byte count)."""
+    digest = hashlib.sha256()
+    total = 0
+    while True:
+        data = conn.recv(chunk)
+        if not data:
+            return digest.hexdigest(), total
+        digest.update(data)
+        total += len(data)
+
+
+def exchange(conn, payload):
+    """Sends `payload` then FIN while reading the other direction to EOF, concurrently.
+    Returns (sha256 of what was read, count)."""
+    received = {}
+
+    def reader():
+        received["result"] = read_all(conn)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    conn.sendall(payload)
+    conn.shutdown(socket.SHUT_WR)
+    t.join(60)
+    assert "result" in received, "reader did not reach EOF"
+    return received["result"]
+
+
+def echo(conn):
+    """Echoes until EOF, then closes."""
+    while True:
+        data = conn.recv(1 << 16)
+        if not data:
+            return "eof"
+        conn.sendall(data)
+
+
+def established_on_port(port):
+    """ESTABLISHED TCP sockets whose local port is `port` (from /proc/net/tcp{,6})."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == "01":
+                    count += 1
+    return count
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()

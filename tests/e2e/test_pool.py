@@ -1,0 +1,54 @@
+"""Many tunnels multiplexed over pooled HTTP/2 connections."""
+
+import time
+
+from harness import Mesh, TargetServer, echo, established_on_port
+
+
+def open_tunnels(mesh, count):
+    conns = []
+    for i in range(count):
+        conn = mesh.connect()
+        conn.sendall(f"ping {i}\n".encode())
+        conns.append(conn)
+    for i, conn in enumerate(conns):
+        expected = f"ping {i}\n".encode()
+        got = b""
+        while len(got) < len(expected):
+            got += conn.recv(64)
+        assert got == expected
+    return conns
+
+
+def wait_established(port, want, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and established_on_port(port) != want:
+        time.sleep(0.05)
+    return established_on_port(port)
+
+
+def test_200_tunnels_on_one_connection_then_a_second(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, http2={"streams_per_connection": 200,
+                                              "max_concurrent_streams": 200})
+    conns = open_tunnels(mesh, 200)
+    # Counted on the gateway's side: TLS connections accepted on its port.
+    assert wait_established(mesh.gateway_port, 1) == 1
+    assert server.accepted == 200
+    conns += open_tunnels(mesh, 1)
+    assert wait_established(mesh.gateway_port, 2) == 2
+    for conn in conns:
+        conn.close()
+    server.wait_results(201)
+    mesh.stop()
+
+
+def test_streams_per_connection_limit_spreads_tunnels(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, http2={"streams_per_connection": 100})
+    conns = open_tunnels(mesh, 201)
+    assert wait_established(mesh.gateway_port, 3) == 3
+    for conn in conns:
+        conn.close()
+    server.wait_results(201)
+    mesh.stop()
