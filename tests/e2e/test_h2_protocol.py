@@ -1,0 +1,130 @@
+"""The gateway against an independent HTTP/2 client (python3-h2): statuses and reset codes
+for bad requests, and the connection stays usable for a good CONNECT afterwards."""
+
+import socket
+import ssl
+
+import h2.config
+import h2.connection
+import h2.events
+from h2.errors import ErrorCodes
+
+from harness import CERTS, Mesh, TargetServer, echo, free_port
+
+
+class H2Client:
+    def __init__(self, port):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(CERTS / "ca.pem")
+        ctx.load_cert_chain(CERTS / "client.pem", CERTS / "client-key.pem")
+        ctx.check_hostname = False
+        ctx.set_alpn_protocols(["h2"])
+        self.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5))
+        assert self.sock.selected_alpn_protocol() == "h2"
+        # Validation off: sending malformed requests is the point.
+        config = h2.config.H2Configuration(client_side=True, validate_outbound_headers=False,
+                                           normalize_outbound_headers=False,
+                                           validate_inbound_headers=False)
+        self.conn = h2.connection.H2Connection(config=config)
+        self.conn.initiate_connection()
+        self.flush()
+        self.events = []
+
+    def flush(self):
+        self.sock.sendall(self.conn.data_to_send())
+
+    def request(self, headers, end_stream=False):
+        stream_id = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(stream_id, headers, end_stream=end_stream)
+        self.flush()
+        return stream_id
+
+    def wait(self, predicate):
+        """Reads until an event satisfies `predicate`; returns it."""
+        while True:
+            for event in self.events:
+                if predicate(event):
+                    self.events.remove(event)
+                    return event
+            data = self.sock.recv(65536)
+            assert data, "gateway closed the connection"
+            new = self.conn.receive_data(data)
+            for event in new:
+                assert not isinstance(event, h2.events.ConnectionTerminated), event
+            self.events.extend(new)
+            self.flush()
+
+    def status(self, stream_id):
+        event = self.wait(lambda e: isinstance(e, h2.events.ResponseReceived)
+                          and e.stream_id == stream_id)
+        return dict(event.headers)[b":status"].decode()
+
+    def reset_code(self, stream_id):
+        event = self.wait(lambda e: isinstance(e, h2.events.StreamReset)
+                          and e.stream_id == stream_id)
+        return event.error_code
+
+
+def test_bad_requests_then_good_connect(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port)
+    client = H2Client(mesh.gateway_port)
+    target = f"127.0.0.1:{server.port}"
+
+    # Not CONNECT -> 405
+    sid = client.request([(":method", "GET"), (":scheme", "https"), (":path", "/"),
+                          (":authority", target)], end_stream=True)
+    assert client.status(sid) == "405"
+    # Authority without port, or garbage -> 400
+    for authority in ("127.0.0.1", "user@host:80", "ex!ample:80", "host:99999", "[::1]"):
+        sid = client.request([(":method", "CONNECT"), (":authority", authority)])
+        assert client.status(sid) == "400", authority
+    # Malformed CONNECT (RFC 9113 §8.5) -> RST_STREAM PROTOCOL_ERROR
+    sid = client.request([(":method", "CONNECT"), (":authority", target), (":path", "/")])
+    assert client.reset_code(sid) == ErrorCodes.PROTOCOL_ERROR
+    sid = client.request([(":method", "CONNECT"), (":scheme", "https"), (":authority", target)])
+    assert client.reset_code(sid) == ErrorCodes.PROTOCOL_ERROR
+    sid = client.request([(":method", "CONNECT")])
+    assert client.reset_code(sid) == ErrorCodes.PROTOCOL_ERROR
+    for bad_value in ("", "bad host:80"):  # empty, or not a valid field value
+        sid = client.request([(":method", "CONNECT"), (":authority", bad_value)])
+        assert client.reset_code(sid) == ErrorCodes.PROTOCOL_ERROR, bad_value
+    # Nothing listening -> 503
+    sid = client.request([(":method", "CONNECT"), (":authority", f"127.0.0.1:{free_port()}")])
+    assert client.status(sid) == "503"
+
+    # The same connection still carries a tunnel.
+    sid = client.request([(":method", "CONNECT"), (":authority", target),
+                          ("forwarded", 'for="127.0.0.1:1"')])
+    assert client.status(sid) == "200"
+    client.conn.send_data(sid, b"still usable")
+    client.flush()
+    echoed = b""
+    while len(echoed) < 12:
+        event = client.wait(lambda e: isinstance(e, h2.events.DataReceived) and e.stream_id == sid)
+        echoed += event.data
+        client.conn.acknowledge_received_data(event.flow_controlled_length, sid)
+    assert echoed == b"still usable"
+    # END_STREAM -> the target sees EOF -> its close comes back as END_STREAM.
+    client.conn.end_stream(sid)
+    client.flush()
+    client.wait(lambda e: isinstance(e, h2.events.StreamEnded) and e.stream_id == sid)
+    assert server.wait_results(1) == ["eof"]
+    mesh.stop()
+
+
+def test_advertised_settings(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, http2={
+        "stream_window": "1MiB", "connection_window": "8MiB", "max_frame_size": "64KiB",
+        "max_concurrent_streams": 77})
+    client = H2Client(mesh.gateway_port)
+    event = client.wait(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+    settings = {k: v.new_value for k, v in event.changed_settings.items()}
+    assert settings[h2.settings.SettingCodes.INITIAL_WINDOW_SIZE] == 1 << 20
+    assert settings[h2.settings.SettingCodes.MAX_FRAME_SIZE] == 64 << 10
+    assert settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] == 77
+    # The connection window is raised with a WINDOW_UPDATE on stream 0.
+    update = client.wait(lambda e: isinstance(e, h2.events.WindowUpdated) and e.stream_id == 0)
+    assert update.delta == (8 << 20) - 65535
+    mesh.stop()

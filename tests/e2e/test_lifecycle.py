@@ -1,0 +1,100 @@
+"""CLI contract and process lifecycle."""
+
+import signal
+import socket
+import subprocess
+
+from harness import CERTS, HBONE, Hbone, Mesh, ROOT, TargetServer, echo, free_port, tls
+import yaml
+
+
+def run(*args):
+    return subprocess.run([HBONE, *args], capture_output=True, text=True, timeout=20, cwd=ROOT)
+
+
+def test_version_and_help():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.startswith("hbone ")
+    out = run("--help")
+    assert out.returncode == 0
+    for flag in ("--config", "--check-config", "--version"):
+        assert flag in out.stdout
+
+
+def test_check_config_accepts_shipped_configs():
+    for name in ("gateway", "client", "sidecar"):
+        out = run("--check-config", f"config/{name}.yaml")
+        assert out.returncode == 0, out.stderr
+
+
+def test_check_config_reports_key_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"tls": tls("gateway"), "gateway": {"listen": "127.0.0.1:1"}},
+                                  sort_keys=False) + "http2:\n  max_frame_size: 32MiB\n  windw: 1\n")
+    out = run("--check-config", str(bad))
+    assert out.returncode == 1
+    assert f"{bad}:9: http2.max_frame_size: size \"32MiB\" out of range" in out.stderr, out.stderr
+    assert f"{bad}:10: http2.windw: unknown key" in out.stderr, out.stderr
+
+
+def test_unreadable_key_named(tmp_path):
+    cfg = {"tls": dict(tls("gateway"), key=str(CERTS / "ca.pem")),
+           "gateway": {"listen": "127.0.0.1:1"}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = run("--check-config", str(path))
+    assert out.returncode == 1
+    assert "tls.key: cannot load private key" in out.stderr, out.stderr
+
+
+def test_listen_address_in_use(tmp_path):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    cfg = {"tls": tls("gateway"), "gateway": {"listen": f"127.0.0.1:{port}"}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = run("--config", str(path))
+    assert out.returncode == 1
+    assert f"gateway.listen: cannot listen on 127.0.0.1:{port}: Address already in use" in out.stderr
+    assert "hbone running" not in out.stderr
+    busy.close()
+
+
+def test_sigterm_exits_cleanly(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port)
+    with mesh.connect() as conn:
+        conn.sendall(b"abc")
+        assert conn.recv(3) == b"abc"
+    assert mesh.stop() == (0, 0)
+
+
+def test_sigint_stops_with_open_tunnel(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port)
+    conn = mesh.connect()
+    conn.sendall(b"abc")
+    assert conn.recv(3) == b"abc"
+    assert mesh.client.stop(signal.SIGINT) == 0
+    try:
+        assert conn.recv(1) == b""
+    except ConnectionResetError:
+        pass
+    assert mesh.gateway.stop(signal.SIGINT) == 0
+
+
+def test_sidecar_runs_both_roles(tmp_path):
+    server = TargetServer(echo)
+    gw_port, local_port = free_port(), free_port()
+    cfg = {"tls": tls("gateway"),
+           "gateway": {"listen": f"127.0.0.1:{gw_port}"},
+           "client": {"gateway": f"127.0.0.1:{gw_port}",
+                      "listeners": [{"listen": f"127.0.0.1:{local_port}",
+                                     "target": f"127.0.0.1:{server.port}"}]}}
+    sidecar = Hbone(tmp_path, "sidecar", cfg)
+    with socket.create_connection(("127.0.0.1", local_port), timeout=5) as conn:
+        conn.sendall(b"both")
+        assert conn.recv(4) == b"both"
+    assert sidecar.stop() == 0

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every hbone test on a fresh Debian 12 machine: installs what is missing, generates
+# the dev certificates, then builds and runs unit + end-to-end tests (ctest) for BoringSSL,
+# OpenSSL 3, and BoringSSL under ASan+UBSan.
+#   tests/run.sh            all three variants
+#   tests/run.sh boringssl  one variant (boringssl, openssl or asan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+variants=("${@:-boringssl openssl asan}")
+read -r -a variants <<<"${variants[*]}"
+scripts/deps.sh
+certs/gen.sh
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+failed=()
+for variant in "${variants[@]}"; do
+  echo "=== $variant: build"
+  dir=$(scripts/build.sh "$variant" | tail -n 1)
+  echo "=== $variant: test"
+  if ! (cd "$dir" && ctest --output-on-failure --timeout 300); then
+    failed+=("$variant")
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED variants: ${failed[*]}"
+  exit 1
+fi
+echo "all variants passed: ${variants[*]}"
