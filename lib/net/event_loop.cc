@@ -8,23 +8,27 @@ namespace hbone::net {
 EventLoop::EventLoop() {
   int rc = uv_loop_init(&loop_);
   if (rc != 0) throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
-  uv_check_init(&loop_, check_.get());
-  check_.initialized();
-  check_.get()->data = this;
-  uv_check_start(check_.get(), [](uv_check_t* h) { static_cast<EventLoop*>(h->data)->after_io(); });
+  check_.emplace();
+  uv_check_init(&loop_, check_->get());
+  check_->initialized();
+  check_->get()->data = this;
+  uv_check_start(check_->get(), [](uv_check_t* h) { static_cast<EventLoop*>(h->data)->after_io(); });
   // The check handle alone must not keep the loop alive.
-  uv_unref(check_.base());
-  uv_async_init(&loop_, async_.get(),
+  uv_unref(check_->base());
+  async_.emplace();
+  uv_async_init(&loop_, async_->get(),
                 [](uv_async_t* h) { static_cast<EventLoop*>(h->data)->run_posted(); });
-  async_.initialized();
-  async_.get()->data = this;
-  uv_unref(async_.base());
+  async_->initialized();
+  async_->get()->data = this;
+  uv_unref(async_->base());
 }
 
 EventLoop::~EventLoop() {
   flush_queue_.clear();
   retired_.clear();
-  // Close every handle still open (owners are gone) and let their close callbacks run.
+  check_.reset();
+  async_.reset();
+  // Anything still open has lost its owner: close it, and let all close callbacks run.
   uv_walk(
       &loop_,
       [](uv_handle_t* h, void*) {
@@ -58,7 +62,7 @@ void EventLoop::post(std::function<void()> task) {
     std::lock_guard lock(posted_mutex_);
     posted_.push_back(std::move(task));
   }
-  uv_async_send(async_.get());
+  uv_async_send(async_->get());
 }
 
 void EventLoop::run_posted() {

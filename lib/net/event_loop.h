@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "net/uv_handle.h"
@@ -52,8 +53,8 @@ class EventLoop {
   void run_posted();
 
   uv_loop_t loop_;
-  UvHandle<uv_check_t> check_;
-  UvHandle<uv_async_t> async_;
+  std::optional<UvHandle<uv_check_t>> check_;
+  std::optional<UvHandle<uv_async_t>> async_;
   std::vector<Flushable*> flush_queue_;
   std::vector<Flushable*> flushing_;
   std::vector<std::unique_ptr<Retirable>> retired_;

@@ -11,11 +11,16 @@ def thread_ids(log, role):
 
 def test_two_workers_carry_tunnels(tmp_path):
     server = TargetServer(echo)
-    mesh = Mesh(tmp_path, server.port, workers=2)
-    for i in range(40):  # the kernel spreads new connections across both listeners
-        with mesh.connect() as conn:
-            conn.sendall(b"x%d" % i)
-            assert conn.recv(8) == b"x%d" % i
+    # One stream per pooled connection and 40 tunnels held open: 40 local connections
+    # and 40 TLS connections, which the kernel spreads over both workers' listeners
+    # (all on one worker: odds 2^-39).
+    mesh = Mesh(tmp_path, server.port, workers=2, http2={"streams_per_connection": 1})
+    conns = [mesh.connect() for _ in range(40)]
+    for i, conn in enumerate(conns):
+        conn.sendall(b"x%d" % i)
+        assert conn.recv(8) == b"x%d" % i
+    for conn in conns:
+        conn.close()
     server.wait_results(40)
     mesh.stop()
     assert len(thread_ids(mesh.client.log(), "client")) == 2, mesh.client.log()

@@ -1,0 +1,31 @@
+# hbone: multi-stage Debian 12 build; the runtime image holds only the binary, the shared
+# libraries it loads (as resolved by ldd in the build stage) and the example configs.
+FROM debian:12 AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential cmake pkg-config \
+      libnghttp2-dev libuv1-dev libyaml-cpp-dev android-libboringssl-dev \
+      libspdlog-dev libfmt-dev libcli11-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY cmd cmd
+COPY lib lib
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHBONE_TESTS=OFF \
+ && cmake --build build -j"$(nproc)" --target hbone \
+ && strip build/hbone \
+ && mkdir -p /out/usr/local/bin \
+ && cp build/hbone /out/usr/local/bin/ \
+ && ldd build/hbone | awk '$2 == "=>" && $3 ~ /^\// {print $3}' \
+      | xargs -I{} cp -L --parents {} /out/
+
+FROM debian:12-slim
+COPY --from=build /out/ /
+COPY config/ /etc/hbone/
+# Mount certificates at /etc/hbone/certs/dev (the configs' relative paths) or point
+# tls.* at your own files.
+WORKDIR /etc/hbone
+USER 65532:65532
+EXPOSE 15008 15000
+ENTRYPOINT ["/usr/local/bin/hbone"]
+CMD ["--config", "/etc/hbone/gateway.yaml"]
