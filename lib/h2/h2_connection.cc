@@ -191,11 +191,7 @@ bool H2Connection::finish_handshake() {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, h2.stream_window},
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, h2.max_frame_size},
   };
-  if (side_ == Side::server) {
-    settings.push_back({NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h2.max_concurrent_streams});
-  } else {
-    settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
-  }
+  if (side_ == Side::client) settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
   nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings.data(), settings.size());
   // The connection window is not a setting: it is raised by WINDOW_UPDATE on stream 0.
   nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0,
@@ -252,7 +248,34 @@ void H2Connection::write_socket() {
 }
 
 int H2Connection::on_send(const uint8_t* data, size_t n) {
-  control_.append(data, n);
+  constexpr size_t kHeader = 9;
+  constexpr size_t kEntry = 6;  // RFC 9113 §6.5.1: 16-bit id, 32-bit value
+  bool first_settings = advertise_only_ && n >= kHeader && data[3] == NGHTTP2_SETTINGS &&
+                        !(data[4] & NGHTTP2_FLAG_ACK) &&
+                        ((size_t{data[0]} << 16) | (size_t{data[1]} << 8) | data[2]) == n - kHeader;
+  if (!first_settings) {
+    control_.append(data, n);
+    return static_cast<int>(n);
+  }
+  // nghttp2 1.52 answers a stream beyond the *acknowledged* SETTINGS_MAX_CONCURRENT_STREAMS
+  // with a connection error, killing every tunnel on it; RFC 9113 §5.1.2 allows a stream
+  // error, and REFUSED_STREAM tells the client it may retry. So nghttp2 is not told the
+  // limit: the entry is appended to our first SETTINGS frame here and enforced by the role.
+  uint8_t frame[kHeader];
+  std::memcpy(frame, data, kHeader);
+  size_t length = n - kHeader + kEntry;
+  frame[0] = static_cast<uint8_t>(length >> 16);
+  frame[1] = static_cast<uint8_t>(length >> 8);
+  frame[2] = static_cast<uint8_t>(length);
+  uint32_t value = advertise_only_->value;
+  uint16_t id = static_cast<uint16_t>(advertise_only_->settings_id);
+  const uint8_t entry[kEntry] = {static_cast<uint8_t>(id >> 8),     static_cast<uint8_t>(id),
+                                 static_cast<uint8_t>(value >> 24), static_cast<uint8_t>(value >> 16),
+                                 static_cast<uint8_t>(value >> 8),  static_cast<uint8_t>(value)};
+  control_.append(frame, kHeader);
+  control_.append(data + kHeader, n - kHeader);
+  control_.append(entry, kEntry);
+  advertise_only_.reset();
   return static_cast<int>(n);
 }
 

@@ -87,6 +87,9 @@ class H2Connection : public net::PollWatcher::Handler,
   // The connection is gone; the subclass hands itself to its owner's retire path.
   virtual void on_closed(const std::string& reason) = 0;
 
+  // A SETTINGS value to advertise without nghttp2 enforcing it itself (see on_send).
+  void advertise_only(uint16_t id, uint32_t value) { advertise_only_ = {id, value}; }
+
   // The data provider to attach to a submitted request/response for `handler`.
   static nghttp2_data_provider data_provider(StreamHandler* handler);
 
@@ -111,6 +114,7 @@ class H2Connection : public net::PollWatcher::Handler,
   ByteBuffer control_;    // small frames, coalesced into one TLS record
   std::string peer_address_;
   std::string peer_identity_;
+  std::optional<nghttp2_settings_entry> advertise_only_;
   std::chrono::steady_clock::time_point ping_sent_{};
   bool ping_outstanding_ = false;
   bool flush_scheduled_ = false;

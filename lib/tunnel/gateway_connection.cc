@@ -11,7 +11,9 @@ namespace hbone::tunnel {
 GatewayConnection::GatewayConnection(GatewayContext& ctx, OnClosed on_closed)
     : H2Connection(ctx.loop, ctx.config, ctx.tls, Side::server),
       ctx_(ctx),
-      on_closed_(std::move(on_closed)) {}
+      on_closed_(std::move(on_closed)) {
+  advertise_only(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, ctx.config.http2.max_concurrent_streams);
+}
 
 bool GatewayConnection::verify_peer(tls::TlsSession&, std::string&) {
   // Identities outside the allow-list still complete the handshake: each CONNECT then
@@ -29,6 +31,16 @@ bool GatewayConnection::verify_peer(tls::TlsSession&, std::string&) {
 int GatewayConnection::on_begin_headers(const nghttp2_frame* frame) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   int32_t id = frame->hd.stream_id;
+  if (stream_count() >= ctx_.config.http2.max_concurrent_streams) {
+    // Over the advertised limit (or sent before our SETTINGS arrived): refuse this stream
+    // only. The client may retry it, the target was never dialled. Its headers are still
+    // decoded (HPACK state) and then ignored.
+    spdlog::debug("gateway: {} stream {} refused: {} streams open", peer_address(), id,
+                  stream_count());
+    nghttp2_submit_rst_stream(session(), NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+    schedule_flush();
+    return 0;
+  }
   requests_[id] = Request{};
   adopt_stream(id, std::make_unique<Tunnel>(*this, Tunnel::Info{"gateway", peer_address(), ""}));
   static_cast<Tunnel*>(stream(id))->set_stream_id(id);

@@ -128,3 +128,36 @@ def test_advertised_settings(tmp_path):
     update = client.wait(lambda e: isinstance(e, h2.events.WindowUpdated) and e.stream_id == 0)
     assert update.delta == (8 << 20) - 65535
     mesh.stop()
+
+
+def test_streams_beyond_limit_refused_others_unharmed(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, http2={"max_concurrent_streams": 5})
+    client = H2Client(mesh.gateway_port)
+    event = client.wait(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+    limit = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+    assert event.changed_settings[limit].new_value == 5
+    # python-h2 would hold back the excess itself: make it forget the limit.
+    client.conn.remote_settings[limit] = 100
+    client.conn.remote_settings.acknowledge()
+    target = f"127.0.0.1:{server.port}"
+    sids = [client.request([(":method", "CONNECT"), (":authority", target)]) for _ in range(8)]
+    ok, refused = [], []
+    for sid in sids:
+        event = client.wait(lambda e: getattr(e, "stream_id", None) == sid and isinstance(
+            e, (h2.events.ResponseReceived, h2.events.StreamReset)))
+        if isinstance(event, h2.events.StreamReset):
+            assert event.error_code == ErrorCodes.REFUSED_STREAM
+            refused.append(sid)
+        else:
+            assert dict(event.headers)[b":status"] == b"200"
+            ok.append(sid)
+    assert (ok, refused) == (sids[:5], sids[5:])
+    for sid in ok:  # the admitted tunnels all still work, on the same connection
+        client.conn.send_data(sid, b"ok%d" % sid, end_stream=True)
+        client.flush()
+        data = client.wait(lambda e: isinstance(e, h2.events.DataReceived) and e.stream_id == sid)
+        assert data.data == b"ok%d" % sid
+    assert len(server.wait_results(5)) == 5
+    assert server.accepted == 5  # refused streams never reached the target
+    mesh.stop()
