@@ -395,7 +395,8 @@ void H2Connection::close(const std::string& reason) {
   if (poll_) poll_->watch(0);
   for (auto& [id, handler] : streams_) handler->abort();
   if (ready_) {
-    spdlog::debug("h2 {}: closed: {}", peer_address_, reason);
+    spdlog::info("{} connection {} ({}) closed: {}", side_ == Side::server ? "gateway" : "client",
+                 peer_address_, peer_identity_, reason);
   } else {
     // Never got as far as HTTP/2: a failed handshake or a rejected identity.
     spdlog::warn("{} connection {} failed: {}", side_ == Side::server ? "gateway" : "client",

@@ -21,6 +21,9 @@ EventLoop::EventLoop() {
   async_->initialized();
   async_->get()->data = this;
   uv_unref(async_->base());
+  idle_.emplace();
+  uv_idle_init(&loop_, idle_->get());
+  idle_->initialized();
 }
 
 EventLoop::~EventLoop() {
@@ -28,6 +31,7 @@ EventLoop::~EventLoop() {
   retired_.clear();
   check_.reset();
   async_.reset();
+  idle_.reset();
   // Anything still open has lost its owner: close it, and let all close callbacks run.
   uv_walk(
       &loop_,
@@ -41,9 +45,21 @@ EventLoop::~EventLoop() {
 
 void EventLoop::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
 
-void EventLoop::schedule_flush(Flushable* f) { flush_queue_.push_back(f); }
+void EventLoop::schedule_flush(Flushable* f) {
+  flush_queue_.push_back(f);
+  wake();
+}
 
-void EventLoop::retire(std::unique_ptr<Retirable> object) { retired_.push_back(std::move(object)); }
+void EventLoop::retire(std::unique_ptr<Retirable> object) {
+  retired_.push_back(std::move(object));
+  wake();
+}
+
+void EventLoop::wake() {
+  if (idle_active_) return;
+  idle_active_ = true;
+  uv_idle_start(idle_->get(), [](uv_idle_t*) {});
+}
 
 void EventLoop::after_io() {
   // A flush can queue more flushes (a drained write frees window for another stream),
@@ -54,6 +70,10 @@ void EventLoop::after_io() {
     flushing_.clear();
     std::vector<std::unique_ptr<Retirable>> dead;
     dead.swap(retired_);
+  }
+  if (idle_active_) {
+    idle_active_ = false;
+    uv_idle_stop(idle_->get());
   }
 }
 

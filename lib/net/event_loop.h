@@ -51,10 +51,15 @@ class EventLoop {
  private:
   void after_io();
   void run_posted();
+  void wake();
 
   uv_loop_t loop_;
   std::optional<UvHandle<uv_check_t>> check_;
   std::optional<UvHandle<uv_async_t>> async_;
+  // Active only while work is queued: keeps the next poll from blocking, so work queued
+  // from a timer callback is not left waiting for unrelated I/O.
+  std::optional<UvHandle<uv_idle_t>> idle_;
+  bool idle_active_ = false;
   std::vector<Flushable*> flush_queue_;
   std::vector<Flushable*> flushing_;
   std::vector<std::unique_ptr<Retirable>> retired_;

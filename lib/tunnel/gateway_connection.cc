@@ -153,8 +153,7 @@ void GatewayConnection::on_frame_sent(const nghttp2_frame* frame) {
   }
 }
 
-void GatewayConnection::on_closed(const std::string& reason) {
-  spdlog::debug("gateway: connection from {} closed: {}", peer_address(), reason);
+void GatewayConnection::on_closed(const std::string&) {
   dials_.clear();
   on_closed_(this);
 }

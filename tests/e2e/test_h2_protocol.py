@@ -2,6 +2,7 @@
 for bad requests, and the connection stays usable for a good CONNECT afterwards."""
 
 import socket
+import time
 import ssl
 
 import h2.config
@@ -160,4 +161,53 @@ def test_streams_beyond_limit_refused_others_unharmed(tmp_path):
         assert data.data == b"ok%d" % sid
     assert len(server.wait_results(5)) == 5
     assert server.accepted == 5  # refused streams never reached the target
+    mesh.stop()
+
+
+def test_data_frames_use_configured_frame_size(tmp_path):
+    """DATA frames grow up to min(our max_frame_size, the peer's SETTINGS_MAX_FRAME_SIZE)."""
+    payload = b"z" * (8 << 20)
+
+    def target(conn):
+        conn.sendall(payload)
+        return "sent"
+
+    server = TargetServer(target)
+    mesh = Mesh(tmp_path, server.port, http2={"max_frame_size": "64KiB"})
+    client = H2Client(mesh.gateway_port)
+    client.conn.update_settings({h2.settings.SettingCodes.MAX_FRAME_SIZE: (1 << 20),
+                                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: (16 << 20)})
+    client.conn.increment_flow_control_window(16 << 20)
+    client.flush()
+    sid = client.request([(":method", "CONNECT"), (":authority", f"127.0.0.1:{server.port}")])
+    assert client.status(sid) == "200"
+    sizes, total = [], 0
+    while total < len(payload):
+        event = client.wait(lambda e: isinstance(e, h2.events.DataReceived) and e.stream_id == sid)
+        sizes.append(len(event.data))
+        total += len(event.data)
+        client.conn.acknowledge_received_data(event.flow_controlled_length, sid)
+        client.flush()
+    assert max(sizes) == 64 << 10, sorted(set(sizes))[-5:]
+    client.sock.close()
+    mesh.stop()
+
+
+def test_keepalive_ping_and_timeout(tmp_path):
+    """The gateway PINGs on keepalive_interval and drops a peer that stops answering."""
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, http2={"keepalive_interval": "200ms",
+                                              "keepalive_timeout": "500ms"})
+    client = H2Client(mesh.gateway_port)
+    client.wait(lambda e: isinstance(e, h2.events.PingReceived))  # acked by wait()'s flush
+    client.wait(lambda e: isinstance(e, h2.events.PingReceived))
+    # Now go silent: read, but never send the PING acks.
+    client.sock.settimeout(5)
+    start = time.monotonic()
+    while True:
+        data = client.sock.recv(65536)
+        if not data:
+            break
+    assert time.monotonic() - start < 3
+    mesh.gateway.wait_for_log("keepalive timeout")
     mesh.stop()
