@@ -25,10 +25,10 @@ void Worker::run() {
   std::string name = "hbone-w" + std::to_string(index_);
   pthread_setname_np(pthread_self(), name.c_str());
   if (sockets_.gateway) {
-    gateway_.emplace(loop_, config_, *server_tls_, std::move(*sockets_.gateway));
+    gateway_.emplace(context_, *server_tls_, std::move(*sockets_.gateway));
   }
   if (config_.client) {
-    pool_.emplace(loop_, config_, *client_tls_);
+    pool_.emplace(context_, *client_tls_);
     for (size_t i = 0; i < sockets_.client.size(); ++i) {
       listeners_.push_back(std::make_unique<tunnel::ClientListener>(
           loop_, *pool_, std::move(sockets_.client[i]), config_.client->listeners[i].target));

@@ -8,7 +8,9 @@
 #include "config/config.h"
 #include "net/event_loop.h"
 #include "net/fd.h"
+#include "metrics/worker_metrics.h"
 #include "net/timer.h"
+#include "net/worker_context.h"
 #include "pool/connection_pool.h"
 #include "tls/tls_context.h"
 #include "tunnel/client_listener.h"
@@ -49,6 +51,8 @@ class Worker {
   const tls::TlsContext* client_tls_;
   WorkerSockets sockets_;
   net::EventLoop loop_;
+  metrics::WorkerMetrics metrics_;
+  net::WorkerContext context_{index_, loop_, config_, metrics_};
   std::optional<tunnel::GatewayServer> gateway_;
   std::optional<pool::ConnectionPool> pool_;
   std::vector<std::unique_ptr<tunnel::ClientListener>> listeners_;

@@ -37,9 +37,11 @@ struct OptionFree {
 
 }  // namespace
 
-H2Connection::H2Connection(net::EventLoop& loop, const config::Config& config,
-                           const tls::TlsContext& tls, Side side)
-    : loop_(loop), config_(config), side_(side), keepalive_(loop.uv(), [this] { on_keepalive(); }) {
+H2Connection::H2Connection(net::WorkerContext& worker, const tls::TlsContext& tls, Side side)
+    : worker_(worker),
+      own_identity_(tls.identity()),
+      side_(side),
+      keepalive_(worker.loop.uv(), [this] { on_keepalive(); }) {
   tls_.emplace(tls);
 }
 
@@ -58,8 +60,8 @@ nghttp2_data_provider H2Connection::data_provider(StreamHandler* handler) {
 void H2Connection::start(net::Fd fd, std::string peer_address) {
   fd_ = std::move(fd);
   peer_address_ = std::move(peer_address);
-  net::apply_socket_options(fd_.get(), config_.socket);
-  poll_.emplace(loop_.uv(), fd_.get(), this);
+  net::apply_socket_options(fd_.get(), config().socket);
+  poll_.emplace(loop().uv(), fd_.get(), this);
   poll_->watch(UV_READABLE);
   if (side_ == Side::client) process_inbound();  // produces the ClientHello
   schedule_flush();
@@ -68,7 +70,7 @@ void H2Connection::start(net::Fd fd, std::string peer_address) {
 void H2Connection::schedule_flush() {
   if (flush_scheduled_ || closed_) return;
   flush_scheduled_ = true;
-  loop_.schedule_flush(this);
+  loop().schedule_flush(this);
 }
 
 void H2Connection::on_io(int status, int events) {
@@ -156,9 +158,9 @@ bool H2Connection::finish_handshake() {
     why = tls_->error();
   } else {
     peer_identity_ = id->to_string();
-    if (id->trust_domain != config_.tls.trust_domain) {
+    if (id->trust_domain != config().tls.trust_domain) {
       why = "peer identity " + peer_identity_ + " is not in trust domain " +
-            config_.tls.trust_domain;
+            config().tls.trust_domain;
     }
   }
   if (why.empty() && !verify_peer(*tls_, why) && why.empty()) why = "peer rejected";
@@ -186,7 +188,7 @@ bool H2Connection::finish_handshake() {
   }
   session_.reset(raw);
 
-  const config::Http2Config& h2 = config_.http2;
+  const config::Http2Config& h2 = config().http2;
   std::vector<nghttp2_settings_entry> settings = {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, h2.stream_window},
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, h2.max_frame_size},
@@ -300,7 +302,7 @@ int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, siz
 long H2Connection::max_data_length(int32_t, int32_t conn_window, int32_t stream_window,
                                    uint32_t peer_max_frame) {
   long limit = std::min<long>({conn_window, stream_window, static_cast<long>(peer_max_frame),
-                               static_cast<long>(config_.http2.max_frame_size)});
+                               static_cast<long>(config().http2.max_frame_size)});
   return std::max<long>(limit, 1);
 }
 
@@ -346,9 +348,9 @@ void H2Connection::on_keepalive() {
   if (closed_ || !session_) return;
   auto now = std::chrono::steady_clock::now();
   if (ping_outstanding_) {
-    if (now - ping_sent_ >= config_.http2.keepalive_timeout) {
+    if (now - ping_sent_ >= config().http2.keepalive_timeout) {
       close("keepalive timeout: no PING ack in " +
-            std::to_string(config_.http2.keepalive_timeout.count()) + "ms");
+            std::to_string(config().http2.keepalive_timeout.count()) + "ms");
     }
     return;
   }
@@ -372,7 +374,7 @@ void H2Connection::retire_stream(int32_t stream_id) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
   if (session_) nghttp2_session_set_stream_user_data(session_.get(), stream_id, nullptr);
-  loop_.retire(std::move(it->second));
+  loop().retire(std::move(it->second));
   streams_.erase(it);
 }
 

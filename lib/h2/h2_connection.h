@@ -14,6 +14,7 @@
 #include "net/fd.h"
 #include "net/poll_watcher.h"
 #include "net/timer.h"
+#include "net/worker_context.h"
 #include "tls/tls_session.h"
 #include "util/byte_buffer.h"
 
@@ -33,8 +34,7 @@ class H2Connection : public net::PollWatcher::Handler,
  public:
   enum class Side { client, server };
 
-  H2Connection(net::EventLoop& loop, const config::Config& config, const tls::TlsContext& tls,
-               Side side);
+  H2Connection(net::WorkerContext& worker, const tls::TlsContext& tls, Side side);
   ~H2Connection() override;
 
   // Takes the connected socket and starts the TLS handshake.
@@ -53,8 +53,12 @@ class H2Connection : public net::PollWatcher::Handler,
   const std::string& peer_address() const { return peer_address_; }
   const std::string& peer_identity() const { return peer_identity_; }
   nghttp2_session* session() const { return session_.get(); }
-  net::EventLoop& loop() { return loop_; }
-  const config::Config& config() const { return config_; }
+  net::EventLoop& loop() { return worker_.loop; }
+  const config::Config& config() const { return worker_.config; }
+  metrics::WorkerMetrics& metrics() { return worker_.metrics; }
+  net::WorkerContext& worker() { return worker_; }
+  int role() const { return side_ == Side::client ? metrics::kClient : metrics::kGateway; }
+  const std::string& own_identity() const { return own_identity_; }
 
   void schedule_flush();
   void flush() override;
@@ -101,8 +105,8 @@ class H2Connection : public net::PollWatcher::Handler,
   void flush_control();
   void on_keepalive();
 
-  net::EventLoop& loop_;
-  const config::Config& config_;
+  net::WorkerContext& worker_;
+  const std::string& own_identity_;
   const Side side_;
   std::optional<tls::TlsSession> tls_;
   std::unique_ptr<nghttp2_session, SessionFree> session_;

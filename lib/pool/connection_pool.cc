@@ -4,9 +4,8 @@
 
 namespace hbone::pool {
 
-ConnectionPool::ConnectionPool(net::EventLoop& loop, const config::Config& config,
-                               const tls::TlsContext& tls)
-    : loop_(loop), config_(config), tls_(tls) {}
+ConnectionPool::ConnectionPool(net::WorkerContext& worker, const tls::TlsContext& tls)
+    : worker_(worker), tls_(tls) {}
 
 ConnectionPool::~ConnectionPool() { close_all(); }
 
@@ -15,7 +14,7 @@ tunnel::ClientConnection& ConnectionPool::acquire() {
     if (conn->has_capacity()) return *conn;
   }
   auto conn = std::make_unique<tunnel::ClientConnection>(
-      loop_, config_, tls_, [this](tunnel::ClientConnection* c) { release(c); });
+      worker_, tls_, [this](tunnel::ClientConnection* c) { release(c); });
   tunnel::ClientConnection& ref = *conn;
   connections_.push_back(std::move(conn));
   ref.connect();
@@ -26,7 +25,7 @@ void ConnectionPool::release(tunnel::ClientConnection* conn) {
   auto it = std::find_if(connections_.begin(), connections_.end(),
                          [conn](const auto& c) { return c.get() == conn; });
   if (it == connections_.end()) return;
-  loop_.retire(std::move(*it));  // it may be inside its own callback
+  worker_.loop.retire(std::move(*it));  // it may be inside its own callback
   connections_.erase(it);
 }
 

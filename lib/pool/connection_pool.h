@@ -15,7 +15,7 @@ namespace hbone::pool {
 // connection is dialled. Parallel tunnels thus spread over several TLS connections.
 class ConnectionPool {
  public:
-  ConnectionPool(net::EventLoop& loop, const config::Config& config, const tls::TlsContext& tls);
+  ConnectionPool(net::WorkerContext& worker, const tls::TlsContext& tls);
   ~ConnectionPool();
 
   tunnel::ClientConnection& acquire();
@@ -27,8 +27,7 @@ class ConnectionPool {
   void release(tunnel::ClientConnection* conn);
   std::vector<tunnel::ClientConnection*> snapshot() const;
 
-  net::EventLoop& loop_;
-  const config::Config& config_;
+  net::WorkerContext& worker_;
   const tls::TlsContext& tls_;
   std::vector<std::unique_ptr<tunnel::ClientConnection>> connections_;
 };

@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "tls/certificate_identity.h"
+
 namespace hbone::tls {
 namespace {
 
@@ -48,6 +50,10 @@ TlsContext::TlsContext(const config::TlsConfig& config, Role role)
     throw TlsSetupError("tls.key: cannot load private key \"" + config.key +
                         "\": " + last_ssl_error());
   }
+  std::string why;
+  auto id = spiffe_id_of(SSL_CTX_get0_certificate(ctx), why);
+  if (!id) throw TlsSetupError("tls.cert: \"" + config.cert + "\": " + why);
+  identity_ = id->to_string();
   if (SSL_CTX_check_private_key(ctx) != 1) {
     throw TlsSetupError("tls.key: \"" + config.key + "\" does not match tls.cert \"" +
                         config.cert + "\"");

@@ -29,10 +29,13 @@ class TlsContext {
   TlsContext(const config::TlsConfig& config, Role role);
   SSL_CTX* get() const { return ctx_.get(); }
   Role role() const { return role_; }
+  // Our own SPIFFE id, from tls.cert.
+  const std::string& identity() const { return identity_; }
 
  private:
   SslCtxPtr ctx_;
   Role role_;
+  std::string identity_;
 };
 
 // The newest OpenSSL error on this thread as text, and clears the queue.

@@ -3,11 +3,11 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <cstring>
 #include <stdexcept>
 
+#include "tls/certificate_identity.h"
 #include "tls/tls_context.h"
 
 namespace hbone::tls {
@@ -62,9 +62,6 @@ BIO_METHOD* buffer_bio_method() {
 
 struct X509Free {
   void operator()(X509* x) const { X509_free(x); }
-};
-struct GeneralNamesFree {
-  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
 };
 
 std::unique_ptr<X509, X509Free> peer_certificate(SSL* ssl) {
@@ -161,29 +158,7 @@ std::optional<SpiffeId> TlsSession::peer_identity() {
     error_ = "peer sent no certificate";
     return std::nullopt;
   }
-  std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
-  std::optional<SpiffeId> found;
-  int count = names ? static_cast<int>(sk_GENERAL_NAME_num(names.get())) : 0;
-  for (int i = 0; i < count; ++i) {
-    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
-    if (name->type != GEN_URI) continue;
-    const ASN1_STRING* uri = name->d.uniformResourceIdentifier;
-    std::string_view text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                          static_cast<size_t>(ASN1_STRING_length(uri)));
-    if (!text.starts_with("spiffe://")) continue;
-    if (found) {
-      error_ = "certificate has more than one SPIFFE URI SAN";  // SPIFFE X.509-SVID §2
-      return std::nullopt;
-    }
-    found = SpiffeId::parse(text);
-    if (!found) {
-      error_ = "certificate has a malformed SPIFFE URI SAN \"" + std::string(text) + "\"";
-      return std::nullopt;
-    }
-  }
-  if (!found) error_ = "certificate has no SPIFFE URI SAN";
-  return found;
+  return spiffe_id_of(cert.get(), error_);
 }
 
 }  // namespace hbone::tls

@@ -9,9 +9,9 @@
 
 namespace hbone::tunnel {
 
-ClientConnection::ClientConnection(net::EventLoop& loop, const config::Config& config,
-                                   const tls::TlsContext& tls, OnClosed on_closed)
-    : H2Connection(loop, config, tls, Side::client), on_closed_(std::move(on_closed)) {}
+ClientConnection::ClientConnection(net::WorkerContext& worker, const tls::TlsContext& tls,
+                                   OnClosed on_closed)
+    : H2Connection(worker, tls, Side::client), on_closed_(std::move(on_closed)) {}
 
 void ClientConnection::connect() {
   const config::ClientConfig& client = *config().client;

@@ -17,8 +17,7 @@ namespace hbone::tunnel {
 class ClientConnection : public h2::H2Connection {
  public:
   using OnClosed = std::function<void(ClientConnection*)>;
-  ClientConnection(net::EventLoop& loop, const config::Config& config,
-                   const tls::TlsContext& tls, OnClosed on_closed);
+  ClientConnection(net::WorkerContext& worker, const tls::TlsContext& tls, OnClosed on_closed);
 
   // Dials client.gateway and starts the handshake.
   void connect();

@@ -9,16 +9,16 @@
 namespace hbone::tunnel {
 
 GatewayConnection::GatewayConnection(GatewayContext& ctx, OnClosed on_closed)
-    : H2Connection(ctx.loop, ctx.config, ctx.tls, Side::server),
+    : H2Connection(ctx.worker, ctx.tls, Side::server),
       ctx_(ctx),
       on_closed_(std::move(on_closed)) {
-  advertise_only(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, ctx.config.http2.max_concurrent_streams);
+  advertise_only(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, ctx.worker.config.http2.max_concurrent_streams);
 }
 
 bool GatewayConnection::verify_peer(tls::TlsSession&, std::string&) {
   // Identities outside the allow-list still complete the handshake: each CONNECT then
   // gets a 403 that says why, instead of an opaque TLS failure.
-  const auto& allowed = ctx_.config.gateway->allowed_identities;
+  const auto& allowed = config().gateway->allowed_identities;
   identity_allowed_ =
       allowed.empty() || std::find(allowed.begin(), allowed.end(), peer_identity()) != allowed.end();
   if (!identity_allowed_) {
@@ -31,7 +31,7 @@ bool GatewayConnection::verify_peer(tls::TlsSession&, std::string&) {
 int GatewayConnection::on_begin_headers(const nghttp2_frame* frame) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   int32_t id = frame->hd.stream_id;
-  if (stream_count() >= ctx_.config.http2.max_concurrent_streams) {
+  if (stream_count() >= config().http2.max_concurrent_streams) {
     // Over the advertised limit (or sent before our SETTINGS arrived): refuse this stream
     // only. The client may retry it, the target was never dialled. Its headers are still
     // decoded (HPACK state) and then ignored.
@@ -100,7 +100,7 @@ void GatewayConnection::dial(int32_t stream_id, const net::HostPort& target) {
     check = [&policy](const sockaddr* addr) { return policy.allows_address(addr); };
   }
   dials_[stream_id] = std::make_unique<net::Dialer>(
-      ctx_.loop, target, ctx_.config.gateway->connect_timeout, std::move(check),
+      loop(), target, config().gateway->connect_timeout, std::move(check),
       [this, stream_id](net::Dialer::Result result) { on_dialed(stream_id, std::move(result)); });
 }
 

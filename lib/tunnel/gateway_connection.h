@@ -14,8 +14,7 @@ namespace hbone::tunnel {
 
 // What the gateway role shares across its connections on one worker.
 struct GatewayContext {
-  net::EventLoop& loop;
-  const config::Config& config;
+  net::WorkerContext& worker;
   const tls::TlsContext& tls;
   net::DestinationPolicy destinations;
 };

@@ -4,10 +4,10 @@
 
 namespace hbone::tunnel {
 
-GatewayServer::GatewayServer(net::EventLoop& loop, const config::Config& config,
-                             const tls::TlsContext& tls, net::Fd listener)
-    : ctx_{loop, config, tls, net::DestinationPolicy::parse(config.gateway->allowed_destinations)} {
-  acceptor_.emplace(loop, std::move(listener), [this](net::Fd fd, const sockaddr_storage& peer) {
+GatewayServer::GatewayServer(net::WorkerContext& worker, const tls::TlsContext& tls,
+                             net::Fd listener)
+    : ctx_{worker, tls, net::DestinationPolicy::parse(worker.config.gateway->allowed_destinations)} {
+  acceptor_.emplace(worker.loop, std::move(listener), [this](net::Fd fd, const sockaddr_storage& peer) {
     auto conn = std::make_unique<GatewayConnection>(ctx_, [this](GatewayConnection* c) { release(c); });
     GatewayConnection* raw = conn.get();
     connections_.emplace(raw, std::move(conn));
@@ -20,7 +20,7 @@ GatewayServer::~GatewayServer() { close_all(); }
 void GatewayServer::release(GatewayConnection* conn) {
   auto it = connections_.find(conn);
   if (it == connections_.end()) return;
-  ctx_.loop.retire(std::move(it->second));
+  ctx_.worker.loop.retire(std::move(it->second));
   connections_.erase(it);
 }
 

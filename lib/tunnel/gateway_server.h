@@ -12,8 +12,7 @@ namespace hbone::tunnel {
 // The gateway role on one worker: its share of gateway.listen and its connections.
 class GatewayServer {
  public:
-  GatewayServer(net::EventLoop& loop, const config::Config& config, const tls::TlsContext& tls,
-                net::Fd listener);
+  GatewayServer(net::WorkerContext& worker, const tls::TlsContext& tls, net::Fd listener);
   ~GatewayServer();
 
   size_t connection_count() const { return connections_.size(); }

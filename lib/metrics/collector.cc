@@ -1,0 +1,199 @@
+#include "metrics/collector.h"
+
+#include <map>
+#include <string>
+
+namespace hbone::metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+constexpr const char* kFrameTypeNames[WorkerMetrics::kFrameTypes] = {
+    "DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
+    "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"};
+constexpr const char* kFailureNames[] = {"none",    "refused",   "unreachable", "timeout",
+                                         "resolve", "forbidden", "other"};
+constexpr const char* kScopes[] = {"stream", "connection"};
+
+class FamilyBuilder {
+ public:
+  FamilyBuilder(std::vector<MetricFamily>& out, std::string name, std::string help, MetricType type)
+      : family_(out.emplace_back()) {
+    family_.name = std::move(name);
+    family_.help = std::move(help);
+    family_.type = type;
+  }
+  void value(Labels labels, double v) {
+    ClientMetric& m = family_.metric.emplace_back();
+    m.label = std::move(labels);
+    if (family_.type == MetricType::Counter) {
+      m.counter.value = v;
+    } else {
+      m.gauge.value = v;
+    }
+  }
+  // Sums per-worker histograms with the same bounds.
+  void histogram(Labels labels, const std::vector<const Histogram*>& parts) {
+    ClientMetric& m = family_.metric.emplace_back();
+    m.label = std::move(labels);
+    const auto& bounds = parts.front()->bounds();
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= bounds.size(); ++i) {
+      for (const Histogram* h : parts) cumulative += h->count(i);
+      if (i < bounds.size()) {
+        m.histogram.bucket.push_back({cumulative, bounds[i]});
+      }
+    }
+    m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+    m.histogram.sample_count = cumulative;
+    for (const Histogram* h : parts) m.histogram.sample_sum += h->sum();
+  }
+
+ private:
+  MetricFamily& family_;
+};
+
+template <typename F>
+double sum(const std::vector<const WorkerMetrics*>& workers, F&& field) {
+  double total = 0;
+  for (const WorkerMetrics* w : workers) total += static_cast<double>(field(*w));
+  return total;
+}
+
+void istio_families(std::vector<MetricFamily>& out, const std::vector<const WorkerMetrics*>& workers) {
+  struct Totals {
+    uint64_t opened = 0, closed = 0, failed = 0, sent = 0, received = 0;
+  };
+  std::map<IstioLabels, Totals> totals;
+  for (const WorkerMetrics* w : workers) {
+    w->for_each_istio([&](const IstioLabels& labels, const IstioTcp& c) {
+      Totals& t = totals[labels];
+      t.opened += c.opened.value();
+      t.closed += c.closed.value();
+      t.failed += c.failed.value();
+      t.sent += c.sent_bytes.value();
+      t.received += c.received_bytes.value();
+    });
+  }
+  struct Spec {
+    const char* name;
+    const char* help;
+    uint64_t Totals::*field;
+  };
+  for (Spec spec : {Spec{"istio_tcp_connections_opened_total", "TCP connections opened", &Totals::opened},
+                    {"istio_tcp_connections_closed_total", "TCP connections closed", &Totals::closed},
+                    {"istio_tcp_connections_failed_total", "TCP connections that failed to open", &Totals::failed},
+                    {"istio_tcp_sent_bytes_total", "Bytes sent to the downstream (response direction)", &Totals::sent},
+                    {"istio_tcp_received_bytes_total", "Bytes received from the downstream (request direction)", &Totals::received}}) {
+    FamilyBuilder f(out, spec.name, spec.help, MetricType::Counter);
+    for (const auto& [labels, t] : totals) {
+      f.value({{"reporter", labels.role == kClient ? "source" : "destination"},
+               {"source_principal", labels.source_principal},
+               {"destination_principal", labels.destination_principal},
+               {"response_flags", labels.response_flags}},
+              static_cast<double>(t.*spec.field));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& workers) {
+  std::vector<MetricFamily> out;
+  istio_families(out, workers);
+  const auto& W = workers;
+  {
+    FamilyBuilder f(out, "hbone_tunnels_active", "Open tunnels", MetricType::Gauge);
+    for (int r = 0; r < kRoles; ++r) {
+      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.tunnels_active[r].value(); }));
+    }
+  }
+  {
+    FamilyBuilder f(out, "hbone_h2_connections_active", "Open HTTP/2 connections (pooled, on the client)",
+                    MetricType::Gauge);
+    for (int r = 0; r < kRoles; ++r) {
+      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.connections_active[r].value(); }));
+    }
+  }
+  {
+    FamilyBuilder f(out, "hbone_h2_streams_refused_total",
+                    "Streams refused with REFUSED_STREAM (over max_concurrent_streams)", MetricType::Counter);
+    for (int r = 0; r < kRoles; ++r) {
+      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.streams_refused[r].value(); }));
+    }
+  }
+  for (auto [name, help, sent] : {std::tuple{"hbone_h2_frames_sent_total", "HTTP/2 frames sent", true},
+                                  {"hbone_h2_frames_received_total", "HTTP/2 frames received", false}}) {
+    FamilyBuilder f(out, name, help, MetricType::Counter);
+    for (int r = 0; r < kRoles; ++r) {
+      for (size_t t = 0; t < WorkerMetrics::kFrameTypes; ++t) {
+        f.value({{"role", role_name(r)}, {"type", kFrameTypeNames[t]}}, sum(W, [&](auto& w) {
+                  return (sent ? w.frames_sent : w.frames_received)[r][t].value();
+                }));
+      }
+    }
+  }
+  for (auto [name, help, field] :
+       {std::tuple{"hbone_h2_data_frame_bytes", "Payload size of DATA frames sent", &WorkerMetrics::data_frame_bytes},
+        {"hbone_h2_streams_per_connection", "Streams open on a connection when a stream opens",
+         &WorkerMetrics::streams_per_connection},
+        {"hbone_tunnel_setup_seconds", "Tunnel setup latency: accept (client) or request (gateway) to 200",
+         &WorkerMetrics::setup_seconds}}) {
+    FamilyBuilder f(out, name, help, MetricType::Histogram);
+    for (int r = 0; r < kRoles; ++r) {
+      std::vector<const Histogram*> parts;
+      for (const WorkerMetrics* w : W) parts.push_back(&(w->*field)[r]);
+      f.histogram({{"role", role_name(r)}}, parts);
+    }
+  }
+  {
+    FamilyBuilder stalls(out, "hbone_flow_control_stalls_total",
+                         "Times a tunnel had data to send but no HTTP/2 send window (raise the window)",
+                         MetricType::Counter);
+    FamilyBuilder seconds(out, "hbone_flow_control_stall_seconds_total",
+                          "Time tunnels spent with data to send but no send window", MetricType::Counter);
+    for (int r = 0; r < kRoles; ++r) {
+      for (int s = 0; s < 2; ++s) {
+        Labels labels{{"role", role_name(r)}, {"scope", kScopes[s]}};
+        stalls.value(labels, sum(W, [&](auto& w) { return w.stalls[r][s].value(); }));
+        seconds.value(labels, sum(W, [&](auto& w) { return w.stall_micros[r][s].value(); }) / 1e6);
+      }
+    }
+  }
+  {
+    FamilyBuilder f(out, "hbone_tls_handshakes_total", "TLS handshakes and peer checks by result",
+                    MetricType::Counter);
+    for (int r = 0; r < kRoles; ++r) {
+      for (int t = 0; t < static_cast<int>(TlsResult::count); ++t) {
+        f.value({{"role", role_name(r)}, {"result", tls_result_name(static_cast<TlsResult>(t))}},
+                sum(W, [&](auto& w) { return w.tls_handshakes[r][t].value(); }));
+      }
+    }
+  }
+  {
+    FamilyBuilder f(out, "hbone_upstream_connect_failures_total", "Gateway dials that failed, by cause",
+                    MetricType::Counter);
+    for (size_t c = 1; c < std::size(kFailureNames); ++c) {
+      f.value({{"cause", kFailureNames[c]}}, sum(W, [&](auto& w) { return w.upstream_connect_failures[c].value(); }));
+    }
+  }
+  {
+    FamilyBuilder f(out, "hbone_worker_bytes_total", "Bytes relayed on the local sockets, per worker",
+                    MetricType::Counter);
+    for (size_t i = 0; i < W.size(); ++i) {
+      for (int r = 0; r < kRoles; ++r) {
+        std::string worker = std::to_string(i);
+        f.value({{"worker", worker}, {"role", role_name(r)}, {"direction", "in"}},
+                static_cast<double>(W[i]->bytes_in[r].value()));
+        f.value({{"worker", worker}, {"role", role_name(r)}, {"direction", "out"}},
+                static_cast<double>(W[i]->bytes_out[r].value()));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace hbone::metrics

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "metrics/counters.h"
+
+namespace hbone::metrics {
+
+enum Role { kClient = 0, kGateway = 1, kRoles = 2 };
+inline const char* role_name(int role) { return role == kClient ? "client" : "gateway"; }
+
+// Istio's standard TCP metric labels. reporter is "source" for the client role and
+// "destination" for the gateway. response_flags follow Envoy's: "-" ok, "UF" upstream
+// connect failure, "UAEX" not authorized, "DPE" bad request, "URX" reset by the peer.
+struct IstioLabels {
+  int role = kClient;
+  std::string source_principal;
+  std::string destination_principal;
+  std::string response_flags = "-";
+  bool operator<(const IstioLabels& o) const {
+    return std::tie(role, source_principal, destination_principal, response_flags) <
+           std::tie(o.role, o.source_principal, o.destination_principal, o.response_flags);
+  }
+};
+
+struct IstioTcp {
+  Counter opened;
+  Counter closed;
+  Counter failed;
+  Counter sent_bytes;      // towards the downstream (response direction)
+  Counter received_bytes;  // from the downstream (request direction)
+};
+
+enum class StallScope { stream = 0, connection = 1 };
+enum class TlsResult : int {
+  ok = 0, no_certificate, bad_certificate, alpn, spiffe_id, trust_domain, identity, error, count
+};
+const char* tls_result_name(TlsResult r);
+
+// All metrics of one worker. Scalars are single-writer atomics; the Istio map only takes
+// its lock when a new label set appears (and on scrape).
+class WorkerMetrics {
+ public:
+  static constexpr size_t kFrameTypes = 10;  // RFC 9113 frame types 0..9
+  static constexpr size_t kMaxIstioLabelSets = 1024;
+
+  // A stable pointer to the counters of one label set; folded into an "overflow"
+  // principal beyond kMaxIstioLabelSets to keep cardinality bounded.
+  IstioTcp* istio(IstioLabels labels);
+  template <typename F>
+  void for_each_istio(F&& f) const {
+    std::lock_guard lock(istio_mutex_);
+    for (const auto& [labels, counters] : istio_) f(labels, counters);
+  }
+
+  std::array<Gauge, kRoles> tunnels_active;
+  std::array<Gauge, kRoles> connections_active;
+  std::array<Counter, kRoles> streams_refused;
+  std::array<std::array<Counter, kFrameTypes>, kRoles> frames_sent;
+  std::array<std::array<Counter, kFrameTypes>, kRoles> frames_received;
+  std::array<Histogram, kRoles> data_frame_bytes{make_frame_histogram(), make_frame_histogram()};
+  std::array<Histogram, kRoles> streams_per_connection{make_streams_histogram(),
+                                                       make_streams_histogram()};
+  std::array<std::array<Counter, 2>, kRoles> stalls;          // by StallScope
+  std::array<std::array<Counter, 2>, kRoles> stall_micros;    // by StallScope
+  std::array<std::array<Counter, static_cast<size_t>(TlsResult::count)>, kRoles> tls_handshakes;
+  std::array<Histogram, kRoles> setup_seconds{make_latency_histogram(), make_latency_histogram()};
+  std::array<Counter, 7> upstream_connect_failures;  // by net::Dialer::Failure
+  std::array<Counter, kRoles> bytes_in;   // read from sockets we relay (local side)
+  std::array<Counter, kRoles> bytes_out;  // written to them
+
+ private:
+  static Histogram make_frame_histogram() {
+    return Histogram{1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777215};
+  }
+  static Histogram make_streams_histogram() { return Histogram{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}; }
+  static Histogram make_latency_histogram() {
+    return Histogram{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  }
+
+  mutable std::mutex istio_mutex_;
+  std::map<IstioLabels, IstioTcp> istio_;
+};
+
+}  // namespace hbone::metrics
