@@ -3,12 +3,16 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "config/config_loader.h"
 #include "daemon/daemon.h"
 #include "hbone/version.h"
+#include "top.h"
 
 namespace {
 
@@ -30,6 +34,15 @@ std::optional<LoadResult> load(const std::string& path) {
   return std::nullopt;
 }
 
+// tcmalloc reads its heap sampling period once, at load: a daemon that should answer
+// /debug/pprof/heap re-executes itself with it set (1 sample per 512 KiB: negligible cost).
+void enable_heap_sampling(char** argv) {
+  if (!HBONE_HAVE_TCMALLOC || std::getenv("TCMALLOC_SAMPLE_PARAMETER")) return;
+  setenv("TCMALLOC_SAMPLE_PARAMETER", "524288", 1);
+  execv("/proc/self/exe", argv);
+  // exec failed: carry on without heap samples.
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -41,9 +54,19 @@ int main(int argc, char** argv) {
   auto* check_opt = app.add_option("--check-config", check_path,
                                    "Validate a config (including certificates) and exit 0/1");
   run_opt->excludes(check_opt);
+  auto* top = app.add_subcommand("top", "Live view of a running hbone's tunnels (from its admin endpoint)");
+  std::string top_admin = "127.0.0.1:15000";
+  int top_interval_ms = 1000;
+  bool top_once = false;
+  top->add_option("--admin", top_admin, "Admin address of the hbone to watch")->capture_default_str();
+  top->add_option("--interval-ms", top_interval_ms, "Refresh period")->capture_default_str();
+  top->add_flag("--once", top_once, "Print one frame and exit");
   app.set_version_flag("--version", std::string("hbone ") + hbone::kVersion + " (TLS: " +
                                         hbone::kTlsBackend + ")");
   CLI11_PARSE(app, argc, argv);
+  if (top->parsed()) {
+    return hbone::cmd::run_top(top_admin, std::chrono::milliseconds(top_interval_ms), top_once);
+  }
 
   auto logger = spdlog::stderr_color_mt("hbone");
   spdlog::set_default_logger(logger);
@@ -59,6 +82,7 @@ int main(int argc, char** argv) {
     std::cerr << app.help();
     return 2;
   }
+  enable_heap_sampling(argv);
   auto result = load(config_path);
   if (!result) return 1;
   spdlog::set_level(spdlog::level::from_str(result->config.log_level));

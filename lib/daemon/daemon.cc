@@ -3,9 +3,14 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include <prometheus/text_serializer.h>
+
 #include <csignal>
+#include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "config/config_loader.h"
+#include "metrics/collector.h"
 #include "net/event_loop.h"
 #include "net/listen_socket.h"
 #include "net/uv_handle.h"
@@ -57,9 +62,57 @@ Daemon::Daemon(config::Config config) : config_(std::move(config)), tls_(TlsCont
         i, config_, tls_.server ? &*tls_.server : nullptr, tls_.client ? &*tls_.client : nullptr,
         std::move(sockets[i])));
   }
+  try {
+    admin_ = std::make_unique<admin::AdminServer>(config_.admin.listen, admin_hooks());
+  } catch (const std::runtime_error& e) {
+    throw StartupError(e.what());
+  }
+  spdlog::info("admin.listen: listening on {}", config_.admin.listen.to_string());
+}
+
+admin::AdminHooks Daemon::admin_hooks() {
+  return {
+      .metrics_text = [this] { return metrics_text(); },
+      .tunnels_json = [this] { return tunnels_json(); },
+      .config_dump = [this] { return config::dump_config(config_); },
+      .ready = [this] { return running_.load() && !draining_.load(); },
+      .drain = [this] { drain_or_stop(); },
+  };
+}
+
+std::string Daemon::metrics_text() const {
+  std::vector<const metrics::WorkerMetrics*> all;
+  for (const auto& worker : workers_) all.push_back(&worker->metrics());
+  return prometheus::TextSerializer().Serialize(metrics::collect(all));
+}
+
+std::string Daemon::tunnels_json() const {
+  nlohmann::json out;
+  out["connections"] = nlohmann::json::array();
+  out["unresponsive_workers"] = nlohmann::json::array();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    auto connections = workers_[i]->describe(std::chrono::seconds(2));
+    if (!connections) {
+      out["unresponsive_workers"].push_back(i);
+      continue;
+    }
+    for (auto& conn : *connections) out["connections"].push_back(std::move(conn));
+  }
+  return out.dump(2) + "\n";
+}
+
+void Daemon::drain_or_stop() {
+  if (draining_.exchange(true)) {
+    spdlog::info("stopping now");
+    for (auto& worker : workers_) worker->stop();
+    return;
+  }
+  spdlog::info("draining (deadline {}ms)", config_.drain_timeout.count());
+  for (auto& worker : workers_) worker->drain();
 }
 
 Daemon::~Daemon() {
+  admin_.reset();  // no admin thread may reach into the workers from here on
   for (auto& worker : workers_) worker->stop();
   workers_.clear();
 }
@@ -67,16 +120,9 @@ Daemon::~Daemon() {
 int Daemon::run() {
   net::EventLoop main_loop;
   net::UvHandle<uv_signal_t> sigterm, sigint;
-  bool draining = false;
   auto on_term = [&] {
-    if (draining) {
-      spdlog::info("second SIGTERM: stopping now");
-      for (auto& worker : workers_) worker->stop();
-      return;
-    }
-    draining = true;
-    spdlog::info("SIGTERM: draining (deadline {}ms)", config_.drain_timeout.count());
-    for (auto& worker : workers_) worker->drain();
+    spdlog::info("SIGTERM");
+    drain_or_stop();
   };
   auto on_int = [&] {
     spdlog::info("SIGINT: stopping");
@@ -96,6 +142,7 @@ int Daemon::run() {
   std::signal(SIGPIPE, SIG_IGN);
 
   for (auto& worker : workers_) worker->start();
+  running_ = true;
   spdlog::info("hbone running: {} worker(s){}{}", config_.workers,
                config_.gateway ? ", gateway" : "", config_.client ? ", client" : "");
 

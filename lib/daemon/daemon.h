@@ -1,10 +1,12 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <vector>
 
+#include "admin/admin_server.h"
 #include "config/config.h"
 #include "daemon/worker.h"
 #include "tls/tls_context.h"
@@ -36,10 +38,20 @@ class Daemon {
   // Runs until SIGINT (stop now) or SIGTERM (drain); returns the exit code.
   int run();
 
+  // Thread-safe. The first call drains (GOAWAY, finish tunnels, exit); later calls stop.
+  void drain_or_stop();
+
  private:
+  admin::AdminHooks admin_hooks();
+  std::string metrics_text() const;
+  std::string tunnels_json() const;
+
   config::Config config_;
   TlsContexts tls_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> running_{false};
+  std::atomic<bool> draining_{false};
+  std::unique_ptr<admin::AdminServer> admin_;  // last: stopped first
 };
 
 }  // namespace hbone::daemon

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <future>
+
 namespace hbone::daemon {
 
 Worker::Worker(unsigned index, const config::Config& config, const tls::TlsContext* server_tls,
@@ -34,8 +36,18 @@ void Worker::run() {
           loop_, *pool_, std::move(sockets_.client[i]), config_.client->listeners[i].target));
     }
   }
+  // Per-tunnel byte rates for /debug/tunnels and `hbone top`.
+  last_sample_ = std::chrono::steady_clock::now();
+  rate_sampler_.emplace(loop_.uv(), [this] {
+    auto now = std::chrono::steady_clock::now();
+    double seconds = std::chrono::duration<double>(now - last_sample_).count();
+    last_sample_ = now;
+    for_each_connection([seconds](h2::H2Connection& conn) { conn.sample_rates(seconds); });
+  });
+  rate_sampler_->start(std::chrono::seconds(1), std::chrono::seconds(1));
   loop_.run();
   // Tear down on this thread, while the loop can still run close callbacks.
+  rate_sampler_.reset();
   listeners_.clear();
   pool_.reset();
   gateway_.reset();
@@ -49,6 +61,25 @@ void Worker::drain() {
 
 void Worker::stop() {
   loop_.post([this] { on_stop(); });
+}
+
+template <typename F>
+void Worker::for_each_connection(F&& f) {
+  if (gateway_) gateway_->for_each_connection(f);
+  if (pool_) pool_->for_each_connection(f);
+}
+
+std::optional<nlohmann::json> Worker::describe(std::chrono::milliseconds timeout) {
+  // Shared: if we time out, the task may still run later and must find it alive.
+  auto result = std::make_shared<std::promise<nlohmann::json>>();
+  auto future = result->get_future();
+  loop_.post([this, result] {
+    nlohmann::json connections = nlohmann::json::array();
+    for_each_connection([&](h2::H2Connection& conn) { conn.describe(connections.emplace_back()); });
+    result->set_value(std::move(connections));
+  });
+  if (future.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+  return future.get();
 }
 
 bool Worker::idle() const {

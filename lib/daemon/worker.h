@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -39,11 +41,18 @@ class Worker {
   void stop();
   void join();
 
+  const metrics::WorkerMetrics& metrics() const { return metrics_; }
+  // Thread-safe: the worker's connections and tunnels as JSON, built on its own thread;
+  // nullopt when the worker does not answer in time.
+  std::optional<nlohmann::json> describe(std::chrono::milliseconds timeout);
+
  private:
   void run();
   void on_drain();
   void on_stop();
   bool idle() const;
+  template <typename F>
+  void for_each_connection(F&& f);
 
   unsigned index_;
   const config::Config& config_;
@@ -56,6 +65,8 @@ class Worker {
   std::optional<tunnel::GatewayServer> gateway_;
   std::optional<pool::ConnectionPool> pool_;
   std::vector<std::unique_ptr<tunnel::ClientListener>> listeners_;
+  std::optional<net::Timer> rate_sampler_;
+  std::chrono::steady_clock::time_point last_sample_;
   std::optional<net::Timer> drain_check_;
   std::optional<net::Timer> drain_deadline_;
   std::thread thread_;

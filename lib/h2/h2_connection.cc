@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "h2/session_callbacks.h"
 #include "net/socket_ops.h"
@@ -29,6 +30,17 @@ long data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* 
   *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
   return n;
+}
+
+metrics::TlsResult classify_handshake_failure(const std::string& error) {
+  if (error.starts_with("certificate verification failed")) return metrics::TlsResult::bad_certificate;
+  std::string text = error;
+  for (char& c : text) c = c == '_' ? ' ' : static_cast<char>(std::tolower(c));
+  if (text.find("did not return a certificate") != std::string::npos ||
+      text.find("certificate required") != std::string::npos) {
+    return metrics::TlsResult::no_certificate;
+  }
+  return metrics::TlsResult::error;
 }
 
 struct OptionFree {
@@ -120,6 +132,7 @@ void H2Connection::process_inbound() {
     if (status != tls::TlsSession::Status::ok) {
       schedule_flush();  // the alert, if any
       write_socket();
+      metrics().tls_handshakes[role()][static_cast<int>(classify_handshake_failure(tls_->error()))].add();
       close("TLS handshake failed: " + tls_->error());
       return;
     }
@@ -152,22 +165,31 @@ void H2Connection::process_inbound() {
 
 bool H2Connection::finish_handshake() {
   std::string why;
+  auto result = metrics::TlsResult::ok;
   if (tls_->alpn() != "h2") {
     why = "peer did not negotiate ALPN h2";
+    result = metrics::TlsResult::alpn;
   } else if (auto id = tls_->peer_identity(); !id) {
     why = tls_->error();
+    result = metrics::TlsResult::spiffe_id;
   } else {
     peer_identity_ = id->to_string();
     if (id->trust_domain != config().tls.trust_domain) {
       why = "peer identity " + peer_identity_ + " is not in trust domain " +
             config().tls.trust_domain;
+      result = metrics::TlsResult::trust_domain;
+    } else if (!verify_peer(*tls_, why)) {
+      result = metrics::TlsResult::identity;
+      if (why.empty()) why = "peer rejected";
     }
   }
-  if (why.empty() && !verify_peer(*tls_, why) && why.empty()) why = "peer rejected";
-  if (!why.empty()) {
+  metrics().tls_handshakes[role()][static_cast<int>(result)].add();
+  if (result != metrics::TlsResult::ok) {
     close("rejected peer: " + why);
     return false;
   }
+  metrics().connections_active[role()].add(1);
+  counted_active_ = true;
 
   nghttp2_option* raw_option = nullptr;
   nghttp2_option_new(&raw_option);
@@ -306,7 +328,20 @@ long H2Connection::max_data_length(int32_t, int32_t conn_window, int32_t stream_
   return std::max<long>(limit, 1);
 }
 
+void H2Connection::on_frame_sent(const nghttp2_frame* frame) {
+  if (frame->hd.type < metrics::WorkerMetrics::kFrameTypes) {
+    metrics().frames_sent[role()][frame->hd.type].add();
+  }
+  if (frame->hd.type == NGHTTP2_DATA) {
+    metrics().data_frame_bytes[role()].observe(static_cast<double>(frame->hd.length));
+  }
+  after_frame_sent(frame);
+}
+
 int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
+  if (frame->hd.type < metrics::WorkerMetrics::kFrameTypes) {
+    metrics().frames_received[role()][frame->hd.type].add();
+  }
   switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
       if (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS) on_headers_complete(frame);
@@ -319,6 +354,13 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
       break;
     case NGHTTP2_SETTINGS:
       if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) peer_settings_received_ = true;
+      break;
+    case NGHTTP2_WINDOW_UPDATE:
+      if (frame->hd.stream_id == 0) {
+        for (auto& [id, handler] : streams_) handler->on_window_update();
+      } else if (StreamHandler* handler = stream(frame->hd.stream_id)) {
+        handler->on_window_update();
+      }
       break;
     default:
       break;
@@ -363,6 +405,7 @@ void H2Connection::on_keepalive() {
 void H2Connection::adopt_stream(int32_t stream_id, std::unique_ptr<StreamHandler> handler) {
   nghttp2_session_set_stream_user_data(session_.get(), stream_id, handler.get());
   streams_[stream_id] = std::move(handler);
+  metrics().streams_per_connection[role()].observe(static_cast<double>(streams_.size()));
 }
 
 StreamHandler* H2Connection::stream(int32_t stream_id) const {
@@ -393,6 +436,7 @@ void H2Connection::drain() {
 void H2Connection::close(const std::string& reason) {
   if (closed_) return;
   closed_ = true;
+  if (counted_active_) metrics().connections_active[role()].add(-1);
   keepalive_.stop();
   if (poll_) poll_->watch(0);
   for (auto& [id, handler] : streams_) handler->abort();
@@ -405,6 +449,44 @@ void H2Connection::close(const std::string& reason) {
                  peer_address_, reason);
   }
   on_closed(reason);
+}
+
+void H2Connection::sample_rates(double seconds) {
+  for (auto& [id, handler] : streams_) handler->sample_rate(seconds);
+}
+
+void H2Connection::describe(nlohmann::json& out) const {
+  using nlohmann::json;
+  out["peer"] = peer_address_;
+  out["peer_identity"] = peer_identity_;
+  out["role"] = metrics::role_name(side_ == Side::client ? metrics::kClient : metrics::kGateway);
+  out["worker"] = worker_.index;
+  out["age_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  out["state"] = closed_ ? "closed" : draining_ ? "draining" : ready_ ? "ready" : "handshaking";
+  out["streams"] = streams_.size();
+  json tunnels = json::array();
+  if (session_) {
+    nghttp2_session* s = session_.get();
+    out["send_window"] = nghttp2_session_get_remote_window_size(s);
+    out["receive_window"] = nghttp2_session_get_local_window_size(s);
+    out["tls_outbound_bytes"] = tls_->outbound().size();
+    auto settings = [s](auto get) {
+      return json{{"max_concurrent_streams", get(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)},
+                  {"initial_window_size", get(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE)},
+                  {"max_frame_size", get(s, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)}};
+    };
+    out["peer_settings"] = settings(nghttp2_session_get_remote_settings);
+    out["local_settings"] = settings(nghttp2_session_get_local_settings);
+    if (side_ == Side::server) {
+      // What we advertise ourselves (nghttp2 is not told, see on_send).
+      out["local_settings"]["max_concurrent_streams"] = config().http2.max_concurrent_streams;
+    }
+  }
+  for (const auto& [id, handler] : streams_) {
+    json& t = tunnels.emplace_back();
+    handler->describe(t);
+  }
+  out["tunnels"] = std::move(tunnels);
 }
 
 }  // namespace hbone::h2

@@ -64,6 +64,10 @@ class H2Connection : public net::PollWatcher::Handler,
   void flush() override;
   void on_io(int status, int events) override;
 
+  // Observability: refresh per-stream rates; describe the connection and its streams.
+  void sample_rates(double seconds);
+  void describe(nlohmann::json& out) const;
+
   // Stream ownership: handlers live until retire_stream() (or the connection's end).
   void adopt_stream(int32_t stream_id, std::unique_ptr<StreamHandler> handler);
   void retire_stream(int32_t stream_id);
@@ -75,7 +79,7 @@ class H2Connection : public net::PollWatcher::Handler,
   int on_frame_recv(const nghttp2_frame* frame);
   void on_data_chunk(int32_t stream_id, const uint8_t* data, size_t n);
   void on_stream_close(int32_t stream_id, uint32_t error_code);
-  virtual void on_frame_sent(const nghttp2_frame*) {}
+  void on_frame_sent(const nghttp2_frame* frame);
   virtual int on_begin_headers(const nghttp2_frame*) { return 0; }
   virtual int on_header(const nghttp2_frame* frame, std::string_view name,
                         std::string_view value) = 0;
@@ -86,6 +90,7 @@ class H2Connection : public net::PollWatcher::Handler,
   // After handshake and identity checks: the session exists and SETTINGS are queued.
   virtual bool verify_peer(tls::TlsSession& tls, std::string& why) = 0;
   virtual void on_ready() {}
+  virtual void after_frame_sent(const nghttp2_frame*) {}
   // A complete header block (request on the gateway, response on the client).
   virtual void on_headers_complete(const nghttp2_frame* frame) = 0;
   // The connection is gone; the subclass hands itself to its owner's retire path.
@@ -126,6 +131,8 @@ class H2Connection : public net::PollWatcher::Handler,
   bool peer_settings_received_ = false;
   bool draining_ = false;
   bool closed_ = false;
+  bool counted_active_ = false;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   bool peer_eof_ = false;
 };
 

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "net/event_loop.h"
 
 namespace hbone::h2 {
@@ -24,6 +26,12 @@ class StreamHandler : public net::Retirable {
   virtual void on_stream_closed(uint32_t error_code) = 0;
   // The whole connection is going away: close the local side at once, with RST.
   virtual void abort() = 0;
+  // The peer raised a send window (this stream's or the connection's).
+  virtual void on_window_update() = 0;
+
+  // Observability: byte rates over the last `seconds`, and a JSON description.
+  virtual void sample_rate(double seconds) = 0;
+  virtual void describe(nlohmann::json& out) const = 0;
 };
 
 }  // namespace hbone::h2

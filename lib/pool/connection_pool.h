@@ -20,6 +20,10 @@ class ConnectionPool {
 
   tunnel::ClientConnection& acquire();
   size_t size() const { return connections_.size(); }
+  template <typename F>
+  void for_each_connection(F&& f) {
+    for (auto& conn : connections_) f(*conn);
+  }
   void drain();
   void close_all();
 

@@ -31,6 +31,7 @@ class TlsSession {
   ByteBuffer& inbound() { return in_; }
   // Ciphertext to send to the peer.
   ByteBuffer& outbound() { return out_; }
+  const ByteBuffer& outbound() const { return out_; }
 
   Status handshake();
   bool handshake_done() const { return SSL_is_init_finished(ssl_.get()); }

@@ -75,6 +75,7 @@ void ClientConnection::submit(std::unique_ptr<Tunnel> tunnel) {
                                       tunnel.get());
   if (id < 0) {
     spdlog::warn("client: cannot open stream to {}: {}", info.target, nghttp2_strerror(id));
+    tunnel->count_failure(503);
     return;  // the tunnel's destructor resets the local connection
   }
   tunnel->set_stream_id(id);
@@ -97,8 +98,10 @@ void ClientConnection::on_headers_complete(const nghttp2_frame* frame) {
   auto* tunnel = static_cast<Tunnel*>(stream(frame->hd.stream_id));
   if (!tunnel) return;
   if (tunnel->status() == 200) {
+    tunnel->established();
     tunnel->start_relay();
   } else {
+    tunnel->count_failure(tunnel->status());
     tunnel->fail(NGHTTP2_CANCEL);  // a refused tunnel closes the local connection
   }
 }
@@ -106,6 +109,7 @@ void ClientConnection::on_headers_complete(const nghttp2_frame* frame) {
 void ClientConnection::on_closed(const std::string& reason) {
   if (!pending_.empty()) {
     spdlog::warn("client: {} tunnels failed: {}", pending_.size(), reason);
+    for (auto& tunnel : pending_) tunnel->count_failure(503);
     pending_.clear();
   }
   on_closed_(this);

@@ -38,6 +38,7 @@ int GatewayConnection::on_begin_headers(const nghttp2_frame* frame) {
     spdlog::debug("gateway: {} stream {} refused: {} streams open", peer_address(), id,
                   stream_count());
     nghttp2_submit_rst_stream(session(), NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+    metrics().streams_refused[metrics::kGateway].add();
     schedule_flush();
     return 0;
   }
@@ -111,6 +112,9 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
     dials_.erase(it);
   }
   auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
+  if (result.failure != net::Dialer::Failure::none) {
+    metrics().upstream_connect_failures[static_cast<size_t>(result.failure)].add();
+  }
   if (closed() || !tunnel) return;  // the stream was reset while dialling
   if (result.failure == net::Dialer::Failure::forbidden) {
     respond_error(stream_id, 403, result.detail);
@@ -121,6 +125,7 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
     return;
   }
   tunnel->set_status(200);
+  tunnel->established();
   tunnel->attach_local(std::move(result.fd));
   nghttp2_nv status[] = {h2::make_nv(":status", "200")};
   nghttp2_data_provider provider = data_provider(tunnel);
@@ -135,7 +140,10 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
 
 void GatewayConnection::respond_error(int32_t stream_id, int status, const std::string& why) {
   auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
-  if (tunnel) tunnel->set_status(status);
+  if (tunnel) {
+    tunnel->set_status(status);
+    tunnel->count_failure(status);
+  }
   spdlog::info("gateway: {} stream {} -> {}: {}", peer_address(), stream_id, status, why);
   std::string code = std::to_string(status);
   nghttp2_nv headers[] = {h2::make_nv(":status", code)};
@@ -143,7 +151,7 @@ void GatewayConnection::respond_error(int32_t stream_id, int status, const std::
   schedule_flush();
 }
 
-void GatewayConnection::on_frame_sent(const nghttp2_frame* frame) {
+void GatewayConnection::after_frame_sent(const nghttp2_frame* frame) {
   // Once a final error response is out, end the client's half too (RFC 9113 §8.1:
   // RST_STREAM NO_ERROR). Submitted earlier, the reset could overtake the response.
   if (frame->hd.type != NGHTTP2_HEADERS || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return;

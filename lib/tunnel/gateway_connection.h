@@ -26,7 +26,6 @@ class GatewayConnection : public h2::H2Connection {
   using OnClosed = std::function<void(GatewayConnection*)>;
   GatewayConnection(GatewayContext& ctx, OnClosed on_closed);
 
-  void on_frame_sent(const nghttp2_frame* frame) override;
   int on_begin_headers(const nghttp2_frame* frame) override;
   int on_header(const nghttp2_frame* frame, std::string_view name,
                 std::string_view value) override;
@@ -35,6 +34,7 @@ class GatewayConnection : public h2::H2Connection {
   bool verify_peer(tls::TlsSession& tls, std::string& why) override;
   void on_headers_complete(const nghttp2_frame* frame) override;
   void on_closed(const std::string& reason) override;
+  void after_frame_sent(const nghttp2_frame* frame) override;
 
  private:
   struct Request {

@@ -16,6 +16,10 @@ class GatewayServer {
   ~GatewayServer();
 
   size_t connection_count() const { return connections_.size(); }
+  template <typename F>
+  void for_each_connection(F&& f) {
+    for (auto& [raw, conn] : connections_) f(*conn);
+  }
   // Stops accepting; each connection sends GOAWAY and ends with its last stream.
   void drain();
   void close_all();

@@ -5,16 +5,125 @@
 
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "net/socket_ops.h"
 
 namespace hbone::tunnel {
 
-Tunnel::Tunnel(h2::H2Connection& conn, Info info) : conn_(conn), info_(std::move(info)) {}
+namespace {
+
+const char* response_flags(int status) {
+  switch (status) {
+    case 400:
+    case 405: return "DPE";
+    case 403: return "UAEX";
+    default: return "UF";
+  }
+}
+
+}  // namespace
+
+Tunnel::Tunnel(h2::H2Connection& conn, Info info) : conn_(conn), info_(std::move(info)) {
+  conn_.metrics().tunnels_active[conn_.role()].add(1);
+}
 
 Tunnel::~Tunnel() {
   poll_.reset();
   if (fd_) net::close_with_reset(fd_);  // never finished cleanly
+  conn_.metrics().tunnels_active[conn_.role()].add(-1);
+}
+
+metrics::IstioLabels Tunnel::istio_labels(const char* flags) const {
+  bool client = conn_.role() == metrics::kClient;
+  return {conn_.role(), client ? conn_.own_identity() : conn_.peer_identity(),
+          client ? conn_.peer_identity() : conn_.own_identity(), flags};
+}
+
+void Tunnel::established() {
+  istio_ = conn_.metrics().istio(istio_labels("-"));
+  istio_->opened.add();
+  conn_.metrics().setup_seconds[conn_.role()].observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - opened_).count());
+}
+
+void Tunnel::count_failure(int status) {
+  conn_.metrics().istio(istio_labels(response_flags(status)))->failed.add();
+}
+
+// Istio counts from the downstream's view: the client's local side is the downstream,
+// the gateway's peer is.
+void Tunnel::count_up(size_t n) {
+  bytes_up_ += n;
+  conn_.metrics().bytes_in[conn_.role()].add(n);
+  if (istio_) (conn_.role() == metrics::kClient ? istio_->received_bytes : istio_->sent_bytes).add(n);
+}
+
+void Tunnel::count_down(size_t n) {
+  bytes_down_ += n;
+  conn_.metrics().bytes_out[conn_.role()].add(n);
+  if (istio_) (conn_.role() == metrics::kClient ? istio_->sent_bytes : istio_->received_bytes).add(n);
+}
+
+void Tunnel::update_stall() {
+  int scope = -1;
+  nghttp2_session* session = conn_.session();
+  if (!up_.empty() && stream_id_ > 0 && !stream_closed_ && session) {
+    if (nghttp2_session_get_stream_remote_window_size(session, stream_id_) <= 0) {
+      scope = static_cast<int>(metrics::StallScope::stream);
+    } else if (nghttp2_session_get_remote_window_size(session) <= 0) {
+      scope = static_cast<int>(metrics::StallScope::connection);
+    }
+  }
+  if (scope == stall_scope_) return;
+  auto now = std::chrono::steady_clock::now();
+  auto& m = conn_.metrics();
+  if (stall_scope_ >= 0) {
+    auto spent = now - stall_started_;
+    stalled_ += spent;
+    m.stall_micros[conn_.role()][stall_scope_].add(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(spent).count()));
+  }
+  if (scope >= 0) {
+    m.stalls[conn_.role()][scope].add();
+    stall_started_ = now;
+  }
+  stall_scope_ = scope;
+}
+
+void Tunnel::sample_rate(double seconds) {
+  rate_up_ = static_cast<double>(bytes_up_ - sampled_up_) / seconds;
+  rate_down_ = static_cast<double>(bytes_down_ - sampled_down_) / seconds;
+  sampled_up_ = bytes_up_;
+  sampled_down_ = bytes_down_;
+}
+
+void Tunnel::describe(nlohmann::json& out) const {
+  auto now = std::chrono::steady_clock::now();
+  auto stalled = stalled_ + (stall_scope_ >= 0 ? now - stall_started_ : decltype(stalled_){});
+  out["id"] = std::to_string(conn_.worker().index) + ":" + std::to_string(stream_id_) + "@" +
+              conn_.peer_address();
+  out["worker"] = conn_.worker().index;
+  out["role"] = info_.role;
+  out["source"] = info_.source;
+  out["peer_identity"] = conn_.peer_identity();
+  out["target"] = info_.target;
+  out["stream_id"] = stream_id_;
+  out["status"] = status_;
+  out["age_seconds"] = std::chrono::duration<double>(now - opened_).count();
+  out["bytes_sent"] = bytes_up_;        // local -> peer
+  out["bytes_received"] = bytes_down_;  // peer -> local
+  out["rate_sent"] = rate_up_;          // bytes/s over the last second
+  out["rate_received"] = rate_down_;
+  out["stalled_seconds"] = std::chrono::duration<double>(stalled).count();
+  out["stalled_on"] = stall_scope_ < 0 ? "" : stall_scope_ == 0 ? "stream" : "connection";
+  out["buffered_send"] = up_.size();
+  out["buffered_receive"] = down_.size();
+  nghttp2_session* session = conn_.session();
+  if (session && stream_id_ > 0 && !stream_closed_) {
+    out["send_window"] = nghttp2_session_get_stream_remote_window_size(session, stream_id_);
+    out["receive_window"] = nghttp2_session_get_stream_local_window_size(session, stream_id_);
+  }
 }
 
 void Tunnel::attach_local(net::Fd fd) {
@@ -61,7 +170,7 @@ void Tunnel::read_local() {
     local_eof_ = true;
   } else {
     up_.commit(static_cast<size_t>(n));
-    bytes_up_ += static_cast<size_t>(n);
+    count_up(static_cast<size_t>(n));
   }
   if (deferred_) {
     deferred_ = false;
@@ -69,6 +178,7 @@ void Tunnel::read_local() {
   }
   conn_.schedule_flush();
   update_interest();
+  update_stall();
 }
 
 long Tunnel::next_data(size_t max, bool* eof) {
@@ -88,11 +198,12 @@ void Tunnel::outgoing_sent(size_t n) {
   up_.consume(n);
   if (up_.empty()) up_.shrink();
   update_interest();
+  update_stall();
   maybe_finish();
 }
 
 void Tunnel::on_peer_data(const uint8_t* data, size_t n) {
-  bytes_down_ += n;
+  count_down(n);
   if (finished_) {
     acknowledge(n);  // local side is gone; keep the connection window flowing
     return;
@@ -164,7 +275,7 @@ void Tunnel::on_stream_closed(uint32_t error_code) {
     poll_.reset();
     net::close_with_reset(fd_);
     finished_ = true;
-    log_close(nghttp2_http2_strerror(error_code));
+    record_close(nghttp2_http2_strerror(error_code));
   }
   maybe_finish();
 }
@@ -183,7 +294,7 @@ void Tunnel::reset_both(uint32_t h2_error, const char* why) {
   poll_.reset();
   net::close_with_reset(fd_);
   finished_ = true;
-  log_close(why);
+  record_close(why);
   maybe_finish();
 }
 
@@ -192,7 +303,7 @@ void Tunnel::abort() {
   poll_.reset();
   net::close_with_reset(fd_);
   finished_ = true;
-  log_close("connection closed");
+  record_close("connection closed");
 }
 
 void Tunnel::maybe_finish() {
@@ -200,12 +311,15 @@ void Tunnel::maybe_finish() {
     poll_.reset();
     fd_.reset();
     finished_ = true;
-    log_close("done");
+    record_close("done");
   }
   if (stream_closed_ && (finished_ || !fd_)) conn_.retire_stream(stream_id_);
 }
 
-void Tunnel::log_close(const char* how) const {
+void Tunnel::record_close(const char* how) {
+  up_.consume(up_.size());
+  update_stall();  // ends any stall in progress
+  if (istio_) istio_->closed.add();
   auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - opened_);
   spdlog::info("tunnel role={} src={} peer={} dst={} status={} sent={} received={} duration={}ms "

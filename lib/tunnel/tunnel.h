@@ -6,6 +6,7 @@
 
 #include "h2/h2_connection.h"
 #include "h2/stream_handler.h"
+#include "metrics/worker_metrics.h"
 #include "net/fd.h"
 #include "net/poll_watcher.h"
 #include "util/byte_buffer.h"
@@ -44,6 +45,11 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   // Refuse the tunnel: close the local side with RST and reset the stream if it is open.
   void fail(uint32_t h2_error);
 
+  // Outcome for the metrics: the response was 200 (counts as opened, records the setup
+  // latency), or the tunnel failed with an HTTP status (counts as failed).
+  void established();
+  void count_failure(int status);
+
   // StreamHandler
   long next_data(size_t max, bool* eof) override;
   const uint8_t* outgoing_data() const override { return up_.data(); }
@@ -52,6 +58,9 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   void on_peer_end_stream() override;
   void on_stream_closed(uint32_t error_code) override;
   void abort() override;
+  void on_window_update() override { update_stall(); }
+  void sample_rate(double seconds) override;
+  void describe(nlohmann::json& out) const override;
 
   // PollWatcher::Handler (local socket)
   void on_io(int status, int events) override;
@@ -63,7 +72,11 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   void acknowledge(size_t n);
   void reset_both(uint32_t h2_error, const char* why);
   void maybe_finish();
-  void log_close(const char* how) const;
+  void record_close(const char* how);
+  void update_stall();
+  void count_up(size_t n);
+  void count_down(size_t n);
+  metrics::IstioLabels istio_labels(const char* flags) const;
 
   h2::H2Connection& conn_;
   Info info_;
@@ -74,8 +87,16 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   ByteBuffer up_;    // local -> peer, read but not yet framed
   ByteBuffer down_;  // peer -> local, received but not yet written
   std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
-  uint64_t bytes_up_ = 0;
-  uint64_t bytes_down_ = 0;
+  uint64_t bytes_up_ = 0;    // local -> peer
+  uint64_t bytes_down_ = 0;  // peer -> local
+  uint64_t sampled_up_ = 0;
+  uint64_t sampled_down_ = 0;
+  double rate_up_ = 0;       // bytes/s over the last sample period
+  double rate_down_ = 0;
+  metrics::IstioTcp* istio_ = nullptr;  // set once established
+  int stall_scope_ = -1;                 // metrics::StallScope while stalled
+  std::chrono::steady_clock::time_point stall_started_{};
+  std::chrono::steady_clock::duration stalled_{};
   bool relaying_ = false;
   bool deferred_ = false;        // nghttp2 waits for resume_data
   bool local_eof_ = false;       // FIN read from the local socket

@@ -1,0 +1,137 @@
+#include "top.h"
+
+#include <civetweb.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "net/host_port.h"
+
+namespace hbone::cmd {
+namespace {
+
+using nlohmann::json;
+
+// GET over HTTP/1.0 with civetweb's client; nullopt with `error` on failure.
+std::optional<std::string> http_get(const net::HostPort& admin, const std::string& path,
+                                    std::string& error) {
+  char ebuf[256] = "";
+  std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + admin.to_string() + "\r\n\r\n";
+  mg_connection* conn = mg_download(admin.host.c_str(), admin.port, 0, ebuf, sizeof(ebuf), "%s",
+                                    request.c_str());
+  if (!conn) {
+    error = ebuf;
+    return std::nullopt;
+  }
+  std::string body;
+  char buf[16384];
+  int n;
+  while ((n = mg_read(conn, buf, sizeof(buf))) > 0) body.append(buf, static_cast<size_t>(n));
+  int status = mg_get_response_info(conn)->status_code;
+  mg_close_connection(conn);
+  if (status != 200) {
+    error = "HTTP " + std::to_string(status);
+    return std::nullopt;
+  }
+  return body;
+}
+
+std::string bits(double bytes_per_second) {
+  double b = bytes_per_second * 8;
+  if (b >= 1e9) return fmt::format("{:.2f}G", b / 1e9);
+  if (b >= 1e6) return fmt::format("{:.1f}M", b / 1e6);
+  if (b >= 1e3) return fmt::format("{:.0f}k", b / 1e3);
+  return fmt::format("{:.0f}", b);
+}
+
+std::string bytes(double n) {
+  if (n >= 1 << 30) return fmt::format("{:.1f}GiB", n / (1 << 30));
+  if (n >= 1 << 20) return fmt::format("{:.1f}MiB", n / (1 << 20));
+  if (n >= 1 << 10) return fmt::format("{:.0f}KiB", n / (1 << 10));
+  return fmt::format("{:.0f}B", n);
+}
+
+std::string window(const json& j, const char* key) {
+  return j.contains(key) ? bytes(j[key].get<double>()) : "-";
+}
+
+std::string render(const json& state, const std::string& admin) {
+  std::vector<json> tunnels;
+  double sent = 0, received = 0;
+  std::string out;
+  size_t connections = state["connections"].size();
+  for (const json& conn : state["connections"]) {
+    for (const json& t : conn["tunnels"]) {
+      sent += t["rate_sent"].get<double>();
+      received += t["rate_received"].get<double>();
+      tunnels.push_back(t);
+    }
+  }
+  std::sort(tunnels.begin(), tunnels.end(), [](const json& a, const json& b) {
+    return a["rate_sent"].get<double>() + a["rate_received"].get<double>() >
+           b["rate_sent"].get<double>() + b["rate_received"].get<double>();
+  });
+  out += fmt::format("hbone top  {}  {} tunnels on {} HTTP/2 connections\n", admin, tunnels.size(),
+                     connections);
+  out += fmt::format("total  sent {}bit/s  received {}bit/s   (sent: local -> peer)\n\n", bits(sent),
+                     bits(received));
+  out += fmt::format("{:<8} {:<22} {:<22} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}\n", "ROLE",
+                     "SOURCE", "TARGET", "AGE", "SENT/s", "RECV/s", "SENT", "RECV", "SENDWIN",
+                     "RECVWIN", "STALLED");
+  for (const json& t : tunnels) {
+    std::string stalled = fmt::format("{:.1f}s", t["stalled_seconds"].get<double>());
+    if (!t["stalled_on"].get<std::string>().empty()) stalled += "*";
+    out += fmt::format("{:<8} {:<22} {:<22} {:>6.0f}s {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}\n",
+                       t["role"].get<std::string>(), t["source"].get<std::string>(),
+                       t["target"].get<std::string>(), t["age_seconds"].get<double>(),
+                       bits(t["rate_sent"].get<double>()), bits(t["rate_received"].get<double>()),
+                       bytes(t["bytes_sent"].get<double>()), bytes(t["bytes_received"].get<double>()),
+                       window(t, "send_window"), window(t, "receive_window"), stalled);
+  }
+  out += "\nCONNECTIONS\n";
+  for (const json& conn : state["connections"]) {
+    out += fmt::format("  {:<8} {:<22} {:<45} streams {:>4}  send window {:>8}  receive window {:>8}\n",
+                       conn["role"].get<std::string>(), conn["peer"].get<std::string>(),
+                       conn["peer_identity"].get<std::string>(), conn["streams"].get<size_t>(),
+                       window(conn, "send_window"), window(conn, "receive_window"));
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_top(const std::string& admin_text, std::chrono::milliseconds interval, bool once) {
+  std::string why;
+  auto admin = net::parse_host_port(admin_text, &why);
+  if (!admin) {
+    std::cerr << "error: --admin \"" << admin_text << "\": " << why << "\n";
+    return 2;
+  }
+  mg_init_library(0);
+  while (true) {
+    std::string error;
+    auto body = http_get(*admin, "/debug/tunnels", error);
+    std::string frame;
+    if (!body) {
+      frame = "hbone top: " + admin->to_string() + ": " + error + "\n";
+      if (once) {
+        std::cerr << frame;
+        return 1;
+      }
+    } else {
+      frame = render(json::parse(*body), admin->to_string());
+    }
+    if (once) {
+      std::cout << frame;
+      return 0;
+    }
+    std::cout << "\033[H\033[2J" << frame << std::flush;  // home, clear screen
+    std::this_thread::sleep_for(interval);
+  }
+}
+
+}  // namespace hbone::cmd

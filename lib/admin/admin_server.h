@@ -1,0 +1,47 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admin/profiles.h"
+#include "net/host_port.h"
+
+class CivetServer;
+class CivetHandler;
+
+namespace hbone::admin {
+
+// What the admin endpoints need from the daemon. Called on civetweb's threads, never a
+// worker's: implementations read atomics or post to the workers' loops.
+struct AdminHooks {
+  std::function<std::string()> metrics_text;
+  std::function<std::string()> tunnels_json;
+  std::function<std::string()> config_dump;
+  std::function<bool()> ready;    // listeners up, not draining
+  std::function<void()> drain;    // as SIGTERM
+};
+
+// The admin HTTP endpoint (civetweb threads, off the data path):
+//   GET  /metrics                          Prometheus text format
+//   GET  /debug/pprof/profile?seconds=N&frequency=HZ   CPU profile (gperftools)
+//   GET  /debug/pprof/heap                 heap sample (tcmalloc)
+//   GET  /debug/tunnels                    JSON: tunnels and HTTP/2 connections
+//   GET  /config_dump                      effective config (YAML)
+//   GET  /healthz/ready                    200 when serving, 503 otherwise
+//   POST /logging?level=LEVEL              change the log level
+//   POST /quitquitquit                     start a drain
+class AdminServer {
+ public:
+  // Throws std::runtime_error when the address cannot be bound.
+  AdminServer(const net::HostPort& listen, AdminHooks hooks);
+  ~AdminServer();
+
+ private:
+  AdminHooks hooks_;
+  std::vector<std::unique_ptr<CivetHandler>> routes_;
+  std::unique_ptr<CivetServer> server_;
+};
+
+}  // namespace hbone::admin

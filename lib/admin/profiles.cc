@@ -1,0 +1,59 @@
+#include "admin/profiles.h"
+
+#include <gperftools/profiler.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#if HBONE_HAVE_TCMALLOC
+#include <gperftools/malloc_extension.h>
+#endif
+
+namespace hbone::admin {
+
+HttpResult cpu_profile(int seconds, int frequency_hz) {
+  static std::mutex running;
+  static int fixed_hz = 0;
+  std::unique_lock lock(running, std::try_to_lock);
+  if (!lock.owns_lock()) return {409, "text/plain", "a CPU profile is already being taken\n"};
+  if (fixed_hz == 0) {
+    fixed_hz = frequency_hz;
+    setenv("CPUPROFILE_FREQUENCY", std::to_string(frequency_hz).c_str(), 1);
+  } else if (frequency_hz != fixed_hz) {
+    return {400, "text/plain",
+            "frequency is fixed at " + std::to_string(fixed_hz) +
+                " Hz for this process (gperftools reads it once)\n"};
+  }
+  char path[] = "/tmp/hbone-cpu-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return {500, "text/plain", "cannot create a temporary file\n"};
+  close(fd);
+  if (!ProfilerStart(path)) {
+    unlink(path);
+    return {500, "text/plain", "gperftools could not start the CPU profiler\n"};
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  ProfilerStop();
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream body;
+  body << in.rdbuf();
+  unlink(path);
+  return {200, "application/octet-stream", body.str()};
+}
+
+HttpResult heap_profile() {
+#if HBONE_HAVE_TCMALLOC
+  std::string sample;
+  MallocExtension::instance()->GetHeapSample(&sample);
+  return {200, "application/octet-stream", sample};
+#else
+  return {501, "text/plain", "this build has no tcmalloc (sanitizer builds use their own allocator)\n"};
+#endif
+}
+
+}  // namespace hbone::admin
