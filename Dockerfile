@@ -5,7 +5,8 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libnghttp2-dev libuv1-dev libyaml-cpp-dev android-libboringssl-dev \
-      libspdlog-dev libfmt-dev libcli11-dev \
+      libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev \
+      prometheus-cpp-dev libcivetweb-dev libgoogle-perftools-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

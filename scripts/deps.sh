@@ -6,9 +6,9 @@ packages=(
   build-essential cmake pkg-config git
   libnghttp2-dev libuv1-dev libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev
   android-libboringssl-dev libssl-dev openssl
-  libgtest-dev libspdlog-dev libfmt-dev libcli11-dev
+  libgtest-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgoogle-perftools-dev google-perftools
-  iperf3 socat procps iproute2
+  iperf3 socat procps iproute2 curl prometheus
   python3 python3-h2 python3-pytest python3-yaml
 )
 missing=()

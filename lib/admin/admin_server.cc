@@ -3,7 +3,12 @@
 #include <CivetServer.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <charconv>
+#include <thread>
+
+#include "net/fd.h"
+#include "net/socket_ops.h"
 #include <stdexcept>
 
 namespace hbone::admin {
@@ -76,7 +81,8 @@ HttpResult bad_request_on_invalid(const std::function<HttpResult()>& f) {
 
 }  // namespace
 
-AdminServer::AdminServer(const net::HostPort& listen, AdminHooks hooks) : hooks_(std::move(hooks)) {
+AdminServer::AdminServer(const net::HostPort& listen, AdminHooks hooks)
+    : hooks_(std::move(hooks)), listen_(listen) {
   std::vector<std::string> options = {"listening_ports", listen.to_string(), "num_threads", "4",
                                       "enable_keep_alive", "no"};
   try {
@@ -126,7 +132,23 @@ AdminServer::AdminServer(const net::HostPort& listen, AdminHooks hooks) : hooks_
 }
 
 AdminServer::~AdminServer() {
-  if (server_) server_->close();  // joins civetweb's threads before the routes go
+  if (!server_) return;
+  // civetweb's acceptor notices a stop only when its poll (2 s timeout) returns: poke it
+  // with connections until close() has joined its threads, so shutdown is prompt.
+  std::atomic<bool> closed{false};
+  std::thread waker([this, &closed] {
+    sockaddr_storage addr;
+    socklen_t len = 0;
+    if (!net::to_sockaddr(listen_, addr, len)) return;
+    while (!closed.load()) {
+      net::Fd fd(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  server_->close();  // joins civetweb's threads before the routes go
+  closed = true;
+  waker.join();
 }
 
 }  // namespace hbone::admin

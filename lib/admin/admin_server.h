@@ -40,6 +40,7 @@ class AdminServer {
 
  private:
   AdminHooks hooks_;
+  net::HostPort listen_;
   std::vector<std::unique_ptr<CivetHandler>> routes_;
   std::unique_ptr<CivetServer> server_;
 };

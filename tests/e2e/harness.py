@@ -5,11 +5,14 @@ import hashlib
 import os
 import pathlib
 import random
+import re
 import signal
 import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import yaml
 
@@ -43,10 +46,12 @@ def merge(base, extra):
 
 
 class Hbone:
-    """One hbone process. Waits for it to report that it runs."""
+    """One hbone process, with its own admin port. Waits for it to report that it runs."""
 
     def __init__(self, tmp_path, name, config, wait=True):
         self.name = name
+        config.setdefault("admin", {"listen": f"127.0.0.1:{free_port()}"})
+        self.admin = config["admin"]["listen"]
         self.config_path = tmp_path / f"{name}.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.log_path = tmp_path / f"{name}.log"
@@ -68,6 +73,33 @@ class Hbone:
                 raise AssertionError(f"{self.name} exited {self.proc.returncode}:\n{self.log()}")
             time.sleep(0.02)
         raise AssertionError(f"{self.name}: no '{text}' in log within {timeout}s:\n{self.log()}")
+
+    def admin_request(self, path, method="GET", timeout=30):
+        request = urllib.request.Request(f"http://{self.admin}{path}", method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def metrics(self):
+        """{(name, frozenset(labels)): value} from /metrics."""
+        status, body = self.admin_request("/metrics")
+        assert status == 200
+        samples = {}
+        for line in body.decode().splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name_labels, value = line.rsplit(" ", 1)
+            name, _, labels = name_labels.partition("{")
+            pairs = frozenset(re.findall(r'(\w+)="([^"]*)"', labels))
+            samples[(name, pairs)] = float(value)
+        return samples
+
+    def metric(self, name, **labels):
+        """Sum of the samples of `name` whose labels include `labels`."""
+        want = set(labels.items())
+        return sum(v for (n, l), v in self.metrics().items() if n == name and want <= set(l))
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc.poll() is None:
