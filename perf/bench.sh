@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Throughput of hbone against direct and a plain TCP relay, measured in one run.
+#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-o DIR]
+# Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2.
+# Modes: -P1, -P4, -R. Rounds alternate the path order (A B C, then C B A, ...) so drift on
+# this shared machine does not favour one path. For each path and mode: receiver Gbit/s
+# (mean over rounds), ratio to direct in the same mode, CPU seconds per second of the proxy
+# processes (/proc/PID/stat, threads and reaped children included), and Gbit/s per proxy
+# core. Writes results.csv, iperf3 JSON per run and bench.png (gnuplot) to DIR
+# (default perf/results/bench-<timestamp>).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=10 rounds=2 out=""
+while getopts "t:r:o:" opt; do
+  case $opt in
+    t) seconds=$OPTARG ;;
+    r) rounds=$OPTARG ;;
+    o) out=$OPTARG ;;
+    *) echo "usage: $0 [-t SECONDS] [-r ROUNDS] [-o DIR]" >&2; exit 2 ;;
+  esac
+done
+out=${out:-perf/results/bench-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+scripts/deps.sh
+bin=$(scripts/build.sh boringssl | tail -n 1)/hbone
+certs/gen.sh >/dev/null
+source perf/lib.sh
+
+iperf_port=$(free_port) socat_port=$(free_port)
+start_iperf_server "$iperf_port"
+socat -b 262144 "TCP-LISTEN:$socat_port,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$iperf_port" &
+socat_pid=$!
+pids+=("$socat_pid")
+start_mesh "$bin" "$out" "$iperf_port"
+
+# path -> "port pids"
+declare -A port=([direct]=$iperf_port [socat]=$socat_port [hbone]=$client_port)
+declare -A procs=([direct]="" [socat]="$socat_pid" [hbone]="$gateway_pid $client_pid")
+paths=(direct socat hbone)
+modes=(P1 P4 R)
+echo "path,mode,round,gbps,cpu_before,cpu_after,time_before,time_after" > "$out/runs.csv"
+for ((round = 1; round <= rounds; round++)); do
+  order=("${paths[@]}")
+  if ((round % 2 == 0)); then order=(hbone socat direct); fi
+  for mode in "${modes[@]}"; do
+    for path in "${order[@]}"; do
+      case $mode in P1) flags=() ;; P4) flags=(-P 4) ;; R) flags=(-R) ;; esac
+      json="$out/$path-$mode-$round.json"
+      cpu0=$(cpu_seconds ${procs[$path]:-})
+      t0=$(date +%s.%N)
+      iperf3 -c 127.0.0.1 -p "${port[$path]}" -t "$seconds" -J "${flags[@]}" > "$json"
+      t1=$(date +%s.%N)
+      cpu1=$(cpu_seconds ${procs[$path]:-})
+      gbps=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['end']['sum_received']['bits_per_second']/1e9)" "$json")
+      echo "$path,$mode,$round,$gbps,$cpu0,$cpu1,$t0,$t1" >> "$out/runs.csv"
+      printf '  round %d %-6s %-3s %6.2f Gbit/s\n' "$round" "$path" "$mode" "$gbps"
+    done
+  done
+done
+python3 perf/summarize.py "$out/runs.csv" "$out/results.csv"
+if command -v gnuplot >/dev/null; then
+  gnuplot -e "csv='$out/results.csv'; png='$out/bench.png'" perf/bench.gp
+  echo "chart: $out/bench.png"
+fi
+echo "results: $out/results.csv"

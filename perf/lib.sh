@@ -1,0 +1,69 @@
+# Shared helpers for perf/ scripts (sourced). Everything started is stopped on exit.
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_iperf_server() {  # port
+  iperf3 -s -p "$1" > /dev/null 2>&1 &
+  pids+=($!)
+  sleep 0.3
+}
+
+# CPU seconds (user+system, threads and reaped children) of the given pids, summed.
+cpu_seconds() {
+  python3 - "$@" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+total = 0
+for pid in sys.argv[1:]:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+print(total / tick)
+PY
+}
+
+wait_running() {  # log
+  for _ in $(seq 200); do grep -q "hbone running" "$1" && return 0; sleep 0.05; done
+  cat "$1" >&2
+  return 1
+}
+
+# start_mesh BIN DIR TARGET_PORT [extra YAML for both]: sets gateway_pid client_pid client_port
+start_mesh() {
+  local bin=$1 dir=$2 target=$3 extra=${4:-}
+  local gw_port admin_gw admin_cl
+  gw_port=$(free_port) client_port=$(free_port) admin_gw=$(free_port) admin_cl=$(free_port)
+  cat > "$dir/gateway.yaml" <<YAML
+log_level: warn
+admin: {listen: 127.0.0.1:$admin_gw}
+tls: {cert: certs/dev/gateway.pem, key: certs/dev/gateway-key.pem, ca: certs/dev/ca.pem}
+gateway: {listen: 127.0.0.1:$gw_port}
+$extra
+YAML
+  cat > "$dir/client.yaml" <<YAML
+log_level: warn
+admin: {listen: 127.0.0.1:$admin_cl}
+tls: {cert: certs/dev/client.pem, key: certs/dev/client-key.pem, ca: certs/dev/ca.pem}
+client:
+  gateway: 127.0.0.1:$gw_port
+  listeners: [{listen: 127.0.0.1:$client_port, target: 127.0.0.1:$target}]
+$extra
+YAML
+  # warn level would hide the "running" line: start at info, the per-tunnel lines are few.
+  sed -i 's/^log_level: warn/log_level: info/' "$dir/gateway.yaml" "$dir/client.yaml"
+  "$bin" --config "$dir/gateway.yaml" > "$dir/gateway.log" 2>&1 &
+  gateway_pid=$!
+  pids+=("$gateway_pid")
+  "$bin" --config "$dir/client.yaml" > "$dir/client.log" 2>&1 &
+  client_pid=$!
+  pids+=("$client_pid")
+  wait_running "$dir/gateway.log"
+  wait_running "$dir/client.log"
+}
