@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throughput of hbone against direct and a plain TCP relay, measured in one run.
-#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-o DIR]
+#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone] [-o DIR]
 # Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2.
 # Modes: -P1, -P4, -R. Rounds alternate the path order (A B C, then C B A, ...) so drift on
 # this shared machine does not favour one path. For each path and mode: receiver Gbit/s
@@ -10,13 +10,14 @@
 # (default perf/results/bench-<timestamp>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=10 rounds=2 out=""
-while getopts "t:r:o:" opt; do
+seconds=10 rounds=2 out="" path_list=direct,socat,hbone
+while getopts "t:r:p:o:" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
     r) rounds=$OPTARG ;;
+    p) path_list=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) echo "usage: $0 [-t SECONDS] [-r ROUNDS] [-o DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-t SECONDS] [-r ROUNDS] [-p PATHS] [-o DIR]" >&2; exit 2 ;;
   esac
 done
 out=${out:-perf/results/bench-$(date +%Y%m%d-%H%M%S)}
@@ -36,12 +37,16 @@ start_mesh "$bin" "$out" "$iperf_port"
 # path -> "port pids"
 declare -A port=([direct]=$iperf_port [socat]=$socat_port [hbone]=$client_port)
 declare -A procs=([direct]="" [socat]="$socat_pid" [hbone]="$gateway_pid $client_pid")
-paths=(direct socat hbone)
+IFS=, read -r -a paths <<<"$path_list"
+[[ " ${paths[*]} " == *" direct "* ]] || { echo "-p must include direct (ratios are to it)" >&2; exit 2; }
 modes=(P1 P4 R)
 echo "path,mode,round,gbps,cpu_before,cpu_after,time_before,time_after" > "$out/runs.csv"
 for ((round = 1; round <= rounds; round++)); do
   order=("${paths[@]}")
-  if ((round % 2 == 0)); then order=(hbone socat direct); fi
+  if ((round % 2 == 0)); then
+    order=()
+    for ((i = ${#paths[@]} - 1; i >= 0; i--)); do order+=("${paths[i]}"); done
+  fi
   for mode in "${modes[@]}"; do
     for path in "${order[@]}"; do
       case $mode in P1) flags=() ;; P4) flags=(-P 4) ;; R) flags=(-R) ;; esac
@@ -57,9 +62,9 @@ for ((round = 1; round <= rounds; round++)); do
     done
   done
 done
-python3 perf/summarize.py "$out/runs.csv" "$out/results.csv"
+python3 perf/summarize.py "$out/runs.csv" "$out/results.csv" "$out/chart.csv"
 if command -v gnuplot >/dev/null; then
-  gnuplot -e "csv='$out/results.csv'; png='$out/bench.png'" perf/bench.gp
+  gnuplot -e "csv='$out/chart.csv'; png='$out/bench.png'" perf/bench.gp
   echo "chart: $out/bench.png"
 fi
 echo "results: $out/results.csv"

@@ -1,4 +1,5 @@
-"""Mean per path and mode over rounds: Gbit/s, ratio to direct, proxy CPU, Gbit/s per core."""
+"""perf/summarize.py RUNS.csv RESULTS.csv [CHART.csv]
+Mean per path and mode over rounds: Gbit/s, ratio to direct, proxy CPU, Gbit/s per core."""
 import csv
 import statistics
 import sys
@@ -29,3 +30,13 @@ with open(sys.argv[2], "w", newline="") as f:
                     f"{r['gbps_per_core']:.3f}", f"{r['spread']:.3f}"])
         per_core = "-" if r["path"] == "direct" else f"{r['gbps_per_core']:.2f}"
         print(f"{r['path']:<8} {r['mode']:<4} {r['gbps']:>7.2f} {ratio:>9.2f} {r['proxy_cores']:>12.2f} {per_core:>12} {r['spread']:>7.2f}")
+
+if len(sys.argv) > 3:  # one row per mode, one column per path: what bench.gp plots
+    paths = sorted({r["path"] for r in rows}, key=lambda p: order.get(p, 9))
+    modes = sorted({r["mode"] for r in rows})
+    gbps = {(r["path"], r["mode"]): r["gbps"] for r in rows}
+    with open(sys.argv[3], "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["mode"] + paths)
+        for m in modes:
+            w.writerow([m] + [f"{gbps.get((p, m), float('nan')):.3f}" for p in paths])

@@ -35,10 +35,12 @@ std::optional<LoadResult> load(const std::string& path) {
 }
 
 // tcmalloc reads its heap sampling period once, at load: a daemon that should answer
-// /debug/pprof/heap re-executes itself with it set (1 sample per 512 KiB: negligible cost).
+// /debug/pprof/heap re-executes itself with it set. One sample per 4 MiB: at 512 KiB the
+// stack walks cost ~20% of CPU under load (BoringSSL allocates a buffer per TLS record);
+// at 4 MiB the cost is within noise (perf/RESULTS.md).
 void enable_heap_sampling(char** argv) {
   if (!HBONE_HAVE_TCMALLOC || std::getenv("TCMALLOC_SAMPLE_PARAMETER")) return;
-  setenv("TCMALLOC_SAMPLE_PARAMETER", "524288", 1);
+  setenv("TCMALLOC_SAMPLE_PARAMETER", "4194304", 1);
   execv("/proc/self/exe", argv);
   // exec failed: carry on without heap samples.
 }

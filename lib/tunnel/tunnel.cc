@@ -92,6 +92,12 @@ void Tunnel::update_stall() {
 }
 
 void Tunnel::sample_rate(double seconds) {
+  // Buffers stay allocated while bytes flow (a free and malloc of 256 KiB per read was
+  // measurable, mostly tcmalloc's sampler) and are released once the tunnel goes idle.
+  if (bytes_up_ == sampled_up_ && bytes_down_ == sampled_down_) {
+    up_.shrink();
+    down_.shrink();
+  }
   rate_up_ = static_cast<double>(bytes_up_ - sampled_up_) / seconds;
   rate_down_ = static_cast<double>(bytes_down_ - sampled_down_) / seconds;
   sampled_up_ = bytes_up_;
@@ -196,7 +202,6 @@ long Tunnel::next_data(size_t max, bool* eof) {
 
 void Tunnel::outgoing_sent(size_t n) {
   up_.consume(n);
-  if (up_.empty()) up_.shrink();
   update_interest();
   update_stall();
   maybe_finish();
@@ -242,7 +247,6 @@ void Tunnel::write_local() {
     return;
   }
   if (down_.empty()) {
-    down_.shrink();
     if (peer_eof_ && !fin_written_) {
       ::shutdown(fd_.get(), SHUT_WR);
       fin_written_ = true;
