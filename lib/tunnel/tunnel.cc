@@ -273,13 +273,7 @@ void Tunnel::on_stream_closed(uint32_t error_code) {
   // A reset, or a stream that ended before our side sent END_STREAM: the local
   // application must see a reset too, not a clean close.
   if (!finished_ && (error_code != NGHTTP2_NO_ERROR || (fd_ && !end_stream_sent_))) {
-    size_t unacked = down_.size();
-    down_.consume(unacked);
-    acknowledge(unacked);
-    poll_.reset();
-    net::close_with_reset(fd_);
-    finished_ = true;
-    record_close(nghttp2_http2_strerror(error_code));
+    reset_local(nghttp2_http2_strerror(error_code));
   }
   maybe_finish();
 }
@@ -292,6 +286,12 @@ void Tunnel::reset_both(uint32_t h2_error, const char* why) {
     nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, stream_id_, h2_error);
     conn_.schedule_flush();
   }
+  reset_local(why);
+  maybe_finish();
+}
+
+void Tunnel::reset_local(const char* why) {
+  // What the local side will never get still counts against the windows: give it back.
   size_t unacked = down_.size();
   down_.consume(unacked);
   acknowledge(unacked);
@@ -299,7 +299,6 @@ void Tunnel::reset_both(uint32_t h2_error, const char* why) {
   net::close_with_reset(fd_);
   finished_ = true;
   record_close(why);
-  maybe_finish();
 }
 
 void Tunnel::abort() {

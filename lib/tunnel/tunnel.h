@@ -71,6 +71,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   void update_interest();
   void acknowledge(size_t n);
   void reset_both(uint32_t h2_error, const char* why);
+  void reset_local(const char* why);
   void maybe_finish();
   void record_close(const char* how);
   void update_stall();

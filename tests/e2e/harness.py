@@ -48,7 +48,7 @@ def merge(base, extra):
 class Hbone:
     """One hbone process, with its own admin port. Waits for it to report that it runs."""
 
-    def __init__(self, tmp_path, name, config, wait=True):
+    def __init__(self, tmp_path, name, config, wait=True, env=None):
         self.name = name
         config.setdefault("admin", {"listen": f"127.0.0.1:{free_port()}"})
         self.admin = config["admin"]["listen"]
@@ -57,7 +57,8 @@ class Hbone:
         self.log_path = tmp_path / f"{name}.log"
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen([HBONE, "--config", str(self.config_path)],
-                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                     env={**os.environ, **(env or {})})
         if wait:
             self.wait_for_log("hbone running")
 
@@ -118,7 +119,7 @@ class Mesh:
     """A gateway and a client with one listener, wired to `target_port`."""
 
     def __init__(self, tmp_path, target_port, gateway=None, client=None, http2=None,
-                 client_tls="client", workers=1):
+                 client_tls="client", workers=1, env=None):
         self.gateway_port = free_port()
         self.client_port = free_port()
         h2 = http2 or {}
@@ -137,8 +138,8 @@ class Mesh:
             },
             "http2": dict(h2),
         }, client)
-        self.gateway = Hbone(tmp_path, "gateway", gw_config)
-        self.client = Hbone(tmp_path, "client", cl_config)
+        self.gateway = Hbone(tmp_path, "gateway", gw_config, env=env)
+        self.client = Hbone(tmp_path, "client", cl_config, env=env)
 
     def connect(self, timeout=10):
         return socket.create_connection(("127.0.0.1", self.client_port), timeout=timeout)

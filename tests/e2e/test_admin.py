@@ -13,15 +13,6 @@ from harness import HBONE, Mesh, TargetServer, echo, free_port
 MiB = 1 << 20
 
 
-@pytest.fixture
-def iperf_server():
-    port = free_port()
-    proc = subprocess.Popen(["iperf3", "-s", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    yield port
-    proc.terminate()
-    proc.wait(5)
 
 
 def iperf(port, seconds, *flags):
@@ -106,7 +97,9 @@ def data_path_functions(report, top):
 
 
 def test_cpu_and_heap_profiles(tmp_path, iperf_server):
-    mesh = Mesh(tmp_path, iperf_server)
+    # A finer heap sampling period than the default 4 MiB, so that the few MiB live in
+    # the gateway are surely sampled.
+    mesh = Mesh(tmp_path, iperf_server, env={"TCMALLOC_SAMPLE_PARAMETER": "65536"})
     thread, _ = in_background(lambda: iperf(mesh.client_port, 4))
     time.sleep(0.5)
     profile, busy = {}, {}

@@ -9,15 +9,6 @@ import pytest
 from harness import Mesh, free_port
 
 
-@pytest.fixture
-def iperf_server():
-    port = free_port()
-    proc = subprocess.Popen(["iperf3", "-s", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    yield port
-    proc.terminate()
-    proc.wait(5)
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
