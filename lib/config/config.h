@@ -21,6 +21,7 @@ struct TlsConfig {
   std::string key;
   std::string ca;
   std::string trust_domain = "cluster.local";
+  milliseconds handshake_timeout{10'000};  // connect-to-HTTP/2-ready deadline
 };
 
 struct GatewayConfig {

@@ -185,6 +185,7 @@ void read_tls(MapReader& top, TlsConfig& tls, bool needed) {
   r.string("key", tls.key);
   r.string("ca", tls.ca);
   r.string("trust_domain", tls.trust_domain);
+  r.duration("handshake_timeout", tls.handshake_timeout, milliseconds(1));
   if (!needed) return;
   if (!node) {
     top.diag().error(node, "tls", "required when client or gateway is configured");
@@ -360,7 +361,9 @@ std::string dump_config(const Config& c) {
   out << YAML::Key << "cert" << YAML::Value << c.tls.cert;
   out << YAML::Key << "key" << YAML::Value << c.tls.key;
   out << YAML::Key << "ca" << YAML::Value << c.tls.ca;
-  out << YAML::Key << "trust_domain" << YAML::Value << c.tls.trust_domain << YAML::EndMap;
+  out << YAML::Key << "trust_domain" << YAML::Value << c.tls.trust_domain;
+  out << YAML::Key << "handshake_timeout" << YAML::Value << format_duration(c.tls.handshake_timeout);
+  out << YAML::EndMap;
   if (c.gateway) {
     out << YAML::Key << "gateway" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "listen" << YAML::Value << c.gateway->listen.to_string();

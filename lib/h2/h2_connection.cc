@@ -53,7 +53,13 @@ H2Connection::H2Connection(net::WorkerContext& worker, const tls::TlsContext& tl
     : worker_(worker),
       own_identity_(tls.identity()),
       side_(side),
-      keepalive_(worker.loop.uv(), [this] { on_keepalive(); }) {
+      keepalive_(worker.loop.uv(), [this] { on_keepalive(); }),
+      handshake_deadline_(worker.loop.uv(), [this] {
+        // A peer that connects and never finishes the handshake must not hold a socket.
+        metrics().tls_handshakes[role()][static_cast<int>(metrics::TlsResult::timeout)].add();
+        close("TLS handshake timeout after " +
+              std::to_string(config().tls.handshake_timeout.count()) + "ms");
+      }) {
   tls_.emplace(tls);
 }
 
@@ -75,6 +81,7 @@ void H2Connection::start(net::Fd fd, std::string peer_address) {
   net::apply_socket_options(fd_.get(), config().socket);
   poll_.emplace(loop().uv(), fd_.get(), this);
   poll_->watch(UV_READABLE);
+  handshake_deadline_.start(config().tls.handshake_timeout);
   if (side_ == Side::client) process_inbound();  // produces the ClientHello
   schedule_flush();
 }
@@ -190,6 +197,7 @@ bool H2Connection::finish_handshake() {
   }
   metrics().connections_active[role()].add(1);
   counted_active_ = true;
+  handshake_deadline_.stop();
 
   nghttp2_option* raw_option = nullptr;
   nghttp2_option_new(&raw_option);
@@ -438,6 +446,7 @@ void H2Connection::close(const std::string& reason) {
   closed_ = true;
   if (counted_active_) metrics().connections_active[role()].add(-1);
   keepalive_.stop();
+  handshake_deadline_.stop();
   if (poll_) poll_->watch(0);
   for (auto& [id, handler] : streams_) handler->abort();
   if (ready_) {

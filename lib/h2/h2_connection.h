@@ -118,6 +118,7 @@ class H2Connection : public net::PollWatcher::Handler,
   net::Fd fd_;
   std::optional<net::PollWatcher> poll_;
   net::Timer keepalive_;
+  net::Timer handshake_deadline_;
   std::unordered_map<int32_t, std::unique_ptr<StreamHandler>> streams_;
   ByteBuffer plain_in_;   // decrypted bytes for nghttp2
   ByteBuffer control_;    // small frames, coalesced into one TLS record

@@ -11,6 +11,7 @@ const char* tls_result_name(TlsResult r) {
     case TlsResult::spiffe_id: return "spiffe_id";
     case TlsResult::trust_domain: return "trust_domain";
     case TlsResult::identity: return "identity";
+    case TlsResult::timeout: return "timeout";
     case TlsResult::error: return "error";
     case TlsResult::count: break;
   }

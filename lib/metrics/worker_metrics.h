@@ -37,7 +37,7 @@ struct IstioTcp {
 
 enum class StallScope { stream = 0, connection = 1 };
 enum class TlsResult : int {
-  ok = 0, no_certificate, bad_certificate, alpn, spiffe_id, trust_domain, identity, error, count
+  ok = 0, no_certificate, bad_certificate, alpn, spiffe_id, trust_domain, identity, timeout, error, count
 };
 const char* tls_result_name(TlsResult r);
 

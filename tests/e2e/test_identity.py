@@ -2,6 +2,7 @@
 
 import socket
 import ssl
+import time
 
 import pytest
 
@@ -94,4 +95,24 @@ def test_client_checks_gateway_identity(tmp_path):
     mesh.client.wait_for_log("gateway identity spiffe://cluster.local/ns/default/sa/gateway is "
                              "not the configured spiffe://cluster.local/ns/default/sa/someone-else")
     assert server.accepted == 0
+    mesh.stop()
+
+
+def test_silent_peer_dropped_at_handshake_timeout(tmp_path):
+    """A peer that connects and never speaks TLS is closed at tls.handshake_timeout."""
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, gateway={"tls": {"handshake_timeout": "500ms"}})
+    silent = socket.create_connection(("127.0.0.1", mesh.gateway_port), timeout=5)
+    start = time.monotonic()
+    try:
+        assert silent.recv(1) == b""
+    except ConnectionResetError:
+        pass
+    assert 0.4 <= time.monotonic() - start < 3
+    mesh.gateway.wait_for_log("TLS handshake timeout after 500ms")
+    assert mesh.gateway.metric("hbone_tls_handshakes_total", result="timeout") == 1
+    # Meanwhile and after, real clients are served.
+    with mesh.connect() as conn:
+        conn.sendall(b"ok")
+        assert conn.recv(2) == b"ok"
     mesh.stop()
