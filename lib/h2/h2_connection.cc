@@ -391,7 +391,10 @@ void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t 
 }
 
 void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
-  if (StreamHandler* handler = stream(stream_id)) handler->on_stream_closed(error_code);
+  StreamHandler* handler = stream(stream_id);
+  if (!handler) return;
+  if (error_code == NGHTTP2_REFUSED_STREAM && retry_refused(stream_id)) return;
+  handler->on_stream_closed(error_code);
 }
 
 void H2Connection::on_keepalive() {

@@ -14,11 +14,16 @@ tunnel::ClientConnection& ConnectionPool::acquire() {
     if (conn->has_capacity()) return *conn;
   }
   auto conn = std::make_unique<tunnel::ClientConnection>(
-      worker_, tls_, [this](tunnel::ClientConnection* c) { release(c); });
+      worker_, tls_, [this](tunnel::ClientConnection* c) { release(c); },
+      [this](net::Fd local, tunnel::Tunnel::Info info) { open_tunnel(std::move(local), std::move(info)); });
   tunnel::ClientConnection& ref = *conn;
   connections_.push_back(std::move(conn));
   ref.connect();
   return ref;
+}
+
+void ConnectionPool::open_tunnel(net::Fd local, tunnel::Tunnel::Info info) {
+  acquire().open_tunnel(std::move(local), std::move(info));
 }
 
 void ConnectionPool::release(tunnel::ClientConnection* conn) {

@@ -18,7 +18,8 @@ class ConnectionPool {
   ConnectionPool(net::WorkerContext& worker, const tls::TlsContext& tls);
   ~ConnectionPool();
 
-  tunnel::ClientConnection& acquire();
+  // Puts a local connection on a pooled connection with room (dialling one if needed).
+  void open_tunnel(net::Fd local, tunnel::Tunnel::Info info);
   size_t size() const { return connections_.size(); }
   template <typename F>
   void for_each_connection(F&& f) {
@@ -28,6 +29,7 @@ class ConnectionPool {
   void close_all();
 
  private:
+  tunnel::ClientConnection& acquire();
   void release(tunnel::ClientConnection* conn);
   std::vector<tunnel::ClientConnection*> snapshot() const;
 

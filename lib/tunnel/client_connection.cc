@@ -10,8 +10,10 @@
 namespace hbone::tunnel {
 
 ClientConnection::ClientConnection(net::WorkerContext& worker, const tls::TlsContext& tls,
-                                   OnClosed on_closed)
-    : H2Connection(worker, tls, Side::client), on_closed_(std::move(on_closed)) {}
+                                   OnClosed on_closed, Reopen reopen)
+    : H2Connection(worker, tls, Side::client),
+      on_closed_(std::move(on_closed)),
+      reopen_(std::move(reopen)) {}
 
 void ClientConnection::connect() {
   const config::ClientConfig& client = *config().client;
@@ -44,10 +46,8 @@ bool ClientConnection::verify_peer(tls::TlsSession&, std::string& why) {
   return false;
 }
 
-void ClientConnection::open_tunnel(net::Fd local, std::string source,
-                                   const net::HostPort& target) {
-  auto tunnel =
-      std::make_unique<Tunnel>(*this, Tunnel::Info{"client", std::move(source), target.to_string()});
+void ClientConnection::open_tunnel(net::Fd local, Tunnel::Info info) {
+  auto tunnel = std::make_unique<Tunnel>(*this, std::move(info));
   tunnel->attach_local(std::move(local));
   if (ready()) {
     submit(std::move(tunnel));
@@ -104,6 +104,20 @@ void ClientConnection::on_headers_complete(const nghttp2_frame* frame) {
     tunnel->count_failure(tunnel->status());
     tunnel->fail(NGHTTP2_CANCEL);  // a refused tunnel closes the local connection
   }
+}
+
+bool ClientConnection::retry_refused(int32_t stream_id) {
+  auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
+  // Only before any response, and once: the target was never dialled, no byte was read.
+  if (!tunnel || tunnel->status() != 0 || tunnel->info().attempt > 0) return false;
+  Tunnel::Info info = tunnel->info();
+  ++info.attempt;
+  net::Fd local = tunnel->release_local();
+  retire_stream(stream_id);
+  spdlog::debug("client: stream {} to {} refused by {}, retrying", stream_id, info.target,
+                peer_address());
+  reopen_(std::move(local), std::move(info));
+  return true;
 }
 
 void ClientConnection::on_closed(const std::string& reason) {

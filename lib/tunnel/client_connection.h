@@ -17,11 +17,14 @@ namespace hbone::tunnel {
 class ClientConnection : public h2::H2Connection {
  public:
   using OnClosed = std::function<void(ClientConnection*)>;
-  ClientConnection(net::WorkerContext& worker, const tls::TlsContext& tls, OnClosed on_closed);
+  // Places a local connection on some pooled connection (the pool's job).
+  using Reopen = std::function<void(net::Fd, Tunnel::Info)>;
+  ClientConnection(net::WorkerContext& worker, const tls::TlsContext& tls, OnClosed on_closed,
+                   Reopen reopen);
 
   // Dials client.gateway and starts the handshake.
   void connect();
-  void open_tunnel(net::Fd local, std::string source, const net::HostPort& target);
+  void open_tunnel(net::Fd local, Tunnel::Info info);
 
   // Tunnels on this connection, sent or waiting.
   size_t load() const { return stream_count() + pending_.size(); }
@@ -35,11 +38,13 @@ class ClientConnection : public h2::H2Connection {
   void on_ready() override;
   void on_headers_complete(const nghttp2_frame* frame) override;
   void on_closed(const std::string& reason) override;
+  bool retry_refused(int32_t stream_id) override;
 
  private:
   void submit(std::unique_ptr<Tunnel> tunnel);
 
   OnClosed on_closed_;
+  Reopen reopen_;
   std::unique_ptr<net::Dialer> dialer_;
   std::vector<std::unique_ptr<Tunnel>> pending_;
 };

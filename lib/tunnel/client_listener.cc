@@ -9,9 +9,9 @@ ClientListener::ClientListener(net::EventLoop& loop, pool::ConnectionPool& pool,
     : pool_(pool),
       target_(std::move(target)),
       acceptor_(loop, std::move(listener), [this](net::Fd fd, const sockaddr_storage& peer) {
-        pool_.acquire().open_tunnel(std::move(fd),
-                                    net::format_address(reinterpret_cast<const sockaddr*>(&peer)),
-                                    target_);
+        pool_.open_tunnel(std::move(fd),
+                          {"client", net::format_address(reinterpret_cast<const sockaddr*>(&peer)),
+                           target_.to_string()});
       }) {}
 
 }  // namespace hbone::tunnel

@@ -138,6 +138,12 @@ void Tunnel::attach_local(net::Fd fd) {
   poll_.emplace(conn_.loop().uv(), fd_.get(), this);
 }
 
+net::Fd Tunnel::release_local() {
+  poll_.reset();
+  finished_ = true;
+  return std::move(fd_);
+}
+
 void Tunnel::start_relay() {
   relaying_ = true;
   write_local();  // bytes or END_STREAM that arrived while the upstream was being dialled

@@ -26,6 +26,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
     std::string role;    // "client" or "gateway"
     std::string source;  // the local peer (client) or the HTTP/2 peer (gateway)
     std::string target;  // CONNECT authority
+    int attempt = 0;     // client: how often this connection was retried after REFUSED_STREAM
   };
 
   Tunnel(h2::H2Connection& conn, Info info);
@@ -40,6 +41,8 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
 
   // The local socket: accepted (client) or dialled (gateway).
   void attach_local(net::Fd fd);
+  // Gives the local socket up (to retry it elsewhere): this tunnel then ends silently.
+  net::Fd release_local();
   // Response is settled (200 sent or received): start moving bytes.
   void start_relay();
   // Refuse the tunnel: close the local side with RST and reset the stream if it is open.

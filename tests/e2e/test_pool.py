@@ -52,3 +52,20 @@ def test_streams_per_connection_limit_spreads_tunnels(tmp_path):
         conn.close()
     server.wait_results(201)
     mesh.stop()
+
+
+def test_refused_streams_retried_on_another_connection(tmp_path):
+    """Tunnels sent before the gateway's SETTINGS arrived, beyond its limit, are refused
+    (REFUSED_STREAM: never dialled) and carried on a second pooled connection instead."""
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, gateway={"http2": {"max_concurrent_streams": 5}},
+                client={"http2": {"streams_per_connection": 100}})
+    conns = open_tunnels(mesh, 8)
+    assert wait_established(mesh.gateway_port, 2) == 2
+    assert mesh.gateway.metric("hbone_h2_streams_refused_total") == 3
+    assert mesh.client.metric("istio_tcp_connections_failed_total") == 0
+    for conn in conns:
+        conn.close()
+    server.wait_results(8)
+    assert server.accepted == 8
+    mesh.stop()
