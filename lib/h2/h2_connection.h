@@ -99,6 +99,7 @@ class H2Connection : public net::PollWatcher::Handler,
   // The connection is gone; the subclass hands itself to its owner's retire path.
   virtual void on_closed(const std::string& reason) = 0;
 
+  void set_peer_address(std::string address) { peer_address_ = std::move(address); }
   // A SETTINGS value to advertise without nghttp2 enforcing it itself (see on_send).
   void advertise_only(uint16_t id, uint32_t value) { advertise_only_ = {id, value}; }
 

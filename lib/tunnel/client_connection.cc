@@ -17,6 +17,7 @@ ClientConnection::ClientConnection(net::WorkerContext& worker, const tls::TlsCon
 
 void ClientConnection::connect() {
   const config::ClientConfig& client = *config().client;
+  set_peer_address(client.gateway.to_string());
   dialer_ = std::make_unique<net::Dialer>(
       loop(), client.gateway, client.connect_timeout, nullptr, [this](net::Dialer::Result r) {
         loop().retire(std::move(dialer_));  // we are inside its callback
