@@ -1,0 +1,70 @@
+"""Opens N tunnels through an hbone client (asyncio), each proven by a 1-byte echo, and
+holds them; reports the setup rate and the RSS the client and gateway grew by per tunnel.
+   python3 perf/setup_rate.py echo PORT          (the target: echoes one byte, holds)
+   python3 perf/setup_rate.py CLIENT_PORT CLIENT_PID GATEWAY_PID N CONCURRENCY
+Two processes, as each side needs one fd per tunnel. The load generator is Python, so the
+rate is a lower bound on what hbone sustains."""
+import asyncio
+import sys
+import time
+
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def echo_target(port):
+    held = []
+
+    async def echo(reader, writer):
+        data = await reader.read(1)
+        writer.write(data)
+        await writer.drain()
+        held.append(writer)  # the upstream side stays open too
+
+    server = await asyncio.start_server(echo, "127.0.0.1", port, backlog=4096)
+    print("ready", flush=True)
+    await server.serve_forever()
+
+
+async def main(client_port, client_pid, gateway_pid, total, concurrency):
+    tunnels = []
+
+    async def open_one():
+        reader, writer = await asyncio.open_connection("127.0.0.1", client_port)
+        writer.write(b"x")
+        assert await reader.readexactly(1) == b"x"
+        tunnels.append(writer)
+
+    await open_one()  # warm: the first pooled connection and its handshake
+    await asyncio.sleep(1.5)
+    base = {"client": rss_kib(client_pid), "gateway": rss_kib(gateway_pid)}
+    sem = asyncio.Semaphore(concurrency)
+
+    async def bounded():
+        async with sem:
+            await open_one()
+
+    start = time.monotonic()
+    await asyncio.gather(*(bounded() for _ in range(total)))
+    elapsed = time.monotonic() - start
+    await asyncio.sleep(2.5)  # idle: tunnels release their buffers after a quiet second
+    grown = {"client": rss_kib(client_pid) - base["client"],
+             "gateway": rss_kib(gateway_pid) - base["gateway"]}
+    print(f"tunnels opened: {total} in {elapsed:.2f}s = {total / elapsed:.0f}/s "
+          f"(concurrency {concurrency}, asyncio load generator)")
+    for side, kib in grown.items():
+        print(f"idle RSS per tunnel, {side}: {kib / total:.2f} KiB "
+              f"({base[side]} KiB before, +{kib} KiB for {total})")
+    for w in tunnels:
+        w.close()
+
+
+if sys.argv[1] == "echo":
+    asyncio.run(echo_target(int(sys.argv[2])))
+else:
+    asyncio.run(main(*map(int, sys.argv[1:6])))
