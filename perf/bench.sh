@@ -21,11 +21,8 @@ while getopts "t:r:p:o:" opt; do
   esac
 done
 out=${out:-perf/results/bench-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
-scripts/deps.sh
-bin=$(scripts/build.sh boringssl | tail -n 1)/hbone
-certs/gen.sh >/dev/null
 source perf/lib.sh
+prepare "$out"
 
 iperf_port=$(free_port) socat_port=$(free_port)
 start_iperf_server "$iperf_port"

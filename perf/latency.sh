@@ -16,11 +16,8 @@ while getopts "t:r:o:" opt; do
   esac
 done
 out=${out:-perf/results/latency-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
-scripts/deps.sh
-bin=$(scripts/build.sh boringssl | tail -n 1)/hbone
-certs/gen.sh >/dev/null
 source perf/lib.sh
+prepare "$out"
 
 server_port=$(free_port) socat_port=$(free_port)
 sockperf sr --tcp -i 127.0.0.1 -p "$server_port" > "$out/sockperf-server.log" 2>&1 &

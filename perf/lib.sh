@@ -6,6 +6,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# prepare DIR: the output folder, dependencies, a BoringSSL build, dev certs; sets $bin.
+prepare() {
+  mkdir -p "$1"
+  scripts/deps.sh
+  bin=$(scripts/build.sh boringssl | tail -n 1)/hbone
+  certs/gen.sh >/dev/null
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

@@ -15,12 +15,9 @@ while getopts "n:c:o:" opt; do
   esac
 done
 out=${out:-perf/results/setup-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
-scripts/deps.sh
-bin=$(scripts/build.sh boringssl | tail -n 1)/hbone
-certs/gen.sh >/dev/null
-ulimit -n "$(ulimit -Hn)"  # one fd per tunnel in each of the four processes
 source perf/lib.sh
+prepare "$out"
+ulimit -n "$(ulimit -Hn)"  # one fd per tunnel in each of the four processes
 echo_port=$(free_port)
 python3 perf/setup_rate.py echo "$echo_port" > "$out/echo.log" 2>&1 &
 pids+=($!)
