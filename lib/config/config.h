@@ -49,6 +49,7 @@ struct Http2Config {
   uint32_t max_frame_size = 1u << 20;
   uint32_t max_concurrent_streams = 200;
   uint32_t streams_per_connection = 100;
+  uint32_t max_header_list_size = 16u << 10;  // request headers beyond this get 431
   milliseconds keepalive_interval{10'000};
   milliseconds keepalive_timeout{20'000};
 };

@@ -268,6 +268,7 @@ void read_http2(MapReader& top, Config& config) {
   r.size("max_frame_size", h2.max_frame_size, 16384, (1u << 24) - 1);  // RFC 9113 §6.5.2
   r.integer("max_concurrent_streams", h2.max_concurrent_streams, 1, 1u << 20);
   r.integer("streams_per_connection", h2.streams_per_connection, 1, 1u << 20);
+  r.size("max_header_list_size", h2.max_header_list_size, 1024, 1u << 20);
   r.duration("keepalive_interval", h2.keepalive_interval, milliseconds(0));
   r.duration("keepalive_timeout", h2.keepalive_timeout, milliseconds(1));
   if (h2.stream_window >= h2.connection_window) {
@@ -395,6 +396,7 @@ std::string dump_config(const Config& c) {
   out << YAML::Key << "max_frame_size" << YAML::Value << format_size(h.max_frame_size);
   out << YAML::Key << "max_concurrent_streams" << YAML::Value << h.max_concurrent_streams;
   out << YAML::Key << "streams_per_connection" << YAML::Value << h.streams_per_connection;
+  out << YAML::Key << "max_header_list_size" << YAML::Value << format_size(h.max_header_list_size);
   out << YAML::Key << "keepalive_interval" << YAML::Value << format_duration(h.keepalive_interval);
   out << YAML::Key << "keepalive_timeout" << YAML::Value << format_duration(h.keepalive_timeout);
   out << YAML::EndMap;

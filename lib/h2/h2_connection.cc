@@ -222,6 +222,7 @@ bool H2Connection::finish_handshake() {
   std::vector<nghttp2_settings_entry> settings = {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, h2.stream_window},
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, h2.max_frame_size},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, h2.max_header_list_size},
   };
   if (side_ == Side::client) settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
   nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings.data(), settings.size());

@@ -15,7 +15,7 @@ inline const char* role_name(int role) { return role == kClient ? "client" : "ga
 
 // Istio's standard TCP metric labels. reporter is "source" for the client role and
 // "destination" for the gateway. response_flags follow Envoy's: "-" ok, "UF" upstream
-// connect failure, "UAEX" not authorized, "DPE" bad request, "URX" reset by the peer.
+// connect failure, "UAEX" not authorized, "DPE" bad request (400, 405, 431).
 struct IstioLabels {
   int role = kClient;
   std::string source_principal;

@@ -53,6 +53,8 @@ int GatewayConnection::on_header(const nghttp2_frame* frame, std::string_view na
   auto it = requests_.find(frame->hd.stream_id);
   if (it == requests_.end()) return 0;
   Request& request = it->second;
+  request.header_bytes += name.size() + value.size() + 32;
+  if (request.header_bytes > config().http2.max_header_list_size) return 0;  // 431 follows
   if (name == ":method") {
     request.method = value;
   } else if (name == ":authority") {
@@ -76,6 +78,12 @@ void GatewayConnection::handle_request(int32_t stream_id, const Request& request
   if (!tunnel) return;
   // nghttp2 already reset malformed CONNECTs (RFC 9113 §8.5: :scheme/:path present or
   // :authority missing) with PROTOCOL_ERROR; what reaches here is well-formed HTTP/2.
+  if (request.header_bytes > config().http2.max_header_list_size) {
+    // A stream-level answer (RFC 6585): the connection and its other tunnels go on.
+    respond_error(stream_id, 431, "request headers of " + std::to_string(request.header_bytes) +
+                                      " bytes exceed max_header_list_size");
+    return;
+  }
   if (request.method != "CONNECT") {
     respond_error(stream_id, 405, "method " + request.method + " is not CONNECT");
     return;

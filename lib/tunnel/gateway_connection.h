@@ -41,6 +41,7 @@ class GatewayConnection : public h2::H2Connection {
     std::string method;
     std::string authority;
     std::string forwarded;
+    size_t header_bytes = 0;  // RFC 9113 §6.5.2 accounting: name + value + 32 per field
   };
   void handle_request(int32_t stream_id, const Request& request);
   void dial(int32_t stream_id, const net::HostPort& target);

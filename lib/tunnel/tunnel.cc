@@ -16,7 +16,8 @@ namespace {
 const char* response_flags(int status) {
   switch (status) {
     case 400:
-    case 405: return "DPE";
+    case 405:
+    case 431: return "DPE";
     case 403: return "UAEX";
     default: return "UF";
   }

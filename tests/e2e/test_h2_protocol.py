@@ -211,3 +211,22 @@ def test_keepalive_ping_and_timeout(tmp_path):
     assert time.monotonic() - start < 3
     mesh.gateway.wait_for_log("keepalive timeout")
     mesh.stop()
+
+
+def test_oversized_headers_get_431_connection_kept(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, http2={"max_header_list_size": "4KiB"})
+    client = H2Client(mesh.gateway_port)
+    event = client.wait(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+    assert event.changed_settings[h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE].new_value == 4096
+    target = f"127.0.0.1:{server.port}"
+    sid = client.request([(":method", "CONNECT"), (":authority", target), ("baggage", "k=" + "v" * 6000)])
+    assert client.status(sid) == "431"
+    sid = client.request([(":method", "CONNECT"), (":authority", target), ("baggage", "k=v")])
+    assert client.status(sid) == "200"
+    client.conn.send_data(sid, b"fine", end_stream=True)
+    client.flush()
+    data = client.wait(lambda e: isinstance(e, h2.events.DataReceived) and e.stream_id == sid)
+    assert data.data == b"fine"
+    assert server.accepted == 1
+    mesh.stop()
