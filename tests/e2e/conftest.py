@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from harness import free_port
+from harness import Hbone, free_port
 
 
 @pytest.fixture
@@ -18,3 +18,14 @@ def iperf_server():
     yield port
     proc.terminate()
     proc.wait(5)
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes():
+    """Kills whatever hbone a test started and did not stop (a failed assertion, a skip)."""
+    yield
+    for proc in Hbone.started:
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+            proc.proc.wait()
+    Hbone.started.clear()

@@ -48,6 +48,8 @@ def merge(base, extra):
 class Hbone:
     """One hbone process, with its own admin port. Waits for it to report that it runs."""
 
+    started = []  # every process, so a failed test cannot leave one behind (conftest.py)
+
     def __init__(self, tmp_path, name, config, wait=True, env=None):
         self.name = name
         config.setdefault("admin", {"listen": f"127.0.0.1:{free_port()}"})
@@ -59,6 +61,7 @@ class Hbone:
         self.proc = subprocess.Popen([HBONE, "--config", str(self.config_path)],
                                      stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
                                      env={**os.environ, **(env or {})})
+        Hbone.started.append(self)
         if wait:
             self.wait_for_log("hbone running")
 

@@ -111,6 +111,7 @@ def test_cpu_and_heap_profiles(tmp_path, iperf_server):
     t.join()
     heap_status, heap = mesh.gateway.admin_request("/debug/pprof/heap")
     thread.join()
+    mesh.stop()
     assert busy["status"] == 409  # one profile at a time
     assert profile["status"] == 200
     path = tmp_path / "cpu.prof"
@@ -126,7 +127,6 @@ def test_cpu_and_heap_profiles(tmp_path, iperf_server):
     report = subprocess.run(["google-pprof", "--text", "--cum", HBONE, str(path)],
                             capture_output=True, text=True, timeout=60).stdout
     assert data_path_functions(report, 25), report[:3000]
-    mesh.stop()
 
 
 def test_debug_tunnels_live_rate_then_gone(tmp_path, iperf_server):
