@@ -245,6 +245,14 @@ def echo(conn):
         conn.sendall(data)
 
 
+def closed_without_data(conn):
+    """True when the peer ended the connection without sending a byte (FIN or RST)."""
+    try:
+        return conn.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
 def established_on_port(port):
     """ESTABLISHED TCP sockets whose local port is `port` (from /proc/net/tcp{,6})."""
     count = 0

@@ -3,14 +3,7 @@
 import socket
 import time
 
-from harness import Mesh, free_port
-
-
-def closed_without_data(conn):
-    try:
-        return conn.recv(1) == b""
-    except ConnectionResetError:
-        return True
+from harness import Mesh, closed_without_data, free_port
 
 
 def test_closed_port_gives_503_and_closes_local(tmp_path):
