@@ -20,7 +20,6 @@ class PollWatcher {
 
   PollWatcher(uv_loop_t* loop, int fd, Handler* handler);
   void watch(int events);
-  int events() const { return events_; }
   void want(int flag, bool on) { watch(on ? events_ | flag : events_ & ~flag); }
 
  private:

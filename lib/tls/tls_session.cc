@@ -141,10 +141,6 @@ bool TlsSession::write(const uint8_t* bytes, size_t n) {
   return true;
 }
 
-void TlsSession::shutdown() {
-  if (handshake_done()) SSL_shutdown(ssl_.get());
-}
-
 std::string TlsSession::alpn() const {
   const uint8_t* data = nullptr;
   unsigned len = 0;

@@ -40,8 +40,6 @@ class TlsSession {
   Status read(std::span<uint8_t> out, size_t& got);
   // Encrypts all of `bytes` into outbound(); false only on a fatal TLS error.
   bool write(const uint8_t* bytes, size_t n);
-  // Queues close_notify.
-  void shutdown();
 
   // Why the last call failed: TLS alert, certificate verification, protocol error.
   const std::string& error() const { return error_; }
