@@ -60,6 +60,12 @@ struct SocketConfig {
   uint32_t read_size = 256u << 10;
 };
 
+struct LimitsConfig {
+  uint32_t max_tunnels = 0;               // per process, both roles; 0: no limit
+  uint32_t max_tunnels_per_identity = 0;  // gateway, per peer SPIFFE id; 0: no limit
+  milliseconds idle_timeout{3'600'000};   // no byte either way for this long: closed; 0: never
+};
+
 struct Config {
   unsigned workers = 1;
   std::string log_level = "info";
@@ -70,6 +76,7 @@ struct Config {
   std::optional<ClientConfig> client;
   Http2Config http2;
   SocketConfig socket;
+  LimitsConfig limits;
 };
 
 }  // namespace hbone::config

@@ -288,6 +288,13 @@ void read_socket(MapReader& top, Config& config) {
   r.size("read_size", config.socket.read_size, 4096, 16u << 20);
 }
 
+void read_limits(MapReader& top, Config& config) {
+  MapReader r(top.child("limits"), "limits.", top.diag());
+  r.integer("max_tunnels", config.limits.max_tunnels, 0, 1u << 24);
+  r.integer("max_tunnels_per_identity", config.limits.max_tunnels_per_identity, 0, 1u << 24);
+  r.duration("idle_timeout", config.limits.idle_timeout, milliseconds(0));
+}
+
 LoadResult parse_document(const YAML::Node& root, Diagnostics& diag) {
   LoadResult result;
   Config& config = result.config;
@@ -311,6 +318,7 @@ LoadResult parse_document(const YAML::Node& root, Diagnostics& diag) {
     read_tls(top, config.tls, config.gateway || config.client);
     read_http2(top, config);
     read_socket(top, config);
+    read_limits(top, config);
     if (!config.gateway && !config.client) {
       diag.error(root, "client/gateway", "nothing to run: configure client, gateway or both");
     }
@@ -404,6 +412,11 @@ std::string dump_config(const Config& c) {
   out << YAML::Key << "send_buffer" << YAML::Value << format_size(c.socket.send_buffer);
   out << YAML::Key << "recv_buffer" << YAML::Value << format_size(c.socket.recv_buffer);
   out << YAML::Key << "read_size" << YAML::Value << format_size(c.socket.read_size);
+  out << YAML::EndMap;
+  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_tunnels" << YAML::Value << c.limits.max_tunnels;
+  out << YAML::Key << "max_tunnels_per_identity" << YAML::Value << c.limits.max_tunnels_per_identity;
+  out << YAML::Key << "idle_timeout" << YAML::Value << format_duration(c.limits.idle_timeout);
   out << YAML::EndMap << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -59,7 +59,7 @@ Daemon::Daemon(config::Config config) : config_(std::move(config)), tls_(TlsCont
   }
   for (unsigned i = 0; i < config_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(
-        i, config_, tls_.server ? &*tls_.server : nullptr, tls_.client ? &*tls_.client : nullptr,
+        i, config_, admission_, tls_.server ? &*tls_.server : nullptr, tls_.client ? &*tls_.client : nullptr,
         std::move(sockets[i])));
   }
   try {

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "daemon/worker.h"
 #include "tls/tls_context.h"
+#include "tunnel/admission.h"
 
 namespace hbone::daemon {
 
@@ -48,6 +49,7 @@ class Daemon {
 
   config::Config config_;
   TlsContexts tls_;
+  tunnel::Admission admission_{config_.limits.max_tunnels, config_.limits.max_tunnels_per_identity};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> running_{false};
   std::atomic<bool> draining_{false};

@@ -7,10 +7,12 @@
 
 namespace hbone::daemon {
 
-Worker::Worker(unsigned index, const config::Config& config, const tls::TlsContext* server_tls,
-               const tls::TlsContext* client_tls, WorkerSockets sockets)
+Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
+               const tls::TlsContext* server_tls, const tls::TlsContext* client_tls,
+               WorkerSockets sockets)
     : index_(index),
       config_(config),
+      admission_(admission),
       server_tls_(server_tls),
       client_tls_(client_tls),
       sockets_(std::move(sockets)) {}
@@ -33,7 +35,7 @@ void Worker::run() {
     pool_.emplace(context_, *client_tls_);
     for (size_t i = 0; i < sockets_.client.size(); ++i) {
       listeners_.push_back(std::make_unique<tunnel::ClientListener>(
-          loop_, *pool_, std::move(sockets_.client[i]), config_.client->listeners[i].target));
+          context_, *pool_, std::move(sockets_.client[i]), config_.client->listeners[i].target));
     }
   }
   // Per-tunnel byte rates for /debug/tunnels and `hbone top`.

@@ -15,6 +15,7 @@
 #include "net/worker_context.h"
 #include "pool/connection_pool.h"
 #include "tls/tls_context.h"
+#include "tunnel/admission.h"
 #include "tunnel/client_listener.h"
 #include "tunnel/gateway_server.h"
 
@@ -30,8 +31,9 @@ struct WorkerSockets {
 // data path is shared with another worker, so nothing is locked.
 class Worker {
  public:
-  Worker(unsigned index, const config::Config& config, const tls::TlsContext* server_tls,
-         const tls::TlsContext* client_tls, WorkerSockets sockets);
+  Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
+         const tls::TlsContext* server_tls, const tls::TlsContext* client_tls,
+         WorkerSockets sockets);
   ~Worker();
 
   void start();
@@ -56,12 +58,13 @@ class Worker {
 
   unsigned index_;
   const config::Config& config_;
+  tunnel::Admission& admission_;
   const tls::TlsContext* server_tls_;
   const tls::TlsContext* client_tls_;
   WorkerSockets sockets_;
   net::EventLoop loop_;
   metrics::WorkerMetrics metrics_;
-  net::WorkerContext context_{index_, loop_, config_, metrics_};
+  net::WorkerContext context_{index_, loop_, config_, metrics_, admission_};
   std::optional<tunnel::GatewayServer> gateway_;
   std::optional<pool::ConnectionPool> pool_;
   std::vector<std::unique_ptr<tunnel::ClientListener>> listeners_;

@@ -465,7 +465,14 @@ void H2Connection::close(const std::string& reason) {
 }
 
 void H2Connection::sample_rates(double seconds) {
-  for (auto& [id, handler] : streams_) handler->sample_rate(seconds);
+  // A stream may end (and leave streams_) while sampled: its idle timeout.
+  std::vector<int32_t> ids;
+  ids.reserve(streams_.size());
+  for (const auto& [id, handler] : streams_) ids.push_back(id);
+  for (int32_t id : ids) {
+    auto it = streams_.find(id);
+    if (it != streams_.end()) it->second->sample_rate(seconds);
+  }
 }
 
 void H2Connection::describe(nlohmann::json& out) const {

@@ -16,6 +16,7 @@ constexpr const char* kFrameTypeNames[WorkerMetrics::kFrameTypes] = {
     "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"};
 constexpr const char* kFailureNames[] = {"none",    "refused",   "unreachable", "timeout",
                                          "resolve", "forbidden", "other"};
+constexpr const char* kLimitNames[] = {"none", "max_tunnels", "max_tunnels_per_identity"};
 constexpr const char* kScopes[] = {"stream", "connection"};
 
 class FamilyBuilder {
@@ -178,6 +179,24 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
                     MetricType::Counter);
     for (size_t c = 1; c < std::size(kFailureNames); ++c) {
       f.value({{"cause", kFailureNames[c]}}, sum(W, [&](auto& w) { return w.upstream_connect_failures[c].value(); }));
+    }
+  }
+  {
+    FamilyBuilder f(out, "hbone_tunnel_limit_rejections_total",
+                    "Tunnels refused by limits.max_tunnels or limits.max_tunnels_per_identity",
+                    MetricType::Counter);
+    for (int r = 0; r < kRoles; ++r) {
+      for (size_t l = 1; l < std::size(kLimitNames); ++l) {
+        f.value({{"role", role_name(r)}, {"limit", kLimitNames[l]}},
+                sum(W, [&](auto& w) { return w.limit_rejections[r][l].value(); }));
+      }
+    }
+  }
+  {
+    FamilyBuilder f(out, "hbone_tunnel_idle_timeouts_total",
+                    "Tunnels closed after limits.idle_timeout without a byte either way", MetricType::Counter);
+    for (int r = 0; r < kRoles; ++r) {
+      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.idle_timeouts[r].value(); }));
     }
   }
   {

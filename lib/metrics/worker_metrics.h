@@ -15,7 +15,8 @@ inline const char* role_name(int role) { return role == kClient ? "client" : "ga
 
 // Istio's standard TCP metric labels. reporter is "source" for the client role and
 // "destination" for the gateway. response_flags follow Envoy's: "-" ok, "UF" upstream
-// connect failure, "UAEX" not authorized, "DPE" bad request (400, 405, 431).
+// connect failure, "UAEX" not authorized, "DPE" bad request (400, 405, 431), "UO" over a tunnel
+// limit (429, 503), "SI" closed by the idle timeout.
 struct IstioLabels {
   int role = kClient;
   std::string source_principal;
@@ -70,6 +71,8 @@ class WorkerMetrics {
   std::array<std::array<Counter, static_cast<size_t>(TlsResult::count)>, kRoles> tls_handshakes;
   std::array<Histogram, kRoles> setup_seconds{make_latency_histogram(), make_latency_histogram()};
   std::array<Counter, 7> upstream_connect_failures;  // by net::Dialer::Failure
+  std::array<std::array<Counter, 3>, kRoles> limit_rejections;  // by tunnel::Admission::Refusal
+  std::array<Counter, kRoles> idle_timeouts;
   std::array<Counter, kRoles> bytes_in;   // read from sockets we relay (local side)
   std::array<Counter, kRoles> bytes_out;  // written to them
 

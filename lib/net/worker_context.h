@@ -4,14 +4,20 @@
 #include "metrics/worker_metrics.h"
 #include "net/event_loop.h"
 
+namespace hbone::tunnel {
+class Admission;
+}
+
 namespace hbone::net {
 
-// What every object on one worker shares: its loop, the config, its metrics.
+// What every object on one worker shares: its loop, the config, its metrics, and the
+// process-wide tunnel caps.
 struct WorkerContext {
   unsigned index;
   EventLoop& loop;
   const config::Config& config;
   metrics::WorkerMetrics& metrics;
+  tunnel::Admission& admission;
 };
 
 }  // namespace hbone::net

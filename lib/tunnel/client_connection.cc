@@ -111,13 +111,12 @@ bool ClientConnection::retry_refused(int32_t stream_id) {
   auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
   // Only before any response, and once: the target was never dialled, no byte was read.
   if (!tunnel || tunnel->status() != 0 || tunnel->info().attempt > 0) return false;
-  Tunnel::Info info = tunnel->info();
-  ++info.attempt;
-  net::Fd local = tunnel->release_local();
+  Tunnel::Handoff handoff = tunnel->release_local();
+  ++handoff.info.attempt;
   retire_stream(stream_id);
-  spdlog::debug("client: stream {} to {} refused by {}, retrying", stream_id, info.target,
+  spdlog::debug("client: stream {} to {} refused by {}, retrying", stream_id, handoff.info.target,
                 peer_address());
-  reopen_(std::move(local), std::move(info));
+  reopen_(std::move(handoff.fd), std::move(handoff.info));
   return true;
 }
 

@@ -1,17 +1,32 @@
 #include "tunnel/client_listener.h"
 
+#include <spdlog/spdlog.h>
+
 #include "net/socket_ops.h"
+#include "tunnel/admission.h"
 
 namespace hbone::tunnel {
 
-ClientListener::ClientListener(net::EventLoop& loop, pool::ConnectionPool& pool, net::Fd listener,
-                               net::HostPort target)
-    : pool_(pool),
+ClientListener::ClientListener(net::WorkerContext& worker, pool::ConnectionPool& pool,
+                               net::Fd listener, net::HostPort target)
+    : worker_(worker),
+      pool_(pool),
       target_(std::move(target)),
-      acceptor_(loop, std::move(listener), [this](net::Fd fd, const sockaddr_storage& peer) {
-        pool_.open_tunnel(std::move(fd),
-                          {"client", net::format_address(reinterpret_cast<const sockaddr*>(&peer)),
-                           target_.to_string()});
-      }) {}
+      acceptor_(worker.loop, std::move(listener),
+                [this](net::Fd fd, const sockaddr_storage& peer) { on_accept(std::move(fd), peer); }) {}
+
+void ClientListener::on_accept(net::Fd fd, const sockaddr_storage& peer) {
+  std::string source = net::format_address(reinterpret_cast<const sockaddr*>(&peer));
+  Admission::Refusal refusal;
+  Admission::Ticket ticket = worker_.admission.admit("", refusal);
+  if (!ticket) {
+    // Refused before any byte: the application sees a reset and may retry elsewhere.
+    worker_.metrics.limit_rejections[metrics::kClient][static_cast<size_t>(refusal)].add();
+    spdlog::debug("client: {} refused: {} reached", source, to_string(refusal));
+    net::close_with_reset(fd);
+    return;
+  }
+  pool_.open_tunnel(std::move(fd), {"client", std::move(source), target_.to_string(), 0, std::move(ticket)});
+}
 
 }  // namespace hbone::tunnel

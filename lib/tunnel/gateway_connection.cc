@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "h2/header.h"
+#include "tunnel/admission.h"
 
 namespace hbone::tunnel {
 
@@ -43,7 +44,7 @@ int GatewayConnection::on_begin_headers(const nghttp2_frame* frame) {
     return 0;
   }
   requests_[id] = Request{};
-  adopt_stream(id, std::make_unique<Tunnel>(*this, Tunnel::Info{"gateway", peer_address(), ""}));
+  adopt_stream(id, std::make_unique<Tunnel>(*this, Tunnel::Info{"gateway", peer_address(), "", 0, {}}));
   static_cast<Tunnel*>(stream(id))->set_stream_id(id);
   return 0;
 }
@@ -99,6 +100,17 @@ void GatewayConnection::handle_request(int32_t stream_id, const Request& request
     respond_error(stream_id, 403, "identity " + peer_identity() + " not allowed");
     return;
   }
+  Admission::Refusal refusal;
+  Admission::Ticket ticket = worker().admission.admit(peer_identity(), refusal);
+  if (!ticket) {
+    metrics().limit_rejections[metrics::kGateway][static_cast<size_t>(refusal)].add();
+    // 503: this process is full, another gateway replica may not be; 429: this peer
+    // holds its share, it should back off.
+    bool process = refusal == Admission::Refusal::max_tunnels;
+    respond_error(stream_id, process ? 503 : 429, std::string(to_string(refusal)) + " reached", "UO");
+    return;
+  }
+  tunnel->admit(std::move(ticket));
   dial(stream_id, *target);
 }
 
@@ -146,11 +158,12 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
   schedule_flush();
 }
 
-void GatewayConnection::respond_error(int32_t stream_id, int status, const std::string& why) {
+void GatewayConnection::respond_error(int32_t stream_id, int status, const std::string& why,
+                                      const char* flags) {
   auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
   if (tunnel) {
     tunnel->set_status(status);
-    tunnel->count_failure(status);
+    tunnel->count_failure(status, flags);
   }
   spdlog::info("gateway: {} stream {} -> {}: {}", peer_address(), stream_id, status, why);
   std::string code = std::to_string(status);

@@ -47,7 +47,8 @@ class GatewayConnection : public h2::H2Connection {
   void dial(int32_t stream_id, const net::HostPort& target);
   void on_dialed(int32_t stream_id, net::Dialer::Result result);
   // A final non-200 response; the stream is then reset with NO_ERROR (RFC 9113 §8.1).
-  void respond_error(int32_t stream_id, int status, const std::string& why);
+  void respond_error(int32_t stream_id, int status, const std::string& why,
+                     const char* flags = nullptr);
 
   GatewayContext& ctx_;
   OnClosed on_closed_;

@@ -19,6 +19,7 @@ const char* response_flags(int status) {
     case 405:
     case 431: return "DPE";
     case 403: return "UAEX";
+    case 429: return "UO";
     default: return "UF";
   }
 }
@@ -48,8 +49,8 @@ void Tunnel::established() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - opened_).count());
 }
 
-void Tunnel::count_failure(int status) {
-  conn_.metrics().istio(istio_labels(response_flags(status)))->failed.add();
+void Tunnel::count_failure(int status, const char* flags) {
+  conn_.metrics().istio(istio_labels(flags ? flags : response_flags(status)))->failed.add();
 }
 
 // Istio counts from the downstream's view: the client's local side is the downstream,
@@ -98,6 +99,15 @@ void Tunnel::sample_rate(double seconds) {
   if (bytes_up_ == sampled_up_ && bytes_down_ == sampled_down_) {
     up_.shrink();
     down_.shrink();
+    idle_seconds_ += seconds;
+  } else {
+    idle_seconds_ = 0;
+  }
+  auto idle_timeout = conn_.config().limits.idle_timeout;
+  if (relaying_ && !finished_ && idle_timeout.count() > 0 &&
+      idle_seconds_ * 1000 >= static_cast<double>(idle_timeout.count())) {
+    conn_.metrics().idle_timeouts[conn_.role()].add();
+    reset_both(NGHTTP2_CANCEL, "idle timeout");
   }
   rate_up_ = static_cast<double>(bytes_up_ - sampled_up_) / seconds;
   rate_down_ = static_cast<double>(bytes_down_ - sampled_down_) / seconds;
@@ -139,10 +149,10 @@ void Tunnel::attach_local(net::Fd fd) {
   poll_.emplace(conn_.loop().uv(), fd_.get(), this);
 }
 
-net::Fd Tunnel::release_local() {
+Tunnel::Handoff Tunnel::release_local() {
   poll_.reset();
   finished_ = true;
-  return std::move(fd_);
+  return {std::move(fd_), std::move(info_)};
 }
 
 void Tunnel::start_relay() {

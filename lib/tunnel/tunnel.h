@@ -9,6 +9,7 @@
 #include "metrics/worker_metrics.h"
 #include "net/fd.h"
 #include "net/poll_watcher.h"
+#include "tunnel/admission.h"
 #include "util/byte_buffer.h"
 
 namespace hbone::tunnel {
@@ -26,7 +27,13 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
     std::string role;    // "client" or "gateway"
     std::string source;  // the local peer (client) or the HTTP/2 peer (gateway)
     std::string target;  // CONNECT authority
-    int attempt = 0;     // client: how often this connection was retried after REFUSED_STREAM
+    int attempt = 0;     // client: how often this connection was retried elsewhere
+    Admission::Ticket ticket;  // its place under limits.max_tunnels*
+  };
+  // What a retry takes elsewhere: the local socket and the tunnel's description.
+  struct Handoff {
+    net::Fd fd;
+    Info info;
   };
 
   Tunnel(h2::H2Connection& conn, Info info);
@@ -42,7 +49,9 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   // The local socket: accepted (client) or dialled (gateway).
   void attach_local(net::Fd fd);
   // Gives the local socket up (to retry it elsewhere): this tunnel then ends silently.
-  net::Fd release_local();
+  Handoff release_local();
+  // Counts this tunnel against the caps (gateway: once the request names its peer).
+  void admit(Admission::Ticket ticket) { info_.ticket = std::move(ticket); }
   // Response is settled (200 sent or received): start moving bytes.
   void start_relay();
   // Refuse the tunnel: close the local side with RST and reset the stream if it is open.
@@ -51,7 +60,8 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   // Outcome for the metrics: the response was 200 (counts as opened, records the setup
   // latency), or the tunnel failed with an HTTP status (counts as failed).
   void established();
-  void count_failure(int status);
+  // `flags` overrides the Istio response flags derived from the status.
+  void count_failure(int status, const char* flags = nullptr);
 
   // StreamHandler
   long next_data(size_t max, bool* eof) override;
@@ -97,6 +107,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   uint64_t sampled_down_ = 0;
   double rate_up_ = 0;       // bytes/s over the last sample period
   double rate_down_ = 0;
+  double idle_seconds_ = 0;  // since the last byte either way, in sample periods
   metrics::IstioTcp* istio_ = nullptr;  // set once established
   int stall_scope_ = -1;                 // metrics::StallScope while stalled
   std::chrono::steady_clock::time_point stall_started_{};

@@ -59,6 +59,8 @@ TEST_F(ConfigLoaderTest, DefaultsMatchTheContract) {
   EXPECT_EQ(c.gateway->connect_timeout.count(), 10'000);
   EXPECT_EQ(c.tls.trust_domain, "cluster.local");
   EXPECT_FALSE(c.client);
+  EXPECT_EQ(c.limits.max_tunnels, 0u);
+  EXPECT_EQ(c.limits.idle_timeout.count(), 3'600'000);
 }
 
 TEST_F(ConfigLoaderTest, ParsesEveryKey) {
@@ -94,6 +96,10 @@ socket:
   send_buffer: 4MiB
   recv_buffer: 2MiB
   read_size: 64KiB
+limits:
+  max_tunnels: 5000
+  max_tunnels_per_identity: 100
+  idle_timeout: 30m
 )";
   LoadResult r = load_config_string(yaml, "t.yaml");
   const Config& c = r.config;
@@ -112,6 +118,9 @@ socket:
   EXPECT_EQ(c.http2.keepalive_timeout.count(), 2000);
   EXPECT_EQ(c.socket.send_buffer, 4u << 20);
   EXPECT_EQ(c.socket.read_size, 64u << 10);
+  EXPECT_EQ(c.limits.max_tunnels, 5000u);
+  EXPECT_EQ(c.limits.max_tunnels_per_identity, 100u);
+  EXPECT_EQ(c.limits.idle_timeout.count(), 1'800'000);
   // The dump parses back to the same values.
   LoadResult again = load_config_string(dump_config(c), "dump.yaml");
   EXPECT_EQ(dump_config(again.config), dump_config(c));
@@ -191,6 +200,11 @@ TEST_F(ConfigLoaderTest, BadIdentitiesAndDestinations) {
   EXPECT_NE(problem(gateway_config("  allowed_destinations: [\"10.0.0.0/33\"]\n"))
                 .find("gateway.allowed_destinations: \"10.0.0.0/33\" is not a valid CIDR"),
             std::string::npos);
+}
+
+TEST_F(ConfigLoaderTest, BadLimit) {
+  EXPECT_EQ(problem(gateway_config("limits:\n  max_tunnels: -1\n")),
+            "t.yaml:8: limits.max_tunnels: bad value \"-1\", want an integer 0 .. 16777216");
 }
 
 TEST_F(ConfigLoaderTest, WorkersRange) {

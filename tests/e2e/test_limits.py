@@ -1,0 +1,124 @@
+"""Tunnel caps and the idle timeout: the excess is refused with the right status (gateway)
+or a reset (client), counted, and admitted tunnels are unharmed; places come back when
+tunnels end."""
+
+import socket
+import time
+
+import h2.events
+
+from h2client import H2Client
+from harness import Mesh, TargetServer, closed_without_data, echo
+
+PROCESS = {"limit": "max_tunnels"}
+IDENTITY = {"limit": "max_tunnels_per_identity"}
+
+
+def wait_until(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def echoes(conn, payload):
+    conn.sendall(payload)
+    got = b""
+    while len(got) < len(payload):
+        data = conn.recv(65536)
+        assert data, "tunnel closed"
+        got += data
+    return got == payload
+
+
+def test_gateway_max_tunnels_503_then_place_returned(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, gateway={"limits": {"max_tunnels": 2}})
+    target = f"127.0.0.1:{server.port}"
+    client = H2Client(mesh.gateway_port)
+    first, second = client.connect(target), client.connect(target)
+    assert [first[1], second[1]] == ["200", "200"]
+    sid, status = client.connect(target)
+    assert status == "503"
+    gw = mesh.gateway
+    assert gw.metric("hbone_tunnel_limit_rejections_total", role="gateway", **PROCESS) == 1
+    assert gw.metric("istio_tcp_connections_failed_total", response_flags="UO") == 1
+    # Ending one tunnel gives its place back.
+    client.conn.end_stream(first[0])
+    client.flush()
+    client.wait(lambda e: isinstance(e, h2.events.StreamEnded) and e.stream_id == first[0])
+    wait_until(lambda: gw.metric("hbone_tunnels_active", role="gateway") == 1)
+    assert client.connect(target)[1] == "200"
+    assert server.accepted == 3  # the refused CONNECT never reached the target
+    client.sock.close()
+    mesh.stop()
+
+
+def test_per_identity_cap_429_other_identity_unaffected(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, gateway={"limits": {"max_tunnels_per_identity": 2}})
+    target = f"127.0.0.1:{server.port}"
+    greedy = H2Client(mesh.gateway_port)
+    assert [greedy.connect(target)[1] for _ in range(3)] == ["200", "200", "429"]
+    # Another connection of the same identity shares the cap ...
+    second = H2Client(mesh.gateway_port)
+    assert second.connect(target)[1] == "429"
+    # ... another identity has its own.
+    other = H2Client(mesh.gateway_port, cert="other")
+    assert [other.connect(target)[1] for _ in range(2)] == ["200", "200"]
+    assert mesh.gateway.metric("hbone_tunnel_limit_rejections_total", **IDENTITY) == 2
+    assert mesh.gateway.metric("hbone_tunnel_limit_rejections_total", **PROCESS) == 0
+    # The greedy client's connection dies: its places come back.
+    greedy.sock.close()
+    wait_until(lambda: mesh.gateway.metric("hbone_tunnels_active", role="gateway") == 2)
+    assert second.connect(target)[1] == "200"
+    second.sock.close()
+    other.sock.close()
+    mesh.stop()
+
+
+def test_client_max_tunnels_resets_excess_local_connections(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, client={"limits": {"max_tunnels": 3}})
+    held = [mesh.connect() for _ in range(3)]
+    for i, conn in enumerate(held):
+        assert echoes(conn, b"held %d" % i)
+    extra = mesh.connect()
+    assert closed_without_data(extra)
+    assert mesh.client.metric("hbone_tunnel_limit_rejections_total", role="client", **PROCESS) == 1
+    for i, conn in enumerate(held):  # admitted tunnels unharmed
+        assert echoes(conn, b"still %d" % i)
+    held.pop().close()
+    wait_until(lambda: mesh.client.metric("hbone_tunnels_active", role="client") == 2)
+    again = mesh.connect()
+    assert echoes(again, b"admitted again")
+    for conn in held + [again]:
+        conn.close()
+    mesh.stop()
+
+
+def test_idle_tunnel_closed_busy_one_kept(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, client={"limits": {"idle_timeout": "2s"}})
+    idle, busy = mesh.connect(), mesh.connect()
+    assert echoes(idle, b"hello") and echoes(busy, b"hello")
+    start = time.monotonic()
+    idle.settimeout(0.4)
+    closed_at = None
+    while time.monotonic() - start < 5:
+        assert echoes(busy, b"tick"), "a tunnel with traffic must stay open"
+        if closed_at is None:
+            try:
+                data = idle.recv(1)
+                assert data == b""
+                closed_at = time.monotonic() - start
+            except socket.timeout:
+                pass
+            except ConnectionResetError:
+                closed_at = time.monotonic() - start
+    assert closed_at is not None and 1.5 < closed_at < 4.5, closed_at
+    assert mesh.client.metric("hbone_tunnel_idle_timeouts_total", role="client") == 1
+    mesh.client.wait_for_log('close="idle timeout"')
+    assert echoes(busy, b"still open")
+    busy.close()
+    mesh.stop()
