@@ -394,7 +394,7 @@ void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t 
 void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
   StreamHandler* handler = stream(stream_id);
   if (!handler) return;
-  if (error_code == NGHTTP2_REFUSED_STREAM && retry_refused(stream_id)) return;
+  if (error_code == NGHTTP2_REFUSED_STREAM && retry_unanswered(stream_id)) return;
   handler->on_stream_closed(error_code);
 }
 
@@ -452,6 +452,11 @@ void H2Connection::close(const std::string& reason) {
   keepalive_.stop();
   handshake_deadline_.stop();
   if (poll_) poll_->watch(0);
+  // A pooled connection can die between two tunnels unnoticed (the gateway closed it, a NAT
+  // forgot it): tunnels still waiting for their response get a second chance elsewhere.
+  std::vector<int32_t> ids;
+  for (const auto& [id, handler] : streams_) ids.push_back(id);
+  for (int32_t id : ids) retry_unanswered(id);
   for (auto& [id, handler] : streams_) handler->abort();
   if (ready_) {
     spdlog::info("{} connection {} ({}) closed: {}", side_ == Side::server ? "gateway" : "client",

@@ -91,9 +91,10 @@ class H2Connection : public net::PollWatcher::Handler,
   virtual bool verify_peer(tls::TlsSession& tls, std::string& why) = 0;
   virtual void on_ready() {}
   virtual void after_frame_sent(const nghttp2_frame*) {}
-  // A stream closed with REFUSED_STREAM (by RST, or beyond a GOAWAY's last stream id): the
-  // peer never processed it. True when the role took it over (to retry elsewhere).
-  virtual bool retry_refused(int32_t) { return false; }
+  // A stream the peer never answered: refused (RST_STREAM REFUSED_STREAM, or beyond a
+  // GOAWAY's last stream id), or still waiting when the connection died. True when the role
+  // took it over (to retry on another connection).
+  virtual bool retry_unanswered(int32_t) { return false; }
   // A complete header block (request on the gateway, response on the client).
   virtual void on_headers_complete(const nghttp2_frame* frame) = 0;
   // The connection is gone; the subclass hands itself to its owner's retire path.

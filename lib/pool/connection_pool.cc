@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "net/socket_ops.h"
+
 namespace hbone::pool {
 
 ConnectionPool::ConnectionPool(net::WorkerContext& worker, const tls::TlsContext& tls)
@@ -23,6 +25,10 @@ tunnel::ClientConnection& ConnectionPool::acquire() {
 }
 
 void ConnectionPool::open_tunnel(net::Fd local, tunnel::Tunnel::Info info) {
+  if (stopping_) {
+    net::close_with_reset(local);
+    return;
+  }
   acquire().open_tunnel(std::move(local), std::move(info));
 }
 
@@ -42,10 +48,12 @@ std::vector<tunnel::ClientConnection*> ConnectionPool::snapshot() const {
 }
 
 void ConnectionPool::drain() {
+  stopping_ = true;
   for (auto* conn : snapshot()) conn->drain();
 }
 
 void ConnectionPool::close_all() {
+  stopping_ = true;
   for (auto* conn : snapshot()) conn->close("shutting down");
 }
 

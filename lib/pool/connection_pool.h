@@ -36,6 +36,7 @@ class ConnectionPool {
   net::WorkerContext& worker_;
   const tls::TlsContext& tls_;
   std::vector<std::unique_ptr<tunnel::ClientConnection>> connections_;
+  bool stopping_ = false;  // draining or closing: retried tunnels are not placed again
 };
 
 }  // namespace hbone::pool

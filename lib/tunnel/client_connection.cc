@@ -107,15 +107,16 @@ void ClientConnection::on_headers_complete(const nghttp2_frame* frame) {
   }
 }
 
-bool ClientConnection::retry_refused(int32_t stream_id) {
+bool ClientConnection::retry_unanswered(int32_t stream_id) {
   auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
-  // Only before any response, and once: the target was never dialled, no byte was read.
+  // Only before any response, and once. No byte was read from the local socket yet (the
+  // relay starts at 200); at worst the gateway dialled the target and nothing was sent.
   if (!tunnel || tunnel->status() != 0 || tunnel->info().attempt > 0) return false;
   Tunnel::Handoff handoff = tunnel->release_local();
   ++handoff.info.attempt;
   retire_stream(stream_id);
-  spdlog::debug("client: stream {} to {} refused by {}, retrying", stream_id, handoff.info.target,
-                peer_address());
+  spdlog::info("client: stream {} to {} unanswered by {} ({}), retrying on another connection",
+               stream_id, handoff.info.target, peer_address(), closed() ? "connection lost" : "refused");
   reopen_(std::move(handoff.fd), std::move(handoff.info));
   return true;
 }

@@ -38,7 +38,7 @@ class ClientConnection : public h2::H2Connection {
   void on_ready() override;
   void on_headers_complete(const nghttp2_frame* frame) override;
   void on_closed(const std::string& reason) override;
-  bool retry_refused(int32_t stream_id) override;
+  bool retry_unanswered(int32_t stream_id) override;
 
  private:
   void submit(std::unique_ptr<Tunnel> tunnel);

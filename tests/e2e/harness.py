@@ -253,6 +253,16 @@ def closed_without_data(conn):
         return True
 
 
+def rejected_at_once(connect):
+    """True when a connection made by `connect()` is ended without a byte. The reset can
+    even beat connect() returning, on loopback."""
+    try:
+        with connect() as conn:
+            return closed_without_data(conn)
+    except ConnectionResetError:
+        return True
+
+
 def established_on_port(port):
     """ESTABLISHED TCP sockets whose local port is `port` (from /proc/net/tcp{,6})."""
     count = 0

@@ -6,9 +6,12 @@ import hashlib
 import signal
 import time
 
+import pytest
 import yaml
 
-from harness import Hbone, Mesh, TargetServer, closed_without_data, echo, random_bytes, sha256
+from relay import FaultyRelay
+from harness import (Hbone, Mesh, TargetServer, closed_without_data, echo, random_bytes,
+                     rejected_at_once, sha256)
 
 MiB = 1 << 20
 
@@ -52,13 +55,8 @@ def test_gateway_killed_then_back(tmp_path):
     assert closed_without_data(conn)
     assert time.monotonic() - start < 2, "local socket left hanging"
     conn.close()
-    # A tunnel opened while no gateway runs fails fast instead of hanging (the reset
-    # can even beat connect() returning, on loopback).
-    try:
-        with mesh.connect() as refused:
-            assert closed_without_data(refused)
-    except ConnectionResetError:
-        pass
+    # A tunnel opened while no gateway runs fails fast instead of hanging.
+    assert rejected_at_once(mesh.connect)
     config = yaml.safe_load(mesh.gateway.config_path.read_text())
     gateway = Hbone(tmp_path, "gateway-again", config)
     with mesh.connect() as again:
@@ -67,3 +65,32 @@ def test_gateway_killed_then_back(tmp_path):
     assert mesh.client.metric("istio_tcp_connections_failed_total", response_flags="UF") >= 1
     assert mesh.client.stop() == 0
     assert gateway.stop() == 0
+
+
+@pytest.mark.parametrize("fault", ["reset", "blackhole"])
+def test_dead_pooled_connection_costs_no_tunnel(tmp_path, fault):
+    """The pooled connection dies unnoticed between tunnels (reset on next write, or a
+    silent blackhole caught by the keepalive PING): the next tunnel is retried on a fresh
+    connection and works."""
+    server = TargetServer(echo)
+    relay = FaultyRelay()
+    mesh = Mesh(tmp_path, server.port,
+                client={"client": {"gateway": f"127.0.0.1:{relay.port}"}},
+                http2={"keepalive_interval": "300ms", "keepalive_timeout": "600ms"})
+    relay.upstream_port = mesh.gateway_port
+    with mesh.connect() as first:
+        first.sendall(b"warm")
+        assert first.recv(4) == b"warm"
+    assert relay.accepted == 1
+    relay.break_existing(fault)
+    start = time.monotonic()
+    with mesh.connect() as conn:
+        conn.sendall(b"second")
+        conn.settimeout(10)
+        assert conn.recv(6) == b"second"
+    assert time.monotonic() - start < 5
+    assert relay.accepted == 2  # a fresh connection carried it
+    mesh.client.wait_for_log("retrying on another connection")
+    assert mesh.client.metric("istio_tcp_connections_failed_total") == 0
+    relay.close()
+    mesh.stop()

@@ -8,7 +8,7 @@ import time
 import h2.events
 
 from h2client import H2Client
-from harness import Mesh, TargetServer, closed_without_data, echo
+from harness import Mesh, TargetServer, echo, rejected_at_once
 
 PROCESS = {"limit": "max_tunnels"}
 IDENTITY = {"limit": "max_tunnels_per_identity"}
@@ -83,8 +83,7 @@ def test_client_max_tunnels_resets_excess_local_connections(tmp_path):
     held = [mesh.connect() for _ in range(3)]
     for i, conn in enumerate(held):
         assert echoes(conn, b"held %d" % i)
-    extra = mesh.connect()
-    assert closed_without_data(extra)
+    assert rejected_at_once(mesh.connect)
     assert mesh.client.metric("hbone_tunnel_limit_rejections_total", role="client", **PROCESS) == 1
     for i, conn in enumerate(held):  # admitted tunnels unharmed
         assert echoes(conn, b"still %d" % i)
