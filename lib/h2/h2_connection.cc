@@ -95,7 +95,9 @@ void H2Connection::schedule_flush() {
 void H2Connection::on_io(int status, int events) {
   if (closed_) return;
   if (status < 0) {
-    close(std::string("socket error: ") + uv_strerror(status));
+    // libuv reports POLLERR as UV_EBADF: the socket knows the real cause.
+    int err = net::socket_error(fd_.get());
+    close(std::string("socket error: ") + (err ? std::strerror(err) : uv_strerror(status)));
     return;
   }
   if (events & UV_WRITABLE) {
@@ -162,6 +164,8 @@ void H2Connection::process_inbound() {
     }
   }
   if (closed_) return;
+  after_input();
+  if (closed_) return;
   if (status == tls::TlsSession::Status::closed) {
     close("peer closed TLS (close_notify)");
   } else if (status == tls::TlsSession::Status::failed) {
@@ -208,6 +212,14 @@ bool H2Connection::finish_handshake() {
   // RFC 9113 §5.1.2: no stream limit until the peer's SETTINGS say otherwise (nghttp2
   // would assume 100 and hold back streams the gateway is about to allow).
   nghttp2_option_set_peer_max_concurrent_streams(option.get(), 0xffffffffu);
+  // Flood limits, spelled out rather than left to the library's defaults: a peer that
+  // makes us queue more than this many SETTINGS/PING acks without reading them, sends more
+  // than 8 CONTINUATION frames, or resets streams faster than 1000 at once then 33/s
+  // (CVE-2023-44487, rapid reset) loses its connection.
+  nghttp2_option_set_max_outbound_ack(option.get(), 1000);
+  nghttp2_option_set_max_settings(option.get(), 32);
+  nghttp2_option_set_max_continuations(option.get(), 8);
+  nghttp2_option_set_stream_reset_rate_limit(option.get(), 1000, 33);
   nghttp2_session* raw = nullptr;
   int rv = side_ == Side::server
                ? nghttp2_session_server_new2(&raw, session_callbacks(), this, option.get())
@@ -392,6 +404,7 @@ void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t 
 }
 
 void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
+  on_stream_ended(stream_id);
   StreamHandler* handler = stream(stream_id);
   if (!handler) return;
   if (error_code == NGHTTP2_REFUSED_STREAM && retry_unanswered(stream_id)) return;
@@ -415,20 +428,20 @@ void H2Connection::on_keepalive() {
 }
 
 void H2Connection::adopt_stream(int32_t stream_id, std::unique_ptr<StreamHandler> handler) {
-  nghttp2_session_set_stream_user_data(session_.get(), stream_id, handler.get());
   streams_[stream_id] = std::move(handler);
   metrics().streams_per_connection[role()].observe(static_cast<double>(streams_.size()));
 }
 
 StreamHandler* H2Connection::stream(int32_t stream_id) const {
-  if (!session_) return nullptr;
-  return static_cast<StreamHandler*>(nghttp2_session_get_stream_user_data(session_.get(), stream_id));
+  // Not nghttp2's stream user data: a submitted request has no nghttp2 stream until its
+  // HEADERS frame is serialized.
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second.get();
 }
 
 void H2Connection::retire_stream(int32_t stream_id) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
-  if (session_) nghttp2_session_set_stream_user_data(session_.get(), stream_id, nullptr);
   loop().retire(std::move(it->second));
   streams_.erase(it);
 }

@@ -91,6 +91,10 @@ class H2Connection : public net::PollWatcher::Handler,
   virtual bool verify_peer(tls::TlsSession& tls, std::string& why) = 0;
   virtual void on_ready() {}
   virtual void after_frame_sent(const nghttp2_frame*) {}
+  // Every frame of one socket read has been processed.
+  virtual void after_input() {}
+  // A stream closed (before its handler hears of it).
+  virtual void on_stream_ended(int32_t) {}
   // A stream the peer never answered: refused (RST_STREAM REFUSED_STREAM, or beyond a
   // GOAWAY's last stream id), or still waiting when the connection died. True when the role
   // took it over (to retry on another connection).

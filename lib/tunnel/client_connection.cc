@@ -73,7 +73,7 @@ void ClientConnection::submit(std::unique_ptr<Tunnel> tunnel) {
   };
   nghttp2_data_provider provider = data_provider(tunnel.get());
   int32_t id = nghttp2_submit_request(session(), nullptr, headers, std::size(headers), &provider,
-                                      tunnel.get());
+                                      nullptr);
   if (id < 0) {
     spdlog::warn("client: cannot open stream to {}: {}", info.target, nghttp2_strerror(id));
     tunnel->count_failure(503);

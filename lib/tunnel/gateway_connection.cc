@@ -111,7 +111,23 @@ void GatewayConnection::handle_request(int32_t stream_id, const Request& request
     return;
   }
   tunnel->admit(std::move(ticket));
-  dial(stream_id, *target);
+  to_dial_.emplace_back(stream_id, std::move(*target));
+}
+
+void GatewayConnection::after_input() {
+  auto batch = std::move(to_dial_);
+  to_dial_.clear();
+  for (const auto& [stream_id, target] : batch) {
+    if (stream(stream_id)) dial(stream_id, target);
+  }
+}
+
+void GatewayConnection::on_stream_ended(int32_t stream_id) {
+  requests_.erase(stream_id);  // reset before its header block ended
+  auto it = dials_.find(stream_id);
+  if (it == dials_.end()) return;
+  loop().retire(std::move(it->second));  // cancels the connect
+  dials_.erase(it);
 }
 
 void GatewayConnection::dial(int32_t stream_id, const net::HostPort& target) {
@@ -184,6 +200,7 @@ void GatewayConnection::after_frame_sent(const nghttp2_frame* frame) {
 
 void GatewayConnection::on_closed(const std::string&) {
   dials_.clear();
+  to_dial_.clear();
   on_closed_(this);
 }
 

@@ -35,6 +35,8 @@ class GatewayConnection : public h2::H2Connection {
   void on_headers_complete(const nghttp2_frame* frame) override;
   void on_closed(const std::string& reason) override;
   void after_frame_sent(const nghttp2_frame* frame) override;
+  void after_input() override;
+  void on_stream_ended(int32_t stream_id) override;
 
  private:
   struct Request {
@@ -55,6 +57,9 @@ class GatewayConnection : public h2::H2Connection {
   bool identity_allowed_ = true;
   std::unordered_map<int32_t, Request> requests_;  // header blocks being received
   std::unordered_map<int32_t, std::unique_ptr<net::Dialer>> dials_;
+  // Admitted requests of the current input batch, dialled once it is processed: a stream
+  // opened and reset in one batch (rapid reset) never costs the target a connection.
+  std::vector<std::pair<int32_t, net::HostPort>> to_dial_;
 };
 
 }  // namespace hbone::tunnel

@@ -4,6 +4,7 @@ gateway is back."""
 
 import hashlib
 import signal
+import socket
 import time
 
 import pytest
@@ -74,13 +75,23 @@ def test_dead_pooled_connection_costs_no_tunnel(tmp_path, fault):
     connection and works."""
     server = TargetServer(echo)
     relay = FaultyRelay()
+    # A reset must meet the tunnel's HEADERS, not an earlier PING; a blackhole is only
+    # noticed by the PING.
+    keepalive = {"reset": "60s", "blackhole": "300ms"}[fault]
     mesh = Mesh(tmp_path, server.port,
                 client={"client": {"gateway": f"127.0.0.1:{relay.port}"}},
-                http2={"keepalive_interval": "300ms", "keepalive_timeout": "600ms"})
+                http2={"keepalive_interval": keepalive, "keepalive_timeout": "600ms"})
     relay.upstream_port = mesh.gateway_port
     with mesh.connect() as first:
         first.sendall(b"warm")
         assert first.recv(4) == b"warm"
+        first.shutdown(socket.SHUT_WR)
+        assert first.recv(1) == b""
+    # Nothing of the first tunnel may still be in flight when the connection breaks.
+    deadline = time.monotonic() + 5
+    while mesh.client.metric("hbone_tunnels_active") or mesh.gateway.metric("hbone_tunnels_active"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     assert relay.accepted == 1
     relay.break_existing(fault)
     start = time.monotonic()
