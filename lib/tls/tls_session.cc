@@ -97,8 +97,10 @@ TlsSession::Status TlsSession::fail_or_retry(int rc) {
       error_ = "peer sent close_notify";
       return Status::closed;
     default: {
+      // BoringSSL reports X509_V_ERR_INVALID_CALL while no certificate was verified yet
+      // (garbage instead of a ClientHello): that is not a certificate problem.
       long verify = SSL_get_verify_result(ssl_.get());
-      if (verify != X509_V_OK) {
+      if (verify != X509_V_OK && verify != X509_V_ERR_INVALID_CALL) {
         error_ = std::string("certificate verification failed: ") +
                  X509_verify_cert_error_string(verify);
         ERR_clear_error();

@@ -14,22 +14,27 @@ from harness import CERTS
 class H2Client:
     """One mTLS HTTP/2 connection to the gateway, driven frame by frame."""
 
-    def __init__(self, port, cert="client"):
+    def __init__(self, port, cert="client", sock=None, preface=True):
+        """`sock`: a TCP socket already connected to `port` (to set options first);
+        preface=False stops after TLS, before the HTTP/2 connection preface."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(CERTS / "ca.pem")
         ctx.load_cert_chain(CERTS / f"{cert}.pem", CERTS / f"{cert}-key.pem")
         ctx.check_hostname = False
         ctx.set_alpn_protocols(["h2"])
-        self.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5))
+        sock = sock or socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.settimeout(5)
+        self.sock = ctx.wrap_socket(sock)
         assert self.sock.selected_alpn_protocol() == "h2"
         # Validation off: sending malformed requests is the point.
         config = h2.config.H2Configuration(client_side=True, validate_outbound_headers=False,
                                            normalize_outbound_headers=False,
                                            validate_inbound_headers=False)
         self.conn = h2.connection.H2Connection(config=config)
-        self.conn.initiate_connection()
-        self.flush()
         self.events = []
+        if preface:
+            self.conn.initiate_connection()
+            self.flush()
 
     def flush(self):
         self.sock.sendall(self.conn.data_to_send())
@@ -71,3 +76,39 @@ class H2Client:
         """A CONNECT to `target`; returns (stream id, status)."""
         sid = self.request([(":method", "CONNECT"), (":authority", target)])
         return sid, self.status(sid)
+
+    def send_raw(self, data):
+        """Bytes straight onto the TLS stream, bypassing python-h2's state machine."""
+        self.sock.sendall(data)
+
+    def goaway_code(self, timeout=10):
+        """Reads raw frames until GOAWAY (its error code) or the end of the connection
+        (None). Only for connections python-h2 has not read from."""
+        self.sock.settimeout(timeout)
+        buffer = b""
+        try:
+            while True:
+                while len(buffer) >= 9:
+                    length = int.from_bytes(buffer[:3], "big")
+                    if len(buffer) < 9 + length:
+                        break
+                    frame_type, payload = buffer[3], buffer[9:9 + length]
+                    buffer = buffer[9 + length:]
+                    if frame_type == GOAWAY:
+                        return int.from_bytes(payload[4:8], "big")
+                data = self.sock.recv(65536)
+                if not data:
+                    return None
+                buffer += data
+        except (ConnectionResetError, ssl.SSLError):
+            return None
+
+
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, CONTINUATION = 0, 1, 3, 4, 6, 7, 9
+END_STREAM, END_HEADERS = 0x1, 0x4
+
+
+def frame(frame_type, flags, stream_id, payload=b""):
+    """One raw HTTP/2 frame (RFC 9113 §4.1)."""
+    return (len(payload).to_bytes(3, "big") + bytes([frame_type, flags]) +
+            stream_id.to_bytes(4, "big") + payload)
