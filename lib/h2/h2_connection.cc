@@ -162,6 +162,9 @@ void H2Connection::process_inbound() {
       close(std::string("HTTP/2 error: ") + nghttp2_strerror(static_cast<int>(rv)));
       return;
     }
+    // nghttp2 decided to end the session (a flood limit, a connection error): its GOAWAY
+    // goes out now and the rest of what the peer sent is not parsed.
+    if (!nghttp2_session_want_read(session_.get())) break;
   }
   if (closed_) return;
   after_input();

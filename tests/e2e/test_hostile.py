@@ -191,12 +191,12 @@ def test_rapid_reset(bystander):
             sent += 100
     except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
         pass  # closed while we were still sending
-    # nghttp2's reset rate limit: 1000 at once, then GOAWAY(INTERNAL_ERROR). Frames already
-    # read in the same batch may still be parsed, nothing after it.
+    # nghttp2's reset rate limit: 1000 at once, then GOAWAY(INTERNAL_ERROR). The rest of
+    # the 256 KiB of plaintext being parsed still is (~6000 pairs at most), nothing after.
     assert client.goaway_code() == ErrorCodes.INTERNAL_ERROR
     assert closed_within(client.sock, 5)
     gw = bystander.mesh.gateway
     opened = gw.metric("hbone_h2_frames_received_total", role="gateway", type="HEADERS")
-    assert 1000 <= opened <= 2500, f"{opened} of {sent} streams opened before the connection closed"
+    assert 1000 <= opened <= 6000, f"{opened} of {sent} streams opened before the connection closed"
     assert bystander.server.accepted <= 10, bystander.server.accepted
     bystander.finish()
