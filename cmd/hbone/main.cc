@@ -12,6 +12,7 @@
 #include "config/config_loader.h"
 #include "daemon/daemon.h"
 #include "hbone/version.h"
+#include "tunnel/peer_policy.h"
 #include "top.h"
 
 namespace {
@@ -24,7 +25,7 @@ std::optional<LoadResult> load(const std::string& path) {
   try {
     LoadResult result = hbone::config::load_config_file(path);
     for (const auto& warning : result.warnings) std::cerr << "warning: " << warning << "\n";
-    hbone::daemon::TlsContexts::build(result.config);
+    hbone::tunnel::PeerPolicy::build(result.config);
     return result;
   } catch (const ConfigError& e) {
     for (const auto& problem : e.problems()) std::cerr << "error: " << problem << "\n";
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
   if (!result) return 1;
   spdlog::set_level(spdlog::level::from_str(result->config.log_level));
   try {
-    hbone::daemon::Daemon daemon(std::move(result->config));
+    hbone::daemon::Daemon daemon(std::move(result->config), config_path);
     return daemon.run();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

@@ -35,16 +35,28 @@ std::vector<net::Fd> bind_all(const std::string& key, net::HostPort address, uns
   return fds;
 }
 
-}  // namespace
-
-TlsContexts TlsContexts::build(const config::Config& config) {
-  TlsContexts contexts;
-  if (config.gateway) contexts.server.emplace(config.tls, tls::TlsContext::Role::server);
-  if (config.client) contexts.client.emplace(config.tls, tls::TlsContext::Role::client);
-  return contexts;
+// `running` with what a reload may change taken from `loaded`: certificate files and
+// allow-lists. Roles, listeners and tunables stay as started.
+config::Config reloadable_applied(const config::Config& running, const config::Config& loaded) {
+  config::Config out = running;
+  out.tls.cert = loaded.tls.cert;
+  out.tls.key = loaded.tls.key;
+  out.tls.ca = loaded.tls.ca;
+  if (out.gateway && loaded.gateway) {
+    out.gateway->allowed_identities = loaded.gateway->allowed_identities;
+    out.gateway->allowed_destinations = loaded.gateway->allowed_destinations;
+  }
+  if (out.client && loaded.client) out.client->gateway_identity = loaded.client->gateway_identity;
+  return out;
 }
 
-Daemon::Daemon(config::Config config) : config_(std::move(config)), tls_(TlsContexts::build(config_)) {
+}  // namespace
+
+Daemon::Daemon(config::Config config, std::string config_path)
+    : config_(std::move(config)),
+      config_path_(std::move(config_path)),
+      policy_(tunnel::PeerPolicy::build(config_)),
+      config_dump_(config::dump_config(config_)) {
   std::vector<WorkerSockets> sockets(config_.workers);
   if (config_.gateway) {
     auto fds = bind_all("gateway.listen", config_.gateway->listen, config_.workers);
@@ -59,8 +71,7 @@ Daemon::Daemon(config::Config config) : config_(std::move(config)), tls_(TlsCont
   }
   for (unsigned i = 0; i < config_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(
-        i, config_, admission_, tls_.server ? &*tls_.server : nullptr, tls_.client ? &*tls_.client : nullptr,
-        std::move(sockets[i])));
+        i, config_, admission_, policy_, std::move(sockets[i])));
   }
   try {
     admin_ = std::make_unique<admin::AdminServer>(config_.admin.listen, admin_hooks());
@@ -74,7 +85,11 @@ admin::AdminHooks Daemon::admin_hooks() {
   return {
       .metrics_text = [this] { return metrics_text(); },
       .tunnels_json = [this] { return tunnels_json(); },
-      .config_dump = [this] { return config::dump_config(config_); },
+      .config_dump =
+          [this] {
+            std::lock_guard lock(dump_mutex_);
+            return config_dump_;
+          },
       .ready = [this] { return running_.load() && !draining_.load(); },
       .drain = [this] { drain_or_stop(); },
   };
@@ -83,7 +98,7 @@ admin::AdminHooks Daemon::admin_hooks() {
 std::string Daemon::metrics_text() const {
   std::vector<const metrics::WorkerMetrics*> all;
   for (const auto& worker : workers_) all.push_back(&worker->metrics());
-  return prometheus::TextSerializer().Serialize(metrics::collect(all));
+  return prometheus::TextSerializer().Serialize(metrics::collect(all, process_metrics_));
 }
 
 std::string Daemon::tunnels_json() const {
@@ -111,6 +126,40 @@ void Daemon::drain_or_stop() {
   for (auto& worker : workers_) worker->drain();
 }
 
+bool Daemon::reload() {
+  config::Config effective;
+  std::shared_ptr<const tunnel::PeerPolicy> policy;
+  try {
+    config::LoadResult loaded = config::load_config_file(config_path_);
+    for (const auto& warning : loaded.warnings) spdlog::warn("reload: {}", warning);
+    effective = reloadable_applied(config_, loaded.config);
+    if (config::dump_config(effective) != config::dump_config(loaded.config)) {
+      spdlog::warn("reload: {} changes keys other than tls.cert/key/ca and the allow-lists; "
+                   "those take effect at the next restart", config_path_);
+    }
+    policy = tunnel::PeerPolicy::build(effective);
+  } catch (const config::ConfigError& e) {
+    for (const auto& problem : e.problems()) spdlog::error("reload failed, nothing changed: {}", problem);
+    process_metrics_.reloads_failed.add();
+    return false;
+  } catch (const std::exception& e) {
+    spdlog::error("reload failed, nothing changed: {}: {}", config_path_, e.what());
+    process_metrics_.reloads_failed.add();
+    return false;
+  }
+  policy_ = policy;
+  for (auto& worker : workers_) worker->reload(policy);
+  {
+    std::lock_guard lock(dump_mutex_);
+    config_dump_ = config::dump_config(effective);
+  }
+  process_metrics_.reloads_ok.add();
+  const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
+  spdlog::info("reload: certificates and allow-lists applied from {} (identity {}); open tunnels kept",
+               config_path_, tls->identity());
+  return true;
+}
+
 Daemon::~Daemon() {
   admin_.reset();  // no admin thread may reach into the workers from here on
   for (auto& worker : workers_) worker->stop();
@@ -119,7 +168,7 @@ Daemon::~Daemon() {
 
 int Daemon::run() {
   net::EventLoop main_loop;
-  net::UvHandle<uv_signal_t> sigterm, sigint;
+  net::UvHandle<uv_signal_t> sigterm, sigint, sighup;
   auto on_term = [&] {
     spdlog::info("SIGTERM");
     drain_or_stop();
@@ -128,9 +177,14 @@ int Daemon::run() {
     spdlog::info("SIGINT: stopping");
     for (auto& worker : workers_) worker->stop();
   };
-  std::function<void()> term_handler = on_term, int_handler = on_int;
-  for (auto [handle, signum, handler] :
-       {std::tuple{&sigterm, SIGTERM, &term_handler}, {&sigint, SIGINT, &int_handler}}) {
+  auto on_hup = [&] {
+    spdlog::info("SIGHUP: reloading {}", config_path_);
+    reload();
+  };
+  std::function<void()> term_handler = on_term, int_handler = on_int, hup_handler = on_hup;
+  for (auto [handle, signum, handler] : {std::tuple{&sigterm, SIGTERM, &term_handler},
+                                         {&sigint, SIGINT, &int_handler},
+                                         {&sighup, SIGHUP, &hup_handler}}) {
     uv_signal_init(main_loop.uv(), handle->get());
     handle->initialized();
     handle->get()->data = handler;

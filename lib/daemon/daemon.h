@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -10,7 +12,9 @@
 #include "config/config.h"
 #include "daemon/worker.h"
 #include "tls/tls_context.h"
+#include "metrics/collector.h"
 #include "tunnel/admission.h"
+#include "tunnel/peer_policy.h"
 
 namespace hbone::daemon {
 
@@ -20,20 +24,12 @@ class StartupError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The TLS contexts a config needs; built once, shared read-only by all workers.
-struct TlsContexts {
-  std::optional<tls::TlsContext> server;
-  std::optional<tls::TlsContext> client;
-
-  // Throws tls::TlsSetupError naming the tls.* key at fault.
-  static TlsContexts build(const config::Config& config);
-};
-
 // The process: TLS setup, every listening socket bound up front (so a busy port fails
 // the start, not a worker later), then one Worker per configured loop.
 class Daemon {
  public:
-  explicit Daemon(config::Config config);  // throws StartupError or tls::TlsSetupError
+  // Throws StartupError or tls::TlsSetupError. `config_path` is read again on SIGHUP.
+  Daemon(config::Config config, std::string config_path);
   ~Daemon();
 
   // Runs until SIGINT (stop now) or SIGTERM (drain); returns the exit code.
@@ -41,14 +37,22 @@ class Daemon {
 
   // Thread-safe. The first call drains (GOAWAY, finish tunnels, exit); later calls stop.
   void drain_or_stop();
+  // Re-reads the config file and applies its certificates and allow-lists to new
+  // connections and requests; open tunnels stay. On any error nothing changes. Other
+  // changed keys need a restart (logged). Main thread only.
+  bool reload();
 
  private:
   admin::AdminHooks admin_hooks();
   std::string metrics_text() const;
   std::string tunnels_json() const;
 
-  config::Config config_;
-  TlsContexts tls_;
+  config::Config config_;  // as started: what the workers run with
+  std::string config_path_;
+  std::shared_ptr<const tunnel::PeerPolicy> policy_;
+  mutable std::mutex dump_mutex_;
+  std::string config_dump_;  // /config_dump: the config in effect, reloads included
+  metrics::ProcessMetrics process_metrics_;
   tunnel::Admission admission_{config_.limits.max_tunnels, config_.limits.max_tunnels_per_identity};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> running_{false};

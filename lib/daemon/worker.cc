@@ -8,13 +8,11 @@
 namespace hbone::daemon {
 
 Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
-               const tls::TlsContext* server_tls, const tls::TlsContext* client_tls,
-               WorkerSockets sockets)
+               std::shared_ptr<const tunnel::PeerPolicy> policy, WorkerSockets sockets)
     : index_(index),
       config_(config),
       admission_(admission),
-      server_tls_(server_tls),
-      client_tls_(client_tls),
+      policy_(std::move(policy)),
       sockets_(std::move(sockets)) {}
 
 Worker::~Worker() { join(); }
@@ -29,10 +27,10 @@ void Worker::run() {
   std::string name = "hbone-w" + std::to_string(index_);
   pthread_setname_np(pthread_self(), name.c_str());
   if (sockets_.gateway) {
-    gateway_.emplace(context_, *server_tls_, std::move(*sockets_.gateway));
+    gateway_.emplace(context_, policy_, std::move(*sockets_.gateway));
   }
   if (config_.client) {
-    pool_.emplace(context_, *client_tls_);
+    pool_.emplace(context_, policy_);
     for (size_t i = 0; i < sockets_.client.size(); ++i) {
       listeners_.push_back(std::make_unique<tunnel::ClientListener>(
           context_, *pool_, std::move(sockets_.client[i]), config_.client->listeners[i].target));
@@ -63,6 +61,14 @@ void Worker::drain() {
 
 void Worker::stop() {
   loop_.post([this] { on_stop(); });
+}
+
+void Worker::reload(std::shared_ptr<const tunnel::PeerPolicy> policy) {
+  loop_.post([this, policy = std::move(policy)] {
+    policy_ = policy;
+    if (gateway_) gateway_->set_policy(policy);
+    if (pool_) pool_->set_policy(policy);
+  });
 }
 
 template <typename F>

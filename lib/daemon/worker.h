@@ -17,6 +17,7 @@
 #include "tls/tls_context.h"
 #include "tunnel/admission.h"
 #include "tunnel/client_listener.h"
+#include "tunnel/peer_policy.h"
 #include "tunnel/gateway_server.h"
 
 namespace hbone::daemon {
@@ -32,8 +33,7 @@ struct WorkerSockets {
 class Worker {
  public:
   Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
-         const tls::TlsContext* server_tls, const tls::TlsContext* client_tls,
-         WorkerSockets sockets);
+         std::shared_ptr<const tunnel::PeerPolicy> policy, WorkerSockets sockets);
   ~Worker();
 
   void start();
@@ -41,6 +41,8 @@ class Worker {
   void drain();
   // Thread-safe: close everything now.
   void stop();
+  // Thread-safe: new connections and requests use `policy` from now on.
+  void reload(std::shared_ptr<const tunnel::PeerPolicy> policy);
   void join();
 
   const metrics::WorkerMetrics& metrics() const { return metrics_; }
@@ -59,8 +61,7 @@ class Worker {
   unsigned index_;
   const config::Config& config_;
   tunnel::Admission& admission_;
-  const tls::TlsContext* server_tls_;
-  const tls::TlsContext* client_tls_;
+  std::shared_ptr<const tunnel::PeerPolicy> policy_;
   WorkerSockets sockets_;
   net::EventLoop loop_;
   metrics::WorkerMetrics metrics_;

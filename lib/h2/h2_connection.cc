@@ -49,9 +49,11 @@ struct OptionFree {
 
 }  // namespace
 
-H2Connection::H2Connection(net::WorkerContext& worker, const tls::TlsContext& tls, Side side)
+H2Connection::H2Connection(net::WorkerContext& worker, std::shared_ptr<const tls::TlsContext> tls,
+                           Side side)
     : worker_(worker),
-      own_identity_(tls.identity()),
+      tls_context_(std::move(tls)),
+      own_identity_(tls_context_->identity()),
       side_(side),
       keepalive_(worker.loop.uv(), [this] { on_keepalive(); }),
       handshake_deadline_(worker.loop.uv(), [this] {
@@ -60,7 +62,7 @@ H2Connection::H2Connection(net::WorkerContext& worker, const tls::TlsContext& tl
         close("TLS handshake timeout after " +
               std::to_string(config().tls.handshake_timeout.count()) + "ms");
       }) {
-  tls_.emplace(tls);
+  tls_.emplace(*tls_context_);
 }
 
 H2Connection::~H2Connection() {

@@ -34,7 +34,8 @@ class H2Connection : public net::PollWatcher::Handler,
  public:
   enum class Side { client, server };
 
-  H2Connection(net::WorkerContext& worker, const tls::TlsContext& tls, Side side);
+  // `tls` stays alive with the connection (a reload may replace it for new ones).
+  H2Connection(net::WorkerContext& worker, std::shared_ptr<const tls::TlsContext> tls, Side side);
   ~H2Connection() override;
 
   // Takes the connected socket and starts the TLS handshake.
@@ -120,6 +121,7 @@ class H2Connection : public net::PollWatcher::Handler,
   void on_keepalive();
 
   net::WorkerContext& worker_;
+  std::shared_ptr<const tls::TlsContext> tls_context_;
   const std::string& own_identity_;
   const Side side_;
   std::optional<tls::TlsSession> tls_;

@@ -102,9 +102,16 @@ void istio_families(std::vector<MetricFamily>& out, const std::vector<const Work
 
 }  // namespace
 
-std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& workers) {
+std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& workers,
+                                  const ProcessMetrics& process) {
   std::vector<MetricFamily> out;
   istio_families(out, workers);
+  {
+    FamilyBuilder f(out, "hbone_config_reloads_total",
+                    "SIGHUP reloads of certificates and allow-lists, by result", MetricType::Counter);
+    f.value({{"result", "ok"}}, static_cast<double>(process.reloads_ok.value()));
+    f.value({{"result", "error"}}, static_cast<double>(process.reloads_failed.value()));
+  }
   const auto& W = workers;
   {
     FamilyBuilder f(out, "hbone_tunnels_active", "Open tunnels", MetricType::Gauge);

@@ -8,8 +8,15 @@
 
 namespace hbone::metrics {
 
+// What the process counts outside the workers (written by the main thread only).
+struct ProcessMetrics {
+  Counter reloads_ok;
+  Counter reloads_failed;
+};
+
 // Sums the workers' metrics into Prometheus families (Istio TCP names plus hbone_*).
 // Reads only atomics and locked maps: safe from the admin thread while workers run.
-std::vector<prometheus::MetricFamily> collect(const std::vector<const WorkerMetrics*>& workers);
+std::vector<prometheus::MetricFamily> collect(const std::vector<const WorkerMetrics*>& workers,
+                                              const ProcessMetrics& process);
 
 }  // namespace hbone::metrics

@@ -6,8 +6,9 @@
 
 namespace hbone::pool {
 
-ConnectionPool::ConnectionPool(net::WorkerContext& worker, const tls::TlsContext& tls)
-    : worker_(worker), tls_(tls) {}
+ConnectionPool::ConnectionPool(net::WorkerContext& worker,
+                               std::shared_ptr<const tunnel::PeerPolicy> policy)
+    : worker_(worker), policy_(std::move(policy)) {}
 
 ConnectionPool::~ConnectionPool() { close_all(); }
 
@@ -16,7 +17,7 @@ tunnel::ClientConnection& ConnectionPool::acquire() {
     if (conn->has_capacity()) return *conn;
   }
   auto conn = std::make_unique<tunnel::ClientConnection>(
-      worker_, tls_, [this](tunnel::ClientConnection* c) { release(c); },
+      worker_, policy_, [this](tunnel::ClientConnection* c) { release(c); },
       [this](net::Fd local, tunnel::Tunnel::Info info) { open_tunnel(std::move(local), std::move(info)); });
   tunnel::ClientConnection& ref = *conn;
   connections_.push_back(std::move(conn));

@@ -15,7 +15,7 @@ namespace hbone::pool {
 // connection is dialled. Parallel tunnels thus spread over several TLS connections.
 class ConnectionPool {
  public:
-  ConnectionPool(net::WorkerContext& worker, const tls::TlsContext& tls);
+  ConnectionPool(net::WorkerContext& worker, std::shared_ptr<const tunnel::PeerPolicy> policy);
   ~ConnectionPool();
 
   // Puts a local connection on a pooled connection with room (dialling one if needed).
@@ -27,6 +27,8 @@ class ConnectionPool {
   }
   void drain();
   void close_all();
+  // Connections dialled from now on use `policy`; pooled ones keep theirs.
+  void set_policy(std::shared_ptr<const tunnel::PeerPolicy> policy) { policy_ = std::move(policy); }
 
  private:
   tunnel::ClientConnection& acquire();
@@ -34,7 +36,7 @@ class ConnectionPool {
   std::vector<tunnel::ClientConnection*> snapshot() const;
 
   net::WorkerContext& worker_;
-  const tls::TlsContext& tls_;
+  std::shared_ptr<const tunnel::PeerPolicy> policy_;
   std::vector<std::unique_ptr<tunnel::ClientConnection>> connections_;
   bool stopping_ = false;  // draining or closing: retried tunnels are not placed again
 };

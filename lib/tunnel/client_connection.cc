@@ -9,9 +9,11 @@
 
 namespace hbone::tunnel {
 
-ClientConnection::ClientConnection(net::WorkerContext& worker, const tls::TlsContext& tls,
-                                   OnClosed on_closed, Reopen reopen)
-    : H2Connection(worker, tls, Side::client),
+ClientConnection::ClientConnection(net::WorkerContext& worker,
+                                   std::shared_ptr<const PeerPolicy> policy, OnClosed on_closed,
+                                   Reopen reopen)
+    : H2Connection(worker, policy->client_tls, Side::client),
+      policy_(std::move(policy)),
       on_closed_(std::move(on_closed)),
       reopen_(std::move(reopen)) {}
 
@@ -41,7 +43,7 @@ bool ClientConnection::has_capacity() const {
 }
 
 bool ClientConnection::verify_peer(tls::TlsSession&, std::string& why) {
-  const std::string& expected = config().client->gateway_identity;
+  const std::string& expected = policy_->gateway_identity;
   if (expected.empty() || expected == peer_identity()) return true;
   why = "gateway identity " + peer_identity() + " is not the configured " + expected;
   return false;

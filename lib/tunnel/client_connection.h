@@ -7,6 +7,7 @@
 
 #include "h2/h2_connection.h"
 #include "net/dialer.h"
+#include "tunnel/peer_policy.h"
 #include "tunnel/tunnel.h"
 
 namespace hbone::tunnel {
@@ -19,8 +20,8 @@ class ClientConnection : public h2::H2Connection {
   using OnClosed = std::function<void(ClientConnection*)>;
   // Places a local connection on some pooled connection (the pool's job).
   using Reopen = std::function<void(net::Fd, Tunnel::Info)>;
-  ClientConnection(net::WorkerContext& worker, const tls::TlsContext& tls, OnClosed on_closed,
-                   Reopen reopen);
+  ClientConnection(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy,
+                   OnClosed on_closed, Reopen reopen);
 
   // Dials client.gateway and starts the handshake.
   void connect();
@@ -43,6 +44,7 @@ class ClientConnection : public h2::H2Connection {
  private:
   void submit(std::unique_ptr<Tunnel> tunnel);
 
+  std::shared_ptr<const PeerPolicy> policy_;
   OnClosed on_closed_;
   Reopen reopen_;
   std::unique_ptr<net::Dialer> dialer_;

@@ -10,7 +10,7 @@
 namespace hbone::tunnel {
 
 GatewayConnection::GatewayConnection(GatewayContext& ctx, OnClosed on_closed)
-    : H2Connection(ctx.worker, ctx.tls, Side::server),
+    : H2Connection(ctx.worker, ctx.policy->server_tls, Side::server),
       ctx_(ctx),
       on_closed_(std::move(on_closed)) {
   advertise_only(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, ctx.worker.config.http2.max_concurrent_streams);
@@ -18,11 +18,9 @@ GatewayConnection::GatewayConnection(GatewayContext& ctx, OnClosed on_closed)
 
 bool GatewayConnection::verify_peer(tls::TlsSession&, std::string&) {
   // Identities outside the allow-list still complete the handshake: each CONNECT then
-  // gets a 403 that says why, instead of an opaque TLS failure.
-  const auto& allowed = config().gateway->allowed_identities;
-  identity_allowed_ =
-      allowed.empty() || std::find(allowed.begin(), allowed.end(), peer_identity()) != allowed.end();
-  if (!identity_allowed_) {
+  // gets a 403 that says why, instead of an opaque TLS failure. (Checked again per
+  // request: a reload may change the list under an open connection.)
+  if (!ctx_.policy->allows_identity(peer_identity())) {
     spdlog::warn("gateway: {} identity {} is not in allowed_identities; its CONNECTs get 403",
                  peer_address(), peer_identity());
   }
@@ -96,7 +94,7 @@ void GatewayConnection::handle_request(int32_t stream_id, const Request& request
     return;
   }
   tunnel->set_target(target->to_string());
-  if (!identity_allowed_) {
+  if (!ctx_.policy->allows_identity(peer_identity())) {
     respond_error(stream_id, 403, "identity " + peer_identity() + " not allowed");
     return;
   }
@@ -131,10 +129,13 @@ void GatewayConnection::on_stream_ended(int32_t stream_id) {
 }
 
 void GatewayConnection::dial(int32_t stream_id, const net::HostPort& target) {
-  const net::DestinationPolicy& policy = ctx_.destinations;
+  const net::DestinationPolicy& policy = ctx_.policy->destinations;
   net::Dialer::AddressCheck check;
   if (!policy.allows_any() && !policy.allows_authority(target)) {
-    check = [&policy](const sockaddr* addr) { return policy.allows_address(addr); };
+    // Holds the snapshot: a reload during the dial must not free the list it checks.
+    check = [snapshot = ctx_.policy](const sockaddr* addr) {
+      return snapshot->destinations.allows_address(addr);
+    };
   }
   dials_[stream_id] = std::make_unique<net::Dialer>(
       loop(), target, config().gateway->connect_timeout, std::move(check),

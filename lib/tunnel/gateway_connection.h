@@ -8,6 +8,7 @@
 #include "h2/h2_connection.h"
 #include "net/destination_policy.h"
 #include "net/dialer.h"
+#include "tunnel/peer_policy.h"
 #include "tunnel/tunnel.h"
 
 namespace hbone::tunnel {
@@ -15,8 +16,7 @@ namespace hbone::tunnel {
 // What the gateway role shares across its connections on one worker.
 struct GatewayContext {
   net::WorkerContext& worker;
-  const tls::TlsContext& tls;
-  net::DestinationPolicy destinations;
+  std::shared_ptr<const PeerPolicy> policy;  // the newest; a reload replaces it
 };
 
 // Server side of one HBONE connection: validates each CONNECT, dials the target, answers
@@ -54,7 +54,6 @@ class GatewayConnection : public h2::H2Connection {
 
   GatewayContext& ctx_;
   OnClosed on_closed_;
-  bool identity_allowed_ = true;
   std::unordered_map<int32_t, Request> requests_;  // header blocks being received
   std::unordered_map<int32_t, std::unique_ptr<net::Dialer>> dials_;
   // Admitted requests of the current input batch, dialled once it is processed: a stream

@@ -4,9 +4,9 @@
 
 namespace hbone::tunnel {
 
-GatewayServer::GatewayServer(net::WorkerContext& worker, const tls::TlsContext& tls,
+GatewayServer::GatewayServer(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy,
                              net::Fd listener)
-    : ctx_{worker, tls, net::DestinationPolicy::parse(worker.config.gateway->allowed_destinations)} {
+    : ctx_{worker, std::move(policy)} {
   acceptor_.emplace(worker.loop, std::move(listener), [this](net::Fd fd, const sockaddr_storage& peer) {
     auto conn = std::make_unique<GatewayConnection>(ctx_, [this](GatewayConnection* c) { release(c); });
     GatewayConnection* raw = conn.get();

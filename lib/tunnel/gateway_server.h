@@ -12,7 +12,7 @@ namespace hbone::tunnel {
 // The gateway role on one worker: its share of gateway.listen and its connections.
 class GatewayServer {
  public:
-  GatewayServer(net::WorkerContext& worker, const tls::TlsContext& tls, net::Fd listener);
+  GatewayServer(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy, net::Fd listener);
   ~GatewayServer();
 
   size_t connection_count() const { return connections_.size(); }
@@ -23,6 +23,8 @@ class GatewayServer {
   // Stops accepting; each connection sends GOAWAY and ends with its last stream.
   void drain();
   void close_all();
+  // New connections and new requests use `policy`; open tunnels are left alone.
+  void set_policy(std::shared_ptr<const PeerPolicy> policy) { ctx_.policy = std::move(policy); }
 
  private:
   void release(GatewayConnection* conn);

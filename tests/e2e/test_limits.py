@@ -49,6 +49,8 @@ def test_gateway_max_tunnels_503_then_place_returned(tmp_path):
     client.wait(lambda e: isinstance(e, h2.events.StreamEnded) and e.stream_id == first[0])
     wait_until(lambda: gw.metric("hbone_tunnels_active", role="gateway") == 1)
     assert client.connect(target)[1] == "200"
+    wait_until(lambda: server.accepted >= 3)  # accepted in its own thread
+    time.sleep(0.1)
     assert server.accepted == 3  # the refused CONNECT never reached the target
     client.sock.close()
     mesh.stop()

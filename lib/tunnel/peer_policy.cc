@@ -1,0 +1,27 @@
+#include "tunnel/peer_policy.h"
+
+#include <algorithm>
+
+namespace hbone::tunnel {
+
+std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config) {
+  auto policy = std::make_shared<PeerPolicy>();
+  if (config.gateway) {
+    policy->server_tls = std::make_shared<const tls::TlsContext>(config.tls, tls::TlsContext::Role::server);
+    policy->allowed_identities = config.gateway->allowed_identities;
+    // Validated by the config loader already.
+    policy->destinations = net::DestinationPolicy::parse(config.gateway->allowed_destinations);
+  }
+  if (config.client) {
+    policy->client_tls = std::make_shared<const tls::TlsContext>(config.tls, tls::TlsContext::Role::client);
+    policy->gateway_identity = config.client->gateway_identity;
+  }
+  return policy;
+}
+
+bool PeerPolicy::allows_identity(const std::string& id) const {
+  return allowed_identities.empty() ||
+         std::find(allowed_identities.begin(), allowed_identities.end(), id) != allowed_identities.end();
+}
+
+}  // namespace hbone::tunnel

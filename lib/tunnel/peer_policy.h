@@ -1,0 +1,29 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "net/destination_policy.h"
+#include "tls/tls_context.h"
+
+namespace hbone::tunnel {
+
+// What SIGHUP replaces while tunnels stay open: the certificates (TLS contexts) and the
+// allow-lists. Immutable once built; each worker swaps in whole snapshots, and each
+// connection keeps the snapshot it was made with alive for as long as it needs it.
+struct PeerPolicy {
+  std::shared_ptr<const tls::TlsContext> server_tls;  // set when the gateway role runs
+  std::shared_ptr<const tls::TlsContext> client_tls;  // set when the client role runs
+  std::vector<std::string> allowed_identities;        // gateway.allowed_identities
+  net::DestinationPolicy destinations;                // gateway.allowed_destinations
+  std::string gateway_identity;                       // client.gateway_identity
+
+  // Throws tls::TlsSetupError naming the tls.* key at fault.
+  static std::shared_ptr<const PeerPolicy> build(const config::Config& config);
+
+  bool allows_identity(const std::string& id) const;
+};
+
+}  // namespace hbone::tunnel
