@@ -22,6 +22,8 @@ struct TlsConfig {
   std::string ca;
   std::string trust_domain = "cluster.local";
   milliseconds handshake_timeout{10'000};  // connect-to-HTTP/2-ready deadline
+  // HTTP/2 over plain TCP (h2c), no TLS and no identities: for benchmarks and fuzzing only.
+  bool plaintext_h2c = false;
 };
 
 struct GatewayConfig {

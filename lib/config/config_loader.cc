@@ -152,6 +152,16 @@ class MapReader {
     out = *value;
   }
 
+  void boolean(const std::string& key, bool& out) {
+    YAML::Node n = child(key);
+    if (!n) return;
+    if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) {
+      out = n.Scalar() == "true";
+    } else {
+      diag_.error(n, path(key), "bad value " + quoted(n) + ", want true or false");
+    }
+  }
+
   void string_list(const std::string& key, std::vector<std::string>& out) {
     YAML::Node n = child(key);
     if (!n) return;
@@ -178,7 +188,8 @@ class MapReader {
 
 bool file_readable(const std::string& path) { return std::ifstream(path).good(); }
 
-void read_tls(MapReader& top, TlsConfig& tls, bool needed) {
+void read_tls(MapReader& top, Config& config) {
+  TlsConfig& tls = config.tls;
   YAML::Node node = top.child("tls");
   MapReader r(node, "tls.", top.diag());
   r.string("cert", tls.cert);
@@ -186,7 +197,20 @@ void read_tls(MapReader& top, TlsConfig& tls, bool needed) {
   r.string("ca", tls.ca);
   r.string("trust_domain", tls.trust_domain);
   r.duration("handshake_timeout", tls.handshake_timeout, milliseconds(1));
-  if (!needed) return;
+  r.boolean("plaintext_h2c", tls.plaintext_h2c);
+  if (tls.plaintext_h2c) {
+    // Without TLS there is no peer identity to check.
+    if (config.gateway && !config.gateway->allowed_identities.empty()) {
+      top.diag().error(node["plaintext_h2c"], "tls.plaintext_h2c",
+                       "gateway.allowed_identities needs TLS identities");
+    }
+    if (config.client && !config.client->gateway_identity.empty()) {
+      top.diag().error(node["plaintext_h2c"], "tls.plaintext_h2c",
+                       "client.gateway_identity needs TLS identities");
+    }
+    return;
+  }
+  if (!config.gateway && !config.client) return;
   if (!node) {
     top.diag().error(node, "tls", "required when client or gateway is configured");
     return;
@@ -315,7 +339,7 @@ LoadResult parse_document(const YAML::Node& root, Diagnostics& diag) {
     }
     read_gateway(top, config);
     read_client(top, config);
-    read_tls(top, config.tls, config.gateway || config.client);
+    read_tls(top, config);
     read_http2(top, config);
     read_socket(top, config);
     read_limits(top, config);
@@ -372,6 +396,7 @@ std::string dump_config(const Config& c) {
   out << YAML::Key << "ca" << YAML::Value << c.tls.ca;
   out << YAML::Key << "trust_domain" << YAML::Value << c.tls.trust_domain;
   out << YAML::Key << "handshake_timeout" << YAML::Value << format_duration(c.tls.handshake_timeout);
+  out << YAML::Key << "plaintext_h2c" << YAML::Value << c.tls.plaintext_h2c;
   out << YAML::EndMap;
   if (c.gateway) {
     out << YAML::Key << "gateway" << YAML::Value << YAML::BeginMap;

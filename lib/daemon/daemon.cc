@@ -57,6 +57,9 @@ Daemon::Daemon(config::Config config, std::string config_path)
       config_path_(std::move(config_path)),
       policy_(tunnel::PeerPolicy::build(config_)),
       config_dump_(config::dump_config(config_)) {
+  if (config_.tls.plaintext_h2c) {
+    spdlog::warn("tls.plaintext_h2c: HTTP/2 WITHOUT TLS, no identities checked: for benchmarks only");
+  }
   std::vector<WorkerSockets> sockets(config_.workers);
   if (config_.gateway) {
     auto fds = bind_all("gateway.listen", config_.gateway->listen, config_.workers);
@@ -156,7 +159,7 @@ bool Daemon::reload() {
   process_metrics_.reloads_ok.add();
   const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
   spdlog::info("reload: certificates and allow-lists applied from {} (identity {}); open tunnels kept",
-               config_path_, tls->identity());
+               config_path_, tls ? tls->identity() : "none: plaintext_h2c");
   return true;
 }
 

@@ -21,6 +21,7 @@ constexpr size_t kReadBudget = 4 * 1024 * 1024;
 // Above this much unsent ciphertext, stop producing frames until the socket drains.
 constexpr size_t kOutboundHighWater = 1024 * 1024;
 constexpr size_t kPlaintextChunk = 256 * 1024;
+const std::string kNoIdentity;  // h2c: there are no certificates
 
 long data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* flags,
                   nghttp2_data_source* source, void*) {
@@ -53,7 +54,7 @@ H2Connection::H2Connection(net::WorkerContext& worker, std::shared_ptr<const tls
                            Side side)
     : worker_(worker),
       tls_context_(std::move(tls)),
-      own_identity_(tls_context_->identity()),
+      own_identity_(tls_context_ ? tls_context_->identity() : kNoIdentity),
       side_(side),
       keepalive_(worker.loop.uv(), [this] { on_keepalive(); }),
       handshake_deadline_(worker.loop.uv(), [this] {
@@ -62,7 +63,7 @@ H2Connection::H2Connection(net::WorkerContext& worker, std::shared_ptr<const tls
         close("TLS handshake timeout after " +
               std::to_string(config().tls.handshake_timeout.count()) + "ms");
       }) {
-  tls_.emplace(*tls_context_);
+  if (tls_context_) tls_.emplace(*tls_context_);
 }
 
 H2Connection::~H2Connection() {
@@ -84,7 +85,11 @@ void H2Connection::start(net::Fd fd, std::string peer_address) {
   poll_.emplace(loop().uv(), fd_.get(), this);
   poll_->watch(UV_READABLE);
   handshake_deadline_.start(config().tls.handshake_timeout);
-  if (side_ == Side::client) process_inbound();  // produces the ClientHello
+  if (!tls_) {
+    if (!open_session()) return;  // h2c: HTTP/2 from the first byte
+  } else if (side_ == Side::client) {
+    process_inbound();  // produces the ClientHello
+  }
   schedule_flush();
 }
 
@@ -105,7 +110,7 @@ void H2Connection::on_io(int status, int events) {
   if (events & UV_WRITABLE) {
     write_socket();
     // Room again below the high-water mark: let streams produce more frames.
-    if (tls_->outbound().size() < kOutboundHighWater) schedule_flush();
+    if (outbound().size() < kOutboundHighWater) schedule_flush();
   }
   if (!closed_ && (events & (UV_READABLE | UV_DISCONNECT))) read_socket();
 }
@@ -113,10 +118,10 @@ void H2Connection::on_io(int status, int events) {
 void H2Connection::read_socket() {
   size_t total = 0;
   while (total < kReadBudget) {
-    auto space = tls_->inbound().prepare(kSocketReadChunk);
+    auto space = inbound().prepare(kSocketReadChunk);
     ssize_t n = ::read(fd_.get(), space.data(), space.size());
     if (n > 0) {
-      tls_->inbound().commit(static_cast<size_t>(n));
+      inbound().commit(static_cast<size_t>(n));
       total += static_cast<size_t>(n);
       if (static_cast<size_t>(n) < space.size()) break;  // drained
       continue;
@@ -134,6 +139,13 @@ void H2Connection::read_socket() {
 }
 
 void H2Connection::process_inbound() {
+  if (!tls_) {  // h2c: the socket's bytes are the HTTP/2 bytes
+    feed(h2c_in_);
+    if (closed_) return;
+    after_input();
+    schedule_flush();
+    return;
+  }
   if (!tls_->handshake_done()) {
     auto status = tls_->handshake();
     if (status == tls::TlsSession::Status::want_io) {
@@ -157,16 +169,7 @@ void H2Connection::process_inbound() {
       if (status != tls::TlsSession::Status::ok) break;
       plain_in_.commit(got);
     }
-    if (plain_in_.empty()) break;
-    ssize_t rv = nghttp2_session_mem_recv(session_.get(), plain_in_.data(), plain_in_.size());
-    plain_in_.consume(plain_in_.size());
-    if (rv < 0) {
-      close(std::string("HTTP/2 error: ") + nghttp2_strerror(static_cast<int>(rv)));
-      return;
-    }
-    // nghttp2 decided to end the session (a flood limit, a connection error): its GOAWAY
-    // goes out now and the rest of what the peer sent is not parsed.
-    if (!nghttp2_session_want_read(session_.get())) break;
+    if (plain_in_.empty() || !feed(plain_in_)) break;
   }
   if (closed_) return;
   after_input();
@@ -177,6 +180,18 @@ void H2Connection::process_inbound() {
     close("TLS error: " + tls_->error());
   }
   schedule_flush();
+}
+
+bool H2Connection::feed(ByteBuffer& in) {
+  ssize_t rv = nghttp2_session_mem_recv(session_.get(), in.data(), in.size());
+  in.consume(in.size());
+  if (rv < 0) {
+    close(std::string("HTTP/2 error: ") + nghttp2_strerror(static_cast<int>(rv)));
+    return false;
+  }
+  // nghttp2 decided to end the session (a flood limit, a connection error): its GOAWAY
+  // goes out now and the rest of what the peer sent is not parsed.
+  return nghttp2_session_want_read(session_.get());
 }
 
 bool H2Connection::finish_handshake() {
@@ -204,6 +219,10 @@ bool H2Connection::finish_handshake() {
     close("rejected peer: " + why);
     return false;
   }
+  return open_session();
+}
+
+bool H2Connection::open_session() {
   metrics().connections_active[role()].add(1);
   counted_active_ = true;
   handshake_deadline_.stop();
@@ -259,7 +278,7 @@ bool H2Connection::finish_handshake() {
 void H2Connection::flush() {
   flush_scheduled_ = false;
   if (closed_) return;
-  if (session_ && tls_->outbound().size() < kOutboundHighWater) {
+  if (session_ && outbound().size() < kOutboundHighWater) {
     int rv = nghttp2_session_send(session_.get());
     if (rv != 0) {
       close(std::string("HTTP/2 send: ") + nghttp2_strerror(rv));
@@ -270,19 +289,27 @@ void H2Connection::flush() {
   write_socket();
   if (closed_) return;
   if (session_ && !nghttp2_session_want_read(session_.get()) &&
-      !nghttp2_session_want_write(session_.get()) && tls_->outbound().empty()) {
+      !nghttp2_session_want_write(session_.get()) && outbound().empty()) {
     close(draining_ ? "drained" : "HTTP/2 session finished");
   }
 }
 
+bool H2Connection::seal(const uint8_t* bytes, size_t n) {
+  if (!tls_) {
+    h2c_out_.append(bytes, n);
+    return true;
+  }
+  return tls_->write(bytes, n);
+}
+
 void H2Connection::flush_control() {
   if (control_.empty()) return;
-  tls_->write(control_.data(), control_.size());
+  seal(control_.data(), control_.size());
   control_.consume(control_.size());
 }
 
 void H2Connection::write_socket() {
-  ByteBuffer& out = tls_->outbound();
+  ByteBuffer& out = outbound();
   while (!out.empty()) {
     ssize_t n = ::send(fd_.get(), out.data(), out.size(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -330,9 +357,9 @@ int H2Connection::on_send(const uint8_t* data, size_t n) {
 }
 
 int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t length) {
-  if (tls_->outbound().size() >= kOutboundHighWater) {
+  if (outbound().size() >= kOutboundHighWater) {
     write_socket();
-    if (closed_ || tls_->outbound().size() >= kOutboundHighWater) return NGHTTP2_ERR_WOULDBLOCK;
+    if (closed_ || outbound().size() >= kOutboundHighWater) return NGHTTP2_ERR_WOULDBLOCK;
   }
   StreamHandler* handler = stream(frame->hd.stream_id);
   if (!handler) return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -340,7 +367,7 @@ int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, siz
   // encrypted straight from the tunnel's read buffer.
   control_.append(framehd, 9);
   flush_control();
-  if (length > 0 && !tls_->write(handler->outgoing_data(), length)) {
+  if (length > 0 && !seal(handler->outgoing_data(), length)) {
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
   handler->outgoing_sent(length);
@@ -512,7 +539,7 @@ void H2Connection::describe(nlohmann::json& out) const {
     nghttp2_session* s = session_.get();
     out["send_window"] = nghttp2_session_get_remote_window_size(s);
     out["receive_window"] = nghttp2_session_get_local_window_size(s);
-    out["tls_outbound_bytes"] = tls_->outbound().size();
+    out["tls_outbound_bytes"] = outbound().size();
     auto settings = [s](auto get) {
       return json{{"max_concurrent_streams", get(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)},
                   {"initial_window_size", get(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE)},

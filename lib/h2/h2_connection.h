@@ -34,7 +34,8 @@ class H2Connection : public net::PollWatcher::Handler,
  public:
   enum class Side { client, server };
 
-  // `tls` stays alive with the connection (a reload may replace it for new ones).
+  // `tls` stays alive with the connection (a reload may replace it for new ones); null
+  // means h2c (tls.plaintext_h2c).
   H2Connection(net::WorkerContext& worker, std::shared_ptr<const tls::TlsContext> tls, Side side);
   ~H2Connection() override;
 
@@ -115,7 +116,16 @@ class H2Connection : public net::PollWatcher::Handler,
  private:
   void read_socket();
   void process_inbound();
-  bool finish_handshake();
+  // Gives `in` to nghttp2; false when the connection closed or nghttp2 reads no more.
+  bool feed(ByteBuffer& in);
+  bool finish_handshake();  // TLS: the peer's checks, then open_session()
+  bool open_session();
+  // The socket's byte queues: TLS ciphertext, or HTTP/2 itself with tls.plaintext_h2c.
+  ByteBuffer& inbound() { return tls_ ? tls_->inbound() : h2c_in_; }
+  ByteBuffer& outbound() { return tls_ ? tls_->outbound() : h2c_out_; }
+  const ByteBuffer& outbound() const { return tls_ ? tls_->outbound() : h2c_out_; }
+  // Queues HTTP/2 bytes for the socket (encrypted unless h2c); false on a TLS error.
+  bool seal(const uint8_t* bytes, size_t n);
   void write_socket();
   void flush_control();
   void on_keepalive();
@@ -124,7 +134,9 @@ class H2Connection : public net::PollWatcher::Handler,
   std::shared_ptr<const tls::TlsContext> tls_context_;
   const std::string& own_identity_;
   const Side side_;
-  std::optional<tls::TlsSession> tls_;
+  std::optional<tls::TlsSession> tls_;  // empty with tls.plaintext_h2c
+  ByteBuffer h2c_in_;
+  ByteBuffer h2c_out_;
   std::unique_ptr<nghttp2_session, SessionFree> session_;
   net::Fd fd_;
   std::optional<net::PollWatcher> poll_;

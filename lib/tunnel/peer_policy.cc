@@ -6,14 +6,19 @@ namespace hbone::tunnel {
 
 std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config) {
   auto policy = std::make_shared<PeerPolicy>();
+  bool tls = !config.tls.plaintext_h2c;
   if (config.gateway) {
-    policy->server_tls = std::make_shared<const tls::TlsContext>(config.tls, tls::TlsContext::Role::server);
+    if (tls) {
+      policy->server_tls = std::make_shared<const tls::TlsContext>(config.tls, tls::TlsContext::Role::server);
+    }
     policy->allowed_identities = config.gateway->allowed_identities;
     // Validated by the config loader already.
     policy->destinations = net::DestinationPolicy::parse(config.gateway->allowed_destinations);
   }
   if (config.client) {
-    policy->client_tls = std::make_shared<const tls::TlsContext>(config.tls, tls::TlsContext::Role::client);
+    if (tls) {
+      policy->client_tls = std::make_shared<const tls::TlsContext>(config.tls, tls::TlsContext::Role::client);
+    }
     policy->gateway_identity = config.client->gateway_identity;
   }
   return policy;

@@ -14,8 +14,9 @@ namespace hbone::tunnel {
 // allow-lists. Immutable once built; each worker swaps in whole snapshots, and each
 // connection keeps the snapshot it was made with alive for as long as it needs it.
 struct PeerPolicy {
-  std::shared_ptr<const tls::TlsContext> server_tls;  // set when the gateway role runs
-  std::shared_ptr<const tls::TlsContext> client_tls;  // set when the client role runs
+  // Set when the role runs, unless tls.plaintext_h2c.
+  std::shared_ptr<const tls::TlsContext> server_tls;
+  std::shared_ptr<const tls::TlsContext> client_tls;
   std::vector<std::string> allowed_identities;        // gateway.allowed_identities
   net::DestinationPolicy destinations;                // gateway.allowed_destinations
   std::string gateway_identity;                       // client.gateway_identity
