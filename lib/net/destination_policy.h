@@ -30,6 +30,9 @@ class DestinationPolicy {
   static DestinationPolicy parse(const std::vector<std::string>& entries);
 
   bool allows_any() const { return cidrs_.empty() && exact_.empty(); }
+  // False when only host:port entries exist: an authority that matches none of them is
+  // refused without resolving or dialling anything.
+  bool checks_addresses() const { return !cidrs_.empty(); }
   bool allows_authority(const HostPort& target) const;
   bool allows_address(const sockaddr* addr) const;
 

@@ -38,6 +38,8 @@ class EventLoop {
 
   uv_loop_t* uv() { return &loop_; }
   void run();
+  // One iteration without blocking; false when nothing is left to run.
+  bool run_nowait() { return uv_run(&loop_, UV_RUN_NOWAIT) != 0; }
   void stop() { uv_stop(&loop_); }
 
   // Queues `f` for flush() after this iteration's I/O callbacks. `f` must be retired

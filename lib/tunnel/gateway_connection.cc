@@ -98,6 +98,13 @@ void GatewayConnection::handle_request(int32_t stream_id, const Request& request
     respond_error(stream_id, 403, "identity " + peer_identity() + " not allowed");
     return;
   }
+  const net::DestinationPolicy& destinations = ctx_.policy->destinations;
+  if (!destinations.allows_any() && !destinations.allows_authority(*target) &&
+      !destinations.checks_addresses()) {
+    metrics().upstream_connect_failures[static_cast<size_t>(net::Dialer::Failure::forbidden)].add();
+    respond_error(stream_id, 403, "destination " + target->to_string() + " not allowed");
+    return;
+  }
   Admission::Refusal refusal;
   Admission::Ticket ticket = worker().admission.admit(peer_identity(), refusal);
   if (!ticket) {

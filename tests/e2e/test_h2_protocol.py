@@ -175,3 +175,27 @@ def test_oversized_headers_get_431_connection_kept(tmp_path):
     assert data.data == b"fine"
     assert server.accepted == 1
     mesh.stop()
+
+
+def test_allowed_destinations(tmp_path):
+    """Exact host:port entries match the authority (anything else: 403 without a DNS lookup
+    or a dial); CIDRs match the dialled address, so a name cannot smuggle a denied one."""
+    server, other = TargetServer(echo), TargetServer(echo)
+    allowed = f"127.0.0.1:{server.port}"
+    mesh = Mesh(tmp_path, server.port, gateway={"gateway": {"allowed_destinations": [allowed]}})
+    client = H2Client(mesh.gateway_port)
+    assert client.connect(allowed)[1] == "200"
+    assert client.connect(f"127.0.0.1:{other.port}")[1] == "403"
+    assert client.connect("name.invalid:80")[1] == "403"
+    assert other.accepted == 0
+    client.sock.close()
+    mesh.stop()
+
+    mesh = Mesh(tmp_path, server.port, gateway={"gateway": {"allowed_destinations": ["10.0.0.0/8"]}})
+    client = H2Client(mesh.gateway_port)
+    assert client.connect(f"localhost:{other.port}")[1] == "403"  # resolves to 127.0.0.1
+    assert client.connect(f"127.0.0.1:{other.port}")[1] == "403"
+    assert other.accepted == 0
+    assert mesh.gateway.metric("hbone_upstream_connect_failures_total", cause="forbidden") == 2
+    client.sock.close()
+    mesh.stop()
