@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds one variant of hbone.
-#   scripts/build.sh [boringssl|openssl|asan]   (default boringssl)
-# Build trees: build/ (boringssl), build-openssl/, build-asan/ (BoringSSL + ASan/UBSan).
+#   scripts/build.sh [boringssl|openssl|asan|fuzz]   (default boringssl)
+# Build trees: build/ (boringssl), build-openssl/, build-asan/ (BoringSSL + ASan/UBSan),
+# build-fuzz/ (clang, libFuzzer targets with ASan/UBSan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variant=${1:-boringssl}
@@ -9,7 +10,10 @@ case "$variant" in
   boringssl) dir=build; flags=(-DHBONE_TLS=boringssl -DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   openssl) dir=build-openssl; flags=(-DHBONE_TLS=openssl -DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   asan) dir=build-asan; flags=(-DHBONE_TLS=boringssl -DHBONE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
-  *) echo "usage: $0 [boringssl|openssl|asan]" >&2; exit 2 ;;
+  fuzz) dir=build-fuzz; flags=(-DHBONE_TLS=boringssl -DHBONE_FUZZ=ON -DHBONE_TESTS=OFF
+                               -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang
+                               -DCMAKE_CXX_COMPILER=clang++) ;;
+  *) echo "usage: $0 [boringssl|openssl|asan|fuzz]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" "${flags[@]}" > "$dir.cmake.log" 2>&1 || { cat "$dir.cmake.log"; exit 1; }
 cmake --build "$dir" -j "$(nproc)"

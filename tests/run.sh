@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every hbone test on a fresh Debian 12 machine: installs what is missing, generates
 # the dev certificates, then builds and runs unit + end-to-end tests (ctest) for BoringSSL,
-# OpenSSL 3, and BoringSSL under ASan+UBSan.
-#   tests/run.sh            all three variants
-#   tests/run.sh boringssl  one variant (boringssl, openssl or asan)
+# OpenSSL 3, and BoringSSL under ASan+UBSan, and the libFuzzer targets for a bounded time
+# (FUZZ_SECONDS per target, default 30).
+#   tests/run.sh            all four variants
+#   tests/run.sh boringssl  one variant (boringssl, openssl, asan or fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-variants=("${@:-boringssl openssl asan}")
+variants=("${@:-boringssl openssl asan fuzz}")
 read -r -a variants <<<"${variants[*]}"
 scripts/deps.sh
 certs/gen.sh
@@ -17,7 +18,9 @@ for variant in "${variants[@]}"; do
   echo "=== $variant: build"
   dir=$(scripts/build.sh "$variant" | tail -n 1)
   echo "=== $variant: test"
-  if ! (cd "$dir" && ctest --output-on-failure --timeout 300); then
+  if [ "$variant" = fuzz ]; then
+    tests/fuzz/run.sh "$dir" || failed+=("$variant")
+  elif ! (cd "$dir" && ctest --output-on-failure --timeout 300); then
     failed+=("$variant")
   fi
 done

@@ -64,7 +64,13 @@ class MapReader {
   ~MapReader() {
     if (!valid_ || !node_) return;
     for (const auto& item : node_) {
-      std::string key = item.first.as<std::string>();
+      // (Found by tests/fuzz/config_fuzz: a null or complex key made as<std::string>()
+      // throw out of this destructor.)
+      if (!item.first.IsScalar()) {
+        diag_.error(item.first, prefix_ + "?", "keys must be plain strings");
+        continue;
+      }
+      const std::string& key = item.first.Scalar();
       if (!known_.count(key)) diag_.error(item.first, prefix_ + key, "unknown key");
     }
   }
@@ -215,6 +221,7 @@ void read_tls(MapReader& top, Config& config) {
     top.diag().error(node, "tls", "required when client or gateway is configured");
     return;
   }
+  if (!node.IsMap()) return;  // reported by the reader (found by tests/fuzz/config_fuzz)
   for (auto [key, value] : {std::pair{"cert", &tls.cert}, {"key", &tls.key}, {"ca", &tls.ca}}) {
     YAML::Node at = node[key];
     if (value->empty()) {

@@ -136,10 +136,11 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
   for (auto [name, help, sent] : {std::tuple{"hbone_h2_frames_sent_total", "HTTP/2 frames sent", true},
                                   {"hbone_h2_frames_received_total", "HTTP/2 frames received", false}}) {
     FamilyBuilder f(out, name, help, MetricType::Counter);
+    const auto field = sent ? &WorkerMetrics::frames_sent : &WorkerMetrics::frames_received;
     for (int r = 0; r < kRoles; ++r) {
       for (size_t t = 0; t < WorkerMetrics::kFrameTypes; ++t) {
         f.value({{"role", role_name(r)}, {"type", kFrameTypeNames[t]}}, sum(W, [&](auto& w) {
-                  return (sent ? w.frames_sent : w.frames_received)[r][t].value();
+                  return (w.*field)[r][t].value();
                 }));
       }
     }

@@ -18,15 +18,21 @@ namespace hbone::net {
 
 // Non-blocking TCP connect to host:port, resolving names off-loop (uv_getaddrinfo), with
 // one deadline for resolution and connect together. Destroying it cancels the attempt.
-class Dialer : public PollWatcher::Handler, public Retirable {
+enum class DialFailure { none, refused, unreachable, timeout, resolve, forbidden, other };
+
+// At namespace scope, not nested: clang 14 cannot default-construct a nested class with
+// member initializers inside its enclosing class (std::optional<Result>::emplace()).
+struct DialResult {
+  DialFailure failure = DialFailure::none;
+  std::string detail;
+  Fd fd;
+  sockaddr_storage address{};
+};
+
+class Dialer final : public PollWatcher::Handler, public Retirable {
  public:
-  enum class Failure { none, refused, unreachable, timeout, resolve, forbidden, other };
-  struct Result {
-    Failure failure = Failure::none;
-    std::string detail;
-    Fd fd;
-    sockaddr_storage address{};
-  };
+  using Failure = DialFailure;
+  using Result = DialResult;
   using AddressCheck = std::function<bool(const sockaddr*)>;
   using OnDone = std::function<void(Result)>;
 
@@ -58,6 +64,6 @@ class Dialer : public PollWatcher::Handler, public Retirable {
   bool delivered_ = false;
 };
 
-const char* to_string(Dialer::Failure failure);
+const char* to_string(DialFailure failure);
 
 }  // namespace hbone::net

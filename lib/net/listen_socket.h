@@ -20,7 +20,7 @@ Fd listen_on(const HostPort& address, int backlog = 4096);
 HostPort local_address(int fd);
 
 // Accepts connections from a listening socket on one loop.
-class Acceptor : public PollWatcher::Handler {
+class Acceptor final : public PollWatcher::Handler {
  public:
   using OnAccept = std::function<void(Fd fd, const sockaddr_storage& peer)>;
   Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept);

@@ -15,7 +15,7 @@ namespace hbone::tunnel {
 // Client side of one pooled HBONE connection to the gateway: one CONNECT stream per
 // accepted local connection. Tunnels opened while the connection is still dialling or
 // handshaking wait in a queue and are sent once it is ready.
-class ClientConnection : public h2::H2Connection {
+class ClientConnection final : public h2::H2Connection {
  public:
   using OnClosed = std::function<void(ClientConnection*)>;
   // Places a local connection on some pooled connection (the pool's job).

@@ -21,7 +21,7 @@ struct GatewayContext {
 
 // Server side of one HBONE connection: validates each CONNECT, dials the target, answers
 // 200 only once connected (RFC 9110 §9.3.6), then relays.
-class GatewayConnection : public h2::H2Connection {
+class GatewayConnection final : public h2::H2Connection {
  public:
   using OnClosed = std::function<void(GatewayConnection*)>;
   GatewayConnection(GatewayContext& ctx, OnClosed on_closed);

@@ -21,7 +21,7 @@ namespace hbone::tunnel {
 // sender's window) only once written to the local socket; the local socket is only read
 // while the outgoing buffer has room, and that buffer drains only as the peer's windows
 // allow. Memory per tunnel is bounded by socket.read_size plus the stream window.
-class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
+class Tunnel final : public h2::StreamHandler, public net::PollWatcher::Handler {
  public:
   struct Info {
     std::string role;    // "client" or "gateway"

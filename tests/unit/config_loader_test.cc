@@ -207,6 +207,15 @@ TEST_F(ConfigLoaderTest, BadLimit) {
             "t.yaml:8: limits.max_tunnels: bad value \"-1\", want an integer 0 .. 16777216");
 }
 
+// Both found by tests/fuzz/config_fuzz: they used to escape as yaml-cpp exceptions.
+TEST_F(ConfigLoaderTest, NullKeyIsAnError) {
+  EXPECT_EQ(problem(gateway_config("? \n: x\n")), "t.yaml:8: ?: keys must be plain strings");
+}
+
+TEST_F(ConfigLoaderTest, ScalarTlsSectionIsAnError) {
+  EXPECT_EQ(problem("tls: plain\ngateway: {}\n"), "t.yaml:1: tls: expected a mapping of keys");
+}
+
 TEST_F(ConfigLoaderTest, WorkersRange) {
   EXPECT_EQ(problem(gateway_config("workers: 0\n")),
             "t.yaml:7: workers: bad value \"0\", want an integer 1 .. 256");

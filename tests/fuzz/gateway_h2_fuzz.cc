@@ -1,0 +1,73 @@
+// libFuzzer: the gateway's HTTP/2 input. Each input is what a peer sends on one h2c
+// connection (tls.plaintext_h2c: the same session wrapper, streams and CONNECT handling as
+// over TLS, minus the handshake), through a real socket and event loop, followed by EOF.
+// The only allowed destination is one no input names by chance, so nothing is dialled.
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "config/config.h"
+#include "metrics/worker_metrics.h"
+#include "net/event_loop.h"
+#include "net/fd.h"
+#include "net/worker_context.h"
+#include "tunnel/admission.h"
+#include "tunnel/gateway_connection.h"
+#include "tunnel/peer_policy.h"
+
+namespace {
+
+using namespace hbone;
+
+config::Config fuzz_config() {
+  config::Config c;
+  c.tls.plaintext_h2c = true;
+  c.gateway.emplace();
+  c.gateway->allowed_destinations = {"192.0.2.1:9"};  // TEST-NET-1: never dialled by accident
+  c.http2.max_concurrent_streams = 16;
+  c.http2.keepalive_interval = std::chrono::milliseconds(0);
+  return c;
+}
+
+struct Fixture {
+  Fixture() { spdlog::set_level(spdlog::level::off); }  // a log line per input is the bottleneck
+  net::EventLoop loop;
+  config::Config config = fuzz_config();
+  metrics::WorkerMetrics metrics;
+  tunnel::Admission admission{64, 0};
+  net::WorkerContext worker{0, loop, config, metrics, admission};
+  tunnel::GatewayContext context{worker, tunnel::PeerPolicy::build(config)};
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static Fixture* fx = new Fixture();  // one loop for the whole run, like a worker's
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return 0;
+  net::Fd peer(sv[1]);
+  bool closed = false;
+  auto conn = std::make_unique<tunnel::GatewayConnection>(
+      fx->context, [&closed](tunnel::GatewayConnection*) { closed = true; });
+  conn->start(net::Fd(sv[0]), "fuzz");
+  size_t sent = 0;
+  uint8_t sink[65536];
+  for (int i = 0; i < 1000 && !closed; ++i) {
+    if (sent < size) {
+      ssize_t n = ::write(peer.get(), data + sent, size - sent);
+      if (n > 0) sent += static_cast<size_t>(n);
+      if (sent == size) ::shutdown(peer.get(), SHUT_WR);  // then EOF ends the connection
+    }
+    while (::read(peer.get(), sink, sizeof(sink)) > 0) {
+    }
+    fx->loop.run_nowait();
+  }
+  if (!closed) conn->close("fuzz input done");
+  fx->loop.retire(std::move(conn));
+  while (fx->loop.run_nowait()) {
+  }
+  return 0;
+}
