@@ -44,9 +44,10 @@ wait_running() {  # log
 }
 
 # start_mesh BIN DIR TARGET_PORT [extra YAML for both]: sets gateway_pid client_pid client_port
+# admin_gw admin_cl
 start_mesh() {
   local bin=$1 dir=$2 target=$3 extra=${4:-}
-  local gw_port admin_gw admin_cl
+  local gw_port
   gw_port=$(free_port) client_port=$(free_port) admin_gw=$(free_port) admin_cl=$(free_port)
   cat > "$dir/gateway.yaml" <<YAML
 log_level: warn

@@ -1,9 +1,7 @@
-"""Opens N tunnels through an hbone client (asyncio), each proven by a 1-byte echo, and
-holds them; reports the setup rate and the RSS the client and gateway grew by per tunnel.
-   python3 perf/setup_rate.py echo PORT          (the target: echoes one byte, holds)
-   python3 perf/setup_rate.py CLIENT_PORT CLIENT_PID GATEWAY_PID N CONCURRENCY
-Two processes, as each side needs one fd per tunnel. The load generator is Python, so the
-rate is a lower bound on what hbone sustains."""
+"""Opens N tunnels through an hbone client (asyncio) to an echo target (hbone-loadgen
+echo), each proven by a 1-byte echo, and holds them; reports the RSS the client and gateway
+grew by per tunnel. (Setup rate: hbone-loadgen run, perf/setup-rate.sh.)
+   python3 perf/setup_rate.py CLIENT_PORT CLIENT_PID GATEWAY_PID N CONCURRENCY"""
 import asyncio
 import sys
 import time
@@ -15,20 +13,6 @@ def rss_kib(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-async def echo_target(port):
-    held = []
-
-    async def echo(reader, writer):
-        data = await reader.read(1)
-        writer.write(data)
-        await writer.drain()
-        held.append(writer)  # the upstream side stays open too
-
-    server = await asyncio.start_server(echo, "127.0.0.1", port, backlog=4096)
-    print("ready", flush=True)
-    await server.serve_forever()
 
 
 async def main(client_port, client_pid, gateway_pid, total, concurrency):
@@ -64,7 +48,4 @@ async def main(client_port, client_pid, gateway_pid, total, concurrency):
         w.close()
 
 
-if sys.argv[1] == "echo":
-    asyncio.run(echo_target(int(sys.argv[2])))
-else:
-    asyncio.run(main(*map(int, sys.argv[1:6])))
+asyncio.run(main(*map(int, sys.argv[1:6])))
