@@ -30,7 +30,7 @@ pids+=($!)
 for _ in $(seq 100); do grep -q ready "$out/echo.log" && break; sleep 0.05; done
 start_mesh "$bin" "$out" "$echo_port" "$(printf 'http2: {max_concurrent_streams: 1000, streams_per_connection: 1000}')"
 # One access-log line per tunnel is the norm, but not what this measures.
-for admin in "$admin_gw" "$admin_cl"; do curl -s -XPOST "$admin/logging?level=warn" > /dev/null; done
+for admin in "$admin_gw" "$admin_cl"; do curl -sf -XPOST "127.0.0.1:$admin/logging?level=warn" > /dev/null; done
 
 echo "rate: $total tunnels per run, concurrency $concurrency, 1 byte echoed each" | tee "$out/setup-rate.txt"
 for round in $(seq "$rounds"); do

@@ -5,14 +5,18 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <nlohmann/json.hpp>
 #include <system_error>
 
 #include "config/config_loader.h"
+#include "daemon/heap.h"
 #include "metrics/collector.h"
 #include "net/event_loop.h"
 #include "net/listen_socket.h"
+#include "net/timer.h"
 #include "net/uv_handle.h"
 
 namespace hbone::daemon {
@@ -48,6 +52,18 @@ config::Config reloadable_applied(const config::Config& running, const config::C
   }
   if (out.client && loaded.client) out.client->gateway_identity = loaded.client->gateway_identity;
   return out;
+}
+
+// Every tunnel holds a socket on each side: the soft limit (often 1024) is far too low
+// for a proxy, the hard limit is what the operator granted.
+void raise_fd_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  }
+  spdlog::info("open files limit: {}", limit.rlim_cur);
 }
 
 }  // namespace
@@ -98,7 +114,12 @@ admin::AdminHooks Daemon::admin_hooks() {
   };
 }
 
-std::string Daemon::metrics_text() const {
+std::string Daemon::metrics_text() {
+  if (auto stats = heap_stats()) {  // fresh at each scrape
+    process_metrics_.heap_allocated.set(static_cast<int64_t>(stats->allocated));
+    process_metrics_.heap_free.set(static_cast<int64_t>(stats->free));
+    process_metrics_.heap_known = true;
+  }
   std::vector<const metrics::WorkerMetrics*> all;
   for (const auto& worker : workers_) all.push_back(&worker->metrics());
   return prometheus::TextSerializer().Serialize(metrics::collect(all, process_metrics_));
@@ -127,6 +148,15 @@ void Daemon::drain_or_stop() {
   }
   spdlog::info("draining (deadline {}ms)", config_.drain_timeout.count());
   for (auto& worker : workers_) worker->drain();
+}
+
+void Daemon::watch_heap() {
+  constexpr uint64_t kKeepFree = 32u << 20;  // reuse this much without asking the OS again
+  uint64_t released = release_free_heap(kKeepFree);
+  if (released) {
+    process_metrics_.heap_released.add(released);
+    spdlog::debug("returned {} MiB of free heap to the OS", released >> 20);
+  }
 }
 
 bool Daemon::reload() {
@@ -170,6 +200,7 @@ Daemon::~Daemon() {
 }
 
 int Daemon::run() {
+  raise_fd_limit();
   net::EventLoop main_loop;
   net::UvHandle<uv_signal_t> sigterm, sigint, sighup;
   auto on_term = [&] {
@@ -197,6 +228,8 @@ int Daemon::run() {
     uv_unref(handle->base());  // signals alone do not keep the main loop alive
   }
   std::signal(SIGPIPE, SIG_IGN);
+  net::Timer heap_watch(main_loop.uv(), [this] { watch_heap(); });
+  heap_watch.start(std::chrono::seconds(0), std::chrono::seconds(5));
 
   for (auto& worker : workers_) worker->start();
   running_ = true;

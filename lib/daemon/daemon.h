@@ -41,10 +41,12 @@ class Daemon {
   // connections and requests; open tunnels stay. On any error nothing changes. Other
   // changed keys need a restart (logged). Main thread only.
   bool reload();
+  // Main thread, every few seconds: free heap handed back to the OS.
+  void watch_heap();
 
  private:
   admin::AdminHooks admin_hooks();
-  std::string metrics_text() const;
+  std::string metrics_text();
   std::string tunnels_json() const;
 
   config::Config config_;  // as started: what the workers run with

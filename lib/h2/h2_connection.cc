@@ -236,6 +236,10 @@ bool H2Connection::open_session() {
   // RFC 9113 §5.1.2: no stream limit until the peer's SETTINGS say otherwise (nghttp2
   // would assume 100 and hold back streams the gateway is about to allow).
   nghttp2_option_set_peer_max_concurrent_streams(option.get(), 0xffffffffu);
+  // nghttp2 keeps closed streams for the RFC 7540 priority tree, pruned against the local
+  // SETTINGS_MAX_CONCURRENT_STREAMS, which it is not told (see on_send): without this the
+  // gateway kept every stream it ever closed (found by tests/e2e/test_soak.py).
+  nghttp2_option_set_no_closed_streams(option.get(), 1);
   // Flood limits, spelled out rather than left to the library's defaults: a peer that
   // makes us queue more than this many SETTINGS/PING acks without reading them, sends more
   // than 8 CONTINUATION frames, or resets streams faster than 1000 at once then 33/s
@@ -515,6 +519,11 @@ void H2Connection::close(const std::string& reason) {
 }
 
 void H2Connection::sample_rates(double seconds) {
+  if (streams_.empty()) {
+    // An idle pooled connection keeps its socket, not its 256 KiB+ buffers (they are
+    // empty between reads; ByteBuffer::shrink only frees empty ones).
+    for (ByteBuffer* buffer : {&plain_in_, &control_, &inbound(), &outbound()}) buffer->shrink();
+  }
   // A stream may end (and leave streams_) while sampled: its idle timeout.
   std::vector<int32_t> ids;
   ids.reserve(streams_.size());

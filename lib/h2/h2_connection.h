@@ -66,7 +66,8 @@ class H2Connection : public net::PollWatcher::Handler,
   void flush() override;
   void on_io(int status, int events) override;
 
-  // Observability: refresh per-stream rates; describe the connection and its streams.
+  // Once a second: refresh per-stream rates (and idle timeouts), release idle buffers;
+  // describe the connection and its streams.
   void sample_rates(double seconds);
   void describe(nlohmann::json& out) const;
 

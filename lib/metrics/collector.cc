@@ -112,6 +112,17 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
     f.value({{"result", "ok"}}, static_cast<double>(process.reloads_ok.value()));
     f.value({{"result", "error"}}, static_cast<double>(process.reloads_failed.value()));
   }
+  if (process.heap_known) {
+    for (auto [name, help, gauge] :
+         {std::tuple{"hbone_heap_allocated_bytes", "Heap bytes in use (tcmalloc)", &process.heap_allocated},
+          {"hbone_heap_free_bytes", "Free heap bytes tcmalloc still holds (part of RSS)", &process.heap_free}}) {
+      FamilyBuilder f(out, name, help, MetricType::Gauge);
+      f.value({}, static_cast<double>(gauge->value()));
+    }
+    FamilyBuilder f(out, "hbone_heap_released_bytes_total", "Free heap returned to the OS",
+                    MetricType::Counter);
+    f.value({}, static_cast<double>(process.heap_released.value()));
+  }
   const auto& W = workers;
   {
     FamilyBuilder f(out, "hbone_tunnels_active", "Open tunnels", MetricType::Gauge);

@@ -12,6 +12,10 @@ namespace hbone::metrics {
 struct ProcessMetrics {
   Counter reloads_ok;
   Counter reloads_failed;
+  std::atomic<bool> heap_known{false};  // tcmalloc builds
+  Gauge heap_allocated;
+  Gauge heap_free;
+  Counter heap_released;  // main thread
 };
 
 // Sums the workers' metrics into Prometheus families (Istio TCP names plus hbone_*).

@@ -21,6 +21,7 @@ class Counter {
 class Gauge {
  public:
   void add(int64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void set(int64_t n) { v_.store(n, std::memory_order_relaxed); }
   int64_t value() const { return v_.load(std::memory_order_relaxed); }
 
  private:
