@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -295,6 +296,7 @@ int run_clients(int port, uint64_t total, uint64_t concurrency, uint64_t bytes, 
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error result, not death
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 2 && args[0] == "echo") {
     raise_fd_limit();
