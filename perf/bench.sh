@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throughput of hbone against direct and a plain TCP relay, measured in one run.
-#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone] [-o DIR]
-# Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2.
+#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c] [-o DIR]
+# Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2;
+# h2c: the same hbone pair with tls.plaintext_h2c (no TLS: what the crypto costs).
 # Modes: -P1, -P4, -R. Rounds alternate the path order (A B C, then C B A, ...) so drift on
 # this shared machine does not favour one path. For each path and mode: receiver Gbit/s
 # (mean over rounds), ratio to direct in the same mode, CPU seconds per second of the proxy
@@ -10,7 +11,7 @@
 # (default perf/results/bench-<timestamp>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=10 rounds=2 out="" path_list=direct,socat,hbone
+seconds=10 rounds=2 out="" path_list=direct,socat,hbone,h2c
 while getopts "t:r:p:o:" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
@@ -29,11 +30,14 @@ start_iperf_server "$iperf_port"
 socat -b 262144 "TCP-LISTEN:$socat_port,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$iperf_port" &
 socat_pid=$!
 pids+=("$socat_pid")
+mkdir -p "$out/h2c"
+start_mesh "$bin" "$out/h2c" "$iperf_port" "" ", plaintext_h2c: true"
+h2c_port=$client_port h2c_pids="$gateway_pid $client_pid"
 start_mesh "$bin" "$out" "$iperf_port"
 
 # path -> "port pids"
-declare -A port=([direct]=$iperf_port [socat]=$socat_port [hbone]=$client_port)
-declare -A procs=([direct]="" [socat]="$socat_pid" [hbone]="$gateway_pid $client_pid")
+declare -A port=([direct]=$iperf_port [socat]=$socat_port [hbone]=$client_port [h2c]=$h2c_port)
+declare -A procs=([direct]="" [socat]="$socat_pid" [hbone]="$gateway_pid $client_pid" [h2c]="$h2c_pids")
 IFS=, read -r -a paths <<<"$path_list"
 [[ " ${paths[*]} " == *" direct "* ]] || { echo "-p must include direct (ratios are to it)" >&2; exit 2; }
 modes=(P1 P4 R)

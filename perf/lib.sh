@@ -43,25 +43,34 @@ wait_running() {  # log
   return 1
 }
 
-# start_mesh BIN DIR TARGET_PORT [extra YAML for both]: sets gateway_pid client_pid client_port
-# admin_gw admin_cl
+# start_mesh BIN DIR TARGET_PORT [extra YAML for both] [extra tls keys]: sets gateway_pid
+# client_pid client_port admin_gw admin_cl. With mesh_rtt_ms set, the client reaches the
+# gateway through hbone-rtt-relay (mesh_rtt_ms, optional mesh_rate_mbit); sets relay_pid.
 start_mesh() {
-  local bin=$1 dir=$2 target=$3 extra=${4:-}
-  local gw_port
+  local bin=$1 dir=$2 target=$3 extra=${4:-} tls_extra=${5:-}
+  local gw_port dial_port
   gw_port=$(free_port) client_port=$(free_port) admin_gw=$(free_port) admin_cl=$(free_port)
+  dial_port=$gw_port
+  if [ -n "${mesh_rtt_ms:-}" ]; then
+    dial_port=$(free_port)
+    "$(dirname "$bin")/hbone-rtt-relay" "$dial_port" "$gw_port" "$mesh_rtt_ms" "${mesh_rate_mbit:-0}" \
+      > "$dir/relay.log" 2>&1 &
+    relay_pid=$!
+    pids+=("$relay_pid")
+  fi
   cat > "$dir/gateway.yaml" <<YAML
 log_level: warn
 admin: {listen: 127.0.0.1:$admin_gw}
-tls: {cert: certs/dev/gateway.pem, key: certs/dev/gateway-key.pem, ca: certs/dev/ca.pem}
+tls: {cert: certs/dev/gateway.pem, key: certs/dev/gateway-key.pem, ca: certs/dev/ca.pem$tls_extra}
 gateway: {listen: 127.0.0.1:$gw_port}
 $extra
 YAML
   cat > "$dir/client.yaml" <<YAML
 log_level: warn
 admin: {listen: 127.0.0.1:$admin_cl}
-tls: {cert: certs/dev/client.pem, key: certs/dev/client-key.pem, ca: certs/dev/ca.pem}
+tls: {cert: certs/dev/client.pem, key: certs/dev/client-key.pem, ca: certs/dev/ca.pem$tls_extra}
 client:
-  gateway: 127.0.0.1:$gw_port
+  gateway: 127.0.0.1:$dial_port
   listeners: [{listen: 127.0.0.1:$client_port, target: 127.0.0.1:$target}]
 $extra
 YAML
