@@ -294,7 +294,14 @@ void read_http2(MapReader& top, Config& config) {
   MapReader r(node, "http2.", top.diag());
   Http2Config& h2 = config.http2;
   constexpr uint64_t kMaxWindow = (1ull << 31) - 1;  // RFC 9113 §6.9.1
-  r.size("stream_window", h2.stream_window, 65535, kMaxWindow);
+  if (YAML::Node n = node.IsMap() ? node["stream_window"] : YAML::Node(); n && n.IsScalar() && n.Scalar() == "auto") {
+    r.child("stream_window");
+    h2.auto_window = true;
+    h2.stream_window = Http2Config::kAutoInitialWindow;
+  } else {
+    r.size("stream_window", h2.stream_window, 65535, kMaxWindow);
+  }
+  r.size("max_window", h2.max_window, 65535, kMaxWindow);
   r.size("connection_window", h2.connection_window, 65535, kMaxWindow);
   r.size("max_frame_size", h2.max_frame_size, 16384, (1u << 24) - 1);  // RFC 9113 §6.5.2
   r.integer("max_concurrent_streams", h2.max_concurrent_streams, 1, 1u << 20);
@@ -302,7 +309,7 @@ void read_http2(MapReader& top, Config& config) {
   r.size("max_header_list_size", h2.max_header_list_size, 1024, 1u << 20);
   r.duration("keepalive_interval", h2.keepalive_interval, milliseconds(0));
   r.duration("keepalive_timeout", h2.keepalive_timeout, milliseconds(1));
-  if (h2.stream_window >= h2.connection_window) {
+  if (!h2.auto_window && h2.stream_window >= h2.connection_window) {
     // Equal windows let one stream take the whole connection window (ztunnel deadlocked).
     top.diag().warning(node["stream_window"], "http2.stream_window",
                        "stream window " + format_size(h2.stream_window) +
@@ -431,7 +438,12 @@ std::string dump_config(const Config& c) {
   }
   const Http2Config& h = c.http2;
   out << YAML::Key << "http2" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "stream_window" << YAML::Value << format_size(h.stream_window);
+  if (h.auto_window) {
+    out << YAML::Key << "stream_window" << YAML::Value << "auto";
+  } else {
+    out << YAML::Key << "stream_window" << YAML::Value << format_size(h.stream_window);
+  }
+  out << YAML::Key << "max_window" << YAML::Value << format_size(h.max_window);
   out << YAML::Key << "connection_window" << YAML::Value << format_size(h.connection_window);
   out << YAML::Key << "max_frame_size" << YAML::Value << format_size(h.max_frame_size);
   out << YAML::Key << "max_concurrent_streams" << YAML::Value << h.max_concurrent_streams;

@@ -21,6 +21,8 @@ constexpr size_t kReadBudget = 4 * 1024 * 1024;
 // Above this much unsent ciphertext, stop producing frames until the socket drains.
 constexpr size_t kOutboundHighWater = 1024 * 1024;
 constexpr size_t kPlaintextChunk = 256 * 1024;
+// Opaque data of the window sizer's PINGs (keepalive PINGs carry zeros).
+constexpr uint8_t kBdpPing[8] = {'h', 'b', 'o', 'n', 'e', 'b', 'd', 'p'};
 const std::string kNoIdentity;  // h2c: there are no certificates
 
 long data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* flags,
@@ -272,6 +274,7 @@ bool H2Connection::open_session() {
   if (h2.keepalive_interval.count() > 0) {
     keepalive_.start(h2.keepalive_interval, h2.keepalive_interval);
   }
+  if (h2.auto_window) window_sizer_.emplace(h2.stream_window, h2.max_window);
   ready_ = true;
   spdlog::debug("h2 {}: connected, peer {}", peer_address_, peer_identity_);
   on_ready();
@@ -404,7 +407,12 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
       if (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS) on_headers_complete(frame);
       break;
     case NGHTTP2_PING:
-      if (frame->hd.flags & NGHTTP2_FLAG_ACK) ping_outstanding_ = false;
+      if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) break;
+      if (std::memcmp(frame->ping.opaque_data, kBdpPing, sizeof(kBdpPing)) != 0) {
+        ping_outstanding_ = false;
+      } else if (window_sizer_) {
+        if (auto window = window_sizer_->on_ack(std::chrono::steady_clock::now())) grow_windows(*window);
+      }
       break;
     case NGHTTP2_GOAWAY:
       draining_ = true;
@@ -429,7 +437,23 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
   return 0;
 }
 
+void H2Connection::grow_windows(uint32_t window) {
+  nghttp2_settings_entry entry{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window};
+  nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, &entry, 1);
+  // The connection window stays well above one stream's (ztunnel deadlocked on equal ones).
+  uint64_t connection = std::max<uint64_t>(config().http2.connection_window, uint64_t{window} * 4);
+  nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<int32_t>(std::min<uint64_t>(connection, 0x7fffffff)));
+  spdlog::debug("h2 {}: receive window {} KiB (BDP probe: {:.2f} ms RTT, {:.0f} MB/s)", peer_address_,
+                window >> 10, window_sizer_->rtt_seconds() * 1e3, window_sizer_->bandwidth() / 1e6);
+  schedule_flush();
+}
+
 void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t n) {
+  if (window_sizer_ && window_sizer_->on_data(n, std::chrono::steady_clock::now())) {
+    nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, kBdpPing);
+    schedule_flush();
+  }
   StreamHandler* handler = stream(stream_id);
   if (!handler) {
     // A stream we already let go of: give the window back so others are not starved.
@@ -555,6 +579,11 @@ void H2Connection::describe(nlohmann::json& out) const {
                   {"max_frame_size", get(s, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)}};
     };
     out["peer_settings"] = settings(nghttp2_session_get_remote_settings);
+    if (window_sizer_) {
+      out["auto_window"] = {{"stream_window", window_sizer_->window()},
+                            {"rtt_seconds", window_sizer_->rtt_seconds()},
+                            {"bandwidth_bytes_per_second", window_sizer_->bandwidth()}};
+    }
     out["local_settings"] = settings(nghttp2_session_get_local_settings);
     if (side_ == Side::server) {
       // What we advertise ourselves (nghttp2 is not told, see on_send).

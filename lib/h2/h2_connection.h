@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "h2/stream_handler.h"
+#include "h2/window_sizer.h"
 #include "net/event_loop.h"
 #include "net/fd.h"
 #include "net/poll_watcher.h"
@@ -130,6 +131,8 @@ class H2Connection : public net::PollWatcher::Handler,
   void write_socket();
   void flush_control();
   void on_keepalive();
+  // stream_window: auto: raises the stream and connection receive windows to `window`.
+  void grow_windows(uint32_t window);
 
   net::WorkerContext& worker_;
   std::shared_ptr<const tls::TlsContext> tls_context_;
@@ -149,6 +152,7 @@ class H2Connection : public net::PollWatcher::Handler,
   std::string peer_address_;
   std::string peer_identity_;
   std::optional<nghttp2_settings_entry> advertise_only_;
+  std::optional<WindowSizer> window_sizer_;  // http2.stream_window: auto
   std::chrono::steady_clock::time_point ping_sent_{};
   bool ping_outstanding_ = false;
   bool flush_scheduled_ = false;

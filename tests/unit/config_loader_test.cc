@@ -202,6 +202,18 @@ TEST_F(ConfigLoaderTest, BadIdentitiesAndDestinations) {
             std::string::npos);
 }
 
+TEST_F(ConfigLoaderTest, AutoStreamWindow) {
+  Config c = load_config_string(gateway_config("http2:\n  stream_window: auto\n  max_window: 8MiB\n"),
+                                "t.yaml").config;
+  EXPECT_TRUE(c.http2.auto_window);
+  EXPECT_EQ(c.http2.stream_window, Http2Config::kAutoInitialWindow);
+  EXPECT_EQ(c.http2.max_window, 8u << 20);
+  Config again = load_config_string(dump_config(c), "dump.yaml").config;
+  EXPECT_TRUE(again.http2.auto_window);
+  EXPECT_EQ(problem(gateway_config("http2:\n  stream_window: automatic\n")),
+            "t.yaml:8: http2.stream_window: bad size \"automatic\" (use B, KiB, MiB, GiB)");
+}
+
 TEST_F(ConfigLoaderTest, BadLimit) {
   EXPECT_EQ(problem(gateway_config("limits:\n  max_tunnels: -1\n")),
             "t.yaml:8: limits.max_tunnels: bad value \"-1\", want an integer 0 .. 16777216");
