@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=4 rtt="" rate=0 out=""
-streams="64KiB 256KiB 1MiB 4MiB 16MiB" factors="4" frames="16KiB 1MiB" reads="64KiB 256KiB"
+streams="64KiB 256KiB 1MiB 4MiB 16MiB auto" factors="4" frames="16KiB 1MiB" reads="64KiB 256KiB"
 while [ $# -gt 0 ]; do
   case $1 in
     -t) seconds=$2 ;;
@@ -55,8 +55,12 @@ echo "reference (plain TCP${rtt:+ through the relay, RTT ${rtt} ms}${rate:+, cap
 echo "stream_window,connection_window,max_frame_size,read_size,gbps,proxy_cores,gbps_per_core" > "$out/sweep.csv"
 for stream in $streams; do
   for factor in $factors; do
-    conn=$(( $(bytes "$stream") * factor ))
-    ((conn > 2147483647)) && conn=2147483647
+    if [ "$stream" = auto ]; then  # grows by itself; the connection window follows it
+      conn=$((16 << 20)) stream_value=auto
+    else
+      conn=$(( $(bytes "$stream") * factor )) stream_value=$(bytes "$stream")
+      ((conn > 2147483647)) && conn=2147483647
+    fi
     for frame in $frames; do
       for read in $reads; do
         point="$out/point"
@@ -71,7 +75,7 @@ for stream in $streams; do
         gbps=$(gbps_of "$point/iperf.json")
         cores=$(python3 -c "print(($cpu1 - $cpu0) / ($t1 - $t0))")
         per_core=$(python3 -c "print($gbps / $cores if $cores > 0.01 else 0)")
-        echo "$(bytes "$stream"),$conn,$(bytes "$frame"),$(bytes "$read"),$gbps,$cores,$per_core" >> "$out/sweep.csv"
+        echo "$stream_value,$conn,$(bytes "$frame"),$(bytes "$read"),$gbps,$cores,$per_core" >> "$out/sweep.csv"
         printf '  stream %-6s conn %-10s frame %-6s read %-6s %6.2f Gbit/s  %.2f cores\n' \
           "$stream" "${conn}B" "$frame" "$read" "$gbps" "$cores"
       done

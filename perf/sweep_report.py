@@ -15,6 +15,8 @@ rows = list(csv.DictReader(open(os.path.join(out, "sweep.csv"))))
 
 
 def size(n):
+    if n == "auto":
+        return n
     n = int(float(n))
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n >= 1 << shift and n % (1 << shift) == 0:
@@ -41,7 +43,18 @@ with open(os.path.join(out, "sweep-results.csv"), "w", newline="") as f:
 
 best = max(r["gbps"] for r in rows)
 good = [r for r in rows if r["gbps"] >= 0.95 * best]
-pick = max(good, key=lambda r: (round(r["per_core"], 1), -int(r["stream_window"]), -int(r["connection_window"])))
+def window_bytes(r):  # auto sorts last: a fixed window with the same result is simpler
+    return 1 << 40 if r["stream_window"] == "auto" else int(r["stream_window"])
+
+
+pick = max(good, key=lambda r: (round(r["per_core"], 1), -window_bytes(r), -int(r["connection_window"])))
+fixed = [r for r in rows if r["stream_window"] != "auto"]
+best_fixed = max(fixed, key=lambda r: r["gbps"]) if fixed else None
+for r in rows:
+    if r["stream_window"] == "auto" and best_fixed:
+        print(f"auto (frame {size(r['max_frame_size'])}, read {size(r['read_size'])}): {r['gbps']:.2f} Gbit/s = "
+              f"{r['gbps'] / best_fixed['gbps']:.2f}x the best fixed window "
+              f"({size(best_fixed['stream_window'])}: {best_fixed['gbps']:.2f} Gbit/s)")
 print(f"\nrecommended{' at RTT ' + rtt + ' ms' if rtt != '0' else ''}: http2.stream_window: "
       f"{size(pick['stream_window'])}, http2.connection_window: {size(pick['connection_window'])}, "
       f"http2.max_frame_size: {size(pick['max_frame_size'])}, socket.read_size: {size(pick['read_size'])} "
@@ -49,7 +62,8 @@ print(f"\nrecommended{' at RTT ' + rtt + ' ms' if rtt != '0' else ''}: http2.str
 
 # Chart: one series per (frame, read, connection factor).
 series = {}
-for r in rows:
+autos = [r for r in rows if r["stream_window"] == "auto"]
+for r in fixed:
     key = (int(r["max_frame_size"]), int(r["read_size"]), int(r["connection_window"]) // int(r["stream_window"]))
     series.setdefault(key, []).append((int(r["stream_window"]), r["gbps"]))
 data = os.path.join(out, "sweep-chart.dat")
@@ -72,8 +86,9 @@ set yrange [0:*]
 set grid
 set key bottom right
 plot for [i=0:{len(series) - 1}] '{data}' index i using 1:2 with linespoints title columnheader(1), \\
-     {reference:.3f} with lines dashtype 2 lw 2 title '{label} (reference)'
-"""
+     {reference:.3f} with lines dashtype 2 lw 2 title '{label} (reference)'""" + "".join(
+    f", \\\n     {r['gbps']:.3f} with lines dashtype 3 lw 2 title 'auto (frame {size(r['max_frame_size'])}, "
+    f"read {size(r['read_size'])})'" for r in autos) + "\n"
 try:
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     print(f"chart: {os.path.join(out, 'sweep.png')}")

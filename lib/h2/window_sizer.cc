@@ -18,8 +18,8 @@ std::optional<uint32_t> WindowSizer::on_ack(Clock::time_point now) {
   probing_ = false;
   rtt_ = std::chrono::duration<double>(now - sent_).count();
   if (rtt_ > 0) bandwidth_ = static_cast<double>(sample_) / rtt_;
-  if (sample_ * 3 < uint64_t{window_} * 2) return std::nullopt;
-  uint64_t grown = std::min<uint64_t>(std::max<uint64_t>(sample_ * 2, uint64_t{window_} * 2), max_);
+  if (sample_ * 2 < uint64_t{window_}) return std::nullopt;
+  uint64_t grown = std::min<uint64_t>(std::max<uint64_t>(sample_ * 4, uint64_t{window_} * 2), max_);
   if (grown <= window_) return std::nullopt;
   window_ = static_cast<uint32_t>(grown);
   return window_;

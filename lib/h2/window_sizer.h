@@ -9,8 +9,10 @@ namespace hbone::h2 {
 
 // http2.stream_window: auto. Estimates the bandwidth-delay product the way gRPC's BDP
 // probe does: a PING goes out when data starts arriving, and the bytes received until its
-// ACK are one round trip's worth. When they fill 2/3 of the window, the window (not the
-// sender or the path) was the limit: it grows to twice the sample, up to `max`.
+// ACK are one round trip's worth. nghttp2 returns credit in halves of the window, so a
+// window-limited sender delivers between half and all of it per round trip: a sample of
+// half the window or more means the window was the limit, and it grows to four times the
+// sample (at least doubling), up to `max`.
 class WindowSizer {
  public:
   using Clock = std::chrono::steady_clock;

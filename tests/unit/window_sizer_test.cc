@@ -13,10 +13,10 @@ TEST(WindowSizer, GrowsWhenARoundTripFillsTheWindow) {
   auto t = Clock::time_point{};
   ASSERT_TRUE(sizer.on_data(16 << 10, t));           // first data: probe
   EXPECT_FALSE(sizer.on_data(16 << 10, t + 1ms));    // one probe at a time
-  sizer.on_data(200 << 10, t + 10ms);                // 232 KiB in the round trip: > 2/3
+  sizer.on_data(100 << 10, t + 10ms);                // 132 KiB in the round trip: > half
   auto grown = sizer.on_ack(t + 20ms);
   ASSERT_TRUE(grown);
-  EXPECT_EQ(*grown, 512u << 10);  // twice the window (twice the sample would be less)
+  EXPECT_EQ(*grown, 528u << 10);  // four times the sample
   EXPECT_NEAR(sizer.rtt_seconds(), 0.020, 1e-9);
 }
 
@@ -31,7 +31,7 @@ TEST(WindowSizer, StaysWhenTheWindowWasNotTheLimit) {
 TEST(WindowSizer, CappedAtMaxThenNoMoreProbes) {
   WindowSizer sizer(1 << 20, 3 << 20);
   auto t = Clock::time_point{};
-  ASSERT_TRUE(sizer.on_data(4 << 20, t));  // a large sample: grows to twice the sample ...
+  ASSERT_TRUE(sizer.on_data(4 << 20, t));  // a large sample: grows to four times it ...
   EXPECT_EQ(sizer.on_ack(t + 20ms), 3u << 20);  // ... capped at max
   EXPECT_FALSE(sizer.on_data(1 << 20, t + 30ms));  // at max: nothing left to learn
 }
