@@ -73,7 +73,7 @@ with open(data, "w") as f:
         for stream, gbps in sorted(points):
             f.write(f"{stream / 1024:.0f} {gbps:.3f}\n")
         f.write("\n\n")
-title = f"hbone iperf3 Gbit/s by HTTP/2 stream window" + (f", RTT {rtt} ms" if rtt != "0" else "") + \
+title = "hbone iperf3 Gbit/s by HTTP/2 stream window" + (f", RTT {rtt} ms" if rtt != "0" else "") + \
         (f", {rate} Mbit/s cap" if rate not in ("0", "") else "")
 script = f"""
 set terminal png size 900,520 noenhanced

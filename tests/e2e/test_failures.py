@@ -11,7 +11,7 @@ def test_closed_port_gives_503_and_closes_local(tmp_path):
     mesh = Mesh(tmp_path, dead_port)
     with mesh.connect() as conn:
         assert closed_without_data(conn)
-    mesh.gateway.wait_for_log(f"-> 503: connection refused")
+    mesh.gateway.wait_for_log("-> 503: connection refused")
     mesh.client.wait_for_log("status=503")
     mesh.stop()
 

@@ -11,7 +11,7 @@ import hpack
 import pytest
 from h2.errors import ErrorCodes
 
-from h2client import (CONTINUATION, DATA, END_HEADERS, END_STREAM, HEADERS, PING, RST_STREAM,
+from h2client import (CONTINUATION, DATA, END_HEADERS, HEADERS, PING, RST_STREAM,
                       SETTINGS, H2Client, frame)
 from harness import Mesh, TargetServer, echo
 

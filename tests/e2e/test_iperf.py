@@ -2,11 +2,10 @@
 
 import json
 import subprocess
-import time
 
 import pytest
 
-from harness import Mesh, free_port
+from harness import Mesh
 
 
 
