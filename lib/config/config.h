@@ -50,7 +50,7 @@ struct Http2Config {
   // with the measured bandwidth-delay product up to max_window.
   static constexpr uint32_t kAutoInitialWindow = 256u << 10;
   bool auto_window = false;
-  uint32_t max_window = 64u << 20;
+  uint32_t max_window = 16u << 20;
   uint32_t stream_window = 4u << 20;
   uint32_t connection_window = 16u << 20;
   uint32_t max_frame_size = 1u << 20;

@@ -418,7 +418,11 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
       draining_ = true;
       break;
     case NGHTTP2_SETTINGS:
-      if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) peer_settings_received_ = true;
+      if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+        peer_settings_received_ = true;
+      } else if (window_sizer_) {
+        window_sizer_->on_settings_acked();
+      }
       break;
     case NGHTTP2_WINDOW_UPDATE:
       if (frame->hd.stream_id == 0) {
@@ -450,11 +454,18 @@ void H2Connection::grow_windows(uint32_t window) {
 }
 
 void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t n) {
-  if (window_sizer_ && window_sizer_->on_data(n, std::chrono::steady_clock::now())) {
-    nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, kBdpPing);
-    schedule_flush();
-  }
   StreamHandler* handler = stream(stream_id);
+  if (window_sizer_) {
+    if (window_sizer_->on_data(n, std::chrono::steady_clock::now())) {
+      nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, kBdpPing);
+      schedule_flush();
+    }
+    // nghttp2 has counted the whole frame already: this is what the peer has left.
+    int32_t remaining = nghttp2_session_get_stream_local_window_size(session_.get(), stream_id);
+    if (auto window = window_sizer_->on_credit(remaining, handler && handler->keeping_up())) {
+      grow_windows(*window);
+    }
+  }
   if (!handler) {
     // A stream we already let go of: give the window back so others are not starved.
     nghttp2_session_consume_connection(session_.get(), n);
@@ -581,6 +592,7 @@ void H2Connection::describe(nlohmann::json& out) const {
     out["peer_settings"] = settings(nghttp2_session_get_remote_settings);
     if (window_sizer_) {
       out["auto_window"] = {{"stream_window", window_sizer_->window()},
+                            {"raises", window_sizer_->raises()},
                             {"rtt_seconds", window_sizer_->rtt_seconds()},
                             {"bandwidth_bytes_per_second", window_sizer_->bandwidth()}};
     }

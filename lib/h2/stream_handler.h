@@ -21,6 +21,8 @@ class StreamHandler : public net::Retirable {
   virtual void outgoing_sent(size_t n) = 0;
 
   virtual void on_peer_data(const uint8_t* data, size_t n) = 0;
+  // Everything received so far was written on (no backlog toward the local side).
+  virtual bool keeping_up() const = 0;
   virtual void on_peer_end_stream() = 0;
   // The HTTP/2 stream is gone (END_STREAM both ways, or RST_STREAM either way).
   virtual void on_stream_closed(uint32_t error_code) = 0;

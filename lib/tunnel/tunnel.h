@@ -68,6 +68,7 @@ class Tunnel final : public h2::StreamHandler, public net::PollWatcher::Handler 
   const uint8_t* outgoing_data() const override { return up_.data(); }
   void outgoing_sent(size_t n) override;
   void on_peer_data(const uint8_t* data, size_t n) override;
+  bool keeping_up() const override { return down_.empty(); }
   void on_peer_end_stream() override;
   void on_stream_closed(uint32_t error_code) override;
   void abort() override;

@@ -36,6 +36,17 @@ TEST(WindowSizer, CappedAtMaxThenNoMoreProbes) {
   EXPECT_FALSE(sizer.on_data(1 << 20, t + 30ms));  // at max: nothing left to learn
 }
 
+TEST(WindowSizer, StarvedSenderRaisesOnceUntilAcked) {
+  WindowSizer sizer(256 << 10, 8 << 20);
+  EXPECT_FALSE(sizer.on_credit(200 << 10, true));  // plenty of credit left
+  EXPECT_FALSE(sizer.on_credit(0, false));          // starved, but by our own backlog
+  EXPECT_EQ(sizer.on_credit(10 << 10, true), 512u << 10);  // starved while we kept up
+  EXPECT_FALSE(sizer.on_credit(0, true));  // the raise is not acknowledged yet
+  sizer.on_settings_acked();
+  EXPECT_EQ(sizer.on_credit(0, true), 1u << 20);
+  EXPECT_EQ(sizer.raises(), 2u);
+}
+
 TEST(WindowSizer, AckWithoutProbeIgnored) {
   WindowSizer sizer(256 << 10, 8 << 20);
   EXPECT_FALSE(sizer.on_ack(Clock::time_point{}));
