@@ -21,10 +21,20 @@ HBONE = os.environ.get("HBONE_BIN", str(ROOT / "build" / "hbone"))
 CERTS = ROOT / "certs" / "dev"
 
 
+_issued_ports = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, and never one this process handed out before: the
+    ports of one config are all chosen before any is bound, and the kernel may offer the
+    same free port twice (a gateway and its admin endpoint then collide)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _issued_ports:
+            _issued_ports.add(port)
+            return port
 
 
 def tls(name):
