@@ -38,11 +38,12 @@ def quiescent(hbone, timeout=15):
     """(fds, RSS MiB, heap MiB in use or None) once the daemon has handed its free heap back
     to the OS (it checks every 5 s; sanitizer builds have no heap metrics: a fixed wait)."""
     pid = hbone.proc.pid
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     while True:
         samples = hbone.metrics()
         free = samples.get(("hbone_heap_free_bytes", frozenset()))
-        if free is None and time.monotonic() > deadline - timeout + 6:
+        if free is None and time.monotonic() - start > 6:
             return fds(pid), rss_mib(pid), None
         if free is not None and free < 40 << 20:
             allocated = samples[("hbone_heap_allocated_bytes", frozenset())] / (1 << 20)
