@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-
 #include "h2/header.h"
 #include "tunnel/admission.h"
 
