@@ -1,8 +1,10 @@
 # Shared helpers for perf/ scripts (sourced). Everything started is stopped on exit.
 pids=()
+issued_ports=$(mktemp)
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -f "$issued_ports"
 }
 trap cleanup EXIT
 
@@ -14,8 +16,22 @@ prepare() {
   certs/gen.sh >/dev/null
 }
 
+# A port free now and never handed out before in this run (the kernel may offer a port
+# again once its probe socket is closed; a file, since callers run this in a subshell).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  python3 - "$issued_ports" <<'PY'
+import socket, sys
+seen = set(open(sys.argv[1]).read().split())
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = str(s.getsockname()[1])
+    s.close()
+    if port not in seen:
+        break
+open(sys.argv[1], "a").write(port + "\n")
+print(port)
+PY
 }
 
 start_iperf_server() {  # port
@@ -58,15 +74,16 @@ start_mesh() {
     relay_pid=$!
     pids+=("$relay_pid")
   fi
+  # info level: the "running" line is awaited below; per-tunnel lines are few.
   cat > "$dir/gateway.yaml" <<YAML
-log_level: warn
+log_level: info
 admin: {listen: 127.0.0.1:$admin_gw}
 tls: {cert: certs/dev/gateway.pem, key: certs/dev/gateway-key.pem, ca: certs/dev/ca.pem$tls_extra}
 gateway: {listen: 127.0.0.1:$gw_port}
 $extra
 YAML
   cat > "$dir/client.yaml" <<YAML
-log_level: warn
+log_level: info
 admin: {listen: 127.0.0.1:$admin_cl}
 tls: {cert: certs/dev/client.pem, key: certs/dev/client-key.pem, ca: certs/dev/ca.pem$tls_extra}
 client:
@@ -74,8 +91,6 @@ client:
   listeners: [{listen: 127.0.0.1:$client_port, target: 127.0.0.1:$target}]
 $extra
 YAML
-  # warn level would hide the "running" line: start at info, the per-tunnel lines are few.
-  sed -i 's/^log_level: warn/log_level: info/' "$dir/gateway.yaml" "$dir/client.yaml"
   "$bin" --config "$dir/gateway.yaml" > "$dir/gateway.log" 2>&1 &
   gateway_pid=$!
   pids+=("$gateway_pid")
