@@ -62,6 +62,7 @@ wait_running() {  # log
 # start_mesh BIN DIR TARGET_PORT [extra YAML for both] [extra tls keys]: sets gateway_pid
 # client_pid client_port admin_gw admin_cl. With mesh_rtt_ms set, the client reaches the
 # gateway through hbone-rtt-relay (mesh_rtt_ms, optional mesh_rate_mbit); sets relay_pid.
+# mesh_log_level: hbone's log level (default info).
 start_mesh() {
   local bin=$1 dir=$2 target=$3 extra=${4:-} tls_extra=${5:-}
   local gw_port dial_port
@@ -74,16 +75,17 @@ start_mesh() {
     relay_pid=$!
     pids+=("$relay_pid")
   fi
-  # info level: the "running" line is awaited below; per-tunnel lines are few.
+  # info level at least: the "running" line is awaited below; per-tunnel lines are few.
+  local level=${mesh_log_level:-info}
   cat > "$dir/gateway.yaml" <<YAML
-log_level: info
+log_level: $level
 admin: {listen: 127.0.0.1:$admin_gw}
 tls: {cert: certs/dev/gateway.pem, key: certs/dev/gateway-key.pem, ca: certs/dev/ca.pem$tls_extra}
 gateway: {listen: 127.0.0.1:$gw_port}
 $extra
 YAML
   cat > "$dir/client.yaml" <<YAML
-log_level: info
+log_level: $level
 admin: {listen: 127.0.0.1:$admin_cl}
 tls: {cert: certs/dev/client.pem, key: certs/dev/client-key.pem, ca: certs/dev/ca.pem$tls_extra}
 client:

@@ -1,13 +1,16 @@
 """Flow control as backpressure: a reader that stops reading throttles the sender; memory
 stays bounded by the windows instead of growing with what the sender has to send."""
 
+import pathlib
 import socket
+import subprocess
 import threading
 import time
 
-from harness import Mesh, TargetServer
+from harness import HBONE, Mesh, TargetServer, free_port, random_bytes, read_all, sha256
 
 MiB = 1 << 20
+RELAY = str(pathlib.Path(HBONE).with_name("hbone-rtt-relay"))
 
 
 def rss_kib(pid):
@@ -60,3 +63,31 @@ def test_slow_local_reader_bounds_memory(tmp_path):
     stop.set()
     conn.close()
     mesh.stop()
+
+
+def test_sender_resumes_after_its_socket_drains(tmp_path):
+    """A 1 Gbit/s, 1 ms path and windows far above its BDP: the client's TLS output keeps
+    hitting its high-water mark and the socket often drains it all at once. Each upload
+    must still arrive whole. Keepalive PINGs are off: before the fix, a flush that found
+    the buffer above the mark skipped nghttp2, the socket then took everything, and the
+    sender sat on data and credit until the next PING woke it (10 s later)."""
+    payload = random_bytes(64 * MiB, seed=11)
+    server = TargetServer(read_all)
+    relay_port = free_port()
+    h2 = {"stream_window": "64MiB", "connection_window": "256MiB", "keepalive_interval": "0s"}
+    mesh = Mesh(tmp_path, server.port, http2=h2,
+                client={"client": {"gateway": f"127.0.0.1:{relay_port}"}})
+    relay = subprocess.Popen([RELAY, str(relay_port), str(mesh.gateway_port), "1", "1000"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert relay.stdout.readline().startswith("ready")
+        for round_ in range(1, 6):
+            with mesh.connect(timeout=60) as conn:
+                conn.sendall(payload)
+                conn.shutdown(socket.SHUT_WR)
+                # 64 MiB take 0.5 s at 1 Gbit/s; a stalled sender never finishes.
+                results = server.wait_results(round_, timeout=30)
+            assert results[-1] == (sha256(payload), len(payload)), round_
+    finally:
+        relay.kill()
+    assert mesh.stop() == (0, 0)
