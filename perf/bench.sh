@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Throughput of hbone against direct and a plain TCP relay, measured in one run.
-#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c] [-o DIR]
+#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,w2] [-o DIR]
 # Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2;
-# h2c: the same hbone pair with tls.plaintext_h2c (no TLS: what the crypto costs).
+# h2c: the same hbone pair with tls.plaintext_h2c (no TLS: what the crypto costs);
+# w2: the mTLS pair with `workers: 2` on both sides (not in the default list).
 # Modes: -P1, -P4, -R. Rounds alternate the path order (A B C, then C B A, ...) so drift on
 # this shared machine does not favour one path. For each path and mode: receiver Gbit/s
 # (mean over rounds), ratio to direct in the same mode, CPU seconds per second of the proxy
@@ -30,16 +31,21 @@ start_iperf_server "$iperf_port"
 socat -b 262144 "TCP-LISTEN:$socat_port,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$iperf_port" &
 socat_pid=$!
 pids+=("$socat_pid")
-mkdir -p "$out/h2c"
-start_mesh "$bin" "$out/h2c" "$iperf_port" "" ", plaintext_h2c: true"
-h2c_port=$client_port h2c_pids="$gateway_pid $client_pid"
-start_mesh "$bin" "$out" "$iperf_port"
-
-# path -> "port pids"
-declare -A port=([direct]=$iperf_port [socat]=$socat_port [hbone]=$client_port [h2c]=$h2c_port)
-declare -A procs=([direct]="" [socat]="$socat_pid" [hbone]="$gateway_pid $client_pid" [h2c]="$h2c_pids")
 IFS=, read -r -a paths <<<"$path_list"
 [[ " ${paths[*]} " == *" direct "* ]] || { echo "-p must include direct (ratios are to it)" >&2; exit 2; }
+# path -> "port pids"
+declare -A port=([direct]=$iperf_port [socat]=$socat_port)
+declare -A procs=([direct]="" [socat]="$socat_pid")
+declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2")
+declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="")
+for path in "${paths[@]}"; do
+  [ -n "${port[$path]:-}" ] && continue
+  [ -n "${mesh_yaml[$path]+set}" ] || { echo "unknown path: $path" >&2; exit 2; }
+  mkdir -p "$out/$path"
+  start_mesh "$bin" "$out/$path" "$iperf_port" "${mesh_yaml[$path]}" "${mesh_tls[$path]}"
+  port[$path]=$client_port
+  procs[$path]="$gateway_pid $client_pid"
+done
 modes=(P1 P4 R)
 echo "path,mode,round,gbps,cpu_before,cpu_after,time_before,time_after" > "$out/runs.csv"
 for ((round = 1; round <= rounds; round++)); do

@@ -31,6 +31,9 @@ struct GatewayConfig {
   std::vector<std::string> allowed_identities;    // SPIFFE ids; empty: any in the trust domain
   std::vector<std::string> allowed_destinations;  // CIDRs or host:port; empty: any
   milliseconds connect_timeout{10'000};
+  // With several workers: place each accepted connection on the worker with the fewest
+  // (true, "exact") or where the kernel's SO_REUSEPORT hash puts it (false, "kernel").
+  bool exact_balance = true;
 };
 
 struct ListenerConfig {

@@ -257,6 +257,12 @@ void read_gateway(MapReader& top, Config& config) {
     top.diag().error(node["allowed_destinations"], "gateway.allowed_destinations", e.what());
   }
   r.duration("connect_timeout", gw.connect_timeout, milliseconds(1));
+  std::string balance = gw.exact_balance ? "exact" : "kernel";
+  r.string("balance", balance);
+  if (balance != "exact" && balance != "kernel") {
+    top.diag().error(node["balance"], "gateway.balance", "\"" + balance + "\" is not one of exact, kernel");
+  }
+  gw.exact_balance = balance == "exact";
 }
 
 void read_client(MapReader& top, Config& config) {
@@ -421,6 +427,7 @@ std::string dump_config(const Config& c) {
         << c.gateway->allowed_destinations;
     out << YAML::Key << "connect_timeout" << YAML::Value
         << format_duration(c.gateway->connect_timeout);
+    out << YAML::Key << "balance" << YAML::Value << (c.gateway->exact_balance ? "exact" : "kernel");
     out << YAML::EndMap;
   }
   if (c.client) {

@@ -88,9 +88,15 @@ Daemon::Daemon(config::Config config, std::string config_path)
       for (unsigned i = 0; i < config_.workers; ++i) sockets[i].client.push_back(std::move(fds[i]));
     }
   }
+  if (config_.gateway && config_.gateway->exact_balance && config_.workers > 1) {
+    balancer_.emplace(config_.workers);
+    balancer_->set_hand_off([this](unsigned index, net::Fd fd, std::string peer) {
+      workers_[index]->adopt_gateway_connection(std::move(fd), std::move(peer));
+    });
+  }
   for (unsigned i = 0; i < config_.workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(
-        i, config_, admission_, policy_, std::move(sockets[i])));
+    workers_.push_back(std::make_unique<Worker>(i, config_, admission_, balancer_ ? &*balancer_ : nullptr,
+                                                policy_, std::move(sockets[i])));
   }
   try {
     admin_ = std::make_unique<admin::AdminServer>(config_.admin.listen, admin_hooks());

@@ -11,6 +11,7 @@
 #include "admin/admin_server.h"
 #include "config/config.h"
 #include "daemon/worker.h"
+#include "net/connection_balancer.h"
 #include "tls/tls_context.h"
 #include "metrics/collector.h"
 #include "tunnel/admission.h"
@@ -56,6 +57,7 @@ class Daemon {
   std::string config_dump_;  // /config_dump: the config in effect, reloads included
   metrics::ProcessMetrics process_metrics_;
   tunnel::Admission admission_{config_.limits.max_tunnels, config_.limits.max_tunnels_per_identity};
+  std::optional<net::ConnectionBalancer> balancer_;  // gateway.balance: exact, workers > 1
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> running_{false};
   std::atomic<bool> draining_{false};

@@ -8,12 +8,14 @@
 namespace hbone::daemon {
 
 Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
-               std::shared_ptr<const tunnel::PeerPolicy> policy, WorkerSockets sockets)
+               net::ConnectionBalancer* balancer, std::shared_ptr<const tunnel::PeerPolicy> policy,
+               WorkerSockets sockets)
     : index_(index),
       config_(config),
       admission_(admission),
       policy_(std::move(policy)),
-      sockets_(std::move(sockets)) {}
+      sockets_(std::move(sockets)),
+      context_{index_, loop_, config_, metrics_, admission_, balancer} {}
 
 Worker::~Worker() { join(); }
 
@@ -68,6 +70,14 @@ void Worker::reload(std::shared_ptr<const tunnel::PeerPolicy> policy) {
     policy_ = policy;
     if (gateway_) gateway_->set_policy(policy);
     if (pool_) pool_->set_policy(policy);
+  });
+}
+
+void Worker::adopt_gateway_connection(net::Fd fd, std::string peer) {
+  // Shared: a posted task must be copyable, a socket is not.
+  auto socket = std::make_shared<net::Fd>(std::move(fd));
+  loop_.post([this, socket, peer = std::move(peer)] {
+    if (gateway_) gateway_->adopt(std::move(*socket), peer);
   });
 }
 

@@ -32,8 +32,10 @@ struct WorkerSockets {
 // data path is shared with another worker, so nothing is locked.
 class Worker {
  public:
+  // `balancer`: null, or shared by all workers (gateway.balance: exact).
   Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
-         std::shared_ptr<const tunnel::PeerPolicy> policy, WorkerSockets sockets);
+         net::ConnectionBalancer* balancer, std::shared_ptr<const tunnel::PeerPolicy> policy,
+         WorkerSockets sockets);
   ~Worker();
 
   void start();
@@ -43,6 +45,8 @@ class Worker {
   void stop();
   // Thread-safe: new connections and requests use `policy` from now on.
   void reload(std::shared_ptr<const tunnel::PeerPolicy> policy);
+  // Thread-safe: a gateway connection the balancer placed on this worker.
+  void adopt_gateway_connection(net::Fd fd, std::string peer);
   void join();
 
   const metrics::WorkerMetrics& metrics() const { return metrics_; }
@@ -65,7 +69,7 @@ class Worker {
   WorkerSockets sockets_;
   net::EventLoop loop_;
   metrics::WorkerMetrics metrics_;
-  net::WorkerContext context_{index_, loop_, config_, metrics_, admission_};
+  net::WorkerContext context_;
   std::optional<tunnel::GatewayServer> gateway_;
   std::optional<pool::ConnectionPool> pool_;
   std::vector<std::unique_ptr<tunnel::ClientListener>> listeners_;

@@ -231,6 +231,15 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
       }
     }
   }
+  {
+    FamilyBuilder f(out, "hbone_worker_handoffs_total",
+                    "Gateway connections this worker accepted and handed to a less loaded worker "
+                    "(gateway.balance: exact)",
+                    MetricType::Counter);
+    for (size_t i = 0; i < W.size(); ++i) {
+      f.value({{"worker", std::to_string(i)}}, static_cast<double>(W[i]->handoffs.value()));
+    }
+  }
   return out;
 }
 

@@ -25,8 +25,11 @@ class GatewayServer {
   void close_all();
   // New connections and new requests use `policy`; open tunnels are left alone.
   void set_policy(std::shared_ptr<const PeerPolicy> policy) { ctx_.policy = std::move(policy); }
+  // A connection another worker accepted and the balancer placed here (already counted).
+  void adopt(net::Fd fd, std::string peer);
 
  private:
+  void start_connection(net::Fd fd, std::string peer);
   void release(GatewayConnection* conn);
   std::vector<GatewayConnection*> snapshot() const;
 

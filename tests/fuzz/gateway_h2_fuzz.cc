@@ -38,7 +38,7 @@ struct Fixture {
   config::Config config = fuzz_config();
   metrics::WorkerMetrics metrics;
   tunnel::Admission admission{64, 0};
-  net::WorkerContext worker{0, loop, config, metrics, admission};
+  net::WorkerContext worker{0, loop, config, metrics, admission, nullptr};
   tunnel::GatewayContext context{worker, tunnel::PeerPolicy::build(config)};
 };
 

@@ -149,6 +149,13 @@ TEST_F(ConfigLoaderTest, BadDuration) {
             "t.yaml:7: gateway.connect_timeout: bad duration \"10\" (use ms, s, m)");
 }
 
+TEST_F(ConfigLoaderTest, GatewayBalance) {
+  EXPECT_EQ(problem(gateway_config("  balance: round_robin\n")),
+            "t.yaml:7: gateway.balance: \"round_robin\" is not one of exact, kernel");
+  EXPECT_FALSE(load_config_string(gateway_config("  balance: kernel\n"), "t.yaml").config.gateway->exact_balance);
+  EXPECT_TRUE(load_config_string(gateway_config(), "t.yaml").config.gateway->exact_balance);  // default
+}
+
 TEST_F(ConfigLoaderTest, WindowOrderIsAWarning) {
   LoadResult r = load_config_string(
       gateway_config("http2:\n  stream_window: 16MiB\n  connection_window: 16MiB\n"), "t.yaml");
