@@ -2,10 +2,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "config/units.h"
 #include "net/destination_policy.h"
@@ -138,6 +140,16 @@ class MapReader {
     out = n.Scalar();
   }
 
+  // A string that must be one of `options` (listed in the error).
+  void choice(const std::string& key, std::string& out, const std::vector<std::string>& options) {
+    YAML::Node n = child(key);
+    string(key, out);
+    if (!n || !n.IsScalar() || std::find(options.begin(), options.end(), out) != options.end()) return;
+    std::string list;
+    for (const auto& o : options) list += (list.empty() ? "" : ", ") + o;
+    diag_.error(n, path(key), "\"" + out + "\" is not one of " + list);
+  }
+
   void host_port(const std::string& key, net::HostPort& out, bool listen) {
     YAML::Node n = child(key);
     if (n) host_port_node(n, path(key), out, listen);
@@ -258,10 +270,7 @@ void read_gateway(MapReader& top, Config& config) {
   }
   r.duration("connect_timeout", gw.connect_timeout, milliseconds(1));
   std::string balance = gw.exact_balance ? "exact" : "kernel";
-  r.string("balance", balance);
-  if (balance != "exact" && balance != "kernel") {
-    top.diag().error(node["balance"], "gateway.balance", "\"" + balance + "\" is not one of exact, kernel");
-  }
+  r.choice("balance", balance, {"exact", "kernel"});
   gw.exact_balance = balance == "exact";
 }
 
@@ -345,13 +354,7 @@ LoadResult parse_document(const YAML::Node& root, Diagnostics& diag) {
   {
     MapReader top(root, "", diag);
     top.integer("workers", config.workers, 1, 256);
-    top.string("log_level", config.log_level);
-    static const std::set<std::string> kLevels = {"trace", "debug", "info",
-                                                  "warn",  "error", "off"};
-    if (!kLevels.count(config.log_level)) {
-      diag.error(root["log_level"], "log_level",
-                 "\"" + config.log_level + "\" is not one of trace, debug, info, warn, error, off");
-    }
+    top.choice("log_level", config.log_level, {"trace", "debug", "info", "warn", "error", "off"});
     top.duration("drain_timeout", config.drain_timeout, milliseconds(0));
     {
       MapReader admin(top.child("admin"), "admin.", diag);

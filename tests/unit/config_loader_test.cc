@@ -149,6 +149,11 @@ TEST_F(ConfigLoaderTest, BadDuration) {
             "t.yaml:7: gateway.connect_timeout: bad duration \"10\" (use ms, s, m)");
 }
 
+TEST_F(ConfigLoaderTest, LogLevelIsOneOfTheNamedLevels) {
+  EXPECT_EQ(problem("log_level: loud\n" + gateway_config()),
+            "t.yaml:1: log_level: \"loud\" is not one of trace, debug, info, warn, error, off");
+}
+
 TEST_F(ConfigLoaderTest, GatewayBalance) {
   EXPECT_EQ(problem(gateway_config("  balance: round_robin\n")),
             "t.yaml:7: gateway.balance: \"round_robin\" is not one of exact, kernel");
