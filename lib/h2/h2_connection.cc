@@ -96,9 +96,7 @@ void H2Connection::start(net::Fd fd, std::string peer_address) {
 }
 
 void H2Connection::schedule_flush() {
-  if (flush_scheduled_ || closed_) return;
-  flush_scheduled_ = true;
-  loop().schedule_flush(this);
+  if (!closed_) loop().schedule_flush(this);
 }
 
 void H2Connection::on_io(int status, int events) {
@@ -283,7 +281,6 @@ bool H2Connection::open_session() {
 }
 
 void H2Connection::flush() {
-  flush_scheduled_ = false;
   if (closed_) return;
   // Above the high-water mark, write first: if the socket takes it all now, no writable
   // event will follow to ask nghttp2 for more, and a sender with data and credit would

@@ -155,7 +155,6 @@ class H2Connection : public net::PollWatcher::Handler,
   std::optional<WindowSizer> window_sizer_;  // http2.stream_window: auto
   std::chrono::steady_clock::time_point ping_sent_{};
   bool ping_outstanding_ = false;
-  bool flush_scheduled_ = false;
   bool ready_ = false;
   bool peer_settings_received_ = false;
   bool draining_ = false;

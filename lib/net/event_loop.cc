@@ -1,9 +1,14 @@
 #include "net/event_loop.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
 namespace hbone::net {
+
+Flushable::~Flushable() {
+  if (queued_on_) queued_on_->cancel_flush(this);
+}
 
 EventLoop::EventLoop() {
   int rc = uv_loop_init(&loop_);
@@ -27,6 +32,7 @@ EventLoop::EventLoop() {
 }
 
 EventLoop::~EventLoop() {
+  for (Flushable* f : flush_queue_) f->queued_on_ = nullptr;
   flush_queue_.clear();
   retired_.clear();
   check_.reset();
@@ -46,8 +52,15 @@ EventLoop::~EventLoop() {
 void EventLoop::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
 
 void EventLoop::schedule_flush(Flushable* f) {
+  if (f->queued_on_) return;
+  f->queued_on_ = this;
   flush_queue_.push_back(f);
   wake();
+}
+
+void EventLoop::cancel_flush(Flushable* f) {
+  f->queued_on_ = nullptr;
+  for (auto* queue : {&flush_queue_, &flushing_}) std::replace(queue->begin(), queue->end(), f, static_cast<Flushable*>(nullptr));
 }
 
 void EventLoop::retire(std::unique_ptr<Retirable> object) {
@@ -62,12 +75,20 @@ void EventLoop::wake() {
 }
 
 void EventLoop::after_io() {
-  // A flush can queue more flushes (a drained write frees window for another stream),
-  // and a destructor can retire more objects: run both until quiet.
+  // A flush can queue more flushes (a drained write frees window for another stream, or
+  // the object itself is queued again), and a destructor can retire more objects or queue
+  // flushes: run both until quiet. Retired objects die only once no flush is pending.
   while (!flush_queue_.empty() || !retired_.empty()) {
-    flushing_.swap(flush_queue_);
-    for (Flushable* f : flushing_) f->flush();
-    flushing_.clear();
+    while (!flush_queue_.empty()) {
+      flushing_.swap(flush_queue_);
+      for (size_t i = 0; i < flushing_.size(); ++i) {
+        Flushable* f = flushing_[i];
+        if (!f) continue;  // destroyed by an earlier flush of this batch
+        f->queued_on_ = nullptr;  // before flush(): it may queue itself again
+        f->flush();
+      }
+      flushing_.clear();
+    }
     std::vector<std::unique_ptr<Retirable>> dead;
     dead.swap(retired_);
   }

@@ -12,6 +12,8 @@
 
 namespace hbone::net {
 
+class EventLoop;
+
 // Something whose output is best written once per loop iteration, after every ready
 // socket was read: many tunnels' DATA then leave in one TLS write.
 class Flushable {
@@ -19,7 +21,15 @@ class Flushable {
   virtual void flush() = 0;
 
  protected:
-  ~Flushable() = default;
+  Flushable() = default;
+  Flushable(const Flushable&) = delete;
+  Flushable& operator=(const Flushable&) = delete;
+  // Leaves the loop's queue: a flush can queue its own object again and then retire it.
+  ~Flushable();
+
+ private:
+  friend class EventLoop;
+  EventLoop* queued_on_ = nullptr;  // set while in that loop's flush queue
 };
 
 // Objects destroyed later, outside any of their own callbacks.
@@ -42,18 +52,21 @@ class EventLoop {
   bool run_nowait() { return uv_run(&loop_, UV_RUN_NOWAIT) != 0; }
   void stop() { uv_stop(&loop_); }
 
-  // Queues `f` for flush() after this iteration's I/O callbacks. `f` must be retired
-  // through retire(), never destroyed directly, while it may be queued.
+  // Queues `f` for one flush() after this iteration's I/O callbacks (again if it is
+  // queued already: once). A queued object that is destroyed leaves the queue.
   void schedule_flush(Flushable* f);
+  // Destroys `object` after this iteration's flushes, outside any of its own callbacks.
   void retire(std::unique_ptr<Retirable> object);
 
   // From any thread: runs `task` on this loop's thread.
   void post(std::function<void()> task);
 
  private:
+  friend class Flushable;
   void after_io();
   void run_posted();
   void wake();
+  void cancel_flush(Flushable* f);
 
   uv_loop_t loop_;
   std::optional<UvHandle<uv_check_t>> check_;
@@ -63,7 +76,7 @@ class EventLoop {
   std::optional<UvHandle<uv_idle_t>> idle_;
   bool idle_active_ = false;
   std::vector<Flushable*> flush_queue_;
-  std::vector<Flushable*> flushing_;
+  std::vector<Flushable*> flushing_;  // the batch being flushed; null where cancelled
   std::vector<std::unique_ptr<Retirable>> retired_;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;

@@ -1,0 +1,94 @@
+#include "net/dialer.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+
+namespace hbone::net {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A bound loopback TCP socket: listening (connects succeed) or not (connects are refused).
+struct LoopbackPort {
+  explicit LoopbackPort(bool listening) : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+    if (listening) {
+      EXPECT_EQ(::listen(fd.get(), 8), 0);
+    }
+    address.length = sizeof(sockaddr_in);
+    std::memcpy(&address.storage, &addr, sizeof(addr));
+    port = ntohs(addr.sin_port);
+  }
+  Fd fd;
+  SocketAddress address;
+  uint16_t port = 0;
+};
+
+DialResult dial(EventLoop& loop, std::vector<SocketAddress> candidates,
+                Dialer::AddressCheck allow = nullptr) {
+  std::optional<DialResult> result;
+  Dialer dialer(loop, std::move(candidates), 5s, std::move(allow),
+                [&](DialResult r) { result = std::move(r); });
+  while (!result) loop.run_nowait();
+  return std::move(*result);
+}
+
+uint16_t port_of(const sockaddr_storage& addr) {
+  return ntohs(reinterpret_cast<const sockaddr_in&>(addr).sin_port);
+}
+
+TEST(Dialer, TriesEveryAddressUntilOneConnects) {
+  EventLoop loop;
+  LoopbackPort closed(false), open(true);
+  DialResult r = dial(loop, {closed.address, open.address});
+  EXPECT_EQ(r.failure, DialFailure::none) << r.detail;
+  EXPECT_TRUE(r.fd);
+  EXPECT_EQ(port_of(r.address), open.port);
+}
+
+TEST(Dialer, ReportsTheLastFailureWhenNoneConnects) {
+  EventLoop loop;
+  LoopbackPort first(false), second(false);
+  DialResult r = dial(loop, {first.address, second.address});
+  EXPECT_EQ(r.failure, DialFailure::refused);
+  EXPECT_FALSE(r.fd);
+  EXPECT_NE(r.detail.find(":" + std::to_string(second.port)), std::string::npos) << r.detail;
+}
+
+TEST(Dialer, SkipsAddressesTheCheckForbids) {
+  EventLoop loop;
+  LoopbackPort forbidden(true), allowed(true);
+  auto allow = [&](const sockaddr* addr) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(addr)->sin_port) == allowed.port;
+  };
+  DialResult r = dial(loop, {forbidden.address, allowed.address}, allow);
+  EXPECT_EQ(r.failure, DialFailure::none) << r.detail;
+  EXPECT_EQ(port_of(r.address), allowed.port);
+
+  r = dial(loop, {forbidden.address}, allow);
+  EXPECT_EQ(r.failure, DialFailure::forbidden);
+  EXPECT_NE(r.detail.find("allowed_destinations"), std::string::npos) << r.detail;
+}
+
+TEST(Dialer, ResolvesNames) {
+  EventLoop loop;
+  LoopbackPort open(true);
+  std::optional<DialResult> result;
+  Dialer dialer(loop, HostPort{"localhost", open.port}, 5s, nullptr,
+                [&](DialResult r) { result = std::move(r); });
+  while (!result) loop.run_nowait();
+  EXPECT_EQ(result->failure, DialFailure::none) << result->detail;
+}
+
+}  // namespace
+}  // namespace hbone::net
