@@ -38,10 +38,8 @@ Dialer::Failure classify(int err) {
 
 }  // namespace
 
-Dialer::Dialer(EventLoop& loop, HostPort target, std::chrono::milliseconds timeout,
-               AddressCheck allow, OnDone done)
+Dialer::Dialer(EventLoop& loop, std::chrono::milliseconds timeout, AddressCheck allow, OnDone done)
     : loop_(loop),
-      target_(std::move(target)),
       allow_(std::move(allow)),
       done_(std::move(done)),
       deadline_(loop.uv(), [this] {
@@ -49,27 +47,43 @@ Dialer::Dialer(EventLoop& loop, HostPort target, std::chrono::milliseconds timeo
         deliver();
       }) {
   deadline_.start(timeout);
-  sockaddr_storage addr;
-  socklen_t len = 0;
-  if (to_sockaddr(target_, addr, len)) {
-    connect_to(reinterpret_cast<sockaddr*>(&addr), len);
-    constructing_ = false;
-    return;
+}
+
+Dialer::Dialer(EventLoop& loop, HostPort target, std::chrono::milliseconds timeout,
+               AddressCheck allow, OnDone done)
+    : Dialer(loop, timeout, std::move(allow), std::move(done)) {
+  SocketAddress literal;
+  if (to_sockaddr(target, literal.storage, literal.length)) {
+    candidates_.push_back(literal);
+    try_next();
+  } else {
+    resolve(target);
   }
+  constructing_ = false;
+}
+
+Dialer::Dialer(EventLoop& loop, std::vector<SocketAddress> candidates,
+               std::chrono::milliseconds timeout, AddressCheck allow, OnDone done)
+    : Dialer(loop, timeout, std::move(allow), std::move(done)) {
+  candidates_ = std::move(candidates);
+  try_next();
+  constructing_ = false;
+}
+
+void Dialer::resolve(const HostPort& target) {
   auto req = std::make_unique<uv_getaddrinfo_t>();
   req->data = this;
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_ADDRCONFIG;
-  std::string port = std::to_string(target_.port);
-  int rc = uv_getaddrinfo(loop_.uv(), req.get(), on_resolved, target_.host.c_str(), port.c_str(),
+  std::string port = std::to_string(target.port);
+  int rc = uv_getaddrinfo(loop_.uv(), req.get(), on_resolved, target.host.c_str(), port.c_str(),
                           &hints);
   if (rc != 0) {
     finish(Failure::resolve, uv_strerror(rc));
   } else {
     resolving_ = req.release();
   }
-  constructing_ = false;
 }
 
 Dialer::~Dialer() {
@@ -89,41 +103,63 @@ void Dialer::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
     self->finish(Failure::resolve, status ? uv_strerror(status) : "no address");
     return;
   }
-  self->connect_to(res->ai_addr, res->ai_addrlen);
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    SocketAddress& candidate = self->candidates_.emplace_back();
+    std::memcpy(&candidate.storage, ai->ai_addr, ai->ai_addrlen);
+    candidate.length = ai->ai_addrlen;
+  }
+  self->try_next();
 }
 
-void Dialer::connect_to(const sockaddr* addr, socklen_t len) {
-  std::memcpy(&address_, addr, len);
-  if (allow_ && !allow_(addr)) {
-    finish(Failure::forbidden, format_address(addr) + " is not in allowed_destinations");
-    return;
-  }
-  fd_.reset(::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd_) {
-    finish(Failure::other, std::string("socket: ") + std::strerror(errno));
-    return;
-  }
-  if (::connect(fd_.get(), addr, len) == 0) {
-    finish(Failure::none, "");
-    return;
-  }
-  if (errno != EINPROGRESS) {
+void Dialer::try_next() {
+  while (!result_ && next_ < candidates_.size()) {
+    const SocketAddress& candidate = candidates_[next_++];
+    const sockaddr* addr = candidate.get();
+    address_ = candidate.storage;
+    if (allow_ && !allow_(addr)) {
+      // Forbidden only when no candidate is allowed: later failures say more.
+      if (last_failure_ == Failure::resolve || last_failure_ == Failure::forbidden) {
+        last_failure_ = Failure::forbidden;
+        last_detail_ = format_address(addr) + " is not in allowed_destinations";
+      }
+      continue;
+    }
+    fd_.reset(::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd_) {
+      attempt_failed(Failure::other, std::string("socket: ") + std::strerror(errno));
+      continue;
+    }
+    if (::connect(fd_.get(), addr, candidate.length) == 0) {
+      finish(Failure::none, "");
+      return;
+    }
+    if (errno == EINPROGRESS) {
+      poll_.emplace(loop_.uv(), fd_.get(), this);
+      poll_->watch(UV_WRITABLE);
+      return;
+    }
     int err = errno;
-    finish(classify(err), std::strerror(err));
-    return;
+    attempt_failed(classify(err), std::strerror(err));
   }
-  poll_.emplace(loop_.uv(), fd_.get(), this);
-  poll_->watch(UV_WRITABLE);
+  if (!result_) finish(last_failure_, last_detail_);
+}
+
+void Dialer::attempt_failed(Failure failure, std::string detail) {
+  poll_.reset();
+  fd_.reset();
+  last_failure_ = failure;
+  last_detail_ = format_address(reinterpret_cast<const sockaddr*>(&address_)) + ": " + detail;
 }
 
 void Dialer::on_io(int status, int) {
   int err = socket_error(fd_.get());
   if (status < 0 && err == 0) err = -status;
-  if (err != 0) {
-    finish(classify(err), std::strerror(err));
+  if (err == 0) {
+    finish(Failure::none, "");
     return;
   }
-  finish(Failure::none, "");
+  attempt_failed(classify(err), std::strerror(err));
+  try_next();
 }
 
 void Dialer::finish(Failure failure, std::string detail) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "net/event_loop.h"
 #include "net/fd.h"
@@ -17,7 +18,9 @@
 namespace hbone::net {
 
 // Non-blocking TCP connect to host:port, resolving names off-loop (uv_getaddrinfo), with
-// one deadline for resolution and connect together. Destroying it cancels the attempt.
+// one deadline for resolution and connect together. Every resolved address is tried in
+// turn until one connects (a name with an unreachable first address still works).
+// Destroying it cancels the attempt.
 enum class DialFailure { none, refused, unreachable, timeout, resolve, forbidden, other };
 
 // At namespace scope, not nested: clang 14 cannot default-construct a nested class with
@@ -29,6 +32,12 @@ struct DialResult {
   sockaddr_storage address{};
 };
 
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
 class Dialer final : public PollWatcher::Handler, public Retirable {
  public:
   using Failure = DialFailure;
@@ -36,27 +45,37 @@ class Dialer final : public PollWatcher::Handler, public Retirable {
   using AddressCheck = std::function<bool(const sockaddr*)>;
   using OnDone = std::function<void(Result)>;
 
-  // `allow` (may be empty) vets the resolved address before connecting.
+  // `allow` (may be empty) vets each resolved address before connecting to it.
   Dialer(EventLoop& loop, HostPort target, std::chrono::milliseconds timeout, AddressCheck allow,
          OnDone done);
+  // Tries `candidates` in order (addresses resolved elsewhere).
+  Dialer(EventLoop& loop, std::vector<SocketAddress> candidates, std::chrono::milliseconds timeout,
+         AddressCheck allow, OnDone done);
   ~Dialer() override;
 
   void on_io(int status, int events) override;
 
  private:
-  struct Resolve;
-  void connect_to(const sockaddr* addr, socklen_t len);
+  Dialer(EventLoop& loop, std::chrono::milliseconds timeout, AddressCheck allow, OnDone done);
+  void resolve(const HostPort& target);
+  // Connects to the next candidate that is allowed; finishes once none is left.
+  void try_next();
+  // Outcome of one candidate: success finishes, a failure moves on to the next.
+  void attempt_failed(Failure failure, std::string detail);
   void finish(Failure failure, std::string detail);
   void deliver();
   static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
 
   EventLoop& loop_;
-  HostPort target_;
   AddressCheck allow_;
   OnDone done_;
   Timer deadline_;
   Fd fd_;
-  sockaddr_storage address_{};
+  std::vector<SocketAddress> candidates_;
+  size_t next_ = 0;
+  sockaddr_storage address_{};  // the candidate being (or last) tried
+  Failure last_failure_ = Failure::resolve;
+  std::string last_detail_ = "no address";
   std::optional<PollWatcher> poll_;
   uv_getaddrinfo_t* resolving_ = nullptr;  // owned by libuv until its callback
   std::optional<Result> result_;
