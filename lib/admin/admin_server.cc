@@ -5,11 +5,12 @@
 
 #include <atomic>
 #include <charconv>
+#include <stdexcept>
 #include <thread>
 
+#include "admin/heap.h"
 #include "net/fd.h"
 #include "net/socket_ops.h"
-#include <stdexcept>
 
 namespace hbone::admin {
 namespace {
@@ -103,6 +104,7 @@ AdminServer::AdminServer(const net::HostPort& listen, AdminHooks hooks)
     });
   }, nullptr);
   add("/debug/pprof/heap", [](const Request&) { return heap_profile(); }, nullptr);
+  add("/memory/release", nullptr, [](const Request&) { return release_memory(); });
   add("/debug/tunnels", [this](const Request&) {
     return HttpResult{200, "application/json", hooks_.tunnels_json()};
   }, nullptr);

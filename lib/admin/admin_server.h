@@ -27,6 +27,7 @@ struct AdminHooks {
 //   GET  /metrics                          Prometheus text format
 //   GET  /debug/pprof/profile?seconds=N&frequency=HZ   CPU profile (gperftools)
 //   GET  /debug/pprof/heap                 heap sample (tcmalloc)
+//   POST /memory/release                   hand all free heap back to the OS now
 //   GET  /debug/tunnels                    JSON: tunnels and HTTP/2 connections
 //   GET  /config_dump                      effective config (YAML)
 //   GET  /healthz/ready                    200 when serving, 503 otherwise

@@ -12,7 +12,7 @@
 #include <system_error>
 
 #include "config/config_loader.h"
-#include "daemon/heap.h"
+#include "admin/heap.h"
 #include "metrics/collector.h"
 #include "net/event_loop.h"
 #include "net/listen_socket.h"
@@ -121,7 +121,7 @@ admin::AdminHooks Daemon::admin_hooks() {
 }
 
 std::string Daemon::metrics_text() {
-  if (auto stats = heap_stats()) {  // fresh at each scrape
+  if (auto stats = admin::heap_stats()) {  // fresh at each scrape
     process_metrics_.heap_allocated.set(static_cast<int64_t>(stats->allocated));
     process_metrics_.heap_free.set(static_cast<int64_t>(stats->free));
     process_metrics_.heap_known = true;
@@ -158,7 +158,7 @@ void Daemon::drain_or_stop() {
 
 void Daemon::watch_heap() {
   constexpr uint64_t kKeepFree = 32u << 20;  // reuse this much without asking the OS again
-  uint64_t released = release_free_heap(kKeepFree);
+  uint64_t released = admin::release_free_heap(kKeepFree);
   if (released) {
     process_metrics_.heap_released.add(released);
     spdlog::debug("returned {} MiB of free heap to the OS", released >> 20);

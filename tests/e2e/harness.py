@@ -37,6 +37,17 @@ def free_port():
             return port
 
 
+children = []  # helper processes of the running test; conftest.py kills what is left
+
+
+def spawn(args, **kwargs):
+    """Starts a helper process (relay, echo target, iperf3 server) that the test's teardown
+    kills whether the test passes or fails."""
+    proc = subprocess.Popen(args, **kwargs)
+    children.append(proc)
+    return proc
+
+
 def tls(name):
     return {
         "cert": str(CERTS / f"{name}.pem"),

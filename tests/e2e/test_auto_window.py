@@ -6,7 +6,7 @@ import json
 import pathlib
 import subprocess
 
-from harness import HBONE, Mesh, TargetServer, free_port, random_bytes, read_all, sha256
+from harness import HBONE, Mesh, TargetServer, free_port, random_bytes, read_all, sha256, spawn
 
 RELAY = str(pathlib.Path(HBONE).with_name("hbone-rtt-relay"))
 MiB = 1 << 20
@@ -30,8 +30,8 @@ def test_auto_window_grows_over_rtt(tmp_path):
     auto = {"stream_window": "auto", "max_window": "32MiB"}
     mesh = Mesh(tmp_path, server.port, http2=auto,
                 client={"client": {"gateway": f"127.0.0.1:{relay_port}"}})
-    relay = subprocess.Popen([RELAY, str(relay_port), str(mesh.gateway_port), "20"],
-                             stdout=subprocess.PIPE, text=True)
+    relay = spawn([RELAY, str(relay_port), str(mesh.gateway_port), "20"],
+                  stdout=subprocess.PIPE, text=True)
     assert relay.stdout.readline().startswith("ready")
     with mesh.connect(timeout=60) as conn:
         assert read_all(conn) == (sha256(payload), len(payload))

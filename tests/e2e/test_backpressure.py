@@ -7,7 +7,7 @@ import subprocess
 import threading
 import time
 
-from harness import HBONE, Mesh, TargetServer, free_port, random_bytes, read_all, sha256
+from harness import HBONE, Mesh, TargetServer, free_port, random_bytes, read_all, sha256, spawn
 
 MiB = 1 << 20
 RELAY = str(pathlib.Path(HBONE).with_name("hbone-rtt-relay"))
@@ -77,17 +77,14 @@ def test_sender_resumes_after_its_socket_drains(tmp_path):
     h2 = {"stream_window": "64MiB", "connection_window": "256MiB", "keepalive_interval": "0s"}
     mesh = Mesh(tmp_path, server.port, http2=h2,
                 client={"client": {"gateway": f"127.0.0.1:{relay_port}"}})
-    relay = subprocess.Popen([RELAY, str(relay_port), str(mesh.gateway_port), "1", "1000"],
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        assert relay.stdout.readline().startswith("ready")
-        for round_ in range(1, 6):
-            with mesh.connect(timeout=60) as conn:
-                conn.sendall(payload)
-                conn.shutdown(socket.SHUT_WR)
-                # 64 MiB take 0.5 s at 1 Gbit/s; a stalled sender never finishes.
-                results = server.wait_results(round_, timeout=30)
-            assert results[-1] == (sha256(payload), len(payload)), round_
-    finally:
-        relay.kill()
+    relay = spawn([RELAY, str(relay_port), str(mesh.gateway_port), "1", "1000"],
+                  stdout=subprocess.PIPE, text=True)
+    assert relay.stdout.readline().startswith("ready")
+    for round_ in range(1, 6):
+        with mesh.connect(timeout=60) as conn:
+            conn.sendall(payload)
+            conn.shutdown(socket.SHUT_WR)
+            # 64 MiB take 0.5 s at 1 Gbit/s; a stalled sender never finishes.
+            results = server.wait_results(round_, timeout=30)
+        assert results[-1] == (sha256(payload), len(payload)), round_
     assert mesh.stop() == (0, 0)

@@ -1,10 +1,12 @@
-#include "daemon/heap.h"
+#include "admin/heap.h"
+
+#include <nlohmann/json.hpp>
 
 #if HBONE_HAVE_TCMALLOC
 #include <gperftools/malloc_extension.h>
 #endif
 
-namespace hbone::daemon {
+namespace hbone::admin {
 
 std::optional<HeapStats> heap_stats() {
 #if HBONE_HAVE_TCMALLOC
@@ -30,4 +32,15 @@ uint64_t release_free_heap(uint64_t threshold) {
   return after && after->free < before->free ? before->free - after->free : 0;
 }
 
-}  // namespace hbone::daemon
+HttpResult release_memory() {
+  auto before = heap_stats();
+  if (!before) return heap_profile();  // the same 501 and reason
+  uint64_t released = release_free_heap(0);
+  auto after = heap_stats().value_or(*before);
+  nlohmann::json body = {{"released_bytes", released},
+                         {"allocated_bytes", after.allocated},
+                         {"free_bytes", after.free}};
+  return {200, "application/json", body.dump() + "\n"};
+}
+
+}  // namespace hbone::admin

@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <optional>
 
-namespace hbone::daemon {
+#include "admin/profiles.h"
+
+namespace hbone::admin {
 
 struct HeapStats {
   uint64_t allocated = 0;  // bytes the program holds
@@ -18,4 +20,9 @@ std::optional<HeapStats> heap_stats();
 // bytes released.
 uint64_t release_free_heap(uint64_t threshold);
 
-}  // namespace hbone::daemon
+// POST /memory/release: releases all free heap at once (what a test or an operator
+// measuring RSS wants); JSON with the bytes released and the heap after. 501 without
+// tcmalloc.
+HttpResult release_memory();
+
+}  // namespace hbone::admin
