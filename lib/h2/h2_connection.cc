@@ -35,17 +35,6 @@ long data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* 
   return n;
 }
 
-metrics::TlsResult classify_handshake_failure(const std::string& error) {
-  if (error.starts_with("certificate verification failed")) return metrics::TlsResult::bad_certificate;
-  std::string text = error;
-  for (char& c : text) c = c == '_' ? ' ' : static_cast<char>(std::tolower(c));
-  if (text.find("did not return a certificate") != std::string::npos ||
-      text.find("certificate required") != std::string::npos) {
-    return metrics::TlsResult::no_certificate;
-  }
-  return metrics::TlsResult::error;
-}
-
 struct OptionFree {
   void operator()(nghttp2_option* o) const { nghttp2_option_del(o); }
 };
@@ -61,7 +50,7 @@ H2Connection::H2Connection(net::WorkerContext& worker, std::shared_ptr<const tls
       keepalive_(worker.loop.uv(), [this] { on_keepalive(); }),
       handshake_deadline_(worker.loop.uv(), [this] {
         // A peer that connects and never finishes the handshake must not hold a socket.
-        metrics().tls_handshakes[role()][static_cast<int>(metrics::TlsResult::timeout)].add();
+        metrics().tls_handshakes[role()][metrics::TlsResult::timeout].add();
         close("TLS handshake timeout after " +
               std::to_string(config().tls.handshake_timeout.count()) + "ms");
       }) {
@@ -155,7 +144,7 @@ void H2Connection::process_inbound() {
     if (status != tls::TlsSession::Status::ok) {
       schedule_flush();  // the alert, if any
       write_socket();
-      metrics().tls_handshakes[role()][static_cast<int>(classify_handshake_failure(tls_->error()))].add();
+      metrics().tls_handshakes[role()][tls_->failure()].add();
       close("TLS handshake failed: " + tls_->error());
       return;
     }
@@ -214,7 +203,7 @@ bool H2Connection::finish_handshake() {
       if (why.empty()) why = "peer rejected";
     }
   }
-  metrics().tls_handshakes[role()][static_cast<int>(result)].add();
+  metrics().tls_handshakes[role()][result].add();
   if (result != metrics::TlsResult::ok) {
     close("rejected peer: " + why);
     return false;

@@ -14,10 +14,6 @@ using Labels = std::vector<ClientMetric::Label>;
 constexpr const char* kFrameTypeNames[WorkerMetrics::kFrameTypes] = {
     "DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
     "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"};
-constexpr const char* kFailureNames[] = {"none",    "refused",   "unreachable", "timeout",
-                                         "resolve", "forbidden", "other"};
-constexpr const char* kLimitNames[] = {"none", "max_tunnels", "max_tunnels_per_identity"};
-constexpr const char* kScopes[] = {"stream", "connection"};
 
 class FamilyBuilder {
  public:
@@ -176,39 +172,41 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
     FamilyBuilder seconds(out, "hbone_flow_control_stall_seconds_total",
                           "Time tunnels spent with data to send but no send window", MetricType::Counter);
     for (int r = 0; r < kRoles; ++r) {
-      for (int s = 0; s < 2; ++s) {
-        Labels labels{{"role", role_name(r)}, {"scope", kScopes[s]}};
+      ByEnum<StallScope, Counter>::for_each([&](StallScope s) {
+        Labels labels{{"role", role_name(r)}, {"scope", label(s)}};
         stalls.value(labels, sum(W, [&](auto& w) { return w.stalls[r][s].value(); }));
         seconds.value(labels, sum(W, [&](auto& w) { return w.stall_micros[r][s].value(); }) / 1e6);
-      }
+      });
     }
   }
   {
     FamilyBuilder f(out, "hbone_tls_handshakes_total", "TLS handshakes and peer checks by result",
                     MetricType::Counter);
     for (int r = 0; r < kRoles; ++r) {
-      for (int t = 0; t < static_cast<int>(TlsResult::count); ++t) {
-        f.value({{"role", role_name(r)}, {"result", tls_result_name(static_cast<TlsResult>(t))}},
+      ByEnum<TlsResult, Counter>::for_each([&](TlsResult t) {
+        f.value({{"role", role_name(r)}, {"result", label(t)}},
                 sum(W, [&](auto& w) { return w.tls_handshakes[r][t].value(); }));
-      }
+      });
     }
   }
   {
     FamilyBuilder f(out, "hbone_upstream_connect_failures_total", "Gateway dials that failed, by cause",
                     MetricType::Counter);
-    for (size_t c = 1; c < std::size(kFailureNames); ++c) {
-      f.value({{"cause", kFailureNames[c]}}, sum(W, [&](auto& w) { return w.upstream_connect_failures[c].value(); }));
-    }
+    ByEnum<ConnectFailure, Counter>::for_each([&](ConnectFailure c) {
+      if (c == ConnectFailure::none) return;
+      f.value({{"cause", label(c)}}, sum(W, [&](auto& w) { return w.upstream_connect_failures[c].value(); }));
+    });
   }
   {
     FamilyBuilder f(out, "hbone_tunnel_limit_rejections_total",
                     "Tunnels refused by limits.max_tunnels or limits.max_tunnels_per_identity",
                     MetricType::Counter);
     for (int r = 0; r < kRoles; ++r) {
-      for (size_t l = 1; l < std::size(kLimitNames); ++l) {
-        f.value({{"role", role_name(r)}, {"limit", kLimitNames[l]}},
+      ByEnum<LimitRefusal, Counter>::for_each([&](LimitRefusal l) {
+        if (l == LimitRefusal::none) return;
+        f.value({{"role", role_name(r)}, {"limit", label(l)}},
                 sum(W, [&](auto& w) { return w.limit_rejections[r][l].value(); }));
-      }
+      });
     }
   }
   {

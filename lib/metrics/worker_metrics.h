@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "metrics/counters.h"
+#include "metrics/labels.h"
 
 namespace hbone::metrics {
 
@@ -16,7 +17,7 @@ inline const char* role_name(int role) { return role == kClient ? "client" : "ga
 // Istio's standard TCP metric labels. reporter is "source" for the client role and
 // "destination" for the gateway. response_flags follow Envoy's: "-" ok, "UF" upstream
 // connect failure, "UAEX" not authorized, "DPE" bad request (400, 405, 431), "UO" over a tunnel
-// limit (429, 503), "SI" closed by the idle timeout.
+// limit (429, 503).
 struct IstioLabels {
   int role = kClient;
   std::string source_principal;
@@ -35,12 +36,6 @@ struct IstioTcp {
   Counter sent_bytes;      // towards the downstream (response direction)
   Counter received_bytes;  // from the downstream (request direction)
 };
-
-enum class StallScope { stream = 0, connection = 1 };
-enum class TlsResult : int {
-  ok = 0, no_certificate, bad_certificate, alpn, spiffe_id, trust_domain, identity, timeout, error, count
-};
-const char* tls_result_name(TlsResult r);
 
 // All metrics of one worker. Scalars are single-writer atomics; the Istio map only takes
 // its lock when a new label set appears (and on scrape).
@@ -66,12 +61,12 @@ class WorkerMetrics {
   std::array<Histogram, kRoles> data_frame_bytes{make_frame_histogram(), make_frame_histogram()};
   std::array<Histogram, kRoles> streams_per_connection{make_streams_histogram(),
                                                        make_streams_histogram()};
-  std::array<std::array<Counter, 2>, kRoles> stalls;          // by StallScope
-  std::array<std::array<Counter, 2>, kRoles> stall_micros;    // by StallScope
-  std::array<std::array<Counter, static_cast<size_t>(TlsResult::count)>, kRoles> tls_handshakes;
+  std::array<ByEnum<StallScope, Counter>, kRoles> stalls;
+  std::array<ByEnum<StallScope, Counter>, kRoles> stall_micros;
+  std::array<ByEnum<TlsResult, Counter>, kRoles> tls_handshakes;
   std::array<Histogram, kRoles> setup_seconds{make_latency_histogram(), make_latency_histogram()};
-  std::array<Counter, 7> upstream_connect_failures;  // by net::Dialer::Failure
-  std::array<std::array<Counter, 3>, kRoles> limit_rejections;  // by tunnel::Admission::Refusal
+  ByEnum<ConnectFailure, Counter> upstream_connect_failures;
+  std::array<ByEnum<LimitRefusal, Counter>, kRoles> limit_rejections;
   std::array<Counter, kRoles> idle_timeouts;
   std::array<Counter, kRoles> bytes_in;   // read from sockets we relay (local side)
   std::array<Counter, kRoles> bytes_out;  // written to them

@@ -18,9 +18,10 @@ const char* to_string(Dialer::Failure failure) {
     case Dialer::Failure::timeout: return "connect timeout";
     case Dialer::Failure::resolve: return "name resolution failed";
     case Dialer::Failure::forbidden: return "destination not allowed";
-    case Dialer::Failure::other: return "connect failed";
+    case Dialer::Failure::other:
+    case Dialer::Failure::count: break;
   }
-  return "?";
+  return "connect failed";
 }
 
 namespace {

@@ -72,6 +72,18 @@ std::unique_ptr<X509, X509Free> peer_certificate(SSL* ssl) {
 #endif
 }
 
+// The server got no client certificate, or (client side) the server's alert says so.
+bool missing_certificate(uint32_t error) {
+#if defined(OPENSSL_IS_BORINGSSL)
+  constexpr int kCertificateRequiredAlert = SSL_R_TLSV1_ALERT_CERTIFICATE_REQUIRED;
+#else
+  constexpr int kCertificateRequiredAlert = SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED;
+#endif
+  if (ERR_GET_LIB(error) != ERR_LIB_SSL) return false;
+  int reason = ERR_GET_REASON(error);
+  return reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE || reason == kCertificateRequiredAlert;
+}
+
 }  // namespace
 
 TlsSession::TlsSession(const TlsContext& ctx) : ssl_(SSL_new(ctx.get())) {
@@ -101,10 +113,13 @@ TlsSession::Status TlsSession::fail_or_retry(int rc) {
       // (garbage instead of a ClientHello): that is not a certificate problem.
       long verify = SSL_get_verify_result(ssl_.get());
       if (verify != X509_V_OK && verify != X509_V_ERR_INVALID_CALL) {
+        failure_ = metrics::TlsResult::bad_certificate;
         error_ = std::string("certificate verification failed: ") +
                  X509_verify_cert_error_string(verify);
         ERR_clear_error();
       } else {
+        failure_ = missing_certificate(ERR_peek_last_error()) ? metrics::TlsResult::no_certificate
+                                                             : metrics::TlsResult::error;
         error_ = last_ssl_error();
       }
       return Status::failed;

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 
+#include "metrics/labels.h"
 #include "tls/spiffe_id.h"
 #include "tls/tls_context.h"
 #include "util/byte_buffer.h"
@@ -43,6 +44,8 @@ class TlsSession {
 
   // Why the last call failed: TLS alert, certificate verification, protocol error.
   const std::string& error() const { return error_; }
+  // The same as a handshake outcome: no_certificate, bad_certificate or error.
+  metrics::TlsResult failure() const { return failure_; }
   std::string alpn() const;
   // The peer certificate's SPIFFE id when it has exactly one, else nullopt with error().
   std::optional<SpiffeId> peer_identity();
@@ -54,6 +57,7 @@ class TlsSession {
   ByteBuffer in_;
   ByteBuffer out_;
   std::string error_;
+  metrics::TlsResult failure_ = metrics::TlsResult::ok;
 };
 
 }  // namespace hbone::tls

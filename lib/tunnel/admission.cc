@@ -50,13 +50,4 @@ void Admission::release(const std::string& identity) {
   if (it != per_identity_.end() && --it->second == 0) per_identity_.erase(it);
 }
 
-const char* to_string(Admission::Refusal refusal) {
-  switch (refusal) {
-    case Admission::Refusal::max_tunnels: return "max_tunnels";
-    case Admission::Refusal::max_tunnels_per_identity: return "max_tunnels_per_identity";
-    case Admission::Refusal::none: break;
-  }
-  return "none";
-}
-
 }  // namespace hbone::tunnel

@@ -6,13 +6,15 @@
 #include <string>
 #include <unordered_map>
 
+#include "metrics/labels.h"
+
 namespace hbone::tunnel {
 
 // Process-wide tunnel caps (limits.max_tunnels, limits.max_tunnels_per_identity), shared by
 // every worker. Only tunnel setup and teardown touch it, never the data path.
 class Admission {
  public:
-  enum class Refusal { none = 0, max_tunnels, max_tunnels_per_identity };
+  using Refusal = metrics::LimitRefusal;
 
   // One admitted tunnel; gives its place back when destroyed.
   class Ticket {
@@ -48,7 +50,5 @@ class Admission {
   std::mutex mutex_;
   std::unordered_map<std::string, uint32_t> per_identity_;
 };
-
-const char* to_string(Admission::Refusal refusal);
 
 }  // namespace hbone::tunnel

@@ -21,8 +21,8 @@ void ClientListener::on_accept(net::Fd fd, const sockaddr_storage& peer) {
   Admission::Ticket ticket = worker_.admission.admit("", refusal);
   if (!ticket) {
     // Refused before any byte: the application sees a reset and may retry elsewhere.
-    worker_.metrics.limit_rejections[metrics::kClient][static_cast<size_t>(refusal)].add();
-    spdlog::debug("client: {} refused: {} reached", source, to_string(refusal));
+    worker_.metrics.limit_rejections[metrics::kClient][refusal].add();
+    spdlog::debug("client: {} refused: {} reached", source, metrics::label(refusal));
     net::close_with_reset(fd);
     return;
   }

@@ -99,18 +99,18 @@ void GatewayConnection::handle_request(int32_t stream_id, const Request& request
   const net::DestinationPolicy& destinations = ctx_.policy->destinations;
   if (!destinations.allows_any() && !destinations.allows_authority(*target) &&
       !destinations.checks_addresses()) {
-    metrics().upstream_connect_failures[static_cast<size_t>(net::Dialer::Failure::forbidden)].add();
+    metrics().upstream_connect_failures[net::Dialer::Failure::forbidden].add();
     respond_error(stream_id, 403, "destination " + target->to_string() + " not allowed");
     return;
   }
   Admission::Refusal refusal;
   Admission::Ticket ticket = worker().admission.admit(peer_identity(), refusal);
   if (!ticket) {
-    metrics().limit_rejections[metrics::kGateway][static_cast<size_t>(refusal)].add();
+    metrics().limit_rejections[metrics::kGateway][refusal].add();
     // 503: this process is full, another gateway replica may not be; 429: this peer
     // holds its share, it should back off.
     bool process = refusal == Admission::Refusal::max_tunnels;
-    respond_error(stream_id, process ? 503 : 429, std::string(to_string(refusal)) + " reached", "UO");
+    respond_error(stream_id, process ? 503 : 429, std::string(metrics::label(refusal)) + " reached", "UO");
     return;
   }
   tunnel->admit(std::move(ticket));
@@ -155,7 +155,7 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
   }
   auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
   if (result.failure != net::Dialer::Failure::none) {
-    metrics().upstream_connect_failures[static_cast<size_t>(result.failure)].add();
+    metrics().upstream_connect_failures[result.failure].add();
   }
   if (closed() || !tunnel) return;  // the stream was reset while dialling
   if (result.failure == net::Dialer::Failure::forbidden) {

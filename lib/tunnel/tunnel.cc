@@ -68,26 +68,26 @@ void Tunnel::count_down(size_t n) {
 }
 
 void Tunnel::update_stall() {
-  int scope = -1;
+  std::optional<metrics::StallScope> scope;
   nghttp2_session* session = conn_.session();
   if (!up_.empty() && stream_id_ > 0 && !stream_closed_ && session) {
     if (nghttp2_session_get_stream_remote_window_size(session, stream_id_) <= 0) {
-      scope = static_cast<int>(metrics::StallScope::stream);
+      scope = metrics::StallScope::stream;
     } else if (nghttp2_session_get_remote_window_size(session) <= 0) {
-      scope = static_cast<int>(metrics::StallScope::connection);
+      scope = metrics::StallScope::connection;
     }
   }
   if (scope == stall_scope_) return;
   auto now = std::chrono::steady_clock::now();
   auto& m = conn_.metrics();
-  if (stall_scope_ >= 0) {
+  if (stall_scope_) {
     auto spent = now - stall_started_;
     stalled_ += spent;
-    m.stall_micros[conn_.role()][stall_scope_].add(static_cast<uint64_t>(
+    m.stall_micros[conn_.role()][*stall_scope_].add(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(spent).count()));
   }
-  if (scope >= 0) {
-    m.stalls[conn_.role()][scope].add();
+  if (scope) {
+    m.stalls[conn_.role()][*scope].add();
     stall_started_ = now;
   }
   stall_scope_ = scope;
@@ -117,7 +117,7 @@ void Tunnel::sample_rate(double seconds) {
 
 void Tunnel::describe(nlohmann::json& out) const {
   auto now = std::chrono::steady_clock::now();
-  auto stalled = stalled_ + (stall_scope_ >= 0 ? now - stall_started_ : decltype(stalled_){});
+  auto stalled = stalled_ + (stall_scope_ ? now - stall_started_ : decltype(stalled_){});
   out["id"] = std::to_string(conn_.worker().index) + ":" + std::to_string(stream_id_) + "@" +
               conn_.peer_address();
   out["worker"] = conn_.worker().index;
@@ -133,7 +133,7 @@ void Tunnel::describe(nlohmann::json& out) const {
   out["rate_sent"] = rate_up_;          // bytes/s over the last second
   out["rate_received"] = rate_down_;
   out["stalled_seconds"] = std::chrono::duration<double>(stalled).count();
-  out["stalled_on"] = stall_scope_ < 0 ? "" : stall_scope_ == 0 ? "stream" : "connection";
+  out["stalled_on"] = stall_scope_ ? metrics::label(*stall_scope_) : "";
   out["buffered_send"] = up_.size();
   out["buffered_receive"] = down_.size();
   nghttp2_session* session = conn_.session();

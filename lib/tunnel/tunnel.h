@@ -110,7 +110,7 @@ class Tunnel final : public h2::StreamHandler, public net::PollWatcher::Handler 
   double rate_down_ = 0;
   double idle_seconds_ = 0;  // since the last byte either way, in sample periods
   metrics::IstioTcp* istio_ = nullptr;  // set once established
-  int stall_scope_ = -1;                 // metrics::StallScope while stalled
+  std::optional<metrics::StallScope> stall_scope_;  // while stalled
   std::chrono::steady_clock::time_point stall_started_{};
   std::chrono::steady_clock::duration stalled_{};
   bool relaying_ = false;

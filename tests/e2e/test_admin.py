@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import HBONE, Mesh, TargetServer, closed_without_data, echo, free_port
+from harness import HBONE, Mesh, TargetServer, echo, free_port, rejected_at_once
 
 MiB = 1 << 20
 
@@ -77,8 +77,7 @@ def test_metrics_valid_and_match_iperf3(tmp_path, iperf_server):
 def test_failed_connects_counted(tmp_path):
     mesh = Mesh(tmp_path, free_port())  # nothing listens there
     for _ in range(3):
-        with mesh.connect() as conn:
-            assert closed_without_data(conn)
+        assert rejected_at_once(mesh.connect)
     assert wait_until(lambda: mesh.client.metric("istio_tcp_connections_failed_total",
                                                  response_flags="UF") == 3)
     assert mesh.gateway.metric("hbone_upstream_connect_failures_total", cause="refused") == 3

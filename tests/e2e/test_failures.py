@@ -3,14 +3,13 @@
 import socket
 import time
 
-from harness import Mesh, closed_without_data, free_port
+from harness import Mesh, closed_without_data, free_port, rejected_at_once
 
 
 def test_closed_port_gives_503_and_closes_local(tmp_path):
     dead_port = free_port()  # nothing listens here
     mesh = Mesh(tmp_path, dead_port)
-    with mesh.connect() as conn:
-        assert closed_without_data(conn)
+    assert rejected_at_once(mesh.connect)
     mesh.gateway.wait_for_log("-> 503: connection refused")
     mesh.client.wait_for_log("status=503")
     mesh.stop()

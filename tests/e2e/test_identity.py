@@ -39,6 +39,7 @@ def test_client_without_certificate_rejected(tmp_path):
         assert tls.recv(100) == b""
     mesh.gateway.wait_for_log("TLS handshake failed")
     assert "CERTIFICATE" in mesh.gateway.log().upper()
+    assert mesh.gateway.metric("hbone_tls_handshakes_total", result="no_certificate") == 1
     assert server.accepted == 0
     mesh.stop()
 
@@ -49,6 +50,8 @@ def test_certificate_from_other_ca_rejected(tmp_path):
     with mesh.connect() as conn:
         assert refused(conn)
     mesh.gateway.wait_for_log("certificate verification failed")
+    assert mesh.gateway.metric("hbone_tls_handshakes_total", result="bad_certificate") >= 1
+    assert mesh.gateway.metric("hbone_tls_handshakes_total", result="error") == 0
     assert server.accepted == 0
     mesh.stop()
 

@@ -1,0 +1,54 @@
+#include "metrics/labels.h"
+
+namespace hbone::metrics {
+
+const char* label(StallScope scope) {
+  switch (scope) {
+    case StallScope::stream: return "stream";
+    case StallScope::connection: return "connection";
+    case StallScope::count: break;
+  }
+  return "?";
+}
+
+const char* label(TlsResult result) {
+  switch (result) {
+    case TlsResult::ok: return "ok";
+    case TlsResult::no_certificate: return "no_certificate";
+    case TlsResult::bad_certificate: return "bad_certificate";
+    case TlsResult::alpn: return "alpn";
+    case TlsResult::spiffe_id: return "spiffe_id";
+    case TlsResult::trust_domain: return "trust_domain";
+    case TlsResult::identity: return "identity";
+    case TlsResult::timeout: return "timeout";
+    case TlsResult::error: return "error";
+    case TlsResult::count: break;
+  }
+  return "?";
+}
+
+const char* label(ConnectFailure failure) {
+  switch (failure) {
+    case ConnectFailure::none: return "none";
+    case ConnectFailure::refused: return "refused";
+    case ConnectFailure::unreachable: return "unreachable";
+    case ConnectFailure::timeout: return "timeout";
+    case ConnectFailure::resolve: return "resolve";
+    case ConnectFailure::forbidden: return "forbidden";
+    case ConnectFailure::other: return "other";
+    case ConnectFailure::count: break;
+  }
+  return "?";
+}
+
+const char* label(LimitRefusal refusal) {
+  switch (refusal) {
+    case LimitRefusal::none: return "none";
+    case LimitRefusal::max_tunnels: return "max_tunnels";
+    case LimitRefusal::max_tunnels_per_identity: return "max_tunnels_per_identity";
+    case LimitRefusal::count: break;
+  }
+  return "?";
+}
+
+}  // namespace hbone::metrics

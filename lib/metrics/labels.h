@@ -1,0 +1,45 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+
+namespace hbone::metrics {
+
+// Every outcome that becomes a metric label is one enum here, ending in `count`: the layer
+// that produces it uses the type itself, counters are sized and indexed by it (ByEnum), and
+// the collector prints label() from the same place. Nothing is kept in step by comments.
+
+enum class StallScope { stream, connection, count };
+enum class TlsResult {
+  ok, no_certificate, bad_certificate, alpn, spiffe_id, trust_domain, identity, timeout, error, count
+};
+// Why a dial of an upstream target failed (net::DialFailure).
+enum class ConnectFailure { none, refused, unreachable, timeout, resolve, forbidden, other, count };
+// Which tunnel cap refused a tunnel (tunnel::Admission::Refusal).
+enum class LimitRefusal { none, max_tunnels, max_tunnels_per_identity, count };
+
+const char* label(StallScope scope);
+const char* label(TlsResult result);
+const char* label(ConnectFailure failure);
+const char* label(LimitRefusal refusal);
+
+template <typename E>
+inline constexpr size_t kCount = static_cast<size_t>(E::count);
+
+// One T per value of the label enum E.
+template <typename E, typename T>
+class ByEnum {
+ public:
+  T& operator[](E e) { return items_[static_cast<size_t>(e)]; }
+  const T& operator[](E e) const { return items_[static_cast<size_t>(e)]; }
+  // Calls f(E) for every value but `count`.
+  template <typename F>
+  static void for_each(F&& f) {
+    for (size_t i = 0; i < kCount<E>; ++i) f(static_cast<E>(i));
+  }
+
+ private:
+  std::array<T, kCount<E>> items_;
+};
+
+}  // namespace hbone::metrics
