@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "net/host_port.h"
+#include "address/host_port.h"
 
 namespace hbone::cmd {
 namespace {
@@ -17,7 +17,7 @@ namespace {
 using nlohmann::json;
 
 // GET over HTTP/1.0 with civetweb's client; nullopt with `error` on failure.
-std::optional<std::string> http_get(const net::HostPort& admin, const std::string& path,
+std::optional<std::string> http_get(const address::HostPort& admin, const std::string& path,
                                     std::string& error) {
   char ebuf[256] = "";
   std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + admin.to_string() + "\r\n\r\n";
@@ -106,7 +106,7 @@ std::string render(const json& state, const std::string& admin) {
 
 int run_top(const std::string& admin_text, std::chrono::milliseconds interval, bool once) {
   std::string why;
-  auto admin = net::parse_host_port(admin_text, &why);
+  auto admin = address::parse_host_port(admin_text, &why);
   if (!admin) {
     std::cerr << "error: --admin \"" << admin_text << "\": " << why << "\n";
     return 2;

@@ -82,7 +82,7 @@ HttpResult bad_request_on_invalid(const std::function<HttpResult()>& f) {
 
 }  // namespace
 
-AdminServer::AdminServer(const net::HostPort& listen, AdminHooks hooks)
+AdminServer::AdminServer(const address::HostPort& listen, AdminHooks hooks)
     : hooks_(std::move(hooks)), listen_(listen) {
   std::vector<std::string> options = {"listening_ports", listen.to_string(), "num_threads", "4",
                                       "enable_keep_alive", "no"};

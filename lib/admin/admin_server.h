@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "admin/profiles.h"
-#include "net/host_port.h"
+#include "address/host_port.h"
 
 class CivetServer;
 class CivetHandler;
@@ -36,12 +36,12 @@ struct AdminHooks {
 class AdminServer {
  public:
   // Throws std::runtime_error when the address cannot be bound.
-  AdminServer(const net::HostPort& listen, AdminHooks hooks);
+  AdminServer(const address::HostPort& listen, AdminHooks hooks);
   ~AdminServer();
 
  private:
   AdminHooks hooks_;
-  net::HostPort listen_;
+  address::HostPort listen_;
   std::vector<std::unique_ptr<CivetHandler>> routes_;
   std::unique_ptr<CivetServer> server_;
 };

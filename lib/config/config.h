@@ -6,14 +6,14 @@
 #include <vector>
 #include <optional>
 
-#include "net/host_port.h"
+#include "address/host_port.h"
 
 namespace hbone::config {
 
 using std::chrono::milliseconds;
 
 struct AdminConfig {
-  net::HostPort listen{"127.0.0.1", 15000};
+  address::HostPort listen{"127.0.0.1", 15000};
 };
 
 struct TlsConfig {
@@ -27,7 +27,7 @@ struct TlsConfig {
 };
 
 struct GatewayConfig {
-  net::HostPort listen{"127.0.0.1", 15008};
+  address::HostPort listen{"127.0.0.1", 15008};
   std::vector<std::string> allowed_identities;    // SPIFFE ids; empty: any in the trust domain
   std::vector<std::string> allowed_destinations;  // CIDRs or host:port; empty: any
   milliseconds connect_timeout{10'000};
@@ -37,12 +37,12 @@ struct GatewayConfig {
 };
 
 struct ListenerConfig {
-  net::HostPort listen;
-  net::HostPort target;
+  address::HostPort listen;
+  address::HostPort target;
 };
 
 struct ClientConfig {
-  net::HostPort gateway{"127.0.0.1", 15008};
+  address::HostPort gateway{"127.0.0.1", 15008};
   std::string gateway_identity;  // empty: any identity in the trust domain
   std::vector<ListenerConfig> listeners;
   milliseconds connect_timeout{10'000};

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "config/units.h"
-#include "net/destination_policy.h"
-#include "tls/spiffe_id.h"
+#include "address/destination_policy.h"
+#include "identity/spiffe_id.h"
 
 namespace hbone::config {
 namespace {
@@ -150,20 +150,20 @@ class MapReader {
     diag_.error(n, path(key), "\"" + out + "\" is not one of " + list);
   }
 
-  void host_port(const std::string& key, net::HostPort& out, bool listen) {
+  void host_port(const std::string& key, address::HostPort& out, bool listen) {
     YAML::Node n = child(key);
     if (n) host_port_node(n, path(key), out, listen);
   }
 
-  void host_port_node(const YAML::Node& n, const std::string& name, net::HostPort& out,
+  void host_port_node(const YAML::Node& n, const std::string& name, address::HostPort& out,
                       bool listen) {
     std::string why = "not a scalar";
-    auto value = n.IsScalar() ? net::parse_host_port(n.Scalar(), &why, listen) : std::nullopt;
+    auto value = n.IsScalar() ? address::parse_host_port(n.Scalar(), &why, listen) : std::nullopt;
     if (!value) {
       diag_.error(n, name, "bad address " + quoted(n) + ": " + why);
       return;
     }
-    if (listen && !net::is_ipv4_literal(value->host) && !net::is_ipv6_literal(value->host)) {
+    if (listen && !address::is_ipv4_literal(value->host) && !address::is_ipv6_literal(value->host)) {
       diag_.error(n, name, "listen address " + quoted(n) + " must be an IP literal");
       return;
     }
@@ -243,7 +243,7 @@ void read_tls(MapReader& top, Config& config) {
                        "cannot read file \"" + *value + "\" (missing or no permission)");
     }
   }
-  if (!tls::SpiffeId::valid_trust_domain(tls.trust_domain)) {
+  if (!identity::SpiffeId::valid_trust_domain(tls.trust_domain)) {
     top.diag().error(node["trust_domain"], "tls.trust_domain",
                      "invalid trust domain \"" + tls.trust_domain + "\"");
   }
@@ -257,14 +257,14 @@ void read_gateway(MapReader& top, Config& config) {
   r.host_port("listen", gw.listen, /*listen=*/true);
   r.string_list("allowed_identities", gw.allowed_identities);
   for (const auto& id : gw.allowed_identities) {
-    if (!tls::SpiffeId::parse(id)) {
+    if (!identity::SpiffeId::parse(id)) {
       top.diag().error(node["allowed_identities"], "gateway.allowed_identities",
                        "\"" + id + "\" is not a SPIFFE id (spiffe://trust-domain/path)");
     }
   }
   r.string_list("allowed_destinations", gw.allowed_destinations);
   try {
-    net::DestinationPolicy::parse(gw.allowed_destinations);
+    address::DestinationPolicy::parse(gw.allowed_destinations);
   } catch (const std::invalid_argument& e) {
     top.diag().error(node["allowed_destinations"], "gateway.allowed_destinations", e.what());
   }
@@ -281,7 +281,7 @@ void read_client(MapReader& top, Config& config) {
   MapReader r(node, "client.", top.diag());
   r.host_port("gateway", client.gateway, /*listen=*/false);
   r.string("gateway_identity", client.gateway_identity);
-  if (!client.gateway_identity.empty() && !tls::SpiffeId::parse(client.gateway_identity)) {
+  if (!client.gateway_identity.empty() && !identity::SpiffeId::parse(client.gateway_identity)) {
     top.diag().error(node["gateway_identity"], "client.gateway_identity",
                      "\"" + client.gateway_identity + "\" is not a SPIFFE id");
   }

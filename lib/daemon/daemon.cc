@@ -24,7 +24,7 @@ namespace {
 
 // Binds `address` once per worker. Port 0 is resolved by the first bind so that all
 // workers share one port.
-std::vector<net::Fd> bind_all(const std::string& key, net::HostPort address, unsigned workers) {
+std::vector<net::Fd> bind_all(const std::string& key, address::HostPort address, unsigned workers) {
   std::vector<net::Fd> fds;
   for (unsigned i = 0; i < workers; ++i) {
     try {

@@ -13,9 +13,10 @@ Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& 
     : index_(index),
       config_(config),
       admission_(admission),
+      balancer_(balancer),
       policy_(std::move(policy)),
       sockets_(std::move(sockets)),
-      context_{index_, loop_, config_, metrics_, admission_, balancer} {}
+      context_{index_, loop_, config_, metrics_} {}
 
 Worker::~Worker() { join(); }
 
@@ -29,13 +30,14 @@ void Worker::run() {
   std::string name = "hbone-w" + std::to_string(index_);
   pthread_setname_np(pthread_self(), name.c_str());
   if (sockets_.gateway) {
-    gateway_.emplace(context_, policy_, std::move(*sockets_.gateway));
+    gateway_.emplace(context_, policy_, admission_, balancer_, std::move(*sockets_.gateway));
   }
   if (config_.client) {
     pool_.emplace(context_, policy_);
     for (size_t i = 0; i < sockets_.client.size(); ++i) {
-      listeners_.push_back(std::make_unique<tunnel::ClientListener>(
-          context_, *pool_, std::move(sockets_.client[i]), config_.client->listeners[i].target));
+      listeners_.push_back(std::make_unique<client::ClientListener>(
+          context_, admission_, *pool_, std::move(sockets_.client[i]),
+          config_.client->listeners[i].target));
     }
   }
   // Per-tunnel byte rates for /debug/tunnels and `hbone top`.

@@ -7,18 +7,17 @@
 #include <thread>
 #include <vector>
 
+#include "client/client_listener.h"
+#include "client/connection_pool.h"
 #include "config/config.h"
+#include "gateway/gateway_server.h"
+#include "metrics/worker_metrics.h"
 #include "net/event_loop.h"
 #include "net/fd.h"
-#include "metrics/worker_metrics.h"
 #include "net/timer.h"
 #include "net/worker_context.h"
-#include "pool/connection_pool.h"
-#include "tls/tls_context.h"
 #include "tunnel/admission.h"
-#include "tunnel/client_listener.h"
 #include "tunnel/peer_policy.h"
-#include "tunnel/gateway_server.h"
 
 namespace hbone::daemon {
 
@@ -65,14 +64,15 @@ class Worker {
   unsigned index_;
   const config::Config& config_;
   tunnel::Admission& admission_;
+  net::ConnectionBalancer* balancer_;
   std::shared_ptr<const tunnel::PeerPolicy> policy_;
   WorkerSockets sockets_;
   net::EventLoop loop_;
   metrics::WorkerMetrics metrics_;
   net::WorkerContext context_;
-  std::optional<tunnel::GatewayServer> gateway_;
-  std::optional<pool::ConnectionPool> pool_;
-  std::vector<std::unique_ptr<tunnel::ClientListener>> listeners_;
+  std::optional<gateway::GatewayServer> gateway_;
+  std::optional<client::ConnectionPool> pool_;
+  std::vector<std::unique_ptr<client::ClientListener>> listeners_;
   std::optional<net::Timer> rate_sampler_;
   std::chrono::steady_clock::time_point last_sample_;
   std::optional<net::Timer> drain_check_;

@@ -50,7 +50,7 @@ Dialer::Dialer(EventLoop& loop, std::chrono::milliseconds timeout, AddressCheck 
   deadline_.start(timeout);
 }
 
-Dialer::Dialer(EventLoop& loop, HostPort target, std::chrono::milliseconds timeout,
+Dialer::Dialer(EventLoop& loop, address::HostPort target, std::chrono::milliseconds timeout,
                AddressCheck allow, OnDone done)
     : Dialer(loop, timeout, std::move(allow), std::move(done)) {
   SocketAddress literal;
@@ -71,7 +71,7 @@ Dialer::Dialer(EventLoop& loop, std::vector<SocketAddress> candidates,
   constructing_ = false;
 }
 
-void Dialer::resolve(const HostPort& target) {
+void Dialer::resolve(const address::HostPort& target) {
   auto req = std::make_unique<uv_getaddrinfo_t>();
   req->data = this;
   addrinfo hints{};

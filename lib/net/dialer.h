@@ -12,7 +12,7 @@
 #include "metrics/labels.h"
 #include "net/event_loop.h"
 #include "net/fd.h"
-#include "net/host_port.h"
+#include "address/host_port.h"
 #include "net/poll_watcher.h"
 #include "net/timer.h"
 
@@ -47,7 +47,7 @@ class Dialer final : public PollWatcher::Handler, public Retirable {
   using OnDone = std::function<void(Result)>;
 
   // `allow` (may be empty) vets each resolved address before connecting to it.
-  Dialer(EventLoop& loop, HostPort target, std::chrono::milliseconds timeout, AddressCheck allow,
+  Dialer(EventLoop& loop, address::HostPort target, std::chrono::milliseconds timeout, AddressCheck allow,
          OnDone done);
   // Tries `candidates` in order (addresses resolved elsewhere).
   Dialer(EventLoop& loop, std::vector<SocketAddress> candidates, std::chrono::milliseconds timeout,
@@ -58,7 +58,7 @@ class Dialer final : public PollWatcher::Handler, public Retirable {
 
  private:
   Dialer(EventLoop& loop, std::chrono::milliseconds timeout, AddressCheck allow, OnDone done);
-  void resolve(const HostPort& target);
+  void resolve(const address::HostPort& target);
   // Connects to the next candidate that is allowed; finishes once none is left.
   void try_next();
   // Outcome of one candidate: success finishes, a failure moves on to the next.

@@ -11,7 +11,7 @@
 
 namespace hbone::net {
 
-Fd listen_on(const HostPort& address, int backlog) {
+Fd listen_on(const address::HostPort& address, int backlog) {
   sockaddr_storage addr;
   socklen_t len = 0;
   if (!to_sockaddr(address, addr, len)) {
@@ -33,12 +33,12 @@ Fd listen_on(const HostPort& address, int backlog) {
   return fd;
 }
 
-HostPort local_address(int fd) {
+address::HostPort local_address(int fd) {
   sockaddr_storage addr;
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   std::string text = format_address(reinterpret_cast<sockaddr*>(&addr));
-  return parse_host_port(text, nullptr, /*allow_port_zero=*/true).value_or(HostPort{});
+  return address::parse_host_port(text, nullptr, /*allow_port_zero=*/true).value_or(address::HostPort{});
 }
 
 Acceptor::Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept)

@@ -7,7 +7,7 @@
 
 #include "net/event_loop.h"
 #include "net/fd.h"
-#include "net/host_port.h"
+#include "address/host_port.h"
 #include "net/poll_watcher.h"
 
 namespace hbone::net {
@@ -15,9 +15,9 @@ namespace hbone::net {
 // A bound, listening, non-blocking socket with SO_REUSEPORT, so that each worker can own
 // one on the same address and the kernel spreads connections across them.
 // Throws std::system_error with the errno of the failing step.
-Fd listen_on(const HostPort& address, int backlog = 4096);
+Fd listen_on(const address::HostPort& address, int backlog = 4096);
 // The address the socket is bound to (resolves port 0).
-HostPort local_address(int fd);
+address::HostPort local_address(int fd);
 
 // Accepts connections from a listening socket on one loop.
 class Acceptor final : public PollWatcher::Handler {

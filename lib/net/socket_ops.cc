@@ -50,7 +50,7 @@ std::string format_address(const sockaddr* addr) {
   return "unknown";
 }
 
-bool to_sockaddr(const HostPort& hp, sockaddr_storage& out, socklen_t& len) {
+bool to_sockaddr(const address::HostPort& hp, sockaddr_storage& out, socklen_t& len) {
   std::memset(&out, 0, sizeof(out));
   auto* in = reinterpret_cast<sockaddr_in*>(&out);
   if (inet_pton(AF_INET, hp.host.c_str(), &in->sin_addr) == 1) {

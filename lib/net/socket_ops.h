@@ -7,7 +7,7 @@
 
 #include "config/config.h"
 #include "net/fd.h"
-#include "net/host_port.h"
+#include "address/host_port.h"
 
 namespace hbone::net {
 
@@ -26,6 +26,6 @@ int socket_error(int fd);
 std::string format_address(const sockaddr* addr);
 
 // Resolves an IP-literal HostPort; false when host is not a literal.
-bool to_sockaddr(const HostPort& hp, sockaddr_storage& out, socklen_t& len);
+bool to_sockaddr(const address::HostPort& hp, sockaddr_storage& out, socklen_t& len);
 
 }  // namespace hbone::net

@@ -14,10 +14,10 @@ struct GeneralNamesFree {
 
 }  // namespace
 
-std::optional<SpiffeId> spiffe_id_of(X509* cert, std::string& error) {
+std::optional<identity::SpiffeId> spiffe_id_of(X509* cert, std::string& error) {
   std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> names(static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
-  std::optional<SpiffeId> found;
+  std::optional<identity::SpiffeId> found;
   int count = names ? static_cast<int>(sk_GENERAL_NAME_num(names.get())) : 0;
   for (int i = 0; i < count; ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
@@ -30,7 +30,7 @@ std::optional<SpiffeId> spiffe_id_of(X509* cert, std::string& error) {
       error = "certificate has more than one SPIFFE URI SAN";
       return std::nullopt;
     }
-    found = SpiffeId::parse(text);
+    found = identity::SpiffeId::parse(text);
     if (!found) {
       error = "certificate has a malformed SPIFFE URI SAN \"" + std::string(text) + "\"";
       return std::nullopt;

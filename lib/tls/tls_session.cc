@@ -165,7 +165,7 @@ std::string TlsSession::alpn() const {
   return std::string(reinterpret_cast<const char*>(data), len);
 }
 
-std::optional<SpiffeId> TlsSession::peer_identity() {
+std::optional<identity::SpiffeId> TlsSession::peer_identity() {
   auto cert = peer_certificate(ssl_.get());
   if (!cert) {
     error_ = "peer sent no certificate";

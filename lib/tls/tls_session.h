@@ -8,7 +8,7 @@
 #include <string>
 
 #include "metrics/labels.h"
-#include "tls/spiffe_id.h"
+#include "identity/spiffe_id.h"
 #include "tls/tls_context.h"
 #include "util/byte_buffer.h"
 
@@ -48,7 +48,7 @@ class TlsSession {
   metrics::TlsResult failure() const { return failure_; }
   std::string alpn() const;
   // The peer certificate's SPIFFE id when it has exactly one, else nullopt with error().
-  std::optional<SpiffeId> peer_identity();
+  std::optional<identity::SpiffeId> peer_identity();
 
  private:
   Status fail_or_retry(int rc);

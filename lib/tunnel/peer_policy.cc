@@ -13,7 +13,7 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
     }
     policy->allowed_identities = config.gateway->allowed_identities;
     // Validated by the config loader already.
-    policy->destinations = net::DestinationPolicy::parse(config.gateway->allowed_destinations);
+    policy->destinations = address::DestinationPolicy::parse(config.gateway->allowed_destinations);
   }
   if (config.client) {
     if (tls) {

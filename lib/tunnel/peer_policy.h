@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "net/destination_policy.h"
+#include "address/destination_policy.h"
 #include "tls/tls_context.h"
 
 namespace hbone::tunnel {
@@ -18,7 +18,7 @@ struct PeerPolicy {
   std::shared_ptr<const tls::TlsContext> server_tls;
   std::shared_ptr<const tls::TlsContext> client_tls;
   std::vector<std::string> allowed_identities;        // gateway.allowed_identities
-  net::DestinationPolicy destinations;                // gateway.allowed_destinations
+  address::DestinationPolicy destinations;                // gateway.allowed_destinations
   std::string gateway_identity;                       // client.gateway_identity
 
   // Throws tls::TlsSetupError naming the tls.* key at fault.

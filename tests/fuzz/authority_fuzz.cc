@@ -5,21 +5,21 @@
 #include <stdexcept>
 #include <string>
 
-#include "net/destination_policy.h"
-#include "net/host_port.h"
+#include "address/destination_policy.h"
+#include "address/host_port.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
   std::string why;
-  if (auto parsed = hbone::net::parse_host_port(text, &why)) {
+  if (auto parsed = hbone::address::parse_host_port(text, &why)) {
     std::string printed = parsed->to_string();
-    auto again = hbone::net::parse_host_port(printed, &why);
+    auto again = hbone::address::parse_host_port(printed, &why);
     if (!again || again->to_string() != printed || again->port != parsed->port) std::abort();
   } else if (why.empty()) {
     std::abort();  // every refusal says why
   }
   try {
-    auto policy = hbone::net::DestinationPolicy::parse({text});
+    auto policy = hbone::address::DestinationPolicy::parse({text});
     if (policy.allows_any()) std::abort();  // one entry parsed: something is restricted
   } catch (const std::invalid_argument&) {
   }

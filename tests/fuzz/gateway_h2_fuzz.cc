@@ -10,12 +10,12 @@
 #include <memory>
 
 #include "config/config.h"
+#include "gateway/gateway_connection.h"
 #include "metrics/worker_metrics.h"
 #include "net/event_loop.h"
 #include "net/fd.h"
 #include "net/worker_context.h"
 #include "tunnel/admission.h"
-#include "tunnel/gateway_connection.h"
 #include "tunnel/peer_policy.h"
 
 namespace {
@@ -38,8 +38,8 @@ struct Fixture {
   config::Config config = fuzz_config();
   metrics::WorkerMetrics metrics;
   tunnel::Admission admission{64, 0};
-  net::WorkerContext worker{0, loop, config, metrics, admission, nullptr};
-  tunnel::GatewayContext context{worker, tunnel::PeerPolicy::build(config)};
+  net::WorkerContext worker{0, loop, config, metrics};
+  gateway::GatewayContext context{worker, tunnel::PeerPolicy::build(config), admission, nullptr};
 };
 
 }  // namespace
@@ -50,8 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return 0;
   net::Fd peer(sv[1]);
   bool closed = false;
-  auto conn = std::make_unique<tunnel::GatewayConnection>(
-      fx->context, [&closed](tunnel::GatewayConnection*) { closed = true; });
+  auto conn = std::make_unique<gateway::GatewayConnection>(
+      fx->context, [&closed](gateway::GatewayConnection*) { closed = true; });
   conn->start(net::Fd(sv[0]), "fuzz");
   size_t sent = 0;
   uint8_t sink[65536];

@@ -84,7 +84,7 @@ TEST(Dialer, ResolvesNames) {
   EventLoop loop;
   LoopbackPort open(true);
   std::optional<DialResult> result;
-  Dialer dialer(loop, HostPort{"localhost", open.port}, 5s, nullptr,
+  Dialer dialer(loop, address::HostPort{"localhost", open.port}, 5s, nullptr,
                 [&](DialResult r) { result = std::move(r); });
   while (!result) loop.run_nowait();
   EXPECT_EQ(result->failure, DialFailure::none) << result->detail;

@@ -1,8 +1,8 @@
-#include "tls/spiffe_id.h"
+#include "identity/spiffe_id.h"
 
 #include <gtest/gtest.h>
 
-using hbone::tls::SpiffeId;
+using hbone::identity::SpiffeId;
 
 TEST(SpiffeId, ParsesWorkloadIds) {
   auto id = SpiffeId::parse("spiffe://cluster.local/ns/default/sa/gateway");

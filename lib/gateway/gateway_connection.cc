@@ -1,11 +1,10 @@
-#include "tunnel/gateway_connection.h"
+#include "gateway/gateway_connection.h"
 
 #include <spdlog/spdlog.h>
 
 #include "h2/header.h"
-#include "tunnel/admission.h"
 
-namespace hbone::tunnel {
+namespace hbone::gateway {
 
 GatewayConnection::GatewayConnection(GatewayContext& ctx, OnClosed on_closed)
     : H2Connection(ctx.worker, ctx.policy->server_tls, Side::server),
@@ -86,7 +85,7 @@ void GatewayConnection::handle_request(int32_t stream_id, const Request& request
     return;
   }
   std::string why;
-  auto target = net::parse_host_port(request.authority, &why);
+  auto target = address::parse_host_port(request.authority, &why);
   if (!target) {
     respond_error(stream_id, 400, "bad authority \"" + request.authority + "\": " + why);
     return;
@@ -96,20 +95,20 @@ void GatewayConnection::handle_request(int32_t stream_id, const Request& request
     respond_error(stream_id, 403, "identity " + peer_identity() + " not allowed");
     return;
   }
-  const net::DestinationPolicy& destinations = ctx_.policy->destinations;
+  const address::DestinationPolicy& destinations = ctx_.policy->destinations;
   if (!destinations.allows_any() && !destinations.allows_authority(*target) &&
       !destinations.checks_addresses()) {
     metrics().upstream_connect_failures[net::Dialer::Failure::forbidden].add();
     respond_error(stream_id, 403, "destination " + target->to_string() + " not allowed");
     return;
   }
-  Admission::Refusal refusal;
-  Admission::Ticket ticket = worker().admission.admit(peer_identity(), refusal);
+  tunnel::Admission::Refusal refusal;
+  tunnel::Admission::Ticket ticket = ctx_.admission.admit(peer_identity(), refusal);
   if (!ticket) {
     metrics().limit_rejections[metrics::kGateway][refusal].add();
     // 503: this process is full, another gateway replica may not be; 429: this peer
     // holds its share, it should back off.
-    bool process = refusal == Admission::Refusal::max_tunnels;
+    bool process = refusal == tunnel::Admission::Refusal::max_tunnels;
     respond_error(stream_id, process ? 503 : 429, std::string(metrics::label(refusal)) + " reached", "UO");
     return;
   }
@@ -133,8 +132,8 @@ void GatewayConnection::on_stream_ended(int32_t stream_id) {
   dials_.erase(it);
 }
 
-void GatewayConnection::dial(int32_t stream_id, const net::HostPort& target) {
-  const net::DestinationPolicy& policy = ctx_.policy->destinations;
+void GatewayConnection::dial(int32_t stream_id, const address::HostPort& target) {
+  const address::DestinationPolicy& policy = ctx_.policy->destinations;
   net::Dialer::AddressCheck check;
   if (!policy.allows_any() && !policy.allows_authority(target)) {
     // Holds the snapshot: a reload during the dial must not free the list it checks.
@@ -210,4 +209,4 @@ void GatewayConnection::on_closed(const std::string&) {
   on_closed_(this);
 }
 
-}  // namespace hbone::tunnel
+}  // namespace hbone::gateway

@@ -1,15 +1,15 @@
-#include "tunnel/client_listener.h"
+#include "client/client_listener.h"
 
 #include <spdlog/spdlog.h>
 
 #include "net/socket_ops.h"
-#include "tunnel/admission.h"
 
-namespace hbone::tunnel {
+namespace hbone::client {
 
-ClientListener::ClientListener(net::WorkerContext& worker, pool::ConnectionPool& pool,
-                               net::Fd listener, net::HostPort target)
+ClientListener::ClientListener(net::WorkerContext& worker, tunnel::Admission& admission,
+                               ConnectionPool& pool, net::Fd listener, address::HostPort target)
     : worker_(worker),
+      admission_(admission),
       pool_(pool),
       target_(std::move(target)),
       acceptor_(worker.loop, std::move(listener),
@@ -17,8 +17,8 @@ ClientListener::ClientListener(net::WorkerContext& worker, pool::ConnectionPool&
 
 void ClientListener::on_accept(net::Fd fd, const sockaddr_storage& peer) {
   std::string source = net::format_address(reinterpret_cast<const sockaddr*>(&peer));
-  Admission::Refusal refusal;
-  Admission::Ticket ticket = worker_.admission.admit("", refusal);
+  tunnel::Admission::Refusal refusal;
+  tunnel::Admission::Ticket ticket = admission_.admit("", refusal);
   if (!ticket) {
     // Refused before any byte: the application sees a reset and may retry elsewhere.
     worker_.metrics.limit_rejections[metrics::kClient][refusal].add();
@@ -29,4 +29,4 @@ void ClientListener::on_accept(net::Fd fd, const sockaddr_storage& peer) {
   pool_.open_tunnel(std::move(fd), {"client", std::move(source), target_.to_string(), 0, std::move(ticket)});
 }
 
-}  // namespace hbone::tunnel
+}  // namespace hbone::client

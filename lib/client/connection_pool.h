@@ -3,42 +3,38 @@
 #include <memory>
 #include <vector>
 
-#include "config/config.h"
-#include "net/event_loop.h"
-#include "tls/tls_context.h"
-#include "tunnel/client_connection.h"
+#include "client/client_connection.h"
+#include "h2/connection_set.h"
 
-namespace hbone::pool {
+namespace hbone::client {
 
 // A worker's HTTP/2 connections to the gateway. Tunnels fill the oldest connection up to
 // min(streams_per_connection, the gateway's SETTINGS_MAX_CONCURRENT_STREAMS); then a new
 // connection is dialled. Parallel tunnels thus spread over several TLS connections.
 class ConnectionPool {
  public:
-  ConnectionPool(net::WorkerContext& worker, std::shared_ptr<const tunnel::PeerPolicy> policy);
-  ~ConnectionPool();
+  ConnectionPool(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy);
+  ~ConnectionPool() { close_all(); }  // before the set: no retried tunnel is placed again
 
   // Puts a local connection on a pooled connection with room (dialling one if needed).
-  void open_tunnel(net::Fd local, tunnel::Tunnel::Info info);
+  void open_tunnel(net::Fd local, Tunnel::Info info);
   size_t size() const { return connections_.size(); }
   template <typename F>
   void for_each_connection(F&& f) {
-    for (auto& conn : connections_) f(*conn);
+    connections_.for_each(f);
   }
   void drain();
   void close_all();
   // Connections dialled from now on use `policy`; pooled ones keep theirs.
-  void set_policy(std::shared_ptr<const tunnel::PeerPolicy> policy) { policy_ = std::move(policy); }
+  void set_policy(std::shared_ptr<const PeerPolicy> policy) { policy_ = std::move(policy); }
 
  private:
-  tunnel::ClientConnection& acquire();
-  void release(tunnel::ClientConnection* conn);
-  std::vector<tunnel::ClientConnection*> snapshot() const;
+  ClientConnection& acquire();
 
   net::WorkerContext& worker_;
-  std::shared_ptr<const tunnel::PeerPolicy> policy_;
-  std::vector<std::unique_ptr<tunnel::ClientConnection>> connections_;
+  std::shared_ptr<const PeerPolicy> policy_;
+  h2::ConnectionSet<ClientConnection> connections_;
   bool stopping_ = false;  // draining or closing: retried tunnels are not placed again
 };
 
-}  // namespace hbone::pool
+}  // namespace hbone::client

@@ -4,21 +4,24 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/gateway_connection.h"
+#include "h2/connection_set.h"
 #include "net/listen_socket.h"
-#include "tunnel/gateway_connection.h"
 
-namespace hbone::tunnel {
+namespace hbone::gateway {
 
 // The gateway role on one worker: its share of gateway.listen and its connections.
 class GatewayServer {
  public:
-  GatewayServer(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy, net::Fd listener);
+  // `balancer`: null, or shared by all workers (gateway.balance: exact).
+  GatewayServer(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy,
+                tunnel::Admission& admission, net::ConnectionBalancer* balancer, net::Fd listener);
   ~GatewayServer();
 
   size_t connection_count() const { return connections_.size(); }
   template <typename F>
   void for_each_connection(F&& f) {
-    for (auto& [raw, conn] : connections_) f(*conn);
+    connections_.for_each(f);
   }
   // Stops accepting; each connection sends GOAWAY and ends with its last stream.
   void drain();
@@ -31,11 +34,10 @@ class GatewayServer {
  private:
   void start_connection(net::Fd fd, std::string peer);
   void release(GatewayConnection* conn);
-  std::vector<GatewayConnection*> snapshot() const;
 
   GatewayContext ctx_;
   std::optional<net::Acceptor> acceptor_;
-  std::unordered_map<GatewayConnection*, std::unique_ptr<GatewayConnection>> connections_;
+  h2::ConnectionSet<GatewayConnection> connections_;
 };
 
-}  // namespace hbone::tunnel
+}  // namespace hbone::gateway

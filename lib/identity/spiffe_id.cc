@@ -1,8 +1,8 @@
-#include "tls/spiffe_id.h"
+#include "identity/spiffe_id.h"
 
 #include <algorithm>
 
-namespace hbone::tls {
+namespace hbone::identity {
 namespace {
 
 constexpr std::string_view kScheme = "spiffe://";
@@ -44,4 +44,4 @@ std::optional<SpiffeId> SpiffeId::parse(std::string_view uri) {
   return SpiffeId{std::string(td), std::string(path)};
 }
 
-}  // namespace hbone::tls
+}  // namespace hbone::identity

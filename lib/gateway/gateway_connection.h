@@ -6,17 +6,27 @@
 #include <unordered_map>
 
 #include "h2/h2_connection.h"
-#include "net/destination_policy.h"
+#include "address/destination_policy.h"
 #include "net/dialer.h"
+#include "tunnel/admission.h"
 #include "tunnel/peer_policy.h"
 #include "tunnel/tunnel.h"
 
-namespace hbone::tunnel {
+namespace hbone::net {
+class ConnectionBalancer;
+}
+
+namespace hbone::gateway {
+
+using tunnel::PeerPolicy;
+using tunnel::Tunnel;
 
 // What the gateway role shares across its connections on one worker.
 struct GatewayContext {
   net::WorkerContext& worker;
   std::shared_ptr<const PeerPolicy> policy;  // the newest; a reload replaces it
+  tunnel::Admission& admission;              // process-wide tunnel caps
+  net::ConnectionBalancer* balancer;         // null: each worker keeps what it accepts
 };
 
 // Server side of one HBONE connection: validates each CONNECT, dials the target, answers
@@ -46,7 +56,7 @@ class GatewayConnection final : public h2::H2Connection {
     size_t header_bytes = 0;  // RFC 9113 §6.5.2 accounting: name + value + 32 per field
   };
   void handle_request(int32_t stream_id, const Request& request);
-  void dial(int32_t stream_id, const net::HostPort& target);
+  void dial(int32_t stream_id, const address::HostPort& target);
   void on_dialed(int32_t stream_id, net::Dialer::Result result);
   // A final non-200 response; the stream is then reset with NO_ERROR (RFC 9113 §8.1).
   void respond_error(int32_t stream_id, int status, const std::string& why,
@@ -58,7 +68,7 @@ class GatewayConnection final : public h2::H2Connection {
   std::unordered_map<int32_t, std::unique_ptr<net::Dialer>> dials_;
   // Admitted requests of the current input batch, dialled once it is processed: a stream
   // opened and reset in one batch (rapid reset) never costs the target a connection.
-  std::vector<std::pair<int32_t, net::HostPort>> to_dial_;
+  std::vector<std::pair<int32_t, address::HostPort>> to_dial_;
 };
 
-}  // namespace hbone::tunnel
+}  // namespace hbone::gateway

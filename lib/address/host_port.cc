@@ -1,11 +1,11 @@
-#include "net/host_port.h"
+#include "address/host_port.h"
 
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <charconv>
 
-namespace hbone::net {
+namespace hbone::address {
 namespace {
 
 bool fail(std::string* why, const char* reason) {
@@ -92,4 +92,4 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string* why,
   return HostPort{std::string(host), static_cast<uint16_t>(port)};
 }
 
-}  // namespace hbone::net
+}  // namespace hbone::address

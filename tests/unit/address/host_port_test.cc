@@ -1,9 +1,9 @@
-#include "net/host_port.h"
+#include "address/host_port.h"
 
 #include <gtest/gtest.h>
 
-using hbone::net::HostPort;
-using hbone::net::parse_host_port;
+using hbone::address::HostPort;
+using hbone::address::parse_host_port;
 
 TEST(ParseHostPort, Ipv4) {
   auto hp = parse_host_port("10.0.0.1:8080");

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "net/host_port.h"
+#include "address/host_port.h"
 
-namespace hbone::net {
+namespace hbone::address {
 
 struct Cidr {
   int family = 0;  // AF_INET or AF_INET6
@@ -41,4 +41,4 @@ class DestinationPolicy {
   std::vector<HostPort> exact_;
 };
 
-}  // namespace hbone::net
+}  // namespace hbone::address

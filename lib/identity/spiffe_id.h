@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace hbone::tls {
+namespace hbone::identity {
 
 // spiffe://<trust-domain>/<path>, per the SPIFFE ID spec: lowercase trust domain of
 // [a-z0-9.-_], a path of non-empty segments of [A-Za-z0-9.-_] that are not "." or "..",
@@ -18,4 +18,4 @@ struct SpiffeId {
   std::string to_string() const { return "spiffe://" + trust_domain + path; }
 };
 
-}  // namespace hbone::tls
+}  // namespace hbone::identity

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace hbone::net {
+namespace hbone::address {
 
 // A CONNECT authority or a listen address: "10.0.0.1:80", "[fd00::1]:443", "svc.ns:8080".
 struct HostPort {
@@ -27,4 +27,4 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string* why 
 bool is_ipv4_literal(std::string_view host);
 bool is_ipv6_literal(std::string_view host);
 
-}  // namespace hbone::net
+}  // namespace hbone::address

@@ -10,7 +10,10 @@
 #include "tunnel/peer_policy.h"
 #include "tunnel/tunnel.h"
 
-namespace hbone::tunnel {
+namespace hbone::client {
+
+using tunnel::PeerPolicy;
+using tunnel::Tunnel;
 
 // Client side of one pooled HBONE connection to the gateway: one CONNECT stream per
 // accepted local connection. Tunnels opened while the connection is still dialling or
@@ -51,4 +54,4 @@ class ClientConnection final : public h2::H2Connection {
   std::vector<std::unique_ptr<Tunnel>> pending_;
 };
 
-}  // namespace hbone::tunnel
+}  // namespace hbone::client

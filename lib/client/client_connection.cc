@@ -1,4 +1,4 @@
-#include "tunnel/client_connection.h"
+#include "client/client_connection.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,7 +7,7 @@
 #include "h2/header.h"
 #include "net/socket_ops.h"
 
-namespace hbone::tunnel {
+namespace hbone::client {
 
 ClientConnection::ClientConnection(net::WorkerContext& worker,
                                    std::shared_ptr<const PeerPolicy> policy, OnClosed on_closed,
@@ -132,4 +132,4 @@ void ClientConnection::on_closed(const std::string& reason) {
   on_closed_(this);
 }
 
-}  // namespace hbone::tunnel
+}  // namespace hbone::client

@@ -1,16 +1,16 @@
-#include "net/destination_policy.h"
+#include "address/destination_policy.h"
 
 #include <gtest/gtest.h>
 
 #include "net/socket_ops.h"
 
-using namespace hbone::net;
+using namespace hbone::address;
 
 namespace {
 sockaddr_storage addr(const char* hostport) {
   sockaddr_storage ss;
   socklen_t len;
-  EXPECT_TRUE(to_sockaddr(*parse_host_port(hostport), ss, len));
+  EXPECT_TRUE(hbone::net::to_sockaddr(*parse_host_port(hostport), ss, len));
   return ss;
 }
 const sockaddr* sa(const sockaddr_storage& ss) { return reinterpret_cast<const sockaddr*>(&ss); }

@@ -1,4 +1,4 @@
-#include "net/destination_policy.h"
+#include "address/destination_policy.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace hbone::net {
+namespace hbone::address {
 
 std::optional<Cidr> Cidr::parse(std::string_view text) {
   size_t slash = text.find('/');
@@ -80,4 +80,4 @@ bool DestinationPolicy::allows_address(const sockaddr* addr) const {
                      [addr](const Cidr& cidr) { return cidr.contains(addr); });
 }
 
-}  // namespace hbone::net
+}  // namespace hbone::address

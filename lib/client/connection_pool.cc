@@ -1,0 +1,41 @@
+#include "client/connection_pool.h"
+
+#include "net/socket_ops.h"
+
+namespace hbone::client {
+
+ConnectionPool::ConnectionPool(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy)
+    : worker_(worker), policy_(std::move(policy)), connections_(worker.loop) {}
+
+ClientConnection& ConnectionPool::acquire() {
+  ClientConnection* found = nullptr;
+  connections_.for_each([&found](ClientConnection& conn) {
+    if (!found && conn.has_capacity()) found = &conn;
+  });
+  if (found) return *found;
+  ClientConnection& conn = connections_.add(std::make_unique<ClientConnection>(
+      worker_, policy_, [this](ClientConnection* c) { connections_.release(c); },
+      [this](net::Fd local, Tunnel::Info info) { open_tunnel(std::move(local), std::move(info)); }));
+  conn.connect();
+  return conn;
+}
+
+void ConnectionPool::open_tunnel(net::Fd local, Tunnel::Info info) {
+  if (stopping_) {
+    net::close_with_reset(local);
+    return;
+  }
+  acquire().open_tunnel(std::move(local), std::move(info));
+}
+
+void ConnectionPool::drain() {
+  stopping_ = true;
+  connections_.drain();
+}
+
+void ConnectionPool::close_all() {
+  stopping_ = true;
+  connections_.close_all("shutting down");
+}
+
+}  // namespace hbone::client

@@ -1,0 +1,56 @@
+#include "gateway/gateway_server.h"
+
+#include "net/connection_balancer.h"
+#include "net/socket_ops.h"
+
+namespace hbone::gateway {
+
+GatewayServer::GatewayServer(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy,
+                             tunnel::Admission& admission, net::ConnectionBalancer* balancer,
+                             net::Fd listener)
+    : ctx_{worker, std::move(policy), admission, balancer}, connections_(worker.loop) {
+  acceptor_.emplace(worker.loop, std::move(listener), [this](net::Fd fd, const sockaddr_storage& peer) {
+    std::string address = net::format_address(reinterpret_cast<const sockaddr*>(&peer));
+    if (ctx_.balancer) {
+      unsigned owner = ctx_.balancer->place(ctx_.worker.index);
+      if (owner != ctx_.worker.index) {
+        ctx_.worker.metrics.handoffs.add();
+        ctx_.balancer->hand_off(owner, std::move(fd), std::move(address));
+        return;
+      }
+    }
+    start_connection(std::move(fd), std::move(address));
+  });
+}
+
+GatewayServer::~GatewayServer() { close_all(); }
+
+void GatewayServer::adopt(net::Fd fd, std::string peer) {
+  if (!acceptor_) {  // draining or stopping: no new connections (the socket closes here)
+    ctx_.balancer->release(ctx_.worker.index);
+    return;
+  }
+  start_connection(std::move(fd), std::move(peer));
+}
+
+void GatewayServer::start_connection(net::Fd fd, std::string peer) {
+  GatewayConnection& conn = connections_.add(
+      std::make_unique<GatewayConnection>(ctx_, [this](GatewayConnection* c) { release(c); }));
+  conn.start(std::move(fd), std::move(peer));
+}
+
+void GatewayServer::release(GatewayConnection* conn) {
+  if (connections_.release(conn) && ctx_.balancer) ctx_.balancer->release(ctx_.worker.index);
+}
+
+void GatewayServer::drain() {
+  acceptor_.reset();
+  connections_.drain();
+}
+
+void GatewayServer::close_all() {
+  acceptor_.reset();
+  connections_.close_all("shutting down");
+}
+
+}  // namespace hbone::gateway
