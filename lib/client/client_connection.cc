@@ -32,12 +32,16 @@ void ClientConnection::connect() {
       });
 }
 
+Tunnel* ClientConnection::tunnel(int32_t stream_id) const {
+  // Every stream this connection adopts is a Tunnel (submit).
+  return static_cast<Tunnel*>(stream(stream_id));
+}
+
 bool ClientConnection::has_capacity() const {
   if (closed() || draining()) return false;
   size_t limit = config().http2.streams_per_connection;
   if (peer_settings_received()) {
-    limit = std::min<size_t>(limit, nghttp2_session_get_remote_settings(
-                                        session(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+    limit = std::min<size_t>(limit, peer_max_concurrent_streams());
   }
   return load() < limit;
 }
@@ -68,14 +72,12 @@ void ClientConnection::on_ready() {
 void ClientConnection::submit(std::unique_ptr<Tunnel> tunnel) {
   const Tunnel::Info& info = tunnel->info();
   std::string forwarded = "for=\"" + info.source + "\"";
-  nghttp2_nv headers[] = {
-      h2::make_nv(":method", "CONNECT"),
-      h2::make_nv(":authority", info.target),
-      h2::make_nv("forwarded", forwarded),
+  const h2::Header headers[] = {
+      {":method", "CONNECT"},
+      {":authority", info.target},
+      {"forwarded", forwarded},
   };
-  nghttp2_data_provider provider = data_provider(tunnel.get());
-  int32_t id = nghttp2_submit_request(session(), nullptr, headers, std::size(headers), &provider,
-                                      nullptr);
+  int32_t id = submit_request(headers, tunnel.get());
   if (id < 0) {
     spdlog::warn("client: cannot open stream to {}: {}", info.target, nghttp2_strerror(id));
     tunnel->count_failure(503);
@@ -83,13 +85,12 @@ void ClientConnection::submit(std::unique_ptr<Tunnel> tunnel) {
   }
   tunnel->set_stream_id(id);
   adopt_stream(id, std::move(tunnel));
-  schedule_flush();
 }
 
 int ClientConnection::on_header(const nghttp2_frame* frame, std::string_view name,
                                 std::string_view value) {
   if (frame->hd.type != NGHTTP2_HEADERS || name != ":status") return 0;
-  auto* tunnel = static_cast<Tunnel*>(stream(frame->hd.stream_id));
+  Tunnel* tunnel = this->tunnel(frame->hd.stream_id);
   int status = 0;
   std::from_chars(value.data(), value.data() + value.size(), status);
   if (tunnel) tunnel->set_status(status);
@@ -98,7 +99,7 @@ int ClientConnection::on_header(const nghttp2_frame* frame, std::string_view nam
 
 void ClientConnection::on_headers_complete(const nghttp2_frame* frame) {
   if (frame->headers.cat != NGHTTP2_HCAT_RESPONSE) return;
-  auto* tunnel = static_cast<Tunnel*>(stream(frame->hd.stream_id));
+  Tunnel* tunnel = this->tunnel(frame->hd.stream_id);
   if (!tunnel) return;
   if (tunnel->status() == 200) {
     tunnel->established();
@@ -110,7 +111,7 @@ void ClientConnection::on_headers_complete(const nghttp2_frame* frame) {
 }
 
 bool ClientConnection::retry_unanswered(int32_t stream_id) {
-  auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
+  Tunnel* tunnel = this->tunnel(stream_id);
   // Only before any response, and once. No byte was read from the local socket yet (the
   // relay starts at 200); at worst the gateway dialled the target and nothing was sent.
   if (!tunnel || tunnel->status() != 0 || tunnel->info().attempt > 0) return false;

@@ -46,6 +46,7 @@ class ClientConnection final : public h2::H2Connection {
 
  private:
   void submit(std::unique_ptr<Tunnel> tunnel);
+  Tunnel* tunnel(int32_t stream_id) const;
 
   std::shared_ptr<const PeerPolicy> policy_;
   OnClosed on_closed_;

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "h2/header.h"
-
 namespace hbone::gateway {
 
 GatewayConnection::GatewayConnection(GatewayContext& ctx, OnClosed on_closed)
@@ -24,6 +22,11 @@ bool GatewayConnection::verify_peer(tls::TlsSession&, std::string&) {
   return true;
 }
 
+GatewayStream* GatewayConnection::request(int32_t stream_id) const {
+  // Every stream this connection adopts is a GatewayStream (on_begin_headers).
+  return static_cast<GatewayStream*>(stream(stream_id));
+}
+
 int GatewayConnection::on_begin_headers(const nghttp2_frame* frame) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   int32_t id = frame->hd.stream_id;
@@ -33,73 +36,57 @@ int GatewayConnection::on_begin_headers(const nghttp2_frame* frame) {
     // decoded (HPACK state) and then ignored.
     spdlog::debug("gateway: {} stream {} refused: {} streams open", peer_address(), id,
                   stream_count());
-    nghttp2_submit_rst_stream(session(), NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+    reset(id, NGHTTP2_REFUSED_STREAM);
     metrics().streams_refused[metrics::kGateway].add();
-    schedule_flush();
     return 0;
   }
-  requests_[id] = Request{};
-  adopt_stream(id, std::make_unique<Tunnel>(*this, Tunnel::Info{"gateway", peer_address(), "", 0, {}}));
-  static_cast<Tunnel*>(stream(id))->set_stream_id(id);
+  adopt_stream(id, std::make_unique<GatewayStream>(*this, id, peer_address()));
   return 0;
 }
 
 int GatewayConnection::on_header(const nghttp2_frame* frame, std::string_view name,
                                  std::string_view value) {
-  auto it = requests_.find(frame->hd.stream_id);
-  if (it == requests_.end()) return 0;
-  Request& request = it->second;
-  request.header_bytes += name.size() + value.size() + 32;
-  if (request.header_bytes > config().http2.max_header_list_size) return 0;  // 431 follows
-  if (name == ":method") {
-    request.method = value;
-  } else if (name == ":authority") {
-    request.authority = value;
-  } else if (name == "forwarded") {
-    request.forwarded = value;
+  if (GatewayStream* stream = request(frame->hd.stream_id)) {
+    stream->add_header(name, value, config().http2.max_header_list_size);
   }
   return 0;
 }
 
 void GatewayConnection::on_headers_complete(const nghttp2_frame* frame) {
-  auto it = requests_.find(frame->hd.stream_id);
-  if (it == requests_.end()) return;
-  Request request = std::move(it->second);
-  requests_.erase(it);
-  handle_request(frame->hd.stream_id, request);
+  if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return;  // trailers: not ours to answer
+  if (GatewayStream* stream = request(frame->hd.stream_id)) handle_request(*stream);
 }
 
-void GatewayConnection::handle_request(int32_t stream_id, const Request& request) {
-  auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
-  if (!tunnel) return;
+void GatewayConnection::handle_request(GatewayStream& stream) {
+  const GatewayStream::Request& request = stream.request();
   // nghttp2 already reset malformed CONNECTs (RFC 9113 §8.5: :scheme/:path present or
   // :authority missing) with PROTOCOL_ERROR; what reaches here is well-formed HTTP/2.
   if (request.header_bytes > config().http2.max_header_list_size) {
     // A stream-level answer (RFC 6585): the connection and its other tunnels go on.
-    respond_error(stream_id, 431, "request headers of " + std::to_string(request.header_bytes) +
-                                      " bytes exceed max_header_list_size");
+    respond_error(stream, 431, "request headers of " + std::to_string(request.header_bytes) +
+                                   " bytes exceed max_header_list_size");
     return;
   }
   if (request.method != "CONNECT") {
-    respond_error(stream_id, 405, "method " + request.method + " is not CONNECT");
+    respond_error(stream, 405, "method " + request.method + " is not CONNECT");
     return;
   }
   std::string why;
   auto target = address::parse_host_port(request.authority, &why);
   if (!target) {
-    respond_error(stream_id, 400, "bad authority \"" + request.authority + "\": " + why);
+    respond_error(stream, 400, "bad authority \"" + request.authority + "\": " + why);
     return;
   }
-  tunnel->set_target(target->to_string());
+  stream.set_target(target->to_string());
   if (!ctx_.policy->allows_identity(peer_identity())) {
-    respond_error(stream_id, 403, "identity " + peer_identity() + " not allowed");
+    respond_error(stream, 403, "identity " + peer_identity() + " not allowed");
     return;
   }
   const address::DestinationPolicy& destinations = ctx_.policy->destinations;
   if (!destinations.allows_any() && !destinations.allows_authority(*target) &&
       !destinations.checks_addresses()) {
-    metrics().upstream_connect_failures[net::Dialer::Failure::forbidden].add();
-    respond_error(stream_id, 403, "destination " + target->to_string() + " not allowed");
+    metrics().upstream_connect_failures[net::DialFailure::forbidden].add();
+    respond_error(stream, 403, "destination " + target->to_string() + " not allowed");
     return;
   }
   tunnel::Admission::Refusal refusal;
@@ -109,30 +96,23 @@ void GatewayConnection::handle_request(int32_t stream_id, const Request& request
     // 503: this process is full, another gateway replica may not be; 429: this peer
     // holds its share, it should back off.
     bool process = refusal == tunnel::Admission::Refusal::max_tunnels;
-    respond_error(stream_id, process ? 503 : 429, std::string(metrics::label(refusal)) + " reached", "UO");
+    respond_error(stream, process ? 503 : 429, std::string(metrics::label(refusal)) + " reached", "UO");
     return;
   }
-  tunnel->admit(std::move(ticket));
-  to_dial_.emplace_back(stream_id, std::move(*target));
+  stream.admit(std::move(ticket));
+  stream.set_pending_target(std::move(*target));
+  to_dial_.push_back(stream.stream_id());
 }
 
 void GatewayConnection::after_input() {
-  auto batch = std::move(to_dial_);
-  to_dial_.clear();
-  for (const auto& [stream_id, target] : batch) {
-    if (stream(stream_id)) dial(stream_id, target);
+  for (int32_t id : std::exchange(to_dial_, {})) {
+    GatewayStream* stream = request(id);
+    if (!stream) continue;  // reset within the batch
+    if (auto target = stream->take_pending_target()) dial(*stream, *target);
   }
 }
 
-void GatewayConnection::on_stream_ended(int32_t stream_id) {
-  requests_.erase(stream_id);  // reset before its header block ended
-  auto it = dials_.find(stream_id);
-  if (it == dials_.end()) return;
-  loop().retire(std::move(it->second));  // cancels the connect
-  dials_.erase(it);
-}
-
-void GatewayConnection::dial(int32_t stream_id, const address::HostPort& target) {
+void GatewayConnection::dial(GatewayStream& stream, const address::HostPort& target) {
   const address::DestinationPolicy& policy = ctx_.policy->destinations;
   net::Dialer::AddressCheck check;
   if (!policy.allows_any() && !policy.allows_authority(target)) {
@@ -141,70 +121,54 @@ void GatewayConnection::dial(int32_t stream_id, const address::HostPort& target)
       return snapshot->destinations.allows_address(addr);
     };
   }
-  dials_[stream_id] = std::make_unique<net::Dialer>(
+  stream.start_dial(std::make_unique<net::Dialer>(
       loop(), target, config().gateway->connect_timeout, std::move(check),
-      [this, stream_id](net::Dialer::Result result) { on_dialed(stream_id, std::move(result)); });
+      [this, id = stream.stream_id()](net::Dialer::Result result) { on_dialed(id, std::move(result)); }));
 }
 
 void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result) {
-  auto it = dials_.find(stream_id);
-  if (it != dials_.end()) {
-    loop().retire(std::move(it->second));  // we are inside its callback
-    dials_.erase(it);
-  }
-  auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
-  if (result.failure != net::Dialer::Failure::none) {
+  if (result.failure != net::DialFailure::none) {
     metrics().upstream_connect_failures[result.failure].add();
   }
-  if (closed() || !tunnel) return;  // the stream was reset while dialling
-  if (result.failure == net::Dialer::Failure::forbidden) {
-    respond_error(stream_id, 403, result.detail);
+  GatewayStream* stream = request(stream_id);
+  if (!stream) return;  // reset while dialling (the dial is cancelled then; a late result)
+  stream->dial_done();
+  if (closed()) return;
+  if (result.failure == net::DialFailure::forbidden) {
+    respond_error(*stream, 403, result.detail);
     return;
   }
-  if (result.failure != net::Dialer::Failure::none) {
-    respond_error(stream_id, 503, std::string(net::to_string(result.failure)) + ": " + result.detail);
+  if (result.failure != net::DialFailure::none) {
+    respond_error(*stream, 503, std::string(net::to_string(result.failure)) + ": " + result.detail);
     return;
   }
-  tunnel->set_status(200);
-  tunnel->established();
-  tunnel->attach_local(std::move(result.fd));
-  nghttp2_nv status[] = {h2::make_nv(":status", "200")};
-  nghttp2_data_provider provider = data_provider(tunnel);
-  int rv = nghttp2_submit_response(session(), stream_id, status, 1, &provider);
-  if (rv != 0) {
-    tunnel->fail(NGHTTP2_INTERNAL_ERROR);
+  stream->set_status(200);
+  stream->established();
+  stream->attach_local(std::move(result.fd));
+  if (!submit_response(stream_id, 200, stream)) {
+    stream->fail(NGHTTP2_INTERNAL_ERROR);
     return;
   }
-  tunnel->start_relay();
-  schedule_flush();
+  stream->start_relay();
 }
 
-void GatewayConnection::respond_error(int32_t stream_id, int status, const std::string& why,
+void GatewayConnection::respond_error(GatewayStream& stream, int status, const std::string& why,
                                       const char* flags) {
-  auto* tunnel = static_cast<Tunnel*>(stream(stream_id));
-  if (tunnel) {
-    tunnel->set_status(status);
-    tunnel->count_failure(status, flags);
-  }
-  spdlog::info("gateway: {} stream {} -> {}: {}", peer_address(), stream_id, status, why);
-  std::string code = std::to_string(status);
-  nghttp2_nv headers[] = {h2::make_nv(":status", code)};
-  nghttp2_submit_response(session(), stream_id, headers, 1, nullptr);
-  schedule_flush();
+  stream.set_status(status);
+  stream.count_failure(status, flags);
+  spdlog::info("gateway: {} stream {} -> {}: {}", peer_address(), stream.stream_id(), status, why);
+  submit_response(stream.stream_id(), status, nullptr);
 }
 
 void GatewayConnection::after_frame_sent(const nghttp2_frame* frame) {
   // Once a final error response is out, end the client's half too (RFC 9113 §8.1:
   // RST_STREAM NO_ERROR). Submitted earlier, the reset could overtake the response.
   if (frame->hd.type != NGHTTP2_HEADERS || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return;
-  auto* tunnel = static_cast<Tunnel*>(stream(frame->hd.stream_id));
-  if (tunnel && tunnel->status() != 200) {
-    nghttp2_submit_rst_stream(session(), NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
-  }
+  GatewayStream* stream = request(frame->hd.stream_id);
+  if (stream && stream->status() != 200) reset(frame->hd.stream_id, NGHTTP2_NO_ERROR);
 }
 
 void GatewayConnection::on_closed(const std::string&) {
-  dials_.clear();
   to_dial_.clear();
   on_closed_(this);
 }

@@ -3,10 +3,10 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
+#include "gateway/gateway_stream.h"
 #include "h2/h2_connection.h"
-#include "address/destination_policy.h"
 #include "net/dialer.h"
 #include "tunnel/admission.h"
 #include "tunnel/peer_policy.h"
@@ -46,29 +46,21 @@ class GatewayConnection final : public h2::H2Connection {
   void on_closed(const std::string& reason) override;
   void after_frame_sent(const nghttp2_frame* frame) override;
   void after_input() override;
-  void on_stream_ended(int32_t stream_id) override;
 
  private:
-  struct Request {
-    std::string method;
-    std::string authority;
-    std::string forwarded;
-    size_t header_bytes = 0;  // RFC 9113 §6.5.2 accounting: name + value + 32 per field
-  };
-  void handle_request(int32_t stream_id, const Request& request);
-  void dial(int32_t stream_id, const address::HostPort& target);
+  GatewayStream* request(int32_t stream_id) const;
+  void handle_request(GatewayStream& stream);
+  void dial(GatewayStream& stream, const address::HostPort& target);
   void on_dialed(int32_t stream_id, net::Dialer::Result result);
   // A final non-200 response; the stream is then reset with NO_ERROR (RFC 9113 §8.1).
-  void respond_error(int32_t stream_id, int status, const std::string& why,
+  void respond_error(GatewayStream& stream, int status, const std::string& why,
                      const char* flags = nullptr);
 
   GatewayContext& ctx_;
   OnClosed on_closed_;
-  std::unordered_map<int32_t, Request> requests_;  // header blocks being received
-  std::unordered_map<int32_t, std::unique_ptr<net::Dialer>> dials_;
   // Admitted requests of the current input batch, dialled once it is processed: a stream
   // opened and reset in one batch (rapid reset) never costs the target a connection.
-  std::vector<std::pair<int32_t, address::HostPort>> to_dial_;
+  std::vector<int32_t> to_dial_;
 };
 
 }  // namespace hbone::gateway

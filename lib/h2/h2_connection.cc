@@ -62,11 +62,68 @@ H2Connection::~H2Connection() {
   streams_.clear();
 }
 
-nghttp2_data_provider H2Connection::data_provider(StreamHandler* handler) {
+namespace {
+
+nghttp2_data_provider data_provider(StreamHandler* handler) {
   nghttp2_data_provider provider;
   provider.source.ptr = handler;
   provider.read_callback = data_read_cb;
   return provider;
+}
+
+}  // namespace
+
+int32_t H2Connection::submit_request(std::span<const Header> headers, StreamHandler* handler) {
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(headers.size());
+  for (const Header& h : headers) nva.push_back(make_nv(h.name, h.value));
+  nghttp2_data_provider provider = data_provider(handler);
+  int32_t id = nghttp2_submit_request(session_.get(), nullptr, nva.data(), nva.size(), &provider, nullptr);
+  if (id > 0) schedule_flush();
+  return id;
+}
+
+bool H2Connection::submit_response(int32_t stream_id, int status, StreamHandler* handler) {
+  std::string code = std::to_string(status);
+  nghttp2_nv headers[] = {make_nv(":status", code)};
+  nghttp2_data_provider provider = data_provider(handler);
+  int rv = nghttp2_submit_response(session_.get(), stream_id, headers, 1, handler ? &provider : nullptr);
+  schedule_flush();
+  return rv == 0;
+}
+
+uint32_t H2Connection::peer_max_concurrent_streams() const {
+  if (!session_) return 0xffffffffu;
+  return nghttp2_session_get_remote_settings(session_.get(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+}
+
+void H2Connection::consume(int32_t stream_id, size_t n) {
+  if (n == 0 || !session_) return;
+  nghttp2_session_consume(session_.get(), stream_id, n);
+  schedule_flush();
+}
+
+void H2Connection::resume(int32_t stream_id) {
+  if (session_) nghttp2_session_resume_data(session_.get(), stream_id);
+  schedule_flush();
+}
+
+void H2Connection::reset(int32_t stream_id, uint32_t error_code) {
+  if (!session_) return;
+  nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream_id, error_code);
+  schedule_flush();
+}
+
+int32_t H2Connection::send_window(int32_t stream_id) const {
+  return session_ ? nghttp2_session_get_stream_remote_window_size(session_.get(), stream_id) : 0;
+}
+
+int32_t H2Connection::connection_send_window() const {
+  return session_ ? nghttp2_session_get_remote_window_size(session_.get()) : 0;
+}
+
+int32_t H2Connection::receive_window(int32_t stream_id) const {
+  return session_ ? nghttp2_session_get_stream_local_window_size(session_.get(), stream_id) : 0;
 }
 
 void H2Connection::start(net::Fd fd, std::string peer_address) {
@@ -466,7 +523,6 @@ void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t 
 }
 
 void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
-  on_stream_ended(stream_id);
   StreamHandler* handler = stream(stream_id);
   if (!handler) return;
   if (error_code == NGHTTP2_REFUSED_STREAM && retry_unanswered(stream_id)) return;

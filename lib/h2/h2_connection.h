@@ -5,10 +5,12 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 
 #include "config/config.h"
+#include "h2/header.h"
 #include "h2/stream_handler.h"
 #include "h2/window_sizer.h"
 #include "net/event_loop.h"
@@ -55,7 +57,6 @@ class H2Connection : public net::PollWatcher::Handler,
   size_t stream_count() const { return streams_.size(); }
   const std::string& peer_address() const { return peer_address_; }
   const std::string& peer_identity() const { return peer_identity_; }
-  nghttp2_session* session() const { return session_.get(); }
   net::EventLoop& loop() { return worker_.loop; }
   const config::Config& config() const { return worker_.config; }
   metrics::WorkerMetrics& metrics() { return worker_.metrics; }
@@ -77,6 +78,22 @@ class H2Connection : public net::PollWatcher::Handler,
   void retire_stream(int32_t stream_id);
   StreamHandler* stream(int32_t stream_id) const;
 
+  // What a stream's handler asks of HTTP/2. The flow-control rules live here: credit goes
+  // back to the peer only through consume(), once bytes left for the local socket.
+  //
+  // `n` bytes of the stream's DATA were written on: give the peer that much window again
+  // (the connection's too, also for a stream that is already gone).
+  void consume(int32_t stream_id, size_t n);
+  // The handler has data again after next_data() deferred.
+  void resume(int32_t stream_id);
+  // RST_STREAM with `error_code`.
+  void reset(int32_t stream_id, uint32_t error_code);
+  // Send credit the peer gave: this stream's, and the whole connection's (0 without a session).
+  int32_t send_window(int32_t stream_id) const;
+  int32_t connection_send_window() const;
+  // Credit we gave the peer on this stream.
+  int32_t receive_window(int32_t stream_id) const;
+
   // nghttp2 callback targets (session_callbacks.cc).
   int on_send(const uint8_t* data, size_t n);
   int on_send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t length);
@@ -97,8 +114,6 @@ class H2Connection : public net::PollWatcher::Handler,
   virtual void after_frame_sent(const nghttp2_frame*) {}
   // Every frame of one socket read has been processed.
   virtual void after_input() {}
-  // A stream closed (before its handler hears of it).
-  virtual void on_stream_ended(int32_t) {}
   // A stream the peer never answered: refused (RST_STREAM REFUSED_STREAM, or beyond a
   // GOAWAY's last stream id), or still waiting when the connection died. True when the role
   // took it over (to retry on another connection).
@@ -109,11 +124,17 @@ class H2Connection : public net::PollWatcher::Handler,
   virtual void on_closed(const std::string& reason) = 0;
 
   void set_peer_address(std::string address) { peer_address_ = std::move(address); }
+  nghttp2_session* session() const { return session_.get(); }
+  // A request (client) whose DATA `handler` provides; the stream id, or a negative
+  // nghttp2 error.
+  int32_t submit_request(std::span<const Header> headers, StreamHandler* handler);
+  // A response; with a handler its DATA follows, without one the stream ends with it.
+  bool submit_response(int32_t stream_id, int status, StreamHandler* handler);
+  // The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited until its SETTINGS arrive).
+  uint32_t peer_max_concurrent_streams() const;
   // A SETTINGS value to advertise without nghttp2 enforcing it itself (see on_send).
   void advertise_only(uint16_t id, uint32_t value) { advertise_only_ = {id, value}; }
 
-  // The data provider to attach to a submitted request/response for `handler`.
-  static nghttp2_data_provider data_provider(StreamHandler* handler);
 
  private:
   void read_socket();

@@ -69,11 +69,10 @@ void Tunnel::count_down(size_t n) {
 
 void Tunnel::update_stall() {
   std::optional<metrics::StallScope> scope;
-  nghttp2_session* session = conn_.session();
-  if (!up_.empty() && stream_id_ > 0 && !stream_closed_ && session) {
-    if (nghttp2_session_get_stream_remote_window_size(session, stream_id_) <= 0) {
+  if (!up_.empty() && stream_id_ > 0 && !stream_closed_ && conn_.ready()) {
+    if (conn_.send_window(stream_id_) <= 0) {
       scope = metrics::StallScope::stream;
-    } else if (nghttp2_session_get_remote_window_size(session) <= 0) {
+    } else if (conn_.connection_send_window() <= 0) {
       scope = metrics::StallScope::connection;
     }
   }
@@ -136,10 +135,9 @@ void Tunnel::describe(nlohmann::json& out) const {
   out["stalled_on"] = stall_scope_ ? metrics::label(*stall_scope_) : "";
   out["buffered_send"] = up_.size();
   out["buffered_receive"] = down_.size();
-  nghttp2_session* session = conn_.session();
-  if (session && stream_id_ > 0 && !stream_closed_) {
-    out["send_window"] = nghttp2_session_get_stream_remote_window_size(session, stream_id_);
-    out["receive_window"] = nghttp2_session_get_stream_local_window_size(session, stream_id_);
+  if (conn_.ready() && stream_id_ > 0 && !stream_closed_) {
+    out["send_window"] = conn_.send_window(stream_id_);
+    out["receive_window"] = conn_.receive_window(stream_id_);
   }
 }
 
@@ -197,9 +195,10 @@ void Tunnel::read_local() {
   }
   if (deferred_) {
     deferred_ = false;
-    nghttp2_session_resume_data(conn_.session(), stream_id_);
+    conn_.resume(stream_id_);
+  } else {
+    conn_.schedule_flush();
   }
-  conn_.schedule_flush();
   update_interest();
   update_stall();
 }
@@ -273,12 +272,7 @@ void Tunnel::write_local() {
   maybe_finish();
 }
 
-void Tunnel::acknowledge(size_t n) {
-  if (n == 0) return;
-  // Also returns connection-level window when the stream is already gone.
-  nghttp2_session_consume(conn_.session(), stream_id_, n);
-  conn_.schedule_flush();
-}
+void Tunnel::acknowledge(size_t n) { conn_.consume(stream_id_, n); }
 
 void Tunnel::on_peer_end_stream() {
   peer_eof_ = true;
@@ -299,10 +293,7 @@ void Tunnel::fail(uint32_t h2_error) { reset_both(h2_error, "refused"); }
 
 void Tunnel::reset_both(uint32_t h2_error, const char* why) {
   if (finished_) return;
-  if (!stream_closed_ && stream_id_ > 0) {
-    nghttp2_submit_rst_stream(conn_.session(), NGHTTP2_FLAG_NONE, stream_id_, h2_error);
-    conn_.schedule_flush();
-  }
+  if (!stream_closed_ && stream_id_ > 0) conn_.reset(stream_id_, h2_error);
   reset_local(why);
   maybe_finish();
 }

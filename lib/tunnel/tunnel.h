@@ -21,7 +21,7 @@ namespace hbone::tunnel {
 // sender's window) only once written to the local socket; the local socket is only read
 // while the outgoing buffer has room, and that buffer drains only as the peer's windows
 // allow. Memory per tunnel is bounded by socket.read_size plus the stream window.
-class Tunnel final : public h2::StreamHandler, public net::PollWatcher::Handler {
+class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
  public:
   struct Info {
     std::string role;    // "client" or "gateway"
@@ -39,6 +39,7 @@ class Tunnel final : public h2::StreamHandler, public net::PollWatcher::Handler 
   Tunnel(h2::H2Connection& conn, Info info);
   ~Tunnel() override;
 
+  h2::H2Connection& connection() const { return conn_; }
   void set_stream_id(int32_t id) { stream_id_ = id; }
   int32_t stream_id() const { return stream_id_; }
   const Info& info() const { return info_; }

@@ -168,8 +168,10 @@ def test_small_window_shows_stalls(tmp_path, iperf_server):
     large = stall_seconds(tmp_path / "large", iperf_server,
                           {"stream_window": "16MiB", "connection_window": "64MiB"})
     print(f"stalls/seconds: 64KiB window {small}, 16MiB window {large}")
-    assert small[0] > 1000 and small[1] > 0.5, small
-    assert large[1] < 0.2 * small[1], (small, large)
+    # Counts depend on how fast the machine is at the moment; what holds is that a window
+    # far below the bandwidth-delay product stalls the sender, and a large one much less.
+    assert small[0] >= 10 and small[1] > 0, small
+    assert small[0] > 10 * large[0] and large[1] < 0.2 * small[1], (small, large)
 
 
 def test_ready_logging_config_dump_and_quit(tmp_path):
