@@ -20,13 +20,18 @@ namespace {
 using hbone::config::ConfigError;
 using hbone::config::LoadResult;
 
+struct Loaded {
+  LoadResult result;
+  std::shared_ptr<const hbone::tunnel::PeerPolicy> policy;  // its TLS contexts, built once
+};
+
 // Loads and fully validates a config, TLS material included. Prints every problem.
-std::optional<LoadResult> load(const std::string& path) {
+std::optional<Loaded> load(const std::string& path) {
   try {
     LoadResult result = hbone::config::load_config_file(path);
     for (const auto& warning : result.warnings) std::cerr << "warning: " << warning << "\n";
-    hbone::tunnel::PeerPolicy::build(result.config);
-    return result;
+    auto policy = hbone::tunnel::PeerPolicy::build(result.config);
+    return Loaded{std::move(result), std::move(policy)};
   } catch (const ConfigError& e) {
     for (const auto& problem : e.problems()) std::cerr << "error: " << problem << "\n";
   } catch (const std::exception& e) {
@@ -76,8 +81,8 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ [%t] %v");
 
   if (!check_path.empty()) {
-    auto result = load(check_path);
-    if (!result) return 1;
+    auto loaded = load(check_path);
+    if (!loaded) return 1;
     std::cout << check_path << ": OK\n";
     return 0;
   }
@@ -86,11 +91,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   enable_heap_sampling(argv);
-  auto result = load(config_path);
-  if (!result) return 1;
-  spdlog::set_level(spdlog::level::from_str(result->config.log_level));
+  auto loaded = load(config_path);
+  if (!loaded) return 1;
+  spdlog::set_level(spdlog::level::from_str(loaded->result.config.log_level));
   try {
-    hbone::daemon::Daemon daemon(std::move(result->config), config_path);
+    hbone::daemon::Daemon daemon(std::move(loaded->result.config), config_path, std::move(loaded->policy));
     return daemon.run();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

@@ -54,6 +54,7 @@ bool Cidr::contains(const sockaddr* addr) const {
 
 DestinationPolicy DestinationPolicy::parse(const std::vector<std::string>& entries) {
   DestinationPolicy policy;
+  policy.entries_ = entries;
   for (const std::string& entry : entries) {
     if (entry.find('/') != std::string::npos) {
       auto cidr = Cidr::parse(entry);

@@ -35,8 +35,11 @@ class DestinationPolicy {
   bool checks_addresses() const { return !cidrs_.empty(); }
   bool allows_authority(const HostPort& target) const;
   bool allows_address(const sockaddr* addr) const;
+  // The entries as written (for dumps and comparisons).
+  const std::vector<std::string>& entries() const { return entries_; }
 
  private:
+  std::vector<std::string> entries_;
   std::vector<Cidr> cidrs_;
   std::vector<HostPort> exact_;
 };

@@ -91,6 +91,10 @@ AdminServer::AdminServer(const address::HostPort& listen, AdminHooks hooks)
   } catch (const CivetException& e) {
     throw std::runtime_error("admin.listen: cannot listen on " + listen.to_string() + ": " + e.what());
   }
+  if (listen_.port == 0) {  // port 0: the one the kernel chose
+    std::vector<int> ports = server_->getListeningPorts();
+    if (!ports.empty()) listen_.port = static_cast<uint16_t>(ports.front());
+  }
   auto add = [this](const char* uri, Handler get, Handler post) {
     routes_.push_back(std::make_unique<Route>(std::move(get), std::move(post)));
     server_->addHandler(uri, routes_.back().get());

@@ -38,6 +38,8 @@ class AdminServer {
   // Throws std::runtime_error when the address cannot be bound.
   AdminServer(const address::HostPort& listen, AdminHooks hooks);
   ~AdminServer();
+  // Where it listens (a configured port 0 resolved).
+  const address::HostPort& address() const { return listen_; }
 
  private:
   AdminHooks hooks_;

@@ -6,6 +6,7 @@
 #include <vector>
 #include <optional>
 
+#include "address/destination_policy.h"
 #include "address/host_port.h"
 
 namespace hbone::config {
@@ -29,7 +30,7 @@ struct TlsConfig {
 struct GatewayConfig {
   address::HostPort listen{"127.0.0.1", 15008};
   std::vector<std::string> allowed_identities;    // SPIFFE ids; empty: any in the trust domain
-  std::vector<std::string> allowed_destinations;  // CIDRs or host:port; empty: any
+  address::DestinationPolicy allowed_destinations;  // CIDRs or host:port; empty: any
   milliseconds connect_timeout{10'000};
   // With several workers: place each accepted connection on the worker with the fewest
   // (true, "exact") or where the kernel's SO_REUSEPORT hash puts it (false, "kernel").

@@ -262,9 +262,10 @@ void read_gateway(MapReader& top, Config& config) {
                        "\"" + id + "\" is not a SPIFFE id (spiffe://trust-domain/path)");
     }
   }
-  r.string_list("allowed_destinations", gw.allowed_destinations);
+  std::vector<std::string> destinations;
+  r.string_list("allowed_destinations", destinations);
   try {
-    address::DestinationPolicy::parse(gw.allowed_destinations);
+    gw.allowed_destinations = address::DestinationPolicy::parse(destinations);
   } catch (const std::invalid_argument& e) {
     top.diag().error(node["allowed_destinations"], "gateway.allowed_destinations", e.what());
   }
@@ -427,7 +428,7 @@ std::string dump_config(const Config& c) {
     out << YAML::Key << "allowed_identities" << YAML::Value << YAML::Flow
         << c.gateway->allowed_identities;
     out << YAML::Key << "allowed_destinations" << YAML::Value << YAML::Flow
-        << c.gateway->allowed_destinations;
+        << c.gateway->allowed_destinations.entries();
     out << YAML::Key << "connect_timeout" << YAML::Value
         << format_duration(c.gateway->connect_timeout);
     out << YAML::Key << "balance" << YAML::Value << (c.gateway->exact_balance ? "exact" : "kernel");

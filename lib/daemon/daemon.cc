@@ -68,10 +68,11 @@ void raise_fd_limit() {
 
 }  // namespace
 
-Daemon::Daemon(config::Config config, std::string config_path)
+Daemon::Daemon(config::Config config, std::string config_path,
+               std::shared_ptr<const tunnel::PeerPolicy> policy)
     : config_(std::move(config)),
       config_path_(std::move(config_path)),
-      policy_(tunnel::PeerPolicy::build(config_)),
+      policy_(std::move(policy)),
       config_dump_(config::dump_config(config_)) {
   if (config_.tls.plaintext_h2c) {
     spdlog::warn("tls.plaintext_h2c: HTTP/2 WITHOUT TLS, no identities checked: for benchmarks only");
@@ -103,7 +104,7 @@ Daemon::Daemon(config::Config config, std::string config_path)
   } catch (const std::runtime_error& e) {
     throw StartupError(e.what());
   }
-  spdlog::info("admin.listen: listening on {}", config_.admin.listen.to_string());
+  spdlog::info("admin.listen: listening on {}", admin_->address().to_string());
 }
 
 admin::AdminHooks Daemon::admin_hooks() {

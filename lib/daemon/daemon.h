@@ -29,8 +29,9 @@ class StartupError : public std::runtime_error {
 // the start, not a worker later), then one Worker per configured loop.
 class Daemon {
  public:
-  // Throws StartupError or tls::TlsSetupError. `config_path` is read again on SIGHUP.
-  Daemon(config::Config config, std::string config_path);
+  // Throws StartupError. `config_path` is read again on SIGHUP; `policy` was built from
+  // `config` (PeerPolicy::build).
+  Daemon(config::Config config, std::string config_path, std::shared_ptr<const tunnel::PeerPolicy> policy);
   ~Daemon();
 
   // Runs until SIGINT (stop now) or SIGTERM (drain); returns the exit code.

@@ -12,8 +12,7 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
       policy->server_tls = std::make_shared<const tls::TlsContext>(config.tls, tls::TlsContext::Role::server);
     }
     policy->allowed_identities = config.gateway->allowed_identities;
-    // Validated by the config loader already.
-    policy->destinations = address::DestinationPolicy::parse(config.gateway->allowed_destinations);
+    policy->destinations = config.gateway->allowed_destinations;
   }
   if (config.client) {
     if (tls) {

@@ -67,14 +67,16 @@ def merge(base, extra):
 
 
 class Hbone:
-    """One hbone process, with its own admin port. Waits for it to report that it runs."""
+    """One hbone process, with its own admin port. Waits for it to report that it runs.
+    Listen addresses may use port 0 (the admin endpoint does by default): the ports the
+    kernel chose are read back from the log (bound_address)."""
 
     started = []  # every process, so a failed test cannot leave one behind (conftest.py)
 
     def __init__(self, tmp_path, name, config, wait=True, env=None):
         self.name = name
-        config.setdefault("admin", {"listen": f"127.0.0.1:{free_port()}"})
-        self.admin = config["admin"]["listen"]
+        config.setdefault("admin", {"listen": "127.0.0.1:0"})
+        self._admin = None
         self.config_path = tmp_path / f"{name}.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.log_path = tmp_path / f"{name}.log"
@@ -88,6 +90,21 @@ class Hbone:
 
     def log(self):
         return self.log_path.read_text()
+
+    def bound_address(self, key, timeout=10):
+        """"host:port" the daemon logged for listen key `key` (e.g. gateway.listen)."""
+        prefix = f"{key}: listening on "
+        self.wait_for_log(prefix, timeout)
+        return re.search(re.escape(prefix) + r"(\S+)", self.log()).group(1)
+
+    def bound_port(self, key):
+        return int(self.bound_address(key).rsplit(":", 1)[1])
+
+    @property
+    def admin(self):
+        if self._admin is None:
+            self._admin = self.bound_address("admin.listen")
+        return self._admin
 
     def wait_for_log(self, text, timeout=10):
         deadline = time.monotonic() + timeout
@@ -144,26 +161,25 @@ class Mesh:
 
     def __init__(self, tmp_path, target_port, gateway=None, client=None, http2=None,
                  client_tls="client", workers=1, env=None):
-        self.gateway_port = free_port()
-        self.client_port = free_port()
         h2 = http2 or {}
         gw_config = merge({
             "workers": workers, "log_level": "info", "tls": tls("gateway"),
-            "gateway": {"listen": f"127.0.0.1:{self.gateway_port}", "connect_timeout": "2s"},
+            "gateway": {"listen": "127.0.0.1:0", "connect_timeout": "2s"},
             "http2": dict(h2),
         }, gateway)
+        self.gateway = Hbone(tmp_path, "gateway", gw_config, env=env)
+        self.gateway_port = self.gateway.bound_port("gateway.listen")
         cl_config = merge({
             "workers": workers, "log_level": "info", "tls": tls(client_tls),
             "client": {
                 "gateway": f"127.0.0.1:{self.gateway_port}",
                 "gateway_identity": "spiffe://cluster.local/ns/default/sa/gateway",
-                "listeners": [{"listen": f"127.0.0.1:{self.client_port}",
-                               "target": f"127.0.0.1:{target_port}"}],
+                "listeners": [{"listen": "127.0.0.1:0", "target": f"127.0.0.1:{target_port}"}],
             },
             "http2": dict(h2),
         }, client)
-        self.gateway = Hbone(tmp_path, "gateway", gw_config, env=env)
         self.client = Hbone(tmp_path, "client", cl_config, env=env)
+        self.client_port = self.client.bound_port("client.listeners[0].listen")
 
     def connect(self, timeout=10):
         return socket.create_connection(("127.0.0.1", self.client_port), timeout=timeout)

@@ -59,6 +59,7 @@ def test_gateway_killed_then_back(tmp_path):
     # A tunnel opened while no gateway runs fails fast instead of hanging.
     assert rejected_at_once(mesh.connect)
     config = yaml.safe_load(mesh.gateway.config_path.read_text())
+    config["gateway"]["listen"] = f"127.0.0.1:{mesh.gateway_port}"  # where the client dials
     gateway = Hbone(tmp_path, "gateway-again", config)
     with mesh.connect() as again:
         again.sendall(b"after")

@@ -26,7 +26,7 @@ config::Config fuzz_config() {
   config::Config c;
   c.tls.plaintext_h2c = true;
   c.gateway.emplace();
-  c.gateway->allowed_destinations = {"192.0.2.1:9"};  // TEST-NET-1: never dialled by accident
+  c.gateway->allowed_destinations = address::DestinationPolicy::parse({"192.0.2.1:9"});  // TEST-NET-1: never dialled by accident
   c.http2.max_concurrent_streams = 16;
   c.http2.keepalive_interval = std::chrono::milliseconds(0);
   return c;

@@ -109,7 +109,7 @@ limits:
   EXPECT_EQ(c.drain_timeout.count(), 5000);
   EXPECT_EQ(c.admin.listen.port, 15999);
   EXPECT_EQ(c.gateway->listen.host, "::1");
-  EXPECT_EQ(c.gateway->allowed_destinations.size(), 2u);
+  EXPECT_EQ(c.gateway->allowed_destinations.entries().size(), 2u);
   EXPECT_EQ(c.gateway->connect_timeout.count(), 250);
   EXPECT_EQ(c.client->gateway.host, "gw.example");
   ASSERT_EQ(c.client->listeners.size(), 2u);
