@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
   auto* check_opt = app.add_option("--check-config", check_path,
                                    "Validate a config (including certificates) and exit 0/1");
   run_opt->excludes(check_opt);
+  bool print_keys = false;
+  app.add_flag("--config-keys", print_keys, "Print every config key (default, reload, meaning) as a Markdown table");
   auto* top = app.add_subcommand("top", "Live view of a running hbone's tunnels (from its admin endpoint)");
   std::string top_admin = "127.0.0.1:15000";
   int top_interval_ms = 1000;
@@ -72,6 +74,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("hbone ") + hbone::kVersion + " (TLS: " +
                                         hbone::kTlsBackend + ")");
   CLI11_PARSE(app, argc, argv);
+  if (print_keys) {
+    std::cout << hbone::config::key_table();
+    return 0;
+  }
   if (top->parsed()) {
     return hbone::cmd::run_top(top_admin, std::chrono::milliseconds(top_interval_ms), top_once);
   }

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <vector>
 
+#include "config/keys.h"
 #include "config/units.h"
 #include "address/destination_policy.h"
 #include "identity/spiffe_id.h"
@@ -206,174 +209,357 @@ class MapReader {
 
 bool file_readable(const std::string& path) { return std::ifstream(path).good(); }
 
-void read_tls(MapReader& top, Config& config) {
-  TlsConfig& tls = config.tls;
-  YAML::Node node = top.child("tls");
-  MapReader r(node, "tls.", top.diag());
-  r.string("cert", tls.cert);
-  r.string("key", tls.key);
-  r.string("ca", tls.ca);
-  r.string("trust_domain", tls.trust_domain);
-  r.duration("handshake_timeout", tls.handshake_timeout, milliseconds(1));
-  r.boolean("plaintext_h2c", tls.plaintext_h2c);
+// Reads keys into a Config (the loader), or with `live_only` only the keys a reload may
+// change (Reload::live) into a running config, skipping the rest.
+class Parser {
+ public:
+  Parser(const YAML::Node& root, Diagnostics& diag, bool live_only)
+      : diag_(diag), live_only_(live_only) {
+    readers_.push_back(std::make_unique<MapReader>(root, "", diag));
+  }
+  // Reports unknown top-level keys.
+  void finish() { readers_.clear(); }
+
+  template <typename F>
+  void section(const Key& key, F&& fn) {
+    enter(reader().child(key.name), key.name);
+    fn();
+    leave();
+  }
+  template <typename T, typename F>
+  void optional_section(const Key& key, std::optional<T>& out, F&& fn) {
+    YAML::Node node = reader().child(key.name);
+    if (!node || (live_only_ && !out)) return;  // a new role needs a restart
+    if (!out) out.emplace();
+    enter(node, key.name);
+    fn(*out);
+    leave();
+  }
+  template <typename T, typename F>
+  void list(const Key& key, const char* what, std::vector<T>& out, F&& fn) {
+    YAML::Node node = reader().child(key.name);
+    if (skipped(key)) return;
+    if (!node || !node.IsSequence() || node.size() == 0) {
+      diag_.error(node.IsDefined() ? node : reader_node(), reader().path(key.name),
+                  std::string("expected a non-empty list of ") + what);
+      return;
+    }
+    for (size_t i = 0; i < node.size(); ++i) {
+      list_item_ = node[i];
+      enter(node[i], std::string(key.name) + "[" + std::to_string(i) + "]");
+      fn(out.emplace_back());
+      leave();
+    }
+  }
+
+  template <typename Int>
+  void integer(const Key& key, Int& out, uint64_t min, uint64_t max) {
+    if (!skipped(key)) reader().integer(key.name, out, min, max);
+  }
+  void size(const Key& key, uint32_t& out, uint64_t min, uint64_t max) {
+    if (!skipped(key)) reader().size(key.name, out, min, max);
+  }
+  void duration(const Key& key, milliseconds& out, milliseconds min) {
+    if (!skipped(key)) reader().duration(key.name, out, min);
+  }
+  void string(const Key& key, std::string& out) {
+    if (!skipped(key)) reader().string(key.name, out);
+  }
+  void boolean(const Key& key, bool& out) {
+    if (!skipped(key)) reader().boolean(key.name, out);
+  }
+  void choice(const Key& key, std::string& out, const std::vector<std::string>& options) {
+    if (!skipped(key)) reader().choice(key.name, out, options);
+  }
+  void toggle(const Key& key, bool& out, const char* on, const char* off) {
+    if (skipped(key)) return;
+    std::string word = out ? on : off;
+    reader().choice(key.name, word, {on, off});
+    out = word == on;
+  }
+  void address(const Key& key, address::HostPort& out, bool listen, bool required) {
+    if (skipped(key)) return;
+    if (required && !reader().child(key.name)) {
+      diag_.error(list_item_, reader().path(key.name), "required");
+      return;
+    }
+    reader().host_port(key.name, out, listen);
+  }
+  void identity(const Key& key, std::string& out) {
+    if (skipped(key)) return;
+    reader().string(key.name, out);
+    if (!out.empty() && !identity::SpiffeId::parse(out)) {
+      diag_.error(reader().child(key.name), reader().path(key.name), "\"" + out + "\" is not a SPIFFE id");
+    }
+  }
+  void identities(const Key& key, std::vector<std::string>& out) {
+    if (skipped(key)) return;
+    out.clear();
+    reader().string_list(key.name, out);
+    for (const auto& id : out) {
+      if (!identity::SpiffeId::parse(id)) {
+        diag_.error(reader().child(key.name), reader().path(key.name),
+                    "\"" + id + "\" is not a SPIFFE id (spiffe://trust-domain/path)");
+      }
+    }
+  }
+  void destinations(const Key& key, address::DestinationPolicy& out) {
+    if (skipped(key)) return;
+    std::vector<std::string> entries;
+    reader().string_list(key.name, entries);
+    try {
+      out = address::DestinationPolicy::parse(entries);
+    } catch (const std::invalid_argument& e) {
+      diag_.error(reader().child(key.name), reader().path(key.name), e.what());
+    }
+  }
+  void window(const Key& key, uint32_t& out, bool& automatic) {
+    if (skipped(key)) return;
+    YAML::Node n = reader().child(key.name);
+    if (n && n.IsScalar() && n.Scalar() == "auto") {
+      automatic = true;
+      out = Http2Config::kAutoInitialWindow;
+      return;
+    }
+    reader().size(key.name, out, 65535, kMaxWindow);
+  }
+
+ private:
+  MapReader& reader() { return *readers_.back(); }
+  YAML::Node reader_node() { return nodes_.empty() ? YAML::Node() : nodes_.back(); }
+  void enter(const YAML::Node& node, const std::string& name) {
+    nodes_.push_back(node);
+    readers_.push_back(std::make_unique<MapReader>(node, reader().path(name) + ".", diag_));
+  }
+  void leave() {
+    readers_.pop_back();  // reports the section's unknown keys
+    nodes_.pop_back();
+  }
+  // In a reload, keys that need a restart are only marked as known.
+  bool skipped(const Key& key) {
+    if (!live_only_ || key.reload == Reload::live) return false;
+    reader().child(key.name);
+    return true;
+  }
+
+  Diagnostics& diag_;
+  bool live_only_;
+  std::vector<std::unique_ptr<MapReader>> readers_;
+  std::vector<YAML::Node> nodes_;
+  YAML::Node list_item_;
+};
+
+// Rules between keys, once every key is read.
+void validate(const YAML::Node& root, Config& config, Diagnostics& diag) {
+  const TlsConfig& tls = config.tls;
+  YAML::Node node = root["tls"];
+  if (!config.gateway && !config.client) {
+    diag.error(root, "client/gateway", "nothing to run: configure client, gateway or both");
+  }
   if (tls.plaintext_h2c) {
     // Without TLS there is no peer identity to check.
     if (config.gateway && !config.gateway->allowed_identities.empty()) {
-      top.diag().error(node["plaintext_h2c"], "tls.plaintext_h2c",
-                       "gateway.allowed_identities needs TLS identities");
+      diag.error(node["plaintext_h2c"], "tls.plaintext_h2c", "gateway.allowed_identities needs TLS identities");
     }
     if (config.client && !config.client->gateway_identity.empty()) {
-      top.diag().error(node["plaintext_h2c"], "tls.plaintext_h2c",
-                       "client.gateway_identity needs TLS identities");
+      diag.error(node["plaintext_h2c"], "tls.plaintext_h2c", "client.gateway_identity needs TLS identities");
     }
-    return;
-  }
-  if (!config.gateway && !config.client) return;
-  if (!node) {
-    top.diag().error(node, "tls", "required when client or gateway is configured");
-    return;
-  }
-  if (!node.IsMap()) return;  // reported by the reader (found by tests/fuzz/config_fuzz)
-  for (auto [key, value] : {std::pair{"cert", &tls.cert}, {"key", &tls.key}, {"ca", &tls.ca}}) {
-    YAML::Node at = node[key];
-    if (value->empty()) {
-      top.diag().error(at.IsDefined() ? at : node, std::string("tls.") + key, "required");
-    } else if (!file_readable(*value)) {
-      top.diag().error(at, std::string("tls.") + key,
-                       "cannot read file \"" + *value + "\" (missing or no permission)");
-    }
-  }
-  if (!identity::SpiffeId::valid_trust_domain(tls.trust_domain)) {
-    top.diag().error(node["trust_domain"], "tls.trust_domain",
-                     "invalid trust domain \"" + tls.trust_domain + "\"");
-  }
-}
-
-void read_gateway(MapReader& top, Config& config) {
-  YAML::Node node = top.child("gateway");
-  if (!node) return;
-  GatewayConfig& gw = config.gateway.emplace();
-  MapReader r(node, "gateway.", top.diag());
-  r.host_port("listen", gw.listen, /*listen=*/true);
-  r.string_list("allowed_identities", gw.allowed_identities);
-  for (const auto& id : gw.allowed_identities) {
-    if (!identity::SpiffeId::parse(id)) {
-      top.diag().error(node["allowed_identities"], "gateway.allowed_identities",
-                       "\"" + id + "\" is not a SPIFFE id (spiffe://trust-domain/path)");
+  } else if (config.gateway || config.client) {
+    if (!node) {
+      diag.error(node, "tls", "required when client or gateway is configured");
+    } else if (node.IsMap()) {  // else reported by the reader (found by tests/fuzz/config_fuzz)
+      for (auto [key, value] : {std::pair{"cert", &tls.cert}, {"key", &tls.key}, {"ca", &tls.ca}}) {
+        YAML::Node at = node[key];
+        if (value->empty()) {
+          diag.error(at.IsDefined() ? at : node, std::string("tls.") + key, "required");
+        } else if (!file_readable(*value)) {
+          diag.error(at, std::string("tls.") + key, "cannot read file \"" + *value + "\" (missing or no permission)");
+        }
+      }
+      if (!identity::SpiffeId::valid_trust_domain(tls.trust_domain)) {
+        diag.error(node["trust_domain"], "tls.trust_domain", "invalid trust domain \"" + tls.trust_domain + "\"");
+      }
     }
   }
-  std::vector<std::string> destinations;
-  r.string_list("allowed_destinations", destinations);
-  try {
-    gw.allowed_destinations = address::DestinationPolicy::parse(destinations);
-  } catch (const std::invalid_argument& e) {
-    top.diag().error(node["allowed_destinations"], "gateway.allowed_destinations", e.what());
-  }
-  r.duration("connect_timeout", gw.connect_timeout, milliseconds(1));
-  std::string balance = gw.exact_balance ? "exact" : "kernel";
-  r.choice("balance", balance, {"exact", "kernel"});
-  gw.exact_balance = balance == "exact";
-}
-
-void read_client(MapReader& top, Config& config) {
-  YAML::Node node = top.child("client");
-  if (!node) return;
-  ClientConfig& client = config.client.emplace();
-  MapReader r(node, "client.", top.diag());
-  r.host_port("gateway", client.gateway, /*listen=*/false);
-  r.string("gateway_identity", client.gateway_identity);
-  if (!client.gateway_identity.empty() && !identity::SpiffeId::parse(client.gateway_identity)) {
-    top.diag().error(node["gateway_identity"], "client.gateway_identity",
-                     "\"" + client.gateway_identity + "\" is not a SPIFFE id");
-  }
-  r.duration("connect_timeout", client.connect_timeout, milliseconds(1));
-  YAML::Node listeners = r.child("listeners");
-  if (!listeners || !listeners.IsSequence() || listeners.size() == 0) {
-    top.diag().error(listeners.IsDefined() ? listeners : node, "client.listeners",
-                     "expected a non-empty list of {listen, target}");
-    return;
-  }
-  for (size_t i = 0; i < listeners.size(); ++i) {
-    std::string prefix = "client.listeners[" + std::to_string(i) + "].";
-    MapReader item(listeners[i], prefix, top.diag());
-    ListenerConfig& lc = client.listeners.emplace_back();
-    for (const char* key : {"listen", "target"}) {
-      if (!item.child(key)) top.diag().error(listeners[i], prefix + key, "required");
-    }
-    item.host_port("listen", lc.listen, /*listen=*/true);
-    item.host_port("target", lc.target, /*listen=*/false);
-  }
-}
-
-void read_http2(MapReader& top, Config& config) {
-  YAML::Node node = top.child("http2");
-  MapReader r(node, "http2.", top.diag());
-  Http2Config& h2 = config.http2;
-  constexpr uint64_t kMaxWindow = (1ull << 31) - 1;  // RFC 9113 §6.9.1
-  if (YAML::Node n = node.IsMap() ? node["stream_window"] : YAML::Node(); n && n.IsScalar() && n.Scalar() == "auto") {
-    r.child("stream_window");
-    h2.auto_window = true;
-    h2.stream_window = Http2Config::kAutoInitialWindow;
-  } else {
-    r.size("stream_window", h2.stream_window, 65535, kMaxWindow);
-  }
-  r.size("max_window", h2.max_window, 65535, kMaxWindow);
-  r.size("connection_window", h2.connection_window, 65535, kMaxWindow);
-  r.size("max_frame_size", h2.max_frame_size, 16384, (1u << 24) - 1);  // RFC 9113 §6.5.2
-  r.integer("max_concurrent_streams", h2.max_concurrent_streams, 1, 1u << 20);
-  r.integer("streams_per_connection", h2.streams_per_connection, 1, 1u << 20);
-  r.size("max_header_list_size", h2.max_header_list_size, 1024, 1u << 20);
-  r.duration("keepalive_interval", h2.keepalive_interval, milliseconds(0));
-  r.duration("keepalive_timeout", h2.keepalive_timeout, milliseconds(1));
+  const Http2Config& h2 = config.http2;
   if (!h2.auto_window && h2.stream_window >= h2.connection_window) {
     // Equal windows let one stream take the whole connection window (ztunnel deadlocked).
-    top.diag().warning(node["stream_window"], "http2.stream_window",
-                       "stream window " + format_size(h2.stream_window) +
-                           " >= connection window " + format_size(h2.connection_window) +
-                           ": one stalled tunnel can block all others on its connection");
+    YAML::Node http2 = root["http2"];
+    diag.warning(http2.IsMap() ? http2["stream_window"] : http2, "http2.stream_window",
+                 "stream window " + format_size(h2.stream_window) + " >= connection window " +
+                     format_size(h2.connection_window) + ": one stalled tunnel can block all others on its connection");
   }
-}
-
-void read_socket(MapReader& top, Config& config) {
-  MapReader r(top.child("socket"), "socket.", top.diag());
-  constexpr uint64_t kMaxSockBuf = 1ull << 30;
-  r.size("send_buffer", config.socket.send_buffer, 0, kMaxSockBuf);
-  r.size("recv_buffer", config.socket.recv_buffer, 0, kMaxSockBuf);
-  r.size("read_size", config.socket.read_size, 4096, 16u << 20);
-}
-
-void read_limits(MapReader& top, Config& config) {
-  MapReader r(top.child("limits"), "limits.", top.diag());
-  r.integer("max_tunnels", config.limits.max_tunnels, 0, 1u << 24);
-  r.integer("max_tunnels_per_identity", config.limits.max_tunnels_per_identity, 0, 1u << 24);
-  r.duration("idle_timeout", config.limits.idle_timeout, milliseconds(0));
 }
 
 LoadResult parse_document(const YAML::Node& root, Diagnostics& diag) {
   LoadResult result;
-  Config& config = result.config;
-  {
-    MapReader top(root, "", diag);
-    top.integer("workers", config.workers, 1, 256);
-    top.choice("log_level", config.log_level, {"trace", "debug", "info", "warn", "error", "off"});
-    top.duration("drain_timeout", config.drain_timeout, milliseconds(0));
-    {
-      MapReader admin(top.child("admin"), "admin.", diag);
-      admin.host_port("listen", config.admin.listen, /*listen=*/true);
-    }
-    read_gateway(top, config);
-    read_client(top, config);
-    read_tls(top, config);
-    read_http2(top, config);
-    read_socket(top, config);
-    read_limits(top, config);
-    if (!config.gateway && !config.client) {
-      diag.error(root, "client/gateway", "nothing to run: configure client, gateway or both");
-    }
-  }  // readers report unknown keys as they go out of scope
+  Parser parser(root, diag, /*live_only=*/false);
+  visit_keys(parser, result.config);
+  parser.finish();  // unknown top-level keys
+  validate(root, result.config, diag);
   if (!diag.errors().empty()) throw ConfigError(std::move(diag.errors()));
   result.warnings = std::move(diag.warnings());
   return result;
+}
+
+// Writes each key's value as YAML (the format the loader reads back).
+class Dumper {
+ public:
+  explicit Dumper(YAML::Emitter& out) : out_(out) {}
+
+  template <typename F>
+  void section(const Key& key, F&& fn) {
+    out_ << YAML::Key << key.name << YAML::Value << YAML::BeginMap;
+    fn();
+    out_ << YAML::EndMap;
+  }
+  template <typename T, typename F>
+  void optional_section(const Key& key, const std::optional<T>& value, F&& fn) {
+    if (value) section(key, [&] { fn(*value); });
+  }
+  template <typename T, typename F>
+  void list(const Key& key, const char*, const std::vector<T>& items, F&& fn) {
+    out_ << YAML::Key << key.name << YAML::Value << YAML::BeginSeq;
+    for (const T& item : items) {
+      out_ << YAML::BeginMap;
+      fn(item);
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndSeq;
+  }
+  template <typename Int>
+  void integer(const Key& key, const Int& v, uint64_t, uint64_t) { put(key, std::to_string(v)); }
+  void size(const Key& key, uint32_t v, uint64_t, uint64_t) { put(key, format_size(v)); }
+  void duration(const Key& key, milliseconds v, milliseconds) { put(key, format_duration(v)); }
+  void string(const Key& key, const std::string& v) { put(key, v); }
+  void boolean(const Key& key, bool v) { put(key, v ? "true" : "false"); }
+  void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { put(key, v); }
+  void toggle(const Key& key, bool v, const char* on, const char* off) { put(key, v ? on : off); }
+  void address(const Key& key, const address::HostPort& v, bool, bool) { put(key, v.to_string()); }
+  void identity(const Key& key, const std::string& v) { put(key, v); }
+  void identities(const Key& key, const std::vector<std::string>& v) {
+    out_ << YAML::Key << key.name << YAML::Value << YAML::Flow << v;
+  }
+  void destinations(const Key& key, const address::DestinationPolicy& v) { identities(key, v.entries()); }
+  void window(const Key& key, uint32_t v, bool automatic) { put(key, automatic ? "auto" : format_size(v)); }
+
+ private:
+  void put(const Key& key, const std::string& text) { out_ << YAML::Key << key.name << YAML::Value << text; }
+  YAML::Emitter& out_;
+};
+
+// Keeps the dotted path of the section being visited.
+class PathTracker {
+ protected:
+  template <typename F>
+  void nested(const std::string& name, F&& fn) {
+    std::string saved = prefix_;
+    prefix_ += name + ".";
+    fn();
+    prefix_ = saved;
+  }
+  std::string path(const Key& key) const { return prefix_ + key.name; }
+
+ private:
+  std::string prefix_;
+};
+
+// Each key's path, reload class and value as text: what a reload compares.
+class Flattener : PathTracker {
+ public:
+  struct Entry {
+    std::string path;
+    Reload reload;
+    std::string value;
+  };
+  std::vector<Entry> entries;
+
+  template <typename F>
+  void section(const Key& key, F&& fn) {
+    nested(key.name, fn);
+  }
+  template <typename T, typename F>
+  void optional_section(const Key& key, const std::optional<T>& value, F&& fn) {
+    entries.push_back({path(key), key.reload, value ? "present" : "absent"});
+    if (value) nested(key.name, [&] { fn(*value); });
+  }
+  template <typename T, typename F>
+  void list(const Key& key, const char*, const std::vector<T>& items, F&& fn) {
+    entries.push_back({path(key), key.reload, std::to_string(items.size()) + " items"});
+    for (size_t i = 0; i < items.size(); ++i) {
+      nested(std::string(key.name) + "[" + std::to_string(i) + "]", [&] { fn(items[i]); });
+    }
+  }
+  template <typename Int>
+  void integer(const Key& key, const Int& v, uint64_t, uint64_t) { put(key, std::to_string(v)); }
+  void size(const Key& key, uint32_t v, uint64_t, uint64_t) { put(key, format_size(v)); }
+  void duration(const Key& key, milliseconds v, milliseconds) { put(key, format_duration(v)); }
+  void string(const Key& key, const std::string& v) { put(key, v); }
+  void boolean(const Key& key, bool v) { put(key, v ? "true" : "false"); }
+  void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { put(key, v); }
+  void toggle(const Key& key, bool v, const char* on, const char* off) { put(key, v ? on : off); }
+  void address(const Key& key, const address::HostPort& v, bool, bool) { put(key, v.to_string()); }
+  void identity(const Key& key, const std::string& v) { put(key, v); }
+  void identities(const Key& key, const std::vector<std::string>& v) {
+    std::string text;
+    for (const auto& item : v) text += item + "\n";
+    put(key, text);
+  }
+  void destinations(const Key& key, const address::DestinationPolicy& v) { identities(key, v.entries()); }
+  void window(const Key& key, uint32_t v, bool automatic) { put(key, automatic ? "auto" : format_size(v)); }
+
+ private:
+  void put(const Key& key, std::string value) { entries.push_back({path(key), key.reload, std::move(value)}); }
+};
+
+// The README's key table: each key with its default (a default Config's value).
+class Documenter : PathTracker {
+ public:
+  const std::string& table() const { return out_; }
+
+  template <typename F>
+  void section(const Key& key, F&& fn) {
+    nested(key.name, fn);
+  }
+  template <typename T, typename F>
+  void optional_section(const Key& key, const std::optional<T>&, F&& fn) {
+    const T defaults{};
+    nested(key.name, [&] { fn(defaults); });
+  }
+  template <typename T, typename F>
+  void list(const Key& key, const char* what, const std::vector<T>&, F&& fn) {
+    row(key, "required", std::string("list of ") + what + ": ");
+    const T defaults{};
+    nested(std::string(key.name) + "[]", [&] { fn(defaults); });
+  }
+  template <typename Int>
+  void integer(const Key& key, const Int& v, uint64_t, uint64_t) { row(key, std::to_string(v)); }
+  void size(const Key& key, uint32_t v, uint64_t, uint64_t) { row(key, format_size(v)); }
+  void duration(const Key& key, milliseconds v, milliseconds) { row(key, format_duration(v)); }
+  void string(const Key& key, const std::string& v) { row(key, v.empty() ? "\"\"" : v); }
+  void boolean(const Key& key, bool v) { row(key, v ? "true" : "false"); }
+  void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { row(key, v); }
+  void toggle(const Key& key, bool v, const char* on, const char* off) { row(key, v ? on : off); }
+  void address(const Key& key, const address::HostPort& v, bool, bool required) {
+    row(key, required ? "required" : v.to_string());
+  }
+  void identity(const Key& key, const std::string& v) { string(key, v); }
+  void identities(const Key& key, const std::vector<std::string>&) { row(key, "[]"); }
+  void destinations(const Key& key, const address::DestinationPolicy&) { row(key, "[]"); }
+  void window(const Key& key, uint32_t v, bool) { row(key, format_size(v)); }
+
+ private:
+  void row(const Key& key, const std::string& value, const std::string& lead = "") {
+    out_ += "| `" + path(key) + "` | " + value + " | " + (key.reload == Reload::live ? "live" : "restart") +
+            " | " + lead + key.help + " |\n";
+  }
+  std::string out_ = "| key | default | reload | meaning |\n| --- | --- | --- | --- |\n";
+};
+
+std::vector<Flattener::Entry> flatten(const Config& config) {
+  Flattener f;
+  visit_keys(f, config);
+  return std::move(f.entries);
 }
 
 LoadResult parse_text(const std::string& yaml, const std::string& name) {
@@ -405,75 +591,40 @@ LoadResult load_config_string(const std::string& yaml, const std::string& name) 
   return parse_text(yaml, name);
 }
 
-std::string dump_config(const Config& c) {
+std::string dump_config(const Config& config) {
   YAML::Emitter out;
   out << YAML::BeginMap;
-  out << YAML::Key << "workers" << YAML::Value << c.workers;
-  out << YAML::Key << "log_level" << YAML::Value << c.log_level;
-  out << YAML::Key << "drain_timeout" << YAML::Value << format_duration(c.drain_timeout);
-  out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap << YAML::Key << "listen"
-      << YAML::Value << c.admin.listen.to_string() << YAML::EndMap;
-  // Key material stays out of dumps: only where it is read from.
-  out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "cert" << YAML::Value << c.tls.cert;
-  out << YAML::Key << "key" << YAML::Value << c.tls.key;
-  out << YAML::Key << "ca" << YAML::Value << c.tls.ca;
-  out << YAML::Key << "trust_domain" << YAML::Value << c.tls.trust_domain;
-  out << YAML::Key << "handshake_timeout" << YAML::Value << format_duration(c.tls.handshake_timeout);
-  out << YAML::Key << "plaintext_h2c" << YAML::Value << c.tls.plaintext_h2c;
+  Dumper dumper(out);
+  visit_keys(dumper, config);
   out << YAML::EndMap;
-  if (c.gateway) {
-    out << YAML::Key << "gateway" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "listen" << YAML::Value << c.gateway->listen.to_string();
-    out << YAML::Key << "allowed_identities" << YAML::Value << YAML::Flow
-        << c.gateway->allowed_identities;
-    out << YAML::Key << "allowed_destinations" << YAML::Value << YAML::Flow
-        << c.gateway->allowed_destinations.entries();
-    out << YAML::Key << "connect_timeout" << YAML::Value
-        << format_duration(c.gateway->connect_timeout);
-    out << YAML::Key << "balance" << YAML::Value << (c.gateway->exact_balance ? "exact" : "kernel");
-    out << YAML::EndMap;
-  }
-  if (c.client) {
-    out << YAML::Key << "client" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "gateway" << YAML::Value << c.client->gateway.to_string();
-    out << YAML::Key << "gateway_identity" << YAML::Value << c.client->gateway_identity;
-    out << YAML::Key << "connect_timeout" << YAML::Value
-        << format_duration(c.client->connect_timeout);
-    out << YAML::Key << "listeners" << YAML::Value << YAML::BeginSeq;
-    for (const auto& l : c.client->listeners) {
-      out << YAML::BeginMap << YAML::Key << "listen" << YAML::Value << l.listen.to_string()
-          << YAML::Key << "target" << YAML::Value << l.target.to_string() << YAML::EndMap;
-    }
-    out << YAML::EndSeq << YAML::EndMap;
-  }
-  const Http2Config& h = c.http2;
-  out << YAML::Key << "http2" << YAML::Value << YAML::BeginMap;
-  if (h.auto_window) {
-    out << YAML::Key << "stream_window" << YAML::Value << "auto";
-  } else {
-    out << YAML::Key << "stream_window" << YAML::Value << format_size(h.stream_window);
-  }
-  out << YAML::Key << "max_window" << YAML::Value << format_size(h.max_window);
-  out << YAML::Key << "connection_window" << YAML::Value << format_size(h.connection_window);
-  out << YAML::Key << "max_frame_size" << YAML::Value << format_size(h.max_frame_size);
-  out << YAML::Key << "max_concurrent_streams" << YAML::Value << h.max_concurrent_streams;
-  out << YAML::Key << "streams_per_connection" << YAML::Value << h.streams_per_connection;
-  out << YAML::Key << "max_header_list_size" << YAML::Value << format_size(h.max_header_list_size);
-  out << YAML::Key << "keepalive_interval" << YAML::Value << format_duration(h.keepalive_interval);
-  out << YAML::Key << "keepalive_timeout" << YAML::Value << format_duration(h.keepalive_timeout);
-  out << YAML::EndMap;
-  out << YAML::Key << "socket" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "send_buffer" << YAML::Value << format_size(c.socket.send_buffer);
-  out << YAML::Key << "recv_buffer" << YAML::Value << format_size(c.socket.recv_buffer);
-  out << YAML::Key << "read_size" << YAML::Value << format_size(c.socket.read_size);
-  out << YAML::EndMap;
-  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "max_tunnels" << YAML::Value << c.limits.max_tunnels;
-  out << YAML::Key << "max_tunnels_per_identity" << YAML::Value << c.limits.max_tunnels_per_identity;
-  out << YAML::Key << "idle_timeout" << YAML::Value << format_duration(c.limits.idle_timeout);
-  out << YAML::EndMap << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+ReloadPlan plan_reload(const Config& running, const Config& loaded) {
+  ReloadPlan plan{running, {}};
+  // The live keys of `loaded`, read back from its dump by the loader's own code.
+  Diagnostics diag("reload");
+  Parser parser(YAML::Load(dump_config(loaded)), diag, /*live_only=*/true);
+  visit_keys(parser, plan.effective);
+  parser.finish();
+  std::map<std::string, std::string> before;
+  for (auto& entry : flatten(running)) before[entry.path] = entry.value;
+  for (auto& entry : flatten(loaded)) {
+    auto it = before.find(entry.path);
+    if (entry.reload == Reload::restart && (it == before.end() || it->second != entry.value)) {
+      plan.restart_keys.push_back(entry.path);
+    }
+    if (it != before.end()) before.erase(it);
+  }
+  for (auto& [path, value] : before) plan.restart_keys.push_back(path);  // gone from the file
+  return plan;
+}
+
+std::string key_table() {
+  Documenter doc;
+  const Config defaults;
+  visit_keys(doc, defaults);
+  return doc.table();
 }
 
 }  // namespace hbone::config

@@ -27,7 +27,18 @@ struct LoadResult {
 LoadResult load_config_file(const std::string& path);
 LoadResult load_config_string(const std::string& yaml, const std::string& name);
 
-// The effective config as YAML (for /config_dump and --check-config -v); key paths only.
+// The effective config as YAML (for /config_dump); key material stays in its files.
 std::string dump_config(const Config& config);
+
+// What a reload does: `running` with the keys a reload may change (Reload::live) taken
+// from `loaded`, and the paths of other keys that differ (they wait for a restart).
+struct ReloadPlan {
+  Config effective;
+  std::vector<std::string> restart_keys;
+};
+ReloadPlan plan_reload(const Config& running, const Config& loaded);
+
+// Every key as a Markdown table (key, default, reload, meaning): `hbone --config-keys`.
+std::string key_table();
 
 }  // namespace hbone::config

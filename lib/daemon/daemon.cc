@@ -39,21 +39,6 @@ std::vector<net::Fd> bind_all(const std::string& key, address::HostPort address,
   return fds;
 }
 
-// `running` with what a reload may change taken from `loaded`: certificate files and
-// allow-lists. Roles, listeners and tunables stay as started.
-config::Config reloadable_applied(const config::Config& running, const config::Config& loaded) {
-  config::Config out = running;
-  out.tls.cert = loaded.tls.cert;
-  out.tls.key = loaded.tls.key;
-  out.tls.ca = loaded.tls.ca;
-  if (out.gateway && loaded.gateway) {
-    out.gateway->allowed_identities = loaded.gateway->allowed_identities;
-    out.gateway->allowed_destinations = loaded.gateway->allowed_destinations;
-  }
-  if (out.client && loaded.client) out.client->gateway_identity = loaded.client->gateway_identity;
-  return out;
-}
-
 // Every tunnel holds a socket on each side: the soft limit (often 1024) is far too low
 // for a proxy, the hard limit is what the operator granted.
 void raise_fd_limit() {
@@ -172,10 +157,10 @@ bool Daemon::reload() {
   try {
     config::LoadResult loaded = config::load_config_file(config_path_);
     for (const auto& warning : loaded.warnings) spdlog::warn("reload: {}", warning);
-    effective = reloadable_applied(config_, loaded.config);
-    if (config::dump_config(effective) != config::dump_config(loaded.config)) {
-      spdlog::warn("reload: {} changes keys other than tls.cert/key/ca and the allow-lists; "
-                   "those take effect at the next restart", config_path_);
+    config::ReloadPlan plan = config::plan_reload(config_, loaded.config);
+    effective = std::move(plan.effective);
+    for (const auto& key : plan.restart_keys) {
+      spdlog::warn("reload: {} changed in {}; it takes effect at the next restart", key, config_path_);
     }
     policy = tunnel::PeerPolicy::build(effective);
   } catch (const config::ConfigError& e) {

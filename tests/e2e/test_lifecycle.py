@@ -22,6 +22,15 @@ def test_version_and_help():
         assert flag in out.stdout
 
 
+def test_readme_key_table_is_the_declared_keys():
+    out = run("--config-keys")
+    assert out.returncode == 0 and out.stdout.startswith("| key | default | reload | meaning |")
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("<!-- config-keys:")
+    block = readme[readme.index("\n", start) + 1:readme.index("<!-- /config-keys -->")]
+    assert block == out.stdout, "README's key table is stale: paste `hbone --config-keys`"
+
+
 def test_check_config_accepts_shipped_configs():
     for name in ("gateway", "client", "sidecar"):
         out = run("--check-config", f"config/{name}.yaml")

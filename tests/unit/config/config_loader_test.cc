@@ -267,3 +267,43 @@ TEST_F(ConfigLoaderTest, YamlSyntaxError) {
 TEST_F(ConfigLoaderTest, MissingFile) {
   EXPECT_THROW(load_config_file("/nonexistent/hbone.yaml"), ConfigError);
 }
+
+TEST_F(ConfigLoaderTest, ReloadAppliesLiveKeysAndNamesTheOthers) {
+  Config running = load_config_string(gateway_config("  allowed_identities: [spiffe://cluster.local/ns/a/sa/b]\n"),
+                                      "t.yaml").config;
+  Config loaded = load_config_string(
+      gateway_config("  allowed_identities: [spiffe://cluster.local/ns/c/sa/d]\n"
+                     "  allowed_destinations: [10.0.0.0/8]\n  connect_timeout: 3s\nworkers: 4\n"),
+      "t.yaml").config;
+  ReloadPlan plan = plan_reload(running, loaded);
+  // Live: the allow-lists are the new file's.
+  ASSERT_TRUE(plan.effective.gateway);
+  EXPECT_EQ(plan.effective.gateway->allowed_identities,
+            std::vector<std::string>{"spiffe://cluster.local/ns/c/sa/d"});
+  EXPECT_EQ(plan.effective.gateway->allowed_destinations.entries(), std::vector<std::string>{"10.0.0.0/8"});
+  // Restart: kept as started, and named.
+  EXPECT_EQ(plan.effective.workers, 1u);
+  EXPECT_EQ(plan.effective.gateway->connect_timeout.count(), 10'000);
+  EXPECT_EQ(plan.restart_keys, (std::vector<std::string>{"workers", "gateway.connect_timeout"}));
+  // An unchanged file needs nothing.
+  EXPECT_TRUE(plan_reload(running, running).restart_keys.empty());
+}
+
+TEST_F(ConfigLoaderTest, ReloadAddingARoleNeedsARestart) {
+  Config running = load_config_string(gateway_config(), "t.yaml").config;
+  Config loaded = load_config_string(
+      gateway_config("client:\n  gateway_identity: spiffe://cluster.local/ns/x/sa/y\n  listeners:\n"
+                     "    - {listen: 127.0.0.1:1, target: 127.0.0.1:2}\n"),
+      "t.yaml").config;
+  ReloadPlan plan = plan_reload(running, loaded);
+  EXPECT_FALSE(plan.effective.client);
+  ASSERT_FALSE(plan.restart_keys.empty());
+  EXPECT_EQ(plan.restart_keys.front(), "client");
+}
+
+TEST_F(ConfigLoaderTest, KeyTableListsEveryKeyWithItsDefault) {
+  std::string table = key_table();
+  EXPECT_NE(table.find("| `http2.stream_window` | 4MiB | restart |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| `gateway.allowed_identities` | [] | live |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| `client.listeners[].target` | required |"), std::string::npos) << table;
+}

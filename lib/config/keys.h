@@ -1,0 +1,139 @@
+#pragma once
+
+#include <cstdint>
+
+#include "config/config.h"
+
+namespace hbone::config {
+
+// What a SIGHUP reload does with a key: `live` keys apply to new handshakes and requests,
+// `restart` keys stay as started (a changed one is reported as needing a restart).
+enum class Reload { restart, live };
+
+// Name, reload class and one line of help: what every key declares besides its value.
+struct Key {
+  const char* name;
+  Reload reload;
+  const char* help;
+};
+
+inline constexpr uint64_t kMaxWindow = (1ull << 31) - 1;  // RFC 9113 §6.9.1
+inline constexpr uint64_t kMaxSocketBuffer = 1ull << 30;
+
+// Every config key, declared once: path (by nesting), kind, bounds, reload class and help;
+// its default is the Config member's initializer. The loader, /config_dump, the reload
+// check and `hbone --config-keys` (the README's key table) are visitors of this list, so a
+// key cannot be parsed without being dumped, compared on reload and documented.
+//
+// `C` is Config or const Config. A visitor provides:
+//   section(Key, fn)                    a mapping that is always there
+//   optional_section(Key, opt, fn)      a mapping whose presence means something (a role)
+//   list(Key, what, vector, fn)         a non-empty list of mappings
+//   integer(Key, T&, min, max)  size(Key, uint32_t&, min, max)  duration(Key, ms&, min)
+//   string(Key, s)  boolean(Key, b)  choice(Key, s, {words})  toggle(Key, b, on, off)
+//   address(Key, HostPort&, listen, required)  identity(Key, s)  identities(Key, list)
+//   destinations(Key, DestinationPolicy&)  window(Key, uint32_t&, bool& automatic)
+template <typename V, typename C>
+void visit_keys(V& v, C& c) {
+  using R = Reload;
+  using std::chrono::milliseconds;
+  v.integer(Key{"workers", R::restart, "event-loop threads; each owns SO_REUSEPORT listeners and its connections"},
+            c.workers, 1, 256);
+  v.choice(Key{"log_level", R::restart, "trace, debug, info, warn, error, off (changed live by POST /logging)"},
+           c.log_level, {"trace", "debug", "info", "warn", "error", "off"});
+  v.duration(Key{"drain_timeout", R::restart, "how long SIGTERM waits for open tunnels"}, c.drain_timeout,
+             milliseconds(0));
+  v.section(Key{"admin", R::restart, ""}, [&] {
+    v.address(Key{"listen", R::restart,
+                  "admin endpoint (metrics, profiles, tunnels); port 0 = any, the bound address is logged"},
+              c.admin.listen, true, false);
+  });
+  v.section(Key{"tls", R::restart, ""}, [&] {
+    v.string(Key{"cert", R::live, "certificate chain (PEM); required with TLS; re-read on SIGHUP"}, c.tls.cert);
+    v.string(Key{"key", R::live, "its private key (PEM); required with TLS; re-read on SIGHUP"}, c.tls.key);
+    v.string(Key{"ca", R::live, "trust bundle for the peer's chain; required with TLS; re-read on SIGHUP"},
+             c.tls.ca);
+    v.string(Key{"trust_domain", R::restart, "the peer's SPIFFE id must be in it"}, c.tls.trust_domain);
+    v.duration(Key{"handshake_timeout", R::restart,
+                   "a connection not through TLS and identity checks by then is closed"},
+               c.tls.handshake_timeout, milliseconds(1));
+    v.boolean(Key{"plaintext_h2c", R::restart,
+                  "HTTP/2 over plain TCP, no TLS, no identities: **for benchmarks and fuzzing only**"},
+              c.tls.plaintext_h2c);
+  });
+  v.optional_section(Key{"gateway", R::restart, "the gateway role"}, c.gateway, [&](auto& g) {
+    v.address(Key{"listen", R::restart, "HBONE listener (IP literal; port 0 = any, logged as bound)"}, g.listen,
+              true, false);
+    v.identities(Key{"allowed_identities", R::live,
+                     "SPIFFE ids allowed to CONNECT, others get 403; empty: any in the trust domain"},
+                 g.allowed_identities);
+    v.destinations(Key{"allowed_destinations", R::live,
+                       "CIDRs (matched on the dialled address, after DNS) or exact host:port; others get "
+                       "403; empty: any"},
+                   g.allowed_destinations);
+    v.duration(Key{"connect_timeout", R::restart, "upstream connect (DNS included) deadline; then 503"},
+               g.connect_timeout, milliseconds(1));
+    v.toggle(Key{"balance", R::restart,
+                 "with several workers: `exact` puts each accepted connection on the worker with the "
+                 "fewest, `kernel` keeps SO_REUSEPORT's hash"},
+             g.exact_balance, "exact", "kernel");
+  });
+  v.optional_section(Key{"client", R::restart, "the client role"}, c.client, [&](auto& cl) {
+    v.address(Key{"gateway", R::restart, "the gateway to tunnel to (host:port)"}, cl.gateway, false, false);
+    v.identity(Key{"gateway_identity", R::live, "when set, the gateway's SPIFFE id must equal it"},
+               cl.gateway_identity);
+    v.duration(Key{"connect_timeout", R::restart, "dial deadline for pooled connections"}, cl.connect_timeout,
+               milliseconds(1));
+    v.list(Key{"listeners", R::restart, "accept on `listen`, CONNECT to `target`"}, "{listen, target}",
+           cl.listeners, [&](auto& l) {
+             v.address(Key{"listen", R::restart, "local listener (IP literal)"}, l.listen, true, true);
+             v.address(Key{"target", R::restart, "CONNECT authority (host:port)"}, l.target, false, true);
+           });
+  });
+  v.section(Key{"http2", R::restart, ""}, [&] {
+    v.window(Key{"stream_window", R::restart,
+                 "SETTINGS_INITIAL_WINDOW_SIZE we advertise; `auto`: start at 256KiB and grow with the "
+                 "bandwidth-delay product measured by PING"},
+             c.http2.stream_window, c.http2.auto_window);
+    v.size(Key{"max_window", R::restart, "the ceiling for `auto` (the connection window follows at 4x)"},
+           c.http2.max_window, 65535, kMaxWindow);
+    v.size(Key{"connection_window", R::restart,
+               "connection receive window (WINDOW_UPDATE on stream 0); keep it above the stream window"},
+           c.http2.connection_window, 65535, kMaxWindow);
+    v.size(Key{"max_frame_size", R::restart,
+               "SETTINGS_MAX_FRAME_SIZE we advertise and the largest DATA frame we send"},
+           c.http2.max_frame_size, 16384, (1u << 24) - 1);  // RFC 9113 §6.5.2
+    v.integer(Key{"max_concurrent_streams", R::restart, "streams the gateway allows per connection"},
+              c.http2.max_concurrent_streams, 1, 1u << 20);
+    v.integer(Key{"streams_per_connection", R::restart, "the client opens another pooled connection beyond this"},
+              c.http2.streams_per_connection, 1, 1u << 20);
+    v.size(Key{"max_header_list_size", R::restart,
+               "advertised SETTINGS_MAX_HEADER_LIST_SIZE; larger request headers get 431"},
+           c.http2.max_header_list_size, 1024, 1u << 20);
+    v.duration(Key{"keepalive_interval", R::restart, "PING period (0s: off)"}, c.http2.keepalive_interval,
+               milliseconds(0));
+    v.duration(Key{"keepalive_timeout", R::restart, "a connection whose PING is unanswered this long is closed"},
+               c.http2.keepalive_timeout, milliseconds(1));
+  });
+  v.section(Key{"socket", R::restart, ""}, [&] {
+    v.size(Key{"send_buffer", R::restart, "SO_SNDBUF on every socket (0: kernel default, autotuned)"},
+           c.socket.send_buffer, 0, kMaxSocketBuffer);
+    v.size(Key{"recv_buffer", R::restart, "SO_RCVBUF on every socket (0: kernel default, autotuned)"},
+           c.socket.recv_buffer, 0, kMaxSocketBuffer);
+    v.size(Key{"read_size", R::restart, "bytes read from a local socket at once; bounds a tunnel's send buffer"},
+           c.socket.read_size, 4096, 16u << 20);
+  });
+  v.section(Key{"limits", R::restart, ""}, [&] {
+    v.integer(Key{"max_tunnels", R::restart,
+                  "open tunnels per process (0: no cap); beyond it the gateway answers 503, the client "
+                  "resets"},
+              c.limits.max_tunnels, 0, 1u << 24);
+    v.integer(Key{"max_tunnels_per_identity", R::restart, "gateway: open tunnels per peer SPIFFE id (0: no cap); "
+                                                          "beyond it 429"},
+              c.limits.max_tunnels_per_identity, 0, 1u << 24);
+    v.duration(Key{"idle_timeout", R::restart, "a tunnel with no byte either way this long is reset (0s: never)"},
+               c.limits.idle_timeout, milliseconds(0));
+  });
+}
+
+}  // namespace hbone::config
