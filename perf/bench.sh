@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Throughput of hbone against direct and a plain TCP relay, measured in one run.
-#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,w2] [-o DIR]
+#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,w2] [-b BIN] [-o DIR]
 # Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2;
 # h2c: the same hbone pair with tls.plaintext_h2c (no TLS: what the crypto costs);
 # w2: the mTLS pair with `workers: 2` on both sides (not in the default list).
+# -b BIN adds path `base`: the mTLS pair run by another hbone binary (an earlier build), for
+# before/after figures from one run.
 # Modes: -P1, -P4, -R. Rounds alternate the path order (A B C, then C B A, ...) so drift on
 # this shared machine does not favour one path. For each path and mode: receiver Gbit/s
 # (mean over rounds), ratio to direct in the same mode, CPU seconds per second of the proxy
@@ -12,14 +14,15 @@
 # (default perf/results/bench-<timestamp>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=10 rounds=2 out="" path_list=direct,socat,hbone,h2c
-while getopts "t:r:p:o:" opt; do
+seconds=10 rounds=2 out="" path_list=direct,socat,hbone,h2c base_bin=""
+while getopts "t:r:p:b:o:" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
     r) rounds=$OPTARG ;;
     p) path_list=$OPTARG ;;
+    b) base_bin=$(realpath "$OPTARG") ;;
     o) out=$OPTARG ;;
-    *) echo "usage: $0 [-t SECONDS] [-r ROUNDS] [-p PATHS] [-o DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-t SECONDS] [-r ROUNDS] [-p PATHS] [-b BIN] [-o DIR]" >&2; exit 2 ;;
   esac
 done
 out=${out:-perf/results/bench-$(date +%Y%m%d-%H%M%S)}
@@ -32,17 +35,20 @@ socat -b 262144 "TCP-LISTEN:$socat_port,fork,reuseaddr,bind=127.0.0.1" "TCP:127.
 socat_pid=$!
 pids+=("$socat_pid")
 IFS=, read -r -a paths <<<"$path_list"
+[ -n "$base_bin" ] && paths+=(base)
 [[ " ${paths[*]} " == *" direct "* ]] || { echo "-p must include direct (ratios are to it)" >&2; exit 2; }
 # path -> "port pids"
 declare -A port=([direct]=$iperf_port [socat]=$socat_port)
 declare -A procs=([direct]="" [socat]="$socat_pid")
-declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2")
-declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="")
+declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2" [base]="")
+declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="" [base]="")
 for path in "${paths[@]}"; do
   [ -n "${port[$path]:-}" ] && continue
   [ -n "${mesh_yaml[$path]+set}" ] || { echo "unknown path: $path" >&2; exit 2; }
   mkdir -p "$out/$path"
-  start_mesh "$bin" "$out/$path" "$iperf_port" "${mesh_yaml[$path]}" "${mesh_tls[$path]}"
+  path_bin=$bin
+  [ "$path" = base ] && path_bin=$base_bin
+  start_mesh "$path_bin" "$out/$path" "$iperf_port" "${mesh_yaml[$path]}" "${mesh_tls[$path]}"
   port[$path]=$client_port
   procs[$path]="$gateway_pid $client_pid"
 done

@@ -402,8 +402,33 @@ LoadResult parse_document(const YAML::Node& root, Diagnostics& diag) {
   return result;
 }
 
+// Each kind of value as the text the loader reads back; Derived::put(key, text) and
+// Derived::put_list(key, items) record it.
+template <typename Derived>
+class ValueWriter {
+ public:
+  template <typename Int>
+  void integer(const Key& key, const Int& v, uint64_t, uint64_t) { self().put(key, std::to_string(v)); }
+  void size(const Key& key, uint32_t v, uint64_t, uint64_t) { self().put(key, format_size(v)); }
+  void duration(const Key& key, milliseconds v, milliseconds) { self().put(key, format_duration(v)); }
+  void string(const Key& key, const std::string& v) { self().put(key, v); }
+  void boolean(const Key& key, bool v) { self().put(key, v ? "true" : "false"); }
+  void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { self().put(key, v); }
+  void toggle(const Key& key, bool v, const char* on, const char* off) { self().put(key, v ? on : off); }
+  void address(const Key& key, const address::HostPort& v, bool, bool) { self().put(key, v.to_string()); }
+  void identity(const Key& key, const std::string& v) { self().put(key, v); }
+  void identities(const Key& key, const std::vector<std::string>& v) { self().put_list(key, v); }
+  void destinations(const Key& key, const address::DestinationPolicy& v) { self().put_list(key, v.entries()); }
+  void window(const Key& key, uint32_t v, bool automatic) {
+    self().put(key, automatic ? "auto" : format_size(v));
+  }
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+};
+
 // Writes each key's value as YAML (the format the loader reads back).
-class Dumper {
+class Dumper : public ValueWriter<Dumper> {
  public:
   explicit Dumper(YAML::Emitter& out) : out_(out) {}
 
@@ -427,24 +452,12 @@ class Dumper {
     }
     out_ << YAML::EndSeq;
   }
-  template <typename Int>
-  void integer(const Key& key, const Int& v, uint64_t, uint64_t) { put(key, std::to_string(v)); }
-  void size(const Key& key, uint32_t v, uint64_t, uint64_t) { put(key, format_size(v)); }
-  void duration(const Key& key, milliseconds v, milliseconds) { put(key, format_duration(v)); }
-  void string(const Key& key, const std::string& v) { put(key, v); }
-  void boolean(const Key& key, bool v) { put(key, v ? "true" : "false"); }
-  void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { put(key, v); }
-  void toggle(const Key& key, bool v, const char* on, const char* off) { put(key, v ? on : off); }
-  void address(const Key& key, const address::HostPort& v, bool, bool) { put(key, v.to_string()); }
-  void identity(const Key& key, const std::string& v) { put(key, v); }
-  void identities(const Key& key, const std::vector<std::string>& v) {
-    out_ << YAML::Key << key.name << YAML::Value << YAML::Flow << v;
+  void put(const Key& key, const std::string& text) { out_ << YAML::Key << key.name << YAML::Value << text; }
+  void put_list(const Key& key, const std::vector<std::string>& items) {
+    out_ << YAML::Key << key.name << YAML::Value << YAML::Flow << items;
   }
-  void destinations(const Key& key, const address::DestinationPolicy& v) { identities(key, v.entries()); }
-  void window(const Key& key, uint32_t v, bool automatic) { put(key, automatic ? "auto" : format_size(v)); }
 
  private:
-  void put(const Key& key, const std::string& text) { out_ << YAML::Key << key.name << YAML::Value << text; }
   YAML::Emitter& out_;
 };
 
@@ -465,7 +478,7 @@ class PathTracker {
 };
 
 // Each key's path, reload class and value as text: what a reload compares.
-class Flattener : PathTracker {
+class Flattener : public ValueWriter<Flattener>, PathTracker {
  public:
   struct Entry {
     std::string path;
@@ -490,26 +503,12 @@ class Flattener : PathTracker {
       nested(std::string(key.name) + "[" + std::to_string(i) + "]", [&] { fn(items[i]); });
     }
   }
-  template <typename Int>
-  void integer(const Key& key, const Int& v, uint64_t, uint64_t) { put(key, std::to_string(v)); }
-  void size(const Key& key, uint32_t v, uint64_t, uint64_t) { put(key, format_size(v)); }
-  void duration(const Key& key, milliseconds v, milliseconds) { put(key, format_duration(v)); }
-  void string(const Key& key, const std::string& v) { put(key, v); }
-  void boolean(const Key& key, bool v) { put(key, v ? "true" : "false"); }
-  void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { put(key, v); }
-  void toggle(const Key& key, bool v, const char* on, const char* off) { put(key, v ? on : off); }
-  void address(const Key& key, const address::HostPort& v, bool, bool) { put(key, v.to_string()); }
-  void identity(const Key& key, const std::string& v) { put(key, v); }
-  void identities(const Key& key, const std::vector<std::string>& v) {
-    std::string text;
-    for (const auto& item : v) text += item + "\n";
-    put(key, text);
-  }
-  void destinations(const Key& key, const address::DestinationPolicy& v) { identities(key, v.entries()); }
-  void window(const Key& key, uint32_t v, bool automatic) { put(key, automatic ? "auto" : format_size(v)); }
-
- private:
   void put(const Key& key, std::string value) { entries.push_back({path(key), key.reload, std::move(value)}); }
+  void put_list(const Key& key, const std::vector<std::string>& items) {
+    std::string text;
+    for (const auto& item : items) text += item + "\n";
+    put(key, std::move(text));
+  }
 };
 
 // The README's key table: each key with its default (a default Config's value).
