@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace hbone::gateway {
 
 GatewayConnection::GatewayConnection(GatewayContext& ctx, OnClosed on_closed)
