@@ -349,27 +349,33 @@ class Parser {
   YAML::Node list_item_;
 };
 
+// `node[key]` where node is a mapping; else undefined (the readers reported the shape).
+// (Found by tests/fuzz/config_fuzz: a scalar document made operator[] throw.)
+YAML::Node field(const YAML::Node& node, const char* key) {
+  return node.IsMap() ? node[key] : YAML::Node(YAML::NodeType::Undefined);
+}
+
 // Rules between keys, once every key is read.
 void validate(const YAML::Node& root, Config& config, Diagnostics& diag) {
   const TlsConfig& tls = config.tls;
-  YAML::Node node = root["tls"];
+  YAML::Node node = field(root, "tls");
   if (!config.gateway && !config.client) {
     diag.error(root, "client/gateway", "nothing to run: configure client, gateway or both");
   }
   if (tls.plaintext_h2c) {
     // Without TLS there is no peer identity to check.
     if (config.gateway && !config.gateway->allowed_identities.empty()) {
-      diag.error(node["plaintext_h2c"], "tls.plaintext_h2c", "gateway.allowed_identities needs TLS identities");
+      diag.error(field(node, "plaintext_h2c"), "tls.plaintext_h2c", "gateway.allowed_identities needs TLS identities");
     }
     if (config.client && !config.client->gateway_identity.empty()) {
-      diag.error(node["plaintext_h2c"], "tls.plaintext_h2c", "client.gateway_identity needs TLS identities");
+      diag.error(field(node, "plaintext_h2c"), "tls.plaintext_h2c", "client.gateway_identity needs TLS identities");
     }
   } else if (config.gateway || config.client) {
     if (!node) {
       diag.error(node, "tls", "required when client or gateway is configured");
     } else if (node.IsMap()) {  // else reported by the reader (found by tests/fuzz/config_fuzz)
       for (auto [key, value] : {std::pair{"cert", &tls.cert}, {"key", &tls.key}, {"ca", &tls.ca}}) {
-        YAML::Node at = node[key];
+        YAML::Node at = field(node, key);
         if (value->empty()) {
           diag.error(at.IsDefined() ? at : node, std::string("tls.") + key, "required");
         } else if (!file_readable(*value)) {
@@ -377,15 +383,14 @@ void validate(const YAML::Node& root, Config& config, Diagnostics& diag) {
         }
       }
       if (!identity::SpiffeId::valid_trust_domain(tls.trust_domain)) {
-        diag.error(node["trust_domain"], "tls.trust_domain", "invalid trust domain \"" + tls.trust_domain + "\"");
+        diag.error(field(node, "trust_domain"), "tls.trust_domain", "invalid trust domain \"" + tls.trust_domain + "\"");
       }
     }
   }
   const Http2Config& h2 = config.http2;
   if (!h2.auto_window && h2.stream_window >= h2.connection_window) {
     // Equal windows let one stream take the whole connection window (ztunnel deadlocked).
-    YAML::Node http2 = root["http2"];
-    diag.warning(http2.IsMap() ? http2["stream_window"] : http2, "http2.stream_window",
+    diag.warning(field(field(root, "http2"), "stream_window"), "http2.stream_window",
                  "stream window " + format_size(h2.stream_window) + " >= connection window " +
                      format_size(h2.connection_window) + ": one stalled tunnel can block all others on its connection");
   }

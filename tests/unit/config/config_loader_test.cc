@@ -307,3 +307,13 @@ TEST_F(ConfigLoaderTest, KeyTableListsEveryKeyWithItsDefault) {
   EXPECT_NE(table.find("| `gateway.allowed_identities` | [] | live |"), std::string::npos) << table;
   EXPECT_NE(table.find("| `client.listeners[].target` | required |"), std::string::npos) << table;
 }
+
+// Found by tests/fuzz/config_fuzz: the cross-key checks subscripted a scalar document.
+TEST_F(ConfigLoaderTest, ScalarDocumentIsAnError) {
+  try {
+    load_config_string("1\n", "t.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.problems().front(), "t.yaml:1: (top level): expected a mapping of keys");
+  }
+}
