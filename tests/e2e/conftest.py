@@ -1,5 +1,6 @@
 """Fixtures shared by the end-to-end tests."""
 
+import socket
 import subprocess
 import time
 
@@ -16,6 +17,16 @@ def iperf_server():
     spawn(["iperf3", "-s", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
     yield port
+
+
+@pytest.fixture
+def dead_port():
+    """A port where a connect is refused: bound but not listening, and held for the test,
+    so no other process (a test run beside this one) can start listening there."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield sock.getsockname()[1]
+    sock.close()
 
 
 @pytest.fixture(autouse=True)

@@ -3,11 +3,10 @@
 import socket
 import time
 
-from harness import Mesh, closed_without_data, free_port, rejected_at_once
+from harness import Mesh, closed_without_data, rejected_at_once
 
 
-def test_closed_port_gives_503_and_closes_local(tmp_path):
-    dead_port = free_port()  # nothing listens here
+def test_closed_port_gives_503_and_closes_local(tmp_path, dead_port):
     mesh = Mesh(tmp_path, dead_port)
     assert rejected_at_once(mesh.connect)
     mesh.gateway.wait_for_log("-> 503: connection refused")

@@ -8,10 +8,10 @@ import h2.settings
 from h2.errors import ErrorCodes
 
 from h2client import H2Client
-from harness import Mesh, TargetServer, echo, free_port
+from harness import Mesh, TargetServer, echo
 
 
-def test_bad_requests_then_good_connect(tmp_path):
+def test_bad_requests_then_good_connect(tmp_path, dead_port):
     server = TargetServer(echo)
     mesh = Mesh(tmp_path, server.port)
     client = H2Client(mesh.gateway_port)
@@ -36,7 +36,7 @@ def test_bad_requests_then_good_connect(tmp_path):
         sid = client.request([(":method", "CONNECT"), (":authority", bad_value)])
         assert client.reset_code(sid) == ErrorCodes.PROTOCOL_ERROR, bad_value
     # Nothing listening -> 503
-    sid = client.request([(":method", "CONNECT"), (":authority", f"127.0.0.1:{free_port()}")])
+    sid = client.request([(":method", "CONNECT"), (":authority", f"127.0.0.1:{dead_port}")])
     assert client.status(sid) == "503"
 
     # The same connection still carries a tunnel.
