@@ -8,7 +8,7 @@ packages=(
   android-libboringssl-dev libssl-dev openssl
   libgtest-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgoogle-perftools-dev google-perftools
-  iperf3 socat procps iproute2 curl prometheus gnuplot-nox sockperf
+  iperf3 socat procps iproute2 iptables curl prometheus gnuplot-nox sockperf
   python3 python3-h2 python3-pytest python3-yaml
 )
 missing=()

@@ -2,25 +2,13 @@
 
 #include <sys/socket.h>
 
-#include <array>
-#include <cstdint>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "address/cidr.h"
 #include "address/host_port.h"
 
 namespace hbone::address {
-
-struct Cidr {
-  int family = 0;  // AF_INET or AF_INET6
-  std::array<uint8_t, 16> address{};
-  unsigned prefix = 0;
-
-  static std::optional<Cidr> parse(std::string_view text);
-  bool contains(const sockaddr* addr) const;
-};
 
 // gateway.allowed_destinations: CIDRs match the address actually dialled (after DNS), so a
 // name cannot smuggle a denied address; host:port entries match the CONNECT authority.

@@ -3,33 +3,34 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 #include "h2/header.h"
 #include "net/socket_ops.h"
 
 namespace hbone::client {
 
-ClientConnection::ClientConnection(net::WorkerContext& worker,
+ClientConnection::ClientConnection(net::WorkerContext& worker, Upstream upstream,
                                    std::shared_ptr<const PeerPolicy> policy, OnClosed on_closed,
                                    Reopen reopen)
     : H2Connection(worker, policy->client_tls, Side::client),
+      upstream_(std::move(upstream)),
       policy_(std::move(policy)),
       on_closed_(std::move(on_closed)),
       reopen_(std::move(reopen)) {}
 
 void ClientConnection::connect() {
-  const config::ClientConfig& client = *config().client;
-  set_peer_address(client.gateway.to_string());
-  dialer_ = std::make_unique<net::Dialer>(
-      loop(), client.gateway, client.connect_timeout, nullptr, [this](net::Dialer::Result r) {
-        loop().retire(std::move(dialer_));  // we are inside its callback
-        if (r.failure != net::Dialer::Failure::none) {
-          close("cannot reach gateway " + config().client->gateway.to_string() + ": " +
-                net::to_string(r.failure) + " (" + r.detail + ")");
-          return;
-        }
-        start(std::move(r.fd), config().client->gateway.to_string());
-      });
+  std::string gateway = upstream_.address.to_string();
+  set_peer_address(gateway);
+  net::DialOptions options{config().client->connect_timeout, config().socket.mark};
+  dialer_ = std::make_unique<net::Dialer>(loop(), upstream_.address, options, nullptr, [this, gateway](net::Dialer::Result r) {
+    loop().retire(std::move(dialer_));  // we are inside its callback
+    if (r.failure != net::Dialer::Failure::none) {
+      close("cannot reach gateway " + gateway + ": " + net::to_string(r.failure) + " (" + r.detail + ")");
+      return;
+    }
+    start(std::move(r.fd), gateway);
+  });
 }
 
 Tunnel* ClientConnection::tunnel(int32_t stream_id) const {
@@ -46,8 +47,10 @@ bool ClientConnection::has_capacity() const {
   return load() < limit;
 }
 
+void ClientConnection::describe_role(nlohmann::json& out) const { out["pool"] = upstream_.key(); }
+
 bool ClientConnection::verify_peer(tls::TlsSession&, std::string& why) {
-  const std::string& expected = policy_->gateway_identity;
+  const std::string& expected = upstream_.identity ? *upstream_.identity : policy_->gateway_identity;
   if (expected.empty() || expected == peer_identity()) return true;
   why = "gateway identity " + peer_identity() + " is not the configured " + expected;
   return false;

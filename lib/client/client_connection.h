@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "client/upstream.h"
 #include "h2/h2_connection.h"
 #include "net/dialer.h"
 #include "tunnel/peer_policy.h"
@@ -23,10 +24,10 @@ class ClientConnection final : public h2::H2Connection {
   using OnClosed = std::function<void(ClientConnection*)>;
   // Places a local connection on some pooled connection (the pool's job).
   using Reopen = std::function<void(net::Fd, Tunnel::Info)>;
-  ClientConnection(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy,
+  ClientConnection(net::WorkerContext& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy,
                    OnClosed on_closed, Reopen reopen);
 
-  // Dials client.gateway and starts the handshake.
+  // Dials the upstream gateway and starts the handshake.
   void connect();
   void open_tunnel(net::Fd local, Tunnel::Info info);
 
@@ -39,6 +40,7 @@ class ClientConnection final : public h2::H2Connection {
 
  protected:
   bool verify_peer(tls::TlsSession& tls, std::string& why) override;
+  void describe_role(nlohmann::json& out) const override;
   void on_ready() override;
   void on_headers_complete(const nghttp2_frame* frame) override;
   void on_closed(const std::string& reason) override;
@@ -48,6 +50,7 @@ class ClientConnection final : public h2::H2Connection {
   void submit(std::unique_ptr<Tunnel> tunnel);
   Tunnel* tunnel(int32_t stream_id) const;
 
+  Upstream upstream_;
   std::shared_ptr<const PeerPolicy> policy_;
   OnClosed on_closed_;
   Reopen reopen_;

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "address/host_port.h"
-#include "client/connection_pool.h"
+#include "client/pool_set.h"
 #include "net/listen_socket.h"
 #include "net/worker_context.h"
 #include "tunnel/admission.h"
@@ -9,20 +9,27 @@
 namespace hbone::client {
 
 // One client.listeners entry on one worker: each accepted connection becomes a CONNECT
-// to `target` on a pooled connection, once admitted under limits.max_tunnels.
+// to `target` through client.gateway, once admitted under limits.max_tunnels.
 class ClientListener {
  public:
-  ClientListener(net::WorkerContext& worker, tunnel::Admission& admission, ConnectionPool& pool,
-                 net::Fd listener, address::HostPort target);
+  ClientListener(net::WorkerContext& worker, tunnel::Admission& admission, PoolSet& pools, net::Fd listener,
+                 address::HostPort target);
 
  private:
   void on_accept(net::Fd fd, const sockaddr_storage& peer);
 
   net::WorkerContext& worker_;
   tunnel::Admission& admission_;
-  ConnectionPool& pool_;
+  PoolSet& pools_;
+  Upstream upstream_;
   address::HostPort target_;
   net::Acceptor acceptor_;
 };
+
+// Admits a local connection under limits.max_tunnels; when refused, counts it, resets
+// the connection (the application sees a reset and may retry elsewhere) and returns an
+// empty ticket.
+tunnel::Admission::Ticket admit_local(net::WorkerContext& worker, tunnel::Admission& admission, net::Fd& fd,
+                                      const std::string& source);
 
 }  // namespace hbone::client

@@ -4,8 +4,9 @@
 
 namespace hbone::client {
 
-ConnectionPool::ConnectionPool(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy)
-    : worker_(worker), policy_(std::move(policy)), connections_(worker.loop) {}
+ConnectionPool::ConnectionPool(net::WorkerContext& worker, Upstream upstream,
+                               std::shared_ptr<const PeerPolicy> policy)
+    : worker_(worker), upstream_(std::move(upstream)), policy_(std::move(policy)), connections_(worker.loop) {}
 
 ClientConnection& ConnectionPool::acquire() {
   ClientConnection* found = nullptr;
@@ -14,7 +15,7 @@ ClientConnection& ConnectionPool::acquire() {
   });
   if (found) return *found;
   ClientConnection& conn = connections_.add(std::make_unique<ClientConnection>(
-      worker_, policy_, [this](ClientConnection* c) { connections_.release(c); },
+      worker_, upstream_, policy_, [this](ClientConnection* c) { connections_.release(c); },
       [this](net::Fd local, Tunnel::Info info) { open_tunnel(std::move(local), std::move(info)); }));
   conn.connect();
   return conn;

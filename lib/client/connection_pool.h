@@ -8,12 +8,12 @@
 
 namespace hbone::client {
 
-// A worker's HTTP/2 connections to the gateway. Tunnels fill the oldest connection up to
+// A worker's HTTP/2 connections to one upstream gateway. Tunnels fill the oldest connection up to
 // min(streams_per_connection, the gateway's SETTINGS_MAX_CONCURRENT_STREAMS); then a new
 // connection is dialled. Parallel tunnels thus spread over several TLS connections.
 class ConnectionPool {
  public:
-  ConnectionPool(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy);
+  ConnectionPool(net::WorkerContext& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy);
   ~ConnectionPool() { close_all(); }  // before the set: no retried tunnel is placed again
 
   // Puts a local connection on a pooled connection with room (dialling one if needed).
@@ -32,6 +32,7 @@ class ConnectionPool {
   ClientConnection& acquire();
 
   net::WorkerContext& worker_;
+  Upstream upstream_;
   std::shared_ptr<const PeerPolicy> policy_;
   h2::ConnectionSet<ClientConnection> connections_;
   bool stopping_ = false;  // draining or closing: retried tunnels are not placed again

@@ -8,6 +8,7 @@
 
 #include "address/destination_policy.h"
 #include "address/host_port.h"
+#include "address/route.h"
 
 namespace hbone::config {
 
@@ -35,6 +36,8 @@ struct GatewayConfig {
   // With several workers: place each accepted connection on the worker with the fewest
   // (true, "exact") or where the kernel's SO_REUSEPORT hash puts it (false, "kernel").
   bool exact_balance = true;
+  // Send a PROXY protocol v2 header (client address, peer SPIFFE id) to each target.
+  bool proxy_protocol_v2 = false;
 };
 
 struct ListenerConfig {
@@ -42,10 +45,19 @@ struct ListenerConfig {
   address::HostPort target;
 };
 
+// Redirected (iptables REDIRECT, target from SO_ORIGINAL_DST) or transparently proxied
+// (TPROXY, target = the accepted socket's local address) outbound connections.
+struct CaptureConfig {
+  address::HostPort listen{"127.0.0.1", 15001};
+  bool tproxy = false;
+};
+
 struct ClientConfig {
   address::HostPort gateway{"127.0.0.1", 15008};
   std::string gateway_identity;  // empty: any identity in the trust domain
   std::vector<ListenerConfig> listeners;
+  std::optional<CaptureConfig> capture;
+  std::vector<address::Route> routes;  // for captured connections; first match wins
   milliseconds connect_timeout{10'000};
 };
 
@@ -69,6 +81,7 @@ struct SocketConfig {
   uint32_t send_buffer = 0;  // 0: kernel default
   uint32_t recv_buffer = 0;
   uint32_t read_size = 256u << 10;
+  uint32_t mark = 0x539;  // SO_MARK on sockets hbone opens, so capture rules skip them (ztunnel's)
 };
 
 struct LimitsConfig {

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -121,10 +122,12 @@ class MapReader {
     YAML::Node n = child(key);
     if (!n) return;
     uint64_t value = 0;
-    bool ok = n.IsScalar() && !n.Scalar().empty() &&
-              n.Scalar().find_first_not_of("0123456789") == std::string::npos &&
-              n.Scalar().size() <= 19;
-    if (ok) value = std::stoull(n.Scalar());
+    std::string text = n.IsScalar() ? n.Scalar() : "";
+    int base = text.rfind("0x", 0) == 0 ? 16 : 10;  // marks are written in hex
+    if (base == 16) text = text.substr(2);
+    bool ok = !text.empty() && text.size() <= (base == 16 ? 16u : 19u) &&
+              text.find_first_not_of(base == 16 ? "0123456789abcdefABCDEF" : "0123456789") == std::string::npos;
+    if (ok) value = std::stoull(text, nullptr, base);
     if (!ok || value < min || value > max) {
       diag_.error(n, path(key), "bad value " + quoted(n) + ", want an integer " +
                                     std::to_string(min) + " .. " + std::to_string(max));
@@ -236,9 +239,9 @@ class Parser {
     leave();
   }
   template <typename T, typename F>
-  void list(const Key& key, const char* what, std::vector<T>& out, F&& fn) {
+  void list(const Key& key, const char* what, std::vector<T>& out, bool required, F&& fn) {
     YAML::Node node = reader().child(key.name);
-    if (skipped(key)) return;
+    if (skipped(key) || (!node && !required)) return;
     if (!node || !node.IsSequence() || node.size() == 0) {
       diag_.error(node.IsDefined() ? node : reader_node(), reader().path(key.name),
                   std::string("expected a non-empty list of ") + what);
@@ -277,12 +280,8 @@ class Parser {
     reader().choice(key.name, word, {on, off});
     out = word == on;
   }
-  void address(const Key& key, address::HostPort& out, bool listen, bool required) {
-    if (skipped(key)) return;
-    if (required && !reader().child(key.name)) {
-      diag_.error(list_item_, reader().path(key.name), "required");
-      return;
-    }
+  void address(const Key& key, address::HostPort& out, bool listen, bool needed) {
+    if (needed ? !required(key) : skipped(key)) return;
     reader().host_port(key.name, out, listen);
   }
   void identity(const Key& key, std::string& out) {
@@ -323,9 +322,51 @@ class Parser {
     }
     reader().size(key.name, out, 65535, kMaxWindow);
   }
+  void cidr(const Key& key, address::Cidr& out) {
+    if (YAML::Node n = required(key)) {
+      auto value = n.IsScalar() ? address::Cidr::parse(n.Scalar()) : std::nullopt;
+      if (value) {
+        out = *value;
+      } else {
+        diag_.error(n, reader().path(key.name), "bad CIDR " + quoted(n) + " (e.g. 10.0.0.0/8, fd00::/16)");
+      }
+    }
+  }
+  void ports(const Key& key, std::vector<uint16_t>& out) {
+    if (skipped(key)) return;
+    std::vector<std::string> items;
+    reader().string_list(key.name, items);
+    for (const auto& item : items) {
+      unsigned port = 0;
+      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), port);
+      if (item.empty() || ec != std::errc() || end != item.data() + item.size() || port == 0 || port > 65535) {
+        diag_.error(reader().child(key.name), reader().path(key.name), "bad port \"" + item + "\" (1..65535)");
+        continue;
+      }
+      out.push_back(static_cast<uint16_t>(port));
+    }
+  }
+  void route_via(const Key& key, address::RouteVia& out) {
+    if (YAML::Node n = required(key)) {
+      std::string why = "not a scalar";
+      auto value = n.IsScalar() ? address::RouteVia::parse(n.Scalar(), &why) : std::nullopt;
+      if (value) {
+        out = *value;
+      } else {
+        diag_.error(n, reader().path(key.name), "bad route " + quoted(n) + ": " + why);
+      }
+    }
+  }
 
  private:
   MapReader& reader() { return *readers_.back(); }
+  // The node of a key every list item must have; reports it when missing.
+  YAML::Node required(const Key& key) {
+    if (skipped(key)) return YAML::Node(YAML::NodeType::Undefined);
+    YAML::Node n = reader().child(key.name);
+    if (!n) diag_.error(list_item_, reader().path(key.name), "required");
+    return n;
+  }
   YAML::Node reader_node() { return nodes_.empty() ? YAML::Node() : nodes_.back(); }
   void enter(const YAML::Node& node, const std::string& name) {
     nodes_.push_back(node);
@@ -387,6 +428,26 @@ void validate(const YAML::Node& root, Config& config, Diagnostics& diag) {
       }
     }
   }
+  if (const auto& client = config.client) {
+    YAML::Node at = field(root, "client");
+    if (client->listeners.empty() && !client->capture && !field(at, "listeners")) {
+      diag.error(at, "client.listeners", "required unless client.capture is set (the client has nothing to accept)");
+    }
+    if (client->capture && client->routes.empty()) {
+      diag.error(field(at, "capture"), "client.routes", "required with client.capture (every captured connection would be reset)");
+    }
+    if (!client->capture && !client->routes.empty()) {
+      diag.error(field(at, "routes"), "client.capture", "required with client.routes (routes apply to captured connections)");
+    }
+    if (tls.plaintext_h2c) {
+      for (const auto& route : client->routes) {
+        if (!route.identity.empty()) {
+          diag.error(field(at, "routes"), "client.routes", "identity needs TLS identities (tls.plaintext_h2c is set)");
+          break;
+        }
+      }
+    }
+  }
   const Http2Config& h2 = config.http2;
   if (!h2.auto_window && h2.stream_window >= h2.connection_window) {
     // Equal windows let one stream take the whole connection window (ztunnel deadlocked).
@@ -427,6 +488,13 @@ class ValueWriter {
   void window(const Key& key, uint32_t v, bool automatic) {
     self().put(key, automatic ? "auto" : format_size(v));
   }
+  void cidr(const Key& key, const address::Cidr& v) { self().put(key, v.to_string()); }
+  void ports(const Key& key, const std::vector<uint16_t>& v) {
+    std::vector<std::string> items;
+    for (uint16_t port : v) items.push_back(std::to_string(port));
+    self().put_list(key, items);
+  }
+  void route_via(const Key& key, const address::RouteVia& v) { self().put(key, v.to_string()); }
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
@@ -448,7 +516,8 @@ class Dumper : public ValueWriter<Dumper> {
     if (value) section(key, [&] { fn(*value); });
   }
   template <typename T, typename F>
-  void list(const Key& key, const char*, const std::vector<T>& items, F&& fn) {
+  void list(const Key& key, const char*, const std::vector<T>& items, bool, F&& fn) {
+    if (items.empty()) return;
     out_ << YAML::Key << key.name << YAML::Value << YAML::BeginSeq;
     for (const T& item : items) {
       out_ << YAML::BeginMap;
@@ -502,7 +571,7 @@ class Flattener : public ValueWriter<Flattener>, PathTracker {
     if (value) nested(key.name, [&] { fn(*value); });
   }
   template <typename T, typename F>
-  void list(const Key& key, const char*, const std::vector<T>& items, F&& fn) {
+  void list(const Key& key, const char*, const std::vector<T>& items, bool, F&& fn) {
     entries.push_back({path(key), key.reload, std::to_string(items.size()) + " items"});
     for (size_t i = 0; i < items.size(); ++i) {
       nested(std::string(key.name) + "[" + std::to_string(i) + "]", [&] { fn(items[i]); });
@@ -531,8 +600,8 @@ class Documenter : PathTracker {
     nested(key.name, [&] { fn(defaults); });
   }
   template <typename T, typename F>
-  void list(const Key& key, const char* what, const std::vector<T>&, F&& fn) {
-    row(key, "required", std::string("list of ") + what + ": ");
+  void list(const Key& key, const char* what, const std::vector<T>&, bool required, F&& fn) {
+    row(key, required ? "required" : "[]", std::string("list of ") + what + ": ");
     const T defaults{};
     nested(std::string(key.name) + "[]", [&] { fn(defaults); });
   }
@@ -551,6 +620,9 @@ class Documenter : PathTracker {
   void identities(const Key& key, const std::vector<std::string>&) { row(key, "[]"); }
   void destinations(const Key& key, const address::DestinationPolicy&) { row(key, "[]"); }
   void window(const Key& key, uint32_t v, bool) { row(key, format_size(v)); }
+  void cidr(const Key& key, const address::Cidr&) { row(key, "required"); }
+  void ports(const Key& key, const std::vector<uint16_t>&) { row(key, "[]"); }
+  void route_via(const Key& key, const address::RouteVia&) { row(key, "required"); }
 
  private:
   void row(const Key& key, const std::string& value, const std::string& lead = "") {

@@ -28,11 +28,12 @@ inline constexpr uint64_t kMaxSocketBuffer = 1ull << 30;
 // `C` is Config or const Config. A visitor provides:
 //   section(Key, fn)                    a mapping that is always there
 //   optional_section(Key, opt, fn)      a mapping whose presence means something (a role)
-//   list(Key, what, vector, fn)         a non-empty list of mappings
+//   list(Key, what, vector, required, fn)  a list of mappings (non-empty when required)
 //   integer(Key, T&, min, max)  size(Key, uint32_t&, min, max)  duration(Key, ms&, min)
 //   string(Key, s)  boolean(Key, b)  choice(Key, s, {words})  toggle(Key, b, on, off)
 //   address(Key, HostPort&, listen, required)  identity(Key, s)  identities(Key, list)
 //   destinations(Key, DestinationPolicy&)  window(Key, uint32_t&, bool& automatic)
+//   cidr(Key, Cidr&)  ports(Key, vector<uint16_t>&)  route_via(Key, RouteVia&)   (all required)
 template <typename V, typename C>
 void visit_keys(V& v, C& c) {
   using R = Reload;
@@ -77,6 +78,10 @@ void visit_keys(V& v, C& c) {
                  "with several workers: `exact` puts each accepted connection on the worker with the "
                  "fewest, `kernel` keeps SO_REUSEPORT's hash"},
              g.exact_balance, "exact", "kernel");
+    v.toggle(Key{"proxy_protocol", R::restart,
+                 "`v2`: send the target a PROXY v2 header with the client's address and, in TLV 0xD0, "
+                 "the peer's SPIFFE id"},
+             g.proxy_protocol_v2, "v2", "off");
   });
   v.optional_section(Key{"client", R::restart, "the client role"}, c.client, [&](auto& cl) {
     v.address(Key{"gateway", R::restart, "the gateway to tunnel to (host:port)"}, cl.gateway, false, false);
@@ -85,9 +90,30 @@ void visit_keys(V& v, C& c) {
     v.duration(Key{"connect_timeout", R::restart, "dial deadline for pooled connections"}, cl.connect_timeout,
                milliseconds(1));
     v.list(Key{"listeners", R::restart, "accept on `listen`, CONNECT to `target`"}, "{listen, target}",
-           cl.listeners, [&](auto& l) {
+           cl.listeners, false, [&](auto& l) {
              v.address(Key{"listen", R::restart, "local listener (IP literal)"}, l.listen, true, true);
              v.address(Key{"target", R::restart, "CONNECT authority (host:port)"}, l.target, false, true);
+           });
+    v.optional_section(Key{"capture", R::restart, "transparent capture of outbound TCP (sidecar, egress)"},
+                       cl.capture, [&](auto& cap) {
+      v.address(Key{"listen", R::restart, "where the capture rules send connections (scripts/capture.sh)"},
+                cap.listen, true, false);
+      v.toggle(Key{"mode", R::restart,
+                   "`redirect`: iptables REDIRECT, the target is SO_ORIGINAL_DST; `tproxy`: an "
+                   "IP_TRANSPARENT listener, the target is the accepted socket's local address"},
+               cap.tproxy, "tproxy", "redirect");
+    });
+    v.list(Key{"routes", R::restart,
+               "where captured connections go, first match wins; no match: reset and counted"},
+           "{cidr, ports, gateway, identity}", cl.routes, false, [&](auto& r) {
+             v.cidr(Key{"cidr", R::restart, "original destinations this route takes"}, r.cidr);
+             v.ports(Key{"ports", R::restart, "their ports (empty: every port)"}, r.ports);
+             v.route_via(Key{"gateway", R::restart,
+                             "`host:port` (a gateway), `destination:15008` (the destination's own "
+                             "address, ztunnel-style) or `direct` (untunnelled, in the clear)"},
+                         r.via);
+             v.identity(Key{"identity", R::restart, "when set, the gateway's SPIFFE id must equal it"},
+                        r.identity);
            });
   });
   v.section(Key{"http2", R::restart, ""}, [&] {
@@ -122,6 +148,9 @@ void visit_keys(V& v, C& c) {
            c.socket.recv_buffer, 0, kMaxSocketBuffer);
     v.size(Key{"read_size", R::restart, "bytes read from a local socket at once; bounds a tunnel's send buffer"},
            c.socket.read_size, 4096, 16u << 20);
+    v.integer(Key{"mark", R::restart,
+                  "SO_MARK (e.g. 0x539) on sockets hbone opens, so capture rules skip them; 0: none"},
+              c.socket.mark, 0, 0xffffffffu);
   });
   v.section(Key{"limits", R::restart, ""}, [&] {
     v.integer(Key{"max_tunnels", R::restart,

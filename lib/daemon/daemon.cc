@@ -16,6 +16,7 @@
 #include "metrics/collector.h"
 #include "net/event_loop.h"
 #include "net/listen_socket.h"
+#include "net/own_connections.h"
 #include "net/timer.h"
 #include "net/uv_handle.h"
 
@@ -24,11 +25,12 @@ namespace {
 
 // Binds `address` once per worker. Port 0 is resolved by the first bind so that all
 // workers share one port.
-std::vector<net::Fd> bind_all(const std::string& key, address::HostPort address, unsigned workers) {
+std::vector<net::Fd> bind_all(const std::string& key, address::HostPort address, unsigned workers,
+                              bool transparent = false) {
   std::vector<net::Fd> fds;
   for (unsigned i = 0; i < workers; ++i) {
     try {
-      fds.push_back(net::listen_on(address));
+      fds.push_back(net::listen_on(address, transparent));
     } catch (const std::system_error& e) {
       throw StartupError(key + ": cannot listen on " + address.to_string() + ": " +
                          e.code().message());
@@ -62,6 +64,7 @@ Daemon::Daemon(config::Config config, std::string config_path,
   if (config_.tls.plaintext_h2c) {
     spdlog::warn("tls.plaintext_h2c: HTTP/2 WITHOUT TLS, no identities checked: for benchmarks only");
   }
+  check_socket_mark();
   std::vector<WorkerSockets> sockets(config_.workers);
   if (config_.gateway) {
     auto fds = bind_all("gateway.listen", config_.gateway->listen, config_.workers);
@@ -72,6 +75,11 @@ Daemon::Daemon(config::Config config, std::string config_path,
       auto fds = bind_all("client.listeners[" + std::to_string(l) + "].listen",
                           config_.client->listeners[l].listen, config_.workers);
       for (unsigned i = 0; i < config_.workers; ++i) sockets[i].client.push_back(std::move(fds[i]));
+    }
+    if (const auto& capture = config_.client->capture) {
+      auto fds = bind_all("client.capture.listen", capture->listen, config_.workers, capture->tproxy);
+      for (unsigned i = 0; i < config_.workers; ++i) sockets[i].capture = std::move(fds[i]);
+      net::OwnConnections::instance().enable();
     }
   }
   if (config_.gateway && config_.gateway->exact_balance && config_.workers > 1) {
@@ -90,6 +98,20 @@ Daemon::Daemon(config::Config config, std::string config_path,
     throw StartupError(e.what());
   }
   spdlog::info("admin.listen: listening on {}", admin_->address().to_string());
+}
+
+void Daemon::check_socket_mark() {
+  uint32_t mark = config_.socket.mark;
+  if (mark == 0) return;
+  net::Fd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (::setsockopt(probe.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0) return;
+  std::string why = std::strerror(errno);
+  if (config_.client && config_.client->capture) {
+    // Unmarked, hbone's own connections would be captured again.
+    throw StartupError("socket.mark: cannot set SO_MARK " + std::to_string(mark) + ": " + why +
+                       " (needs CAP_NET_ADMIN; capture rules tell hbone's sockets by it)");
+  }
+  spdlog::warn("socket.mark: cannot set SO_MARK ({}; needs CAP_NET_ADMIN): sockets go unmarked", why);
 }
 
 admin::AdminHooks Daemon::admin_hooks() {

@@ -48,6 +48,8 @@ class Daemon {
 
  private:
   admin::AdminHooks admin_hooks();
+  // socket.mark needs CAP_NET_ADMIN: fatal with capture (loops), else a warning.
+  void check_socket_mark();
   std::string metrics_text();
   std::string tunnels_json() const;
 

@@ -33,12 +33,13 @@ void Worker::run() {
     gateway_.emplace(context_, policy_, admission_, balancer_, std::move(*sockets_.gateway));
   }
   if (config_.client) {
-    pool_.emplace(context_, policy_);
+    pools_.emplace(context_, policy_);
     for (size_t i = 0; i < sockets_.client.size(); ++i) {
       listeners_.push_back(std::make_unique<client::ClientListener>(
-          context_, admission_, *pool_, std::move(sockets_.client[i]),
+          context_, admission_, *pools_, std::move(sockets_.client[i]),
           config_.client->listeners[i].target));
     }
+    if (sockets_.capture) capture_.emplace(context_, admission_, *pools_, std::move(*sockets_.capture));
   }
   // Per-tunnel byte rates for /debug/tunnels and `hbone top`.
   last_sample_ = std::chrono::steady_clock::now();
@@ -47,13 +48,15 @@ void Worker::run() {
     double seconds = std::chrono::duration<double>(now - last_sample_).count();
     last_sample_ = now;
     for_each_connection([seconds](h2::H2Connection& conn) { conn.sample_rates(seconds); });
+    if (pools_) pools_->sweep();
   });
   rate_sampler_->start(std::chrono::seconds(1), std::chrono::seconds(1));
   loop_.run();
   // Tear down on this thread, while the loop can still run close callbacks.
   rate_sampler_.reset();
   listeners_.clear();
-  pool_.reset();
+  capture_.reset();
+  pools_.reset();
   gateway_.reset();
   drain_check_.reset();
   drain_deadline_.reset();
@@ -71,7 +74,7 @@ void Worker::reload(std::shared_ptr<const tunnel::PeerPolicy> policy) {
   loop_.post([this, policy = std::move(policy)] {
     policy_ = policy;
     if (gateway_) gateway_->set_policy(policy);
-    if (pool_) pool_->set_policy(policy);
+    if (pools_) pools_->set_policy(policy);
   });
 }
 
@@ -86,7 +89,7 @@ void Worker::adopt_gateway_connection(net::Fd fd, std::string peer) {
 template <typename F>
 void Worker::for_each_connection(F&& f) {
   if (gateway_) gateway_->for_each_connection(f);
-  if (pool_) pool_->for_each_connection(f);
+  if (pools_) pools_->for_each_connection(f);
 }
 
 std::optional<nlohmann::json> Worker::describe(std::chrono::milliseconds timeout) {
@@ -103,14 +106,16 @@ std::optional<nlohmann::json> Worker::describe(std::chrono::milliseconds timeout
 }
 
 bool Worker::idle() const {
-  return (!gateway_ || gateway_->connection_count() == 0) && (!pool_ || pool_->size() == 0);
+  return (!gateway_ || gateway_->connection_count() == 0) && (!pools_ || pools_->connection_count() == 0) &&
+         (!capture_ || capture_->direct_count() == 0);
 }
 
 void Worker::on_drain() {
   if (drain_check_) return;
   listeners_.clear();
+  if (capture_) capture_->stop_accepting();
   if (gateway_) gateway_->drain();
-  if (pool_) pool_->drain();
+  if (pools_) pools_->drain();
   drain_check_.emplace(loop_.uv(), [this] {
     if (idle()) loop_.stop();
   });
@@ -124,8 +129,12 @@ void Worker::on_drain() {
 
 void Worker::on_stop() {
   listeners_.clear();
+  if (capture_) {
+    capture_->stop_accepting();
+    capture_->close_all();
+  }
   if (gateway_) gateway_->close_all();
-  if (pool_) pool_->close_all();
+  if (pools_) pools_->close_all();
   loop_.stop();
 }
 

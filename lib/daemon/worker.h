@@ -7,8 +7,9 @@
 #include <thread>
 #include <vector>
 
+#include "client/capture_listener.h"
 #include "client/client_listener.h"
-#include "client/connection_pool.h"
+#include "client/pool_set.h"
 #include "config/config.h"
 #include "gateway/gateway_server.h"
 #include "metrics/worker_metrics.h"
@@ -25,6 +26,7 @@ namespace hbone::daemon {
 struct WorkerSockets {
   std::optional<net::Fd> gateway;
   std::vector<net::Fd> client;  // in the order of client.listeners
+  std::optional<net::Fd> capture;
 };
 
 // One event-loop thread owning its listeners, connections and tunnels: nothing on the
@@ -71,8 +73,9 @@ class Worker {
   metrics::WorkerMetrics metrics_;
   net::WorkerContext context_;
   std::optional<gateway::GatewayServer> gateway_;
-  std::optional<client::ConnectionPool> pool_;
+  std::optional<client::PoolSet> pools_;
   std::vector<std::unique_ptr<client::ClientListener>> listeners_;
+  std::optional<client::CaptureListener> capture_;
   std::optional<net::Timer> rate_sampler_;
   std::chrono::steady_clock::time_point last_sample_;
   std::optional<net::Timer> drain_check_;

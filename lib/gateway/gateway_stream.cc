@@ -5,7 +5,7 @@
 namespace hbone::gateway {
 
 GatewayStream::GatewayStream(h2::H2Connection& conn, int32_t stream_id, std::string peer_address)
-    : Tunnel(conn, Info{"gateway", std::move(peer_address), "", 0, {}}) {
+    : Tunnel(conn, Info{"gateway", std::move(peer_address), "", 0, {}, ""}) {
   set_stream_id(stream_id);
 }
 

@@ -654,6 +654,7 @@ void H2Connection::describe(nlohmann::json& out) const {
     handler->describe(t);
   }
   out["tunnels"] = std::move(tunnels);
+  describe_role(out);
 }
 
 }  // namespace hbone::h2

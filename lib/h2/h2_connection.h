@@ -111,6 +111,8 @@ class H2Connection : public net::PollWatcher::Handler,
   // After handshake and identity checks: the session exists and SETTINGS are queued.
   virtual bool verify_peer(tls::TlsSession& tls, std::string& why) = 0;
   virtual void on_ready() {}
+  // Adds what only the role knows to describe().
+  virtual void describe_role(nlohmann::json&) const {}
   virtual void after_frame_sent(const nghttp2_frame*) {}
   // Every frame of one socket read has been processed.
   virtual void after_input() {}

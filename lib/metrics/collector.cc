@@ -210,6 +210,21 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
     }
   }
   {
+    FamilyBuilder f(out, "hbone_capture_connections_total",
+                    "Captured connections (client.capture) by outcome: tunnel, direct, unrouted (no route: "
+                    "reset), loop (hbone's own connection captured: reset), no_destination, limited",
+                    MetricType::Counter);
+    ByEnum<CaptureOutcome, Counter>::for_each([&](CaptureOutcome c) {
+      f.value({{"outcome", label(c)}}, sum(W, [&](auto& w) { return w.captured[c].value(); }));
+    });
+  }
+  {
+    FamilyBuilder f(out, "hbone_capture_unrouted_total",
+                    "Captured connections no client.routes entry matched (reset, never sent in the clear)",
+                    MetricType::Counter);
+    f.value({}, sum(W, [](auto& w) { return w.captured[CaptureOutcome::unrouted].value(); }));
+  }
+  {
     FamilyBuilder f(out, "hbone_tunnel_idle_timeouts_total",
                     "Tunnels closed after limits.idle_timeout without a byte either way", MetricType::Counter);
     for (int r = 0; r < kRoles; ++r) {

@@ -51,4 +51,17 @@ const char* label(LimitRefusal refusal) {
   return "?";
 }
 
+const char* label(CaptureOutcome outcome) {
+  switch (outcome) {
+    case CaptureOutcome::tunnel: return "tunnel";
+    case CaptureOutcome::direct: return "direct";
+    case CaptureOutcome::unrouted: return "unrouted";
+    case CaptureOutcome::loop: return "loop";
+    case CaptureOutcome::no_destination: return "no_destination";
+    case CaptureOutcome::limited: return "limited";
+    case CaptureOutcome::count: break;
+  }
+  return "?";
+}
+
 }  // namespace hbone::metrics

@@ -17,11 +17,14 @@ enum class TlsResult {
 enum class ConnectFailure { none, refused, unreachable, timeout, resolve, forbidden, other, count };
 // Which tunnel cap refused a tunnel (tunnel::Admission::Refusal).
 enum class LimitRefusal { none, max_tunnels, max_tunnels_per_identity, count };
+// What became of a captured connection (client.capture).
+enum class CaptureOutcome { tunnel, direct, unrouted, loop, no_destination, limited, count };
 
 const char* label(StallScope scope);
 const char* label(TlsResult result);
 const char* label(ConnectFailure failure);
 const char* label(LimitRefusal refusal);
+const char* label(CaptureOutcome outcome);
 
 template <typename E>
 inline constexpr size_t kCount = static_cast<size_t>(E::count);

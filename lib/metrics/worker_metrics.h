@@ -70,6 +70,7 @@ class WorkerMetrics {
   std::array<Counter, kRoles> idle_timeouts;
   std::array<Counter, kRoles> bytes_in;   // read from sockets we relay (local side)
   std::array<Counter, kRoles> bytes_out;  // written to them
+  ByEnum<CaptureOutcome, Counter> captured;  // client.capture connections by outcome
   Counter handoffs;  // gateway connections this worker accepted and gave to another
 
  private:

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 
+#include "net/own_connections.h"
 #include "net/socket_ops.h"
 
 namespace hbone::net {
@@ -39,20 +40,21 @@ Dialer::Failure classify(int err) {
 
 }  // namespace
 
-Dialer::Dialer(EventLoop& loop, std::chrono::milliseconds timeout, AddressCheck allow, OnDone done)
+Dialer::Dialer(EventLoop& loop, DialOptions options, AddressCheck allow, OnDone done)
     : loop_(loop),
+      mark_(options.mark),
       allow_(std::move(allow)),
       done_(std::move(done)),
       deadline_(loop.uv(), [this] {
         if (!result_) finish(Failure::timeout, "no connection within deadline");
         deliver();
       }) {
-  deadline_.start(timeout);
+  deadline_.start(options.timeout);
 }
 
-Dialer::Dialer(EventLoop& loop, address::HostPort target, std::chrono::milliseconds timeout,
-               AddressCheck allow, OnDone done)
-    : Dialer(loop, timeout, std::move(allow), std::move(done)) {
+Dialer::Dialer(EventLoop& loop, address::HostPort target, DialOptions options, AddressCheck allow,
+               OnDone done)
+    : Dialer(loop, options, std::move(allow), std::move(done)) {
   SocketAddress literal;
   if (to_sockaddr(target, literal.storage, literal.length)) {
     candidates_.push_back(literal);
@@ -63,9 +65,9 @@ Dialer::Dialer(EventLoop& loop, address::HostPort target, std::chrono::milliseco
   constructing_ = false;
 }
 
-Dialer::Dialer(EventLoop& loop, std::vector<SocketAddress> candidates,
-               std::chrono::milliseconds timeout, AddressCheck allow, OnDone done)
-    : Dialer(loop, timeout, std::move(allow), std::move(done)) {
+Dialer::Dialer(EventLoop& loop, std::vector<SocketAddress> candidates, DialOptions options,
+               AddressCheck allow, OnDone done)
+    : Dialer(loop, options, std::move(allow), std::move(done)) {
   candidates_ = std::move(candidates);
   try_next();
   constructing_ = false;
@@ -130,16 +132,20 @@ void Dialer::try_next() {
       attempt_failed(Failure::other, std::string("socket: ") + std::strerror(errno));
       continue;
     }
-    if (::connect(fd_.get(), addr, candidate.length) == 0) {
+    // Fails only without CAP_NET_ADMIN, which the daemon checks at startup (fatal with capture).
+    if (mark_) ::setsockopt(fd_.get(), SOL_SOCKET, SO_MARK, &mark_, sizeof(mark_));
+    int rc = ::connect(fd_.get(), addr, candidate.length);
+    int err = errno;
+    if (rc == 0 || err == EINPROGRESS) OwnConnections::instance().add(fd_.get());
+    if (rc == 0) {
       finish(Failure::none, "");
       return;
     }
-    if (errno == EINPROGRESS) {
+    if (err == EINPROGRESS) {
       poll_.emplace(loop_.uv(), fd_.get(), this);
       poll_->watch(UV_WRITABLE);
       return;
     }
-    int err = errno;
     attempt_failed(classify(err), std::strerror(err));
   }
   if (!result_) finish(last_failure_, last_detail_);

@@ -33,6 +33,12 @@ struct DialResult {
   sockaddr_storage address{};
 };
 
+// Per dial: one deadline for resolution and connect together, and the SO_MARK to set (0: none).
+struct DialOptions {
+  std::chrono::milliseconds timeout;
+  uint32_t mark = 0;
+};
+
 struct SocketAddress {
   sockaddr_storage storage{};
   socklen_t length = 0;
@@ -47,17 +53,16 @@ class Dialer final : public PollWatcher::Handler, public Retirable {
   using OnDone = std::function<void(Result)>;
 
   // `allow` (may be empty) vets each resolved address before connecting to it.
-  Dialer(EventLoop& loop, address::HostPort target, std::chrono::milliseconds timeout, AddressCheck allow,
-         OnDone done);
+  Dialer(EventLoop& loop, address::HostPort target, DialOptions options, AddressCheck allow, OnDone done);
   // Tries `candidates` in order (addresses resolved elsewhere).
-  Dialer(EventLoop& loop, std::vector<SocketAddress> candidates, std::chrono::milliseconds timeout,
-         AddressCheck allow, OnDone done);
+  Dialer(EventLoop& loop, std::vector<SocketAddress> candidates, DialOptions options, AddressCheck allow,
+         OnDone done);
   ~Dialer() override;
 
   void on_io(int status, int events) override;
 
  private:
-  Dialer(EventLoop& loop, std::chrono::milliseconds timeout, AddressCheck allow, OnDone done);
+  Dialer(EventLoop& loop, DialOptions options, AddressCheck allow, OnDone done);
   void resolve(const address::HostPort& target);
   // Connects to the next candidate that is allowed; finishes once none is left.
   void try_next();
@@ -68,6 +73,7 @@ class Dialer final : public PollWatcher::Handler, public Retirable {
   static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
 
   EventLoop& loop_;
+  uint32_t mark_;
   AddressCheck allow_;
   OnDone done_;
   Timer deadline_;

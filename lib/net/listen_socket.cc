@@ -11,7 +11,7 @@
 
 namespace hbone::net {
 
-Fd listen_on(const address::HostPort& address, int backlog) {
+Fd listen_on(const address::HostPort& address, bool transparent, int backlog) {
   sockaddr_storage addr;
   socklen_t len = 0;
   if (!to_sockaddr(address, addr, len)) {
@@ -23,6 +23,12 @@ Fd listen_on(const address::HostPort& address, int backlog) {
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+  }
+  if (transparent) {
+    bool v6 = addr.ss_family == AF_INET6;
+    if (setsockopt(fd.get(), v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one, sizeof(one)) != 0) {
+      throw std::system_error(errno, std::generic_category(), "IP_TRANSPARENT");
+    }
   }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
     throw std::system_error(errno, std::generic_category(), "bind");
@@ -37,8 +43,7 @@ address::HostPort local_address(int fd) {
   sockaddr_storage addr;
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::string text = format_address(reinterpret_cast<sockaddr*>(&addr));
-  return address::parse_host_port(text, nullptr, /*allow_port_zero=*/true).value_or(address::HostPort{});
+  return host_port_of(reinterpret_cast<sockaddr*>(&addr));
 }
 
 Acceptor::Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept)

@@ -6,6 +6,15 @@
 
 #include <cstring>
 
+// From <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h>, which clash with
+// the libc headers above.
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80
+#endif
+
 namespace hbone::net {
 
 void apply_socket_options(int fd, const config::SocketConfig& options) {
@@ -19,6 +28,38 @@ void apply_socket_options(int fd, const config::SocketConfig& options) {
     int size = static_cast<int>(options.recv_buffer);
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
   }
+}
+
+bool original_destination(int fd, bool transparent, sockaddr_storage& out) {
+  out = {};
+  socklen_t len = sizeof(out);
+  auto* addr = reinterpret_cast<sockaddr*>(&out);
+  if (::getsockname(fd, addr, &len) != 0) return false;
+  if (transparent) return true;
+  bool v4 = out.ss_family == AF_INET ||
+            IN6_IS_ADDR_V4MAPPED(&reinterpret_cast<const sockaddr_in6*>(&out)->sin6_addr);
+  len = sizeof(out);
+  if (v4) return ::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, addr, &len) == 0;
+  return ::getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, addr, &len) == 0;
+}
+
+bool same_endpoint(const sockaddr* a, const sockaddr* b) {
+  if (a->sa_family != b->sa_family) return false;
+  if (a->sa_family == AF_INET) {
+    auto* x = reinterpret_cast<const sockaddr_in*>(a);
+    auto* y = reinterpret_cast<const sockaddr_in*>(b);
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  if (a->sa_family == AF_INET6) {
+    auto* x = reinterpret_cast<const sockaddr_in6*>(a);
+    auto* y = reinterpret_cast<const sockaddr_in6*>(b);
+    return x->sin6_port == y->sin6_port && std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(in6_addr)) == 0;
+  }
+  return false;
+}
+
+address::HostPort host_port_of(const sockaddr* addr) {
+  return address::parse_host_port(format_address(addr), nullptr, /*allow_port_zero=*/true).value_or(address::HostPort{});
 }
 
 void close_with_reset(Fd& fd) {

@@ -22,8 +22,19 @@ void close_with_reset(Fd& fd);
 // POLLERR only as EBADF. 0 when there is none.
 int socket_error(int fd);
 
+// Where a captured connection was headed: with `transparent` (TPROXY) the accepted socket's
+// own local address, else netfilter's SO_ORIGINAL_DST (iptables REDIRECT; IPv4 and IPv6).
+// False when the kernel has none (e.g. no conntrack entry).
+bool original_destination(int fd, bool transparent, sockaddr_storage& out);
+
+// Same family, address and port.
+bool same_endpoint(const sockaddr* a, const sockaddr* b);
+
 // "ip:port" of a socket address, IPv6 bracketed.
 std::string format_address(const sockaddr* addr);
+
+// The HostPort of a socket address.
+address::HostPort host_port_of(const sockaddr* addr);
 
 // Resolves an IP-literal HostPort; false when host is not a literal.
 bool to_sockaddr(const address::HostPort& hp, sockaddr_storage& out, socklen_t& len);

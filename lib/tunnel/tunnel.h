@@ -29,6 +29,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
     std::string target;  // CONNECT authority
     int attempt = 0;     // client: how often this connection was retried elsewhere
     Admission::Ticket ticket;  // its place under limits.max_tunnels*
+    std::string route;   // client: the listener or capture route that chose the target
   };
   // What a retry takes elsewhere: the local socket and the tunnel's description.
   struct Handoff {

@@ -101,7 +101,7 @@ class TunnelPair : public ::testing::Test {
     config_.client->gateway = net::local_address(listener.get());
     policy_ = tunnel::PeerPolicy::build(config_);
     gateway_.emplace(worker_, policy_, admission_, nullptr, std::move(listener));
-    pool_.emplace(worker_, policy_);
+    pool_.emplace(worker_, client::Upstream{config_.client->gateway, std::nullopt}, policy_);
     target_listener_ = net::listen_on({"127.0.0.1", 0});
     app_listener_ = net::listen_on({"127.0.0.1", 0});
   }
@@ -145,7 +145,7 @@ class TunnelPair : public ::testing::Test {
       accepted.push_back(std::move(fd));
     }
     std::string target = net::local_address(target_listener_.get()).to_string();
-    for (net::Fd& fd : accepted) pool_->open_tunnel(std::move(fd), {"client", "test", target, 0, {}});
+    for (net::Fd& fd : accepted) pool_->open_tunnel(std::move(fd), {"client", "test", target, 0, {}, ""});
     for (auto& t : tunnels) {
       EXPECT_TRUE(drive([&] { return (t->target.fd = accept_one(target_listener_.get())).get() >= 0; }));
       endpoints_.push_back(&t->app);

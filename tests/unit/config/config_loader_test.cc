@@ -41,6 +41,8 @@ class ConfigLoaderTest : public ::testing::Test {
     return "";
   }
 
+  Config load(const std::string& yaml) const { return load_config_string(yaml, "t.yaml").config; }
+
   std::filesystem::path dir_;
 };
 
@@ -200,9 +202,50 @@ TEST_F(ConfigLoaderTest, BadAddresses) {
       << p;
 }
 
-TEST_F(ConfigLoaderTest, ClientNeedsListeners) {
+TEST_F(ConfigLoaderTest, ClientNeedsListenersOrCapture) {
   EXPECT_EQ(problem(tls_block() + "client:\n  gateway: 127.0.0.1:15008\n"),
+            "t.yaml:6: client.listeners: required unless client.capture is set (the client has nothing to accept)");
+  EXPECT_EQ(problem(tls_block() + "client:\n  listeners: []\n"),
             "t.yaml:6: client.listeners: expected a non-empty list of {listen, target}");
+}
+
+TEST_F(ConfigLoaderTest, CaptureAndRoutes) {
+  Config c = load(tls_block() + R"(client:
+  capture: {listen: 127.0.0.1:15001, mode: tproxy}
+  routes:
+    - {cidr: 198.18.0.0/24, ports: [80, 8080], gateway: destination:15008, identity: spiffe://cluster.local/ns/b/sa/b}
+    - {cidr: 0.0.0.0/0, gateway: egress.mesh:15008}
+    - {cidr: "fd00::/16", gateway: direct}
+socket:
+  mark: 0x539
+)");
+  ASSERT_TRUE(c.client->capture);
+  EXPECT_TRUE(c.client->capture->tproxy);
+  ASSERT_EQ(c.client->routes.size(), 3u);
+  EXPECT_EQ(c.client->routes[0].describe(), "198.18.0.0/24:80,8080 via destination:15008");
+  EXPECT_EQ(c.client->routes[0].identity, "spiffe://cluster.local/ns/b/sa/b");
+  EXPECT_EQ(c.client->routes[1].via.kind, hbone::address::RouteVia::Kind::gateway);
+  EXPECT_EQ(c.client->routes[1].via.gateway.to_string(), "egress.mesh:15008");
+  EXPECT_EQ(c.client->routes[2].describe(), "fd00::/16 via direct");
+  EXPECT_EQ(c.socket.mark, 0x539u);
+  // The dump reads back to the same routes.
+  Config again = load(dump_config(c));
+  EXPECT_EQ(dump_config(again), dump_config(c));
+}
+
+TEST_F(ConfigLoaderTest, BadRoutes) {
+  std::string routes = tls_block() + "client:\n  capture: {}\n  routes:\n";
+  EXPECT_EQ(problem(routes + "    - {cidr: 10.0.0.0/33, gateway: direct}\n"),
+            "t.yaml:8: client.routes[0].cidr: bad CIDR \"10.0.0.0/33\" (e.g. 10.0.0.0/8, fd00::/16)");
+  EXPECT_EQ(problem(routes + "    - {cidr: 10.0.0.0/8, gateway: \"destination:0\"}\n"),
+            "t.yaml:8: client.routes[0].gateway: bad route \"destination:0\": destination:PORT needs a port 1..65535");
+  EXPECT_EQ(problem(routes + "    - {cidr: 10.0.0.0/8}\n"), "t.yaml:8: client.routes[0].gateway: required");
+  EXPECT_EQ(problem(routes + "    - {cidr: 10.0.0.0/8, gateway: direct, ports: [0]}\n"),
+            "t.yaml:8: client.routes[0].ports: bad port \"0\" (1..65535)");
+  EXPECT_EQ(problem(tls_block() + "client:\n  capture: {}\n"),
+            "t.yaml:6: client.routes: required with client.capture (every captured connection would be reset)");
+  EXPECT_EQ(problem(tls_block() + "socket:\n  mark: 0xfffffffff\n" + "client:\n  capture: {}\n  routes: [{cidr: 0.0.0.0/0, gateway: direct}]\n"),
+            "t.yaml:6: socket.mark: bad value \"0xfffffffff\", want an integer 0 .. 4294967295");
 }
 
 TEST_F(ConfigLoaderTest, BadIdentitiesAndDestinations) {

@@ -37,7 +37,7 @@ struct LoopbackPort {
 DialResult dial(EventLoop& loop, std::vector<SocketAddress> candidates,
                 Dialer::AddressCheck allow = nullptr) {
   std::optional<DialResult> result;
-  Dialer dialer(loop, std::move(candidates), 5s, std::move(allow),
+  Dialer dialer(loop, std::move(candidates), DialOptions{5s}, std::move(allow),
                 [&](DialResult r) { result = std::move(r); });
   while (!result) loop.run_nowait();
   return std::move(*result);
@@ -84,7 +84,7 @@ TEST(Dialer, ResolvesNames) {
   EventLoop loop;
   LoopbackPort open(true);
   std::optional<DialResult> result;
-  Dialer dialer(loop, address::HostPort{"localhost", open.port}, 5s, nullptr,
+  Dialer dialer(loop, address::HostPort{"localhost", open.port}, DialOptions{5s}, nullptr,
                 [&](DialResult r) { result = std::move(r); });
   while (!result) loop.run_nowait();
   EXPECT_EQ(result->failure, DialFailure::none) << result->detail;

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hbone::address {
+
+// An IPv4 or IPv6 prefix: "10.0.0.0/8", "fd00::/16".
+struct Cidr {
+  int family = 0;  // AF_INET or AF_INET6
+  std::array<uint8_t, 16> address{};
+  unsigned prefix = 0;
+
+  static std::optional<Cidr> parse(std::string_view text);
+  bool contains(const sockaddr* addr) const;
+  std::string to_string() const;
+};
+
+}  // namespace hbone::address

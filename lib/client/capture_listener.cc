@@ -1,0 +1,89 @@
+#include "client/capture_listener.h"
+
+#include <spdlog/spdlog.h>
+
+#include "client/client_listener.h"
+#include "net/own_connections.h"
+#include "net/socket_ops.h"
+
+namespace hbone::client {
+
+CaptureListener::CaptureListener(net::WorkerContext& worker, tunnel::Admission& admission, PoolSet& pools,
+                                 net::Fd listener)
+    : worker_(worker), admission_(admission), pools_(pools) {
+  socklen_t len = sizeof(listen_address_);
+  ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&listen_address_), &len);
+  acceptor_.emplace(worker.loop, std::move(listener),
+                    [this](net::Fd fd, const sockaddr_storage& peer) { on_accept(std::move(fd), peer); });
+}
+
+void CaptureListener::refuse(net::Fd& fd, metrics::CaptureOutcome outcome) {
+  worker_.metrics.captured[outcome].add();
+  net::close_with_reset(fd);
+}
+
+void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage) {
+  using metrics::CaptureOutcome;
+  const auto* peer = reinterpret_cast<const sockaddr*>(&peer_storage);
+  std::string source = net::format_address(peer);
+  sockaddr_storage original;
+  const auto* destination = reinterpret_cast<const sockaddr*>(&original);
+  if (!net::original_destination(fd.get(), worker_.config.client->capture->tproxy, original)) {
+    spdlog::warn("capture: src={}: no original destination (not redirected here by a capture rule?)", source);
+    refuse(fd, CaptureOutcome::no_destination);
+    return;
+  }
+  std::string target = net::format_address(destination);
+  // Someone connected to the capture port itself, or hbone's own dial came back (capture
+  // rules without its mark): tunnelling it would dial again, forever.
+  bool to_listener = net::same_endpoint(destination, reinterpret_cast<const sockaddr*>(&listen_address_));
+  if (to_listener || net::OwnConnections::instance().take(peer)) {
+    spdlog::warn("capture: src={} dst={}: refused, {}", source, target,
+                 to_listener ? "addressed to the capture listener itself"
+                             : "hbone's own connection was captured (do the capture rules skip socket.mark?)");
+    refuse(fd, CaptureOutcome::loop);
+    return;
+  }
+  const address::Route* route = address::find_route(worker_.config.client->routes, destination);
+  if (!route) {
+    spdlog::warn("capture: src={} dst={}: no route matches, reset", source, target);
+    refuse(fd, CaptureOutcome::unrouted);
+    return;
+  }
+  tunnel::Admission::Ticket ticket = admit_local(worker_, admission_, fd, source);
+  if (!ticket) {
+    worker_.metrics.captured[CaptureOutcome::limited].add();
+    return;
+  }
+  if (route->via.kind == address::RouteVia::Kind::direct) {
+    worker_.metrics.captured[CaptureOutcome::direct].add();
+    auto relay = std::make_unique<DirectConnection>(
+        worker_, std::move(fd), original,
+        DirectConnection::Info{std::move(source), std::move(target), route->describe(), std::move(ticket)},
+        [this](DirectConnection* done) {
+          auto it = direct_.find(done);
+          if (it == direct_.end()) return;  // close_all owns it now
+          worker_.loop.retire(std::move(it->second));  // we are inside its callback
+          direct_.erase(it);
+        });
+    DirectConnection* key = relay.get();
+    direct_.emplace(key, std::move(relay));
+    return;
+  }
+  Upstream upstream{route->via.gateway, route->identity};
+  if (route->via.kind == address::RouteVia::Kind::destination) {
+    upstream.address = net::host_port_of(destination);
+    upstream.address.port = route->via.port;
+  }
+  worker_.metrics.captured[CaptureOutcome::tunnel].add();
+  pools_.get(upstream).open_tunnel(
+      std::move(fd), {"client", std::move(source), std::move(target), 0, std::move(ticket), route->describe()});
+}
+
+void CaptureListener::close_all() {
+  auto open = std::move(direct_);
+  direct_.clear();
+  for (auto& [key, relay] : open) relay->abort("shutting down");
+}
+
+}  // namespace hbone::client

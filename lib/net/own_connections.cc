@@ -1,0 +1,45 @@
+#include "net/own_connections.h"
+
+#include "net/socket_ops.h"
+
+namespace hbone::net {
+namespace {
+constexpr auto kLifetime = std::chrono::seconds(10);  // a looped connection arrives within ms
+}  // namespace
+
+OwnConnections& OwnConnections::instance() {
+  static OwnConnections connections;
+  return connections;
+}
+
+void OwnConnections::add(int fd) {
+  if (!enabled_) return;
+  sockaddr_storage local{};
+  socklen_t len = sizeof(local);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return;
+  std::string key = format_address(reinterpret_cast<const sockaddr*>(&local));
+  auto now = Clock::now();
+  std::lock_guard lock(mutex_);
+  expire(now);
+  added_[key] = now;
+  order_.emplace_back(now, std::move(key));
+}
+
+bool OwnConnections::take(const sockaddr* peer) {
+  if (!enabled_) return false;
+  std::string key = format_address(peer);
+  std::lock_guard lock(mutex_);
+  expire(Clock::now());
+  return added_.erase(key) > 0;
+}
+
+void OwnConnections::expire(Clock::time_point now) {
+  while (!order_.empty() && now - order_.front().first > kLifetime) {
+    auto it = added_.find(order_.front().second);
+    // A port reused since keeps its newer entry.
+    if (it != added_.end() && it->second == order_.front().first) added_.erase(it);
+    order_.pop_front();
+  }
+}
+
+}  // namespace hbone::net
