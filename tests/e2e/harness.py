@@ -73,15 +73,18 @@ class Hbone:
 
     started = []  # every process, so a failed test cannot leave one behind (conftest.py)
 
-    def __init__(self, tmp_path, name, config, wait=True, env=None):
+    def __init__(self, tmp_path, name, config, wait=True, env=None, netns=None):
         self.name = name
+        # In a test's network namespace (netns.py): started there, and its admin endpoint
+        # (on that namespace's loopback) is asked from there too.
+        self.prefix = ["ip", "netns", "exec", netns] if netns else []
         config.setdefault("admin", {"listen": "127.0.0.1:0"})
         self._admin = None
         self.config_path = tmp_path / f"{name}.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.log_path = tmp_path / f"{name}.log"
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([HBONE, "--config", str(self.config_path)],
+        self.proc = subprocess.Popen(self.prefix + [HBONE, "--config", str(self.config_path)],
                                      stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
                                      env={**os.environ, **(env or {})})
         Hbone.started.append(self)
@@ -117,6 +120,11 @@ class Hbone:
         raise AssertionError(f"{self.name}: no '{text}' in log within {timeout}s:\n{self.log()}")
 
     def admin_request(self, path, method="GET", timeout=30):
+        if self.prefix:
+            out = subprocess.run(self.prefix + ["curl", "-s", "-X", method, "-m", str(timeout), "-w", "\n%{http_code}",
+                                                f"http://{self.admin}{path}"], capture_output=True, check=True)
+            body, _, status = out.stdout.rpartition(b"\n")
+            return int(status), body
         request = urllib.request.Request(f"http://{self.admin}{path}", method=method)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
