@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <utility>
+
+#include "gateway/proxy_protocol.h"
 
 namespace hbone::gateway {
 
@@ -144,6 +148,10 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
     respond_error(*stream, 503, std::string(net::to_string(result.failure)) + ": " + result.detail);
     return;
   }
+  if (config().gateway->proxy_protocol_v2 && !send_proxy_header(*stream, result)) {
+    respond_error(*stream, 503, "cannot send the PROXY header to " + stream->info().target);
+    return;
+  }
   stream->set_status(200);
   stream->established();
   stream->attach_local(std::move(result.fd));
@@ -152,6 +160,18 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
     return;
   }
   stream->start_relay();
+}
+
+bool GatewayConnection::send_proxy_header(const GatewayStream& stream, const net::Dialer::Result& dialed) {
+  // The client's own address as its CONNECT names it, else the HBONE peer's.
+  auto source = forwarded_for(stream.request().forwarded);
+  if (!source) source = forwarded_for("for=" + peer_address());
+  if (!source) return false;
+  std::string header = proxy_v2_header(reinterpret_cast<const sockaddr*>(&*source),
+                                       reinterpret_cast<const sockaddr*>(&dialed.address), peer_identity());
+  // A fresh connection's send buffer is empty: a short header goes out whole, at once.
+  ssize_t n = ::send(dialed.fd.get(), header.data(), header.size(), MSG_NOSIGNAL);
+  return n == static_cast<ssize_t>(header.size());
 }
 
 void GatewayConnection::respond_error(GatewayStream& stream, int status, const std::string& why,

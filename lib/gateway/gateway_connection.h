@@ -53,6 +53,8 @@ class GatewayConnection final : public h2::H2Connection {
   void dial(GatewayStream& stream, const address::HostPort& target);
   void on_dialed(int32_t stream_id, net::Dialer::Result result);
   // A final non-200 response; the stream is then reset with NO_ERROR (RFC 9113 §8.1).
+  // gateway.proxy_protocol: v2, written to the target before any relayed byte.
+  bool send_proxy_header(const GatewayStream& stream, const net::Dialer::Result& dialed);
   void respond_error(GatewayStream& stream, int status, const std::string& why,
                      const char* flags = nullptr);
 

@@ -2,7 +2,8 @@
 `ip netns exec` (the test process itself stays in the host namespace). Prints one JSON
 line per finished connection (server) or one JSON result (client).
 
-  mesh_app.py serve PORT MODE [BYTES]   MODE: talkfirst (send BYTES, FIN, then read to EOF)
+  mesh_app.py serve PORT MODE [BYTES]   MODE: talkfirst (send BYTES, FIN, then read to EOF),
+                                        proxy (read a PROXY v2 header, then talkfirst)
                                         or reset (accept, close with RST)
   mesh_app.py talk HOST PORT BYTES      read to EOF first, then send BYTES and FIN
 """
@@ -30,10 +31,35 @@ def read_to_eof(conn):
         total += len(chunk)
 
 
+def read_exactly(conn, n):
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise OSError("EOF inside the PROXY header")
+        data += chunk
+    return data
+
+
+def read_proxy_header(conn):
+    """Source address and TLV 0xD0 (SPIFFE id) of a PROXY v2 header (TCP over IPv4)."""
+    head = read_exactly(conn, 16)
+    assert head[:12] == b"\r\n\r\n\x00\r\nQUIT\n" and head[12] == 0x21 and head[13] == 0x11, head
+    body = read_exactly(conn, struct.unpack("!H", head[14:16])[0])
+    source = f"{socket.inet_ntoa(body[0:4])}:{struct.unpack('!H', body[8:10])[0]}"
+    tlvs, identity = body[12:], None
+    while tlvs:
+        kind, length = tlvs[0], struct.unpack("!H", tlvs[1:3])[0]
+        if kind == 0xD0:
+            identity = tlvs[3:3 + length].decode()
+        tlvs = tlvs[3 + length:]
+    return {"proxy_source": source, "proxy_destination": socket.inet_ntoa(body[4:8]), "proxy_identity": identity}
+
+
 def serve(port, mode, size):
     listener = socket.create_server(("0.0.0.0", port), backlog=64, reuse_port=False)
     print(json.dumps({"listening": port}), flush=True)
-    data = payload(size, 2) if mode == "talkfirst" else b""
+    data = payload(size, 2) if mode != "reset" else b""
 
     def handle(conn, peer):
         result = {"peer": peer[0]}
@@ -41,6 +67,8 @@ def serve(port, mode, size):
             if mode == "reset":
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             else:
+                if mode == "proxy":
+                    result.update(read_proxy_header(conn))
                 conn.sendall(data)
                 conn.shutdown(socket.SHUT_WR)  # our half closes while theirs is open
                 result["sent_sha256"] = hashlib.sha256(data).hexdigest()

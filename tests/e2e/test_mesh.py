@@ -40,7 +40,7 @@ ROUTES = [
 
 
 class Mesh:
-    def __init__(self, topo, tmp_path, client_extra=None):
+    def __init__(self, topo, tmp_path, client_extra=None, node_b_extra=None):
         self.topo = topo
         self.a = topo.add_node("a", A)
         self.b = topo.add_node("b", B)
@@ -48,7 +48,8 @@ class Mesh:
         self.ext = topo.link(self.egress, "ext", EXT, "198.18.1.1")
         topo.run(self.a, "ip", "route", "add", "198.18.1.0/24", "via", EGRESS)
         topo.run(self.a, CAPTURE, "install")
-        self.node_b = Hbone(tmp_path, "node-b", {"tls": tls("gateway"), "gateway": {"listen": f"{B}:15008"}},
+        self.node_b = Hbone(tmp_path, "node-b", {"tls": tls("gateway"),
+                                                 "gateway": {"listen": f"{B}:15008", **(node_b_extra or {})}},
                             netns=self.b)
         self.egress_gw = Hbone(tmp_path, "egress", {"tls": tls("gateway"), "gateway": {
             "listen": f"{EGRESS}:15008", "allowed_destinations": [f"{EXT}:8080"]}}, netns=self.egress)
@@ -95,6 +96,19 @@ def test_app_reaches_pod_b_by_its_address_with_half_close_both_ways(mesh):
     assert mesh.pod_a.metric("hbone_capture_connections_total", outcome="tunnel") == 1
     tunnels = json.loads(mesh.pod_a.admin_request("/debug/tunnels")[1])
     assert f"{B}:15008 {GATEWAY_ID}" in json.dumps(tunnels)
+
+
+def test_proxy_protocol_tells_the_backend_who_it_was(topo, tmp_path):
+    mesh = Mesh(topo, tmp_path, node_b_extra={"proxy_protocol": "v2"})
+    server = mesh.serve(mesh.b, 8080, "proxy", MiB)
+    result = mesh.talk(B, 8080, MiB)
+    seen = json.loads(server.stdout.readline())
+    assert "error" not in seen, seen
+    assert seen["peer"] == B  # the connection is the gateway's ...
+    assert seen["proxy_source"].startswith(f"{A}:")  # ... on behalf of pod A's app
+    assert seen["proxy_destination"] == B
+    assert seen["proxy_identity"] == CLIENT_ID
+    assert result["received_sha256"] == seen["sent_sha256"] and seen["received_sha256"] == result["sent_sha256"]
 
 
 def test_reset_is_carried_to_the_app(mesh):
