@@ -9,6 +9,7 @@ Applications in pod A connect to real addresses; hbone captures, routes and tunn
 Needs root (namespaces, iptables); skipped only where that is missing."""
 
 import json
+import select
 import pathlib
 import socket
 import subprocess
@@ -62,6 +63,13 @@ class Mesh:
         assert json.loads(proc.stdout.readline()) == {"listening": port}
         return proc
 
+    @staticmethod
+    def seen(server, timeout=60):
+        """The next connection a `serve` process reports."""
+        ready, _, _ = select.select([server.stdout], [], [], timeout)
+        assert ready, "the server saw no connection"
+        return json.loads(server.stdout.readline())
+
     def talk(self, host, port, size=0, timeout=120):
         out = self.topo.run(self.a, "timeout", str(timeout), *APP, "talk", host, str(port), str(size))
         return json.loads(out.stdout)
@@ -84,7 +92,7 @@ def mesh(topo, tmp_path):
 def test_app_reaches_pod_b_by_its_address_with_half_close_both_ways(mesh):
     server = mesh.serve(mesh.b, 8080, "talkfirst", 64 * MiB)
     result = mesh.talk(B, 8080, 64 * MiB)
-    seen = json.loads(server.stdout.readline())
+    seen = mesh.seen(server)
     assert "error" not in result and "error" not in seen, (result, seen)
     # Each direction closed while the other was open, and the bytes arrived whole.
     assert result["received"] == 64 * MiB and result["received_sha256"] == seen["sent_sha256"]
@@ -102,7 +110,7 @@ def test_proxy_protocol_tells_the_backend_who_it_was(topo, tmp_path):
     mesh = Mesh(topo, tmp_path, node_b_extra={"proxy_protocol": "v2"})
     server = mesh.serve(mesh.b, 8080, "proxy", MiB)
     result = mesh.talk(B, 8080, MiB)
-    seen = json.loads(server.stdout.readline())
+    seen = mesh.seen(server)
     assert "error" not in seen, seen
     assert seen["peer"] == B  # the connection is the gateway's ...
     assert seen["proxy_source"].startswith(f"{A}:")  # ... on behalf of pod A's app
@@ -149,7 +157,7 @@ def test_unrouted_destination_is_reset_and_counted(mesh):
 def test_direct_route_goes_in_the_clear(mesh):
     server = mesh.serve(mesh.egress, 7000, "talkfirst", MiB)
     result = mesh.talk(EGRESS, 7000, MiB)
-    seen = json.loads(server.stdout.readline())
+    seen = mesh.seen(server)
     assert result["received_sha256"] == seen["sent_sha256"] and seen["received_sha256"] == result["sent_sha256"]
     assert seen["peer"] == A  # no tunnel: the connection comes from pod A itself
     assert mesh.pod_a.metric("hbone_capture_connections_total", outcome="direct") == 1
@@ -171,7 +179,7 @@ def test_own_connections_are_not_captured_and_the_mark_is_why(topo, tmp_path):
 def test_egress_gateway_decides_by_its_allow_list(mesh):
     server = mesh.serve(mesh.ext, 8080, "talkfirst", MiB)
     result = mesh.talk(EXT, 8080, MiB)
-    seen = json.loads(server.stdout.readline())
+    seen = mesh.seen(server)
     assert result["received_sha256"] == seen["sent_sha256"] and seen["received_sha256"] == result["sent_sha256"]
     assert seen["peer"] == "198.18.1.1"  # from the egress gateway
     mesh.serve(mesh.ext, 8081, "talkfirst", MiB)
@@ -186,6 +194,31 @@ def test_wrong_gateway_identity_is_refused(mesh):
     mesh.serve(mesh.b, 9999, "talkfirst", MiB)
     assert mesh.talk(B, 9999, timeout=20).get("error") == "reset"
     mesh.pod_a.wait_for_log(f"gateway identity {GATEWAY_ID} is not the configured spiffe://cluster.local/ns/default/sa/other")
+
+
+def test_tproxy_capture_of_routed_traffic(mesh, tmp_path):
+    # The egress namespace as a router for pod B: TPROXY hands pod B's packets to
+    # 198.18.1.0/24 to a transparent listener, whose accepted sockets carry the original
+    # destination as their local address. Tunnelled to the egress gateway beside it. (The
+    # TPROXY mark must not share a bit with socket.mark 0x539: the gateway's marked dial
+    # would be routed to the local table. And only packets from the bridge: external's
+    # replies to the egress namespace are addressed to 198.18.1.0/24 too.)
+    topo, eg = mesh.topo, mesh.egress
+    topo.run(mesh.b, "ip", "route", "add", "198.18.1.0/24", "via", EGRESS)
+    topo.run(eg, "iptables", "-t", "mangle", "-A", "PREROUTING", "-i", "eth0", "-p", "tcp", "-d", "198.18.1.0/24",
+             "-j", "TPROXY", "--on-port", "15002", "--tproxy-mark", "0x2/0x2")
+    topo.run(eg, "ip", "rule", "add", "fwmark", "0x2/0x2", "lookup", "100")
+    topo.run(eg, "ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100")
+    router = Hbone(tmp_path, "router", {"tls": tls("client"), "client": {
+        "capture": {"listen": "0.0.0.0:15002", "mode": "tproxy"},
+        "routes": [{"cidr": "198.18.1.0/24", "gateway": f"{EGRESS}:15008", "identity": GATEWAY_ID}]}}, netns=eg)
+    server = mesh.serve(mesh.ext, 8080, "talkfirst", MiB)
+    out = topo.run(mesh.b, "timeout", "60", *APP, "talk", EXT, "8080", str(MiB))
+    result, seen = json.loads(out.stdout), mesh.seen(server)
+    assert result["received_sha256"] == seen["sent_sha256"] and seen["received_sha256"] == result["sent_sha256"]
+    router.wait_for_log(f'src={B}:')
+    router.wait_for_log(f'dst={EXT}:8080 route="198.18.1.0/24 via {EGRESS}:15008" status=200')
+    mesh.egress_gw.wait_for_log(f"peer={CLIENT_ID} dst={EXT}:8080 status=200")
 
 
 def test_capture_script_is_idempotent_and_removes_everything(topo):
