@@ -98,6 +98,8 @@ std::string render(const json& state, const std::string& admin) {
                        conn["role"].get<std::string>(), conn["peer"].get<std::string>(),
                        conn["peer_identity"].get<std::string>(), conn["streams"].get<size_t>(),
                        window(conn, "send_window"), window(conn, "receive_window"));
+    // Client connections belong to the pool of one (gateway, expected identity).
+    if (conn.contains("pool")) out += fmt::format("           pool {}\n", conn["pool"].get<std::string>());
   }
   return out;
 }

@@ -146,6 +146,9 @@ def test_debug_tunnels_live_rate_then_gone(tmp_path, iperf_server):
     top = subprocess.run([HBONE, "top", "--admin", mesh.client.admin, "--once"],
                          capture_output=True, text=True, timeout=10)
     assert top.returncode == 0 and f"127.0.0.1:{iperf_server}" in top.stdout, top.stdout + top.stderr
+    # The pool a connection belongs to: (gateway, expected identity).
+    assert conn["pool"] == f"127.0.0.1:{mesh.gateway_port} client.gateway_identity"
+    assert f"pool {conn['pool']}" in top.stdout
     assert "Gbit/s" in top.stdout or "Mbit/s" in top.stdout
     thread.join()
     assert wait_until(lambda: not [t for c in json.loads(mesh.client.admin_request(
