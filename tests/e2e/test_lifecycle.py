@@ -32,7 +32,7 @@ def test_readme_key_table_is_the_declared_keys():
 
 
 def test_check_config_accepts_shipped_configs():
-    for name in ("gateway", "client", "sidecar"):
+    for name in ("gateway", "client", "sidecar", "node-gateway", "egress-gateway"):
         out = run("--check-config", f"config/{name}.yaml")
         assert out.returncode == 0, out.stderr
 
