@@ -57,6 +57,12 @@ class Mesh:
         config = {"tls": tls("client"), "client": {"capture": {"listen": "127.0.0.1:15001"}, "routes": ROUTES}}
         config.update(client_extra or {})
         self.pod_a = Hbone(tmp_path, "pod-a", config, netns=self.a)
+        self.daemons = [self.pod_a, self.node_b, self.egress_gw]
+
+    def stop(self):
+        """Stops every daemon; each must exit 0 (under ASan: no error or leak found)."""
+        codes = {d.name: d.stop() for d in self.daemons}
+        assert all(code == 0 for code in codes.values()), codes
 
     def serve(self, ns, port, mode, size=0):
         proc = self.topo.spawn(ns, *APP, "serve", str(port), mode, str(size), stdout=subprocess.PIPE, text=True)
@@ -85,8 +91,21 @@ def topo():
 
 
 @pytest.fixture
-def mesh(topo, tmp_path):
-    return Mesh(topo, tmp_path)
+def make_mesh(topo, tmp_path):
+    made = []
+
+    def make(**kwargs):
+        made.append(Mesh(topo, tmp_path, **kwargs))
+        return made[-1]
+
+    yield make
+    for mesh in made:
+        mesh.stop()
+
+
+@pytest.fixture
+def mesh(make_mesh):
+    return make_mesh()
 
 
 def test_app_reaches_pod_b_by_its_address_with_half_close_both_ways(mesh):
@@ -106,8 +125,8 @@ def test_app_reaches_pod_b_by_its_address_with_half_close_both_ways(mesh):
     assert f"{B}:15008 {GATEWAY_ID}" in json.dumps(tunnels)
 
 
-def test_proxy_protocol_tells_the_backend_who_it_was(topo, tmp_path):
-    mesh = Mesh(topo, tmp_path, node_b_extra={"proxy_protocol": "v2"})
+def test_proxy_protocol_tells_the_backend_who_it_was(make_mesh):
+    mesh = make_mesh(node_b_extra={"proxy_protocol": "v2"})
     server = mesh.serve(mesh.b, 8080, "proxy", MiB)
     result = mesh.talk(B, 8080, MiB)
     seen = mesh.seen(server)
@@ -164,10 +183,10 @@ def test_direct_route_goes_in_the_clear(mesh):
     assert "dst=198.18.0.3:7000" not in mesh.egress_gw.log()
 
 
-def test_own_connections_are_not_captured_and_the_mark_is_why(topo, tmp_path):
+def test_own_connections_are_not_captured_and_the_mark_is_why(make_mesh):
     # The capture rules skip mark 0x539; an hbone that does not set it sees its own
     # direct dial come back through the capture listener: refused and counted, no loop.
-    mesh = Mesh(topo, tmp_path, {"socket": {"mark": 0}})
+    mesh = make_mesh(client_extra={"socket": {"mark": 0}})
     mesh.serve(mesh.egress, 7000, "talkfirst", MiB)
     start = time.monotonic()
     assert mesh.talk(EGRESS, 7000, MiB, timeout=20).get("error") == "reset"
@@ -212,6 +231,7 @@ def test_tproxy_capture_of_routed_traffic(mesh, tmp_path):
     router = Hbone(tmp_path, "router", {"tls": tls("client"), "client": {
         "capture": {"listen": "0.0.0.0:15002", "mode": "tproxy"},
         "routes": [{"cidr": "198.18.1.0/24", "gateway": f"{EGRESS}:15008", "identity": GATEWAY_ID}]}}, netns=eg)
+    mesh.daemons.append(router)
     server = mesh.serve(mesh.ext, 8080, "talkfirst", MiB)
     out = topo.run(mesh.b, "timeout", "60", *APP, "talk", EXT, "8080", str(MiB))
     result, seen = json.loads(out.stdout), mesh.seen(server)
