@@ -15,6 +15,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 
 def payload(n, seed):
@@ -86,6 +87,7 @@ def serve(port, mode, size):
 
 def talk(host, port, size):
     result = {}
+    start = time.monotonic()
     try:
         with socket.create_connection((host, port), timeout=60) as conn:
             result["received_sha256"], result["received"] = read_to_eof(conn)
@@ -96,6 +98,7 @@ def talk(host, port, size):
             conn.recv(1)  # the server's close
     except ConnectionResetError:
         result["error"] = "reset"
+        result["reset_after"] = time.monotonic() - start
     except OSError as e:
         result["error"] = str(e)
     print(json.dumps(result), flush=True)

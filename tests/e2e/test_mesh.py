@@ -165,10 +165,9 @@ def test_curl_and_iperf3_unmodified(mesh, tmp_path):
 
 
 def test_unrouted_destination_is_reset_and_counted(mesh):
-    start = time.monotonic()
     result = mesh.talk("198.18.0.99", 80, timeout=10)
     assert result.get("error") == "reset", result
-    assert time.monotonic() - start < 5  # a reset, not a hang (1 s is the goal; ip netns exec adds startup)
+    assert result["reset_after"] < 1  # a reset at once, not a hang
     assert mesh.pod_a.metric("hbone_capture_unrouted_total") == 1
     mesh.pod_a.wait_for_log("dst=198.18.0.99:80: no route matches")
 
