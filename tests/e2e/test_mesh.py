@@ -76,9 +76,21 @@ class Mesh:
         assert ready, "the server saw no connection"
         return json.loads(server.stdout.readline())
 
-    def talk(self, host, port, size=0, timeout=120):
-        out = self.topo.run(self.a, "timeout", str(timeout), *APP, "talk", host, str(port), str(size))
+    def talk(self, host, port, size=0, timeout=120, ns=None):
+        """An app in pod A (or `ns`) talks to host:port; its JSON result."""
+        out = self.topo.run(ns or self.a, "timeout", str(timeout), *APP, "talk", host, str(port), str(size))
         return json.loads(out.stdout)
+
+    def exchange(self, server_ns, host, port, size, mode="talkfirst", client_ns=None):
+        """A server in `server_ns` and an app talking to it, `size` bytes each way, each
+        direction closed while the other is open; both arrive whole. (app, server) results."""
+        server = self.serve(server_ns, port, mode, size)
+        result = self.talk(host, port, size, ns=client_ns)
+        seen = self.seen(server)
+        assert "error" not in result and "error" not in seen, (result, seen)
+        assert result["received"] == size and result["received_sha256"] == seen["sent_sha256"]
+        assert seen["received"] == size and seen["received_sha256"] == result["sent_sha256"]
+        return result, seen
 
 
 @pytest.fixture
@@ -109,13 +121,7 @@ def mesh(make_mesh):
 
 
 def test_app_reaches_pod_b_by_its_address_with_half_close_both_ways(mesh):
-    server = mesh.serve(mesh.b, 8080, "talkfirst", 64 * MiB)
-    result = mesh.talk(B, 8080, 64 * MiB)
-    seen = mesh.seen(server)
-    assert "error" not in result and "error" not in seen, (result, seen)
-    # Each direction closed while the other was open, and the bytes arrived whole.
-    assert result["received"] == 64 * MiB and result["received_sha256"] == seen["sent_sha256"]
-    assert seen["received"] == 64 * MiB and seen["received_sha256"] == result["sent_sha256"]
+    _, seen = mesh.exchange(mesh.b, B, 8080, 64 * MiB)
     # Pod B's server is reached by its own node's hbone, not by pod A.
     assert seen["peer"] == B
     mesh.node_b.wait_for_log(f"peer={CLIENT_ID} dst={B}:8080")
@@ -127,15 +133,11 @@ def test_app_reaches_pod_b_by_its_address_with_half_close_both_ways(mesh):
 
 def test_proxy_protocol_tells_the_backend_who_it_was(make_mesh):
     mesh = make_mesh(node_b_extra={"proxy_protocol": "v2"})
-    server = mesh.serve(mesh.b, 8080, "proxy", MiB)
-    result = mesh.talk(B, 8080, MiB)
-    seen = mesh.seen(server)
-    assert "error" not in seen, seen
+    _, seen = mesh.exchange(mesh.b, B, 8080, MiB, mode="proxy")
     assert seen["peer"] == B  # the connection is the gateway's ...
     assert seen["proxy_source"].startswith(f"{A}:")  # ... on behalf of pod A's app
     assert seen["proxy_destination"] == B
     assert seen["proxy_identity"] == CLIENT_ID
-    assert result["received_sha256"] == seen["sent_sha256"] and seen["received_sha256"] == result["sent_sha256"]
 
 
 def test_reset_is_carried_to_the_app(mesh):
@@ -173,10 +175,7 @@ def test_unrouted_destination_is_reset_and_counted(mesh):
 
 
 def test_direct_route_goes_in_the_clear(mesh):
-    server = mesh.serve(mesh.egress, 7000, "talkfirst", MiB)
-    result = mesh.talk(EGRESS, 7000, MiB)
-    seen = mesh.seen(server)
-    assert result["received_sha256"] == seen["sent_sha256"] and seen["received_sha256"] == result["sent_sha256"]
+    _, seen = mesh.exchange(mesh.egress, EGRESS, 7000, MiB)
     assert seen["peer"] == A  # no tunnel: the connection comes from pod A itself
     assert mesh.pod_a.metric("hbone_capture_connections_total", outcome="direct") == 1
     assert "dst=198.18.0.3:7000" not in mesh.egress_gw.log()
@@ -195,10 +194,7 @@ def test_own_connections_are_not_captured_and_the_mark_is_why(make_mesh):
 
 
 def test_egress_gateway_decides_by_its_allow_list(mesh):
-    server = mesh.serve(mesh.ext, 8080, "talkfirst", MiB)
-    result = mesh.talk(EXT, 8080, MiB)
-    seen = mesh.seen(server)
-    assert result["received_sha256"] == seen["sent_sha256"] and seen["received_sha256"] == result["sent_sha256"]
+    _, seen = mesh.exchange(mesh.ext, EXT, 8080, MiB)
     assert seen["peer"] == "198.18.1.1"  # from the egress gateway
     mesh.serve(mesh.ext, 8081, "talkfirst", MiB)
     start = time.monotonic()
@@ -231,10 +227,7 @@ def test_tproxy_capture_of_routed_traffic(mesh, tmp_path):
         "capture": {"listen": "0.0.0.0:15002", "mode": "tproxy"},
         "routes": [{"cidr": "198.18.1.0/24", "gateway": f"{EGRESS}:15008", "identity": GATEWAY_ID}]}}, netns=eg)
     mesh.daemons.append(router)
-    server = mesh.serve(mesh.ext, 8080, "talkfirst", MiB)
-    out = topo.run(mesh.b, "timeout", "60", *APP, "talk", EXT, "8080", str(MiB))
-    result, seen = json.loads(out.stdout), mesh.seen(server)
-    assert result["received_sha256"] == seen["sent_sha256"] and seen["received_sha256"] == result["sent_sha256"]
+    mesh.exchange(mesh.ext, EXT, 8080, MiB, client_ns=mesh.b)
     router.wait_for_log(f'src={B}:')
     router.wait_for_log(f'dst={EXT}:8080 route="198.18.1.0/24 via {EGRESS}:15008" status=200')
     mesh.egress_gw.wait_for_log(f"peer={CLIENT_ID} dst={EXT}:8080 status=200")

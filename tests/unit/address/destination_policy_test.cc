@@ -3,30 +3,22 @@
 #include <gtest/gtest.h>
 
 #include "net/socket_ops.h"
+#include "support/socket_address.h"
 
 using namespace hbone::address;
 
-namespace {
-sockaddr_storage addr(const char* hostport) {
-  sockaddr_storage ss;
-  socklen_t len;
-  EXPECT_TRUE(hbone::net::to_sockaddr(*parse_host_port(hostport), ss, len));
-  return ss;
-}
-const sockaddr* sa(const sockaddr_storage& ss) { return reinterpret_cast<const sockaddr*>(&ss); }
-}  // namespace
 
 TEST(DestinationPolicy, EmptyAllowsAny) { EXPECT_TRUE(DestinationPolicy::parse({}).allows_any()); }
 
 TEST(DestinationPolicy, CidrsMatchAddresses) {
   auto p = DestinationPolicy::parse({"10.0.0.0/8", "192.168.1.128/25", "fd00::/16"});
   EXPECT_FALSE(p.allows_any());
-  EXPECT_TRUE(p.allows_address(sa(addr("10.200.3.4:80"))));
-  EXPECT_FALSE(p.allows_address(sa(addr("11.0.0.1:80"))));
-  EXPECT_TRUE(p.allows_address(sa(addr("192.168.1.200:80"))));
-  EXPECT_FALSE(p.allows_address(sa(addr("192.168.1.127:80"))));
-  EXPECT_TRUE(p.allows_address(sa(addr("[fd00::5]:80"))));
-  EXPECT_FALSE(p.allows_address(sa(addr("[fd01::5]:80"))));
+  EXPECT_TRUE(p.allows_address(hbone::test::sa(hbone::test::socket_address("10.200.3.4:80"))));
+  EXPECT_FALSE(p.allows_address(hbone::test::sa(hbone::test::socket_address("11.0.0.1:80"))));
+  EXPECT_TRUE(p.allows_address(hbone::test::sa(hbone::test::socket_address("192.168.1.200:80"))));
+  EXPECT_FALSE(p.allows_address(hbone::test::sa(hbone::test::socket_address("192.168.1.127:80"))));
+  EXPECT_TRUE(p.allows_address(hbone::test::sa(hbone::test::socket_address("[fd00::5]:80"))));
+  EXPECT_FALSE(p.allows_address(hbone::test::sa(hbone::test::socket_address("[fd01::5]:80"))));
 }
 
 TEST(DestinationPolicy, HostPortMatchesAuthority) {
@@ -34,7 +26,7 @@ TEST(DestinationPolicy, HostPortMatchesAuthority) {
   EXPECT_TRUE(p.allows_authority(*parse_host_port("db.internal:5432")));
   EXPECT_FALSE(p.allows_authority(*parse_host_port("db.internal:5433")));
   EXPECT_TRUE(p.allows_authority(*parse_host_port("127.0.0.1:9")));
-  EXPECT_FALSE(p.allows_address(sa(addr("127.0.0.1:9"))));
+  EXPECT_FALSE(p.allows_address(hbone::test::sa(hbone::test::socket_address("127.0.0.1:9"))));
 }
 
 TEST(DestinationPolicy, RejectsBadEntries) {
@@ -46,6 +38,6 @@ TEST(DestinationPolicy, RejectsBadEntries) {
 TEST(Cidr, ZeroPrefixMatchesFamily) {
   auto all4 = Cidr::parse("0.0.0.0/0");
   ASSERT_TRUE(all4);
-  EXPECT_TRUE(all4->contains(sa(addr("8.8.8.8:53"))));
-  EXPECT_FALSE(all4->contains(sa(addr("[::1]:53"))));
+  EXPECT_TRUE(all4->contains(hbone::test::sa(hbone::test::socket_address("8.8.8.8:53"))));
+  EXPECT_FALSE(all4->contains(hbone::test::sa(hbone::test::socket_address("[::1]:53"))));
 }

@@ -3,21 +3,16 @@
 #include <gtest/gtest.h>
 
 #include "net/socket_ops.h"
+#include "support/socket_address.h"
 
 using namespace hbone::address;
 
 namespace {
-sockaddr_storage addr(const char* hostport) {
-  sockaddr_storage ss;
-  socklen_t len;
-  EXPECT_TRUE(hbone::net::to_sockaddr(*parse_host_port(hostport), ss, len));
-  return ss;
-}
 Route route(const char* cidr, const char* via, std::vector<uint16_t> ports = {}) {
   return Route{*Cidr::parse(cidr), std::move(ports), *RouteVia::parse(via, nullptr), ""};
 }
 const Route* find(const std::vector<Route>& routes, const char* hostport) {
-  sockaddr_storage ss = addr(hostport);
+  sockaddr_storage ss = hbone::test::socket_address(hostport);
   return find_route(routes, reinterpret_cast<const sockaddr*>(&ss));
 }
 }  // namespace

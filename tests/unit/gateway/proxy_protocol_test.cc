@@ -3,17 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "net/socket_ops.h"
+#include "support/socket_address.h"
 
 using namespace hbone;
 
 namespace {
-sockaddr_storage addr(const char* hostport) {
-  sockaddr_storage ss;
-  socklen_t len;
-  EXPECT_TRUE(net::to_sockaddr(*address::parse_host_port(hostport), ss, len));
-  return ss;
-}
-const sockaddr* sa(const sockaddr_storage& ss) { return reinterpret_cast<const sockaddr*>(&ss); }
 std::string hex(const std::string& bytes) {
   std::string out;
   char buf[3];
@@ -26,8 +20,8 @@ std::string hex(const std::string& bytes) {
 }  // namespace
 
 TEST(ProxyProtocol, Ipv4WithSpiffeTlv) {
-  auto src = addr("198.18.0.1:40000"), dst = addr("198.18.0.2:8080");
-  std::string h = gateway::proxy_v2_header(sa(src), sa(dst), "spiffe://a/b");
+  auto src = hbone::test::socket_address("198.18.0.1:40000"), dst = hbone::test::socket_address("198.18.0.2:8080");
+  std::string h = gateway::proxy_v2_header(hbone::test::sa(src), hbone::test::sa(dst), "spiffe://a/b");
   // signature, v2 PROXY, TCP4, length 12 + 3 + 12, addresses, ports, TLV 0xD0.
   EXPECT_EQ(hex(h),
             "0d0a0d0a000d0a515549540a" "21" "11" "001b"
@@ -36,8 +30,8 @@ TEST(ProxyProtocol, Ipv4WithSpiffeTlv) {
 }
 
 TEST(ProxyProtocol, MixedFamiliesGoAsMappedIpv6) {
-  auto src = addr("10.0.0.1:1"), dst = addr("[fd00::2]:443");
-  std::string h = gateway::proxy_v2_header(sa(src), sa(dst), "");
+  auto src = hbone::test::socket_address("10.0.0.1:1"), dst = hbone::test::socket_address("[fd00::2]:443");
+  std::string h = gateway::proxy_v2_header(hbone::test::sa(src), hbone::test::sa(dst), "");
   ASSERT_EQ(h.size(), 16u + 36u);
   EXPECT_EQ(hex(h.substr(12, 4)), "21210024");
   EXPECT_EQ(hex(h.substr(16, 16)), "00000000000000000000ffff0a000001");
@@ -47,10 +41,10 @@ TEST(ProxyProtocol, MixedFamiliesGoAsMappedIpv6) {
 TEST(ProxyProtocol, ForwardedFor) {
   auto v4 = gateway::forwarded_for("for=\"198.18.0.1:5000\"");
   ASSERT_TRUE(v4);
-  EXPECT_EQ(net::format_address(sa(*v4)), "198.18.0.1:5000");
+  EXPECT_EQ(net::format_address(hbone::test::sa(*v4)), "198.18.0.1:5000");
   auto v6 = gateway::forwarded_for("by=x;for=\"[fd00::1]:80\"");
   ASSERT_TRUE(v6);
-  EXPECT_EQ(net::format_address(sa(*v6)), "[fd00::1]:80");
+  EXPECT_EQ(net::format_address(hbone::test::sa(*v6)), "[fd00::1]:80");
   EXPECT_FALSE(gateway::forwarded_for("for=unknown"));
   EXPECT_FALSE(gateway::forwarded_for(""));
 }

@@ -1,0 +1,58 @@
+#include "net/own_connections.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "net/fd.h"
+#include "net/listen_socket.h"
+#include "net/socket_ops.h"
+
+using namespace hbone::net;
+
+namespace {
+// A connected pair over loopback: the dialled socket and the accepted one.
+struct Pair {
+  Fd listener = listen_on({"127.0.0.1", 0});
+  Fd dialled;
+  Fd accepted;
+  sockaddr_storage peer{};  // the dialled socket's address as the accepting side sees it
+
+  Pair() {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+    dialled.reset(::socket(AF_INET, SOCK_STREAM, 0));
+    EXPECT_EQ(::connect(dialled.get(), reinterpret_cast<sockaddr*>(&addr), len), 0);
+    OwnConnections::instance().add(dialled.get());
+    len = sizeof(peer);
+    for (int i = 0; i < 1000 && !accepted; ++i) accepted.reset(::accept(listener.get(), reinterpret_cast<sockaddr*>(&peer), &len));
+  }
+};
+}  // namespace
+
+TEST(OwnConnections, RecognisesOwnDialOnceWhenEnabled) {
+  Pair before;  // not enabled yet: nothing is recorded
+  EXPECT_FALSE(OwnConnections::instance().take(reinterpret_cast<sockaddr*>(&before.peer)));
+  OwnConnections::instance().enable();
+  Pair pair;
+  ASSERT_TRUE(pair.accepted);
+  EXPECT_TRUE(OwnConnections::instance().take(reinterpret_cast<sockaddr*>(&pair.peer)));
+  EXPECT_FALSE(OwnConnections::instance().take(reinterpret_cast<sockaddr*>(&pair.peer)));  // once
+  // The accepted side's own address was never dialled by us.
+  sockaddr_storage local{};
+  socklen_t len = sizeof(local);
+  getsockname(pair.accepted.get(), reinterpret_cast<sockaddr*>(&local), &len);
+  EXPECT_FALSE(OwnConnections::instance().take(reinterpret_cast<sockaddr*>(&local)));
+}
+
+TEST(SocketOps, TransparentOriginalDestinationIsTheLocalAddress) {
+  Pair pair;
+  ASSERT_TRUE(pair.accepted);
+  sockaddr_storage original{}, local{};
+  ASSERT_TRUE(original_destination(pair.accepted.get(), /*transparent=*/true, original));
+  socklen_t len = sizeof(local);
+  getsockname(pair.accepted.get(), reinterpret_cast<sockaddr*>(&local), &len);
+  EXPECT_TRUE(same_endpoint(reinterpret_cast<sockaddr*>(&original), reinterpret_cast<sockaddr*>(&local)));
+  EXPECT_FALSE(same_endpoint(reinterpret_cast<sockaddr*>(&original), reinterpret_cast<sockaddr*>(&pair.peer)));
+}
