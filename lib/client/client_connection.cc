@@ -47,6 +47,15 @@ bool ClientConnection::has_capacity() const {
   return load() < limit;
 }
 
+bool ClientConnection::idle_for(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout) {
+  if (load() > 0 || !ready()) {
+    idle_since_.reset();
+    return false;
+  }
+  if (!idle_since_) idle_since_ = now;
+  return now - *idle_since_ >= timeout;
+}
+
 void ClientConnection::describe_role(nlohmann::json& out) const { out["pool"] = upstream_.key(); }
 
 bool ClientConnection::verify_peer(tls::TlsSession&, std::string& why) {

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,8 @@ class ClientConnection final : public h2::H2Connection {
   // Tunnels on this connection, sent or waiting.
   size_t load() const { return stream_count() + pending_.size(); }
   bool has_capacity() const;
+  // True once it has carried no tunnel for `timeout` (asked about once a second).
+  bool idle_for(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout);
 
   int on_header(const nghttp2_frame* frame, std::string_view name,
                 std::string_view value) override;
@@ -56,6 +60,7 @@ class ClientConnection final : public h2::H2Connection {
   Reopen reopen_;
   std::unique_ptr<net::Dialer> dialer_;
   std::vector<std::unique_ptr<Tunnel>> pending_;
+  std::optional<std::chrono::steady_clock::time_point> idle_since_;
 };
 
 }  // namespace hbone::client

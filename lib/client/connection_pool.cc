@@ -1,5 +1,7 @@
 #include "client/connection_pool.h"
 
+#include <spdlog/spdlog.h>
+
 #include "net/socket_ops.h"
 
 namespace hbone::client {
@@ -27,6 +29,18 @@ void ConnectionPool::open_tunnel(net::Fd local, Tunnel::Info info) {
     return;
   }
   acquire().open_tunnel(std::move(local), std::move(info));
+}
+
+void ConnectionPool::close_idle(std::chrono::steady_clock::time_point now) {
+  std::chrono::milliseconds timeout = worker_.config.client->pool_idle_timeout;
+  if (timeout.count() == 0) return;
+  connections_.for_each([&](ClientConnection& conn) {
+    if (!conn.draining() && conn.idle_for(now, timeout)) {
+      spdlog::info("client connection {} ({}): idle for {}s, closing", conn.peer_address(), conn.peer_identity(),
+                   std::chrono::duration_cast<std::chrono::seconds>(timeout).count());
+      conn.drain();
+    }
+  });
 }
 
 void ConnectionPool::drain() {

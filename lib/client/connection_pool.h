@@ -25,6 +25,8 @@ class ConnectionPool {
   }
   void drain();
   void close_all();
+  // Drains (GOAWAY) connections without a tunnel for client.pool_idle_timeout.
+  void close_idle(std::chrono::steady_clock::time_point now);
   // Connections dialled from now on use `policy`; pooled ones keep theirs.
   void set_policy(std::shared_ptr<const PeerPolicy> policy) { policy_ = std::move(policy); }
 

@@ -12,6 +12,8 @@ ConnectionPool& PoolSet::get(const Upstream& upstream) {
 }
 
 void PoolSet::sweep() {
+  auto now = std::chrono::steady_clock::now();
+  for (auto& [key, pool] : pools_) pool->close_idle(now);
   std::erase_if(pools_, [](const auto& entry) { return entry.second->size() == 0; });
 }
 

@@ -18,7 +18,8 @@ class PoolSet {
   ~PoolSet() { close_all(); }
 
   ConnectionPool& get(const Upstream& upstream);
-  // Drops pools without connections (not while the loop is inside one of them).
+  // Once a second: closes idle pooled connections, drops pools without connections (not
+  // while the loop is inside one of them).
   void sweep();
   size_t connection_count() const;
   template <typename F>

@@ -23,6 +23,7 @@ struct TlsConfig {
   std::string key;
   std::string ca;
   std::string trust_domain = "cluster.local";
+  bool watch = true;  // reload cert/key/ca when their files change (Kubernetes' ..data swap)
   milliseconds handshake_timeout{10'000};  // connect-to-HTTP/2-ready deadline
   // HTTP/2 over plain TCP (h2c), no TLS and no identities: for benchmarks and fuzzing only.
   bool plaintext_h2c = false;
@@ -58,6 +59,7 @@ struct ClientConfig {
   std::vector<ListenerConfig> listeners;
   std::optional<CaptureConfig> capture;
   std::vector<address::Route> routes;  // for captured connections; first match wins
+  milliseconds pool_idle_timeout{300'000};  // a pooled connection without streams this long: GOAWAY
   milliseconds connect_timeout{10'000};
 };
 
@@ -82,6 +84,12 @@ struct SocketConfig {
   uint32_t recv_buffer = 0;
   uint32_t read_size = 256u << 10;
   uint32_t mark = 0x539;  // SO_MARK on sockets hbone opens, so capture rules skip them (ztunnel's)
+  // TCP keepalive on HBONE connections (ztunnel's 180s/180s/9): a dead peer behind a NAT is
+  // found without traffic. 0s: off.
+  milliseconds keepalive_time{180'000};
+  milliseconds keepalive_interval{180'000};
+  uint32_t keepalive_probes = 9;
+  milliseconds user_timeout{1'800'000};  // TCP_USER_TIMEOUT: unacknowledged data this long ends it; 0s: off
 };
 
 struct LimitsConfig {

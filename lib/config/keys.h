@@ -55,6 +55,10 @@ void visit_keys(V& v, C& c) {
     v.string(Key{"ca", R::live, "trust bundle for the peer's chain; required with TLS; re-read on SIGHUP"},
              c.tls.ca);
     v.string(Key{"trust_domain", R::restart, "the peer's SPIFFE id must be in it"}, c.tls.trust_domain);
+    v.boolean(Key{"watch", R::restart,
+                  "reload cert, key and ca when their files change (e.g. Kubernetes' ..data symlink swap), "
+                  "as SIGHUP does"},
+              c.tls.watch);
     v.duration(Key{"handshake_timeout", R::restart,
                    "a connection not through TLS and identity checks by then is closed"},
                c.tls.handshake_timeout, milliseconds(1));
@@ -89,6 +93,9 @@ void visit_keys(V& v, C& c) {
                cl.gateway_identity);
     v.duration(Key{"connect_timeout", R::restart, "dial deadline for pooled connections"}, cl.connect_timeout,
                milliseconds(1));
+    v.duration(Key{"pool_idle_timeout", R::restart,
+                   "a pooled connection without a tunnel this long is closed with GOAWAY (0s: never)"},
+               cl.pool_idle_timeout, milliseconds(0));
     v.list(Key{"listeners", R::restart, "accept on `listen`, CONNECT to `target`"}, "{listen, target}",
            cl.listeners, false, [&](auto& l) {
              v.address(Key{"listen", R::restart, "local listener (IP literal)"}, l.listen, true, true);
@@ -151,6 +158,16 @@ void visit_keys(V& v, C& c) {
     v.integer(Key{"mark", R::restart,
                   "SO_MARK (e.g. 0x539) on sockets hbone opens, so capture rules skip them; 0: none"},
               c.socket.mark, 0, 0xffffffffu);
+    v.duration(Key{"keepalive_time", R::restart,
+                   "TCP keepalive on HBONE connections: idle time before the first probe (0s: off)"},
+               c.socket.keepalive_time, milliseconds(0));
+    v.duration(Key{"keepalive_interval", R::restart, "between keepalive probes"}, c.socket.keepalive_interval,
+               milliseconds(1000));
+    v.integer(Key{"keepalive_probes", R::restart, "unanswered probes that end the connection"},
+              c.socket.keepalive_probes, 1, 127);
+    v.duration(Key{"user_timeout", R::restart,
+                   "TCP_USER_TIMEOUT on HBONE connections: data unacknowledged this long ends it (0s: off)"},
+               c.socket.user_timeout, milliseconds(0));
   });
   v.section(Key{"limits", R::restart, ""}, [&] {
     v.integer(Key{"max_tunnels", R::restart,

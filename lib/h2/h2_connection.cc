@@ -130,6 +130,7 @@ void H2Connection::start(net::Fd fd, std::string peer_address) {
   fd_ = std::move(fd);
   peer_address_ = std::move(peer_address);
   net::apply_socket_options(fd_.get(), config().socket);
+  net::apply_liveness_options(fd_.get(), config().socket);
   poll_.emplace(loop().uv(), fd_.get(), this);
   poll_->watch(UV_READABLE);
   handshake_deadline_.start(config().tls.handshake_timeout);

@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 
 // From <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h>, which clash with
@@ -27,6 +29,25 @@ void apply_socket_options(int fd, const config::SocketConfig& options) {
   if (options.recv_buffer) {
     int size = static_cast<int>(options.recv_buffer);
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+  }
+}
+
+void apply_liveness_options(int fd, const config::SocketConfig& options) {
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  if (options.keepalive_time.count() > 0) {
+    int on = 1;
+    int idle = static_cast<int>(std::max<int64_t>(1, duration_cast<seconds>(options.keepalive_time).count()));
+    int interval = static_cast<int>(std::max<int64_t>(1, duration_cast<seconds>(options.keepalive_interval).count()));
+    int probes = static_cast<int>(options.keepalive_probes);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+  }
+  if (options.user_timeout.count() > 0) {
+    unsigned timeout = static_cast<unsigned>(options.user_timeout.count());
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout));
   }
 }
 

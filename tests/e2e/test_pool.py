@@ -1,5 +1,7 @@
 """Many tunnels multiplexed over pooled HTTP/2 connections."""
 
+import re
+import subprocess
 import time
 
 from harness import Mesh, TargetServer, echo, established_on_port
@@ -68,4 +70,46 @@ def test_refused_streams_retried_on_another_connection(tmp_path):
         conn.close()
     server.wait_results(8)
     assert server.accepted == 8
+    mesh.stop()
+
+
+def test_idle_pooled_connection_is_closed_and_redialled(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, client={"client": {"pool_idle_timeout": "1s"}})
+    for conn in open_tunnels(mesh, 2):
+        conn.close()
+    assert wait_established(mesh.gateway_port, 1) == 1
+    # No tunnel for 1 s: GOAWAY, the connection closes (not before: 0.3 s in, it is there).
+    time.sleep(0.3)
+    assert established_on_port(mesh.gateway_port) == 1
+    mesh.client.wait_for_log("idle for 1s, closing", timeout=5)
+    assert wait_established(mesh.gateway_port, 0) == 0
+    assert mesh.client.metric("hbone_h2_connections_active", role="client") == 0
+    # The next tunnel dials a new one.
+    open_tunnels(mesh, 1)
+    assert wait_established(mesh.gateway_port, 1) == 1
+    mesh.stop()
+
+
+def test_pooled_connections_have_tcp_keepalive(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, client={"socket": {"keepalive_time": "42s", "user_timeout": "77s"}},
+                gateway={"socket": {"keepalive_time": "42s"}})
+    conns = open_tunnels(mesh, 1)
+    # ss shows the keepalive timer on each end (started at 42 s) once no data is in flight
+    # (a retransmission timer is shown instead while there is).
+    def timers(port_filter):
+        deadline = time.monotonic() + 5
+        while True:
+            out = subprocess.run(["ss", "-tnoH", "state", "established", port_filter],
+                                 capture_output=True, text=True).stdout
+            if "timer:(keepalive," in out or time.monotonic() > deadline:
+                return out
+            time.sleep(0.1)
+    client_side = timers(f"( dport = :{mesh.gateway_port} )")
+    assert re.search(r"timer:\(keepalive,(4[0-2]|3\d)sec", client_side), client_side
+    gateway_side = timers(f"( sport = :{mesh.gateway_port} )")
+    assert re.search(r"timer:\(keepalive,(4[0-2]|3\d)sec", gateway_side), gateway_side
+    for conn in conns:
+        conn.close()
     mesh.stop()
