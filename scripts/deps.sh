@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgoogle-perftools-dev google-perftools
   iperf3 socat procps iproute2 iptables curl prometheus gnuplot-nox sockperf
-  python3 python3-h2 python3-pytest python3-yaml
+  python3 python3-h2 python3-pytest python3-yaml python3-cryptography
 )
 missing=()
 for pkg in "${packages[@]}"; do

@@ -115,6 +115,9 @@ AdminServer::AdminServer(const address::HostPort& listen, AdminHooks hooks)
   add("/config_dump", [this](const Request&) {
     return HttpResult{200, "text/yaml", hooks_.config_dump()};
   }, nullptr);
+  add("/certs", [this](const Request&) {
+    return HttpResult{200, "application/json", hooks_.certs_json()};
+  }, nullptr);
   add("/healthz/ready", [this](const Request&) {
     return hooks_.ready() ? HttpResult{200, "text/plain", "ready\n"}
                           : HttpResult{503, "text/plain", "not ready\n"};

@@ -19,6 +19,7 @@ struct AdminHooks {
   std::function<std::string()> metrics_text;
   std::function<std::string()> tunnels_json;
   std::function<std::string()> config_dump;
+  std::function<std::string()> certs_json;
   std::function<bool()> ready;    // listeners up, not draining
   std::function<void()> drain;    // as SIGTERM
 };
@@ -30,6 +31,7 @@ struct AdminHooks {
 //   POST /memory/release                   hand all free heap back to the OS now
 //   GET  /debug/tunnels                    JSON: tunnels and HTTP/2 connections
 //   GET  /config_dump                      effective config (YAML)
+//   GET  /certs                            JSON: our certificate chain and the CA bundle in use
 //   GET  /healthz/ready                    200 when serving, 503 otherwise
 //   POST /logging?level=LEVEL              change the log level
 //   POST /quitquitquit                     start a drain

@@ -7,7 +7,10 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <system_error>
 
@@ -58,6 +61,7 @@ void raise_fd_limit() {
 Daemon::Daemon(config::Config config, std::string config_path,
                std::shared_ptr<const tunnel::PeerPolicy> policy)
     : config_(std::move(config)),
+      effective_(config_),
       config_path_(std::move(config_path)),
       policy_(std::move(policy)),
       config_dump_(config::dump_config(config_)) {
@@ -65,6 +69,7 @@ Daemon::Daemon(config::Config config, std::string config_path,
     spdlog::warn("tls.plaintext_h2c: HTTP/2 WITHOUT TLS, no identities checked: for benchmarks only");
   }
   check_socket_mark();
+  publish_expiry(*policy_);
   std::vector<WorkerSockets> sockets(config_.workers);
   if (config_.gateway) {
     auto fds = bind_all("gateway.listen", config_.gateway->listen, config_.workers);
@@ -120,9 +125,10 @@ admin::AdminHooks Daemon::admin_hooks() {
       .tunnels_json = [this] { return tunnels_json(); },
       .config_dump =
           [this] {
-            std::lock_guard lock(dump_mutex_);
+            std::lock_guard lock(state_mutex_);
             return config_dump_;
           },
+      .certs_json = [this] { return certs_json(); },
       .ready = [this] { return running_.load() && !draining_.load(); },
       .drain = [this] { drain_or_stop(); },
   };
@@ -173,6 +179,119 @@ void Daemon::watch_heap() {
   }
 }
 
+namespace {
+
+// The bytes of the certificate files, hashed: tls.watch acts only when they changed.
+size_t fingerprint(const config::TlsConfig& tls) {
+  std::string all;
+  for (const std::string* path : {&tls.cert, &tls.key, &tls.ca}) {
+    std::ifstream in(*path, std::ios::binary);
+    all += std::string(std::istreambuf_iterator<char>(in), {}) + '\0';
+  }
+  return std::hash<std::string>{}(all);
+}
+
+int64_t unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective) {
+  bool paths_changed = effective.tls.cert != effective_.tls.cert || effective.tls.key != effective_.tls.key ||
+                       effective.tls.ca != effective_.tls.ca;
+  for (auto& worker : workers_) worker->reload(policy);
+  {
+    std::lock_guard lock(state_mutex_);
+    policy_ = policy;
+    config_dump_ = config::dump_config(effective);
+  }
+  effective_ = std::move(effective);
+  publish_expiry(*policy);
+  warn_expiry();
+  if (paths_changed && main_loop_) watch_certificates();
+}
+
+void Daemon::publish_expiry(const tunnel::PeerPolicy& policy) {
+  if (policy.own_chain.empty()) return;
+  process_metrics_.own_certificate_expiry = unix_seconds(policy.own_chain.front().not_after);
+  auto soonest = std::min_element(policy.ca_bundle.begin(), policy.ca_bundle.end(),
+                                  [](const auto& a, const auto& b) { return a.not_after < b.not_after; });
+  process_metrics_.ca_certificate_expiry = unix_seconds(soonest->not_after);
+}
+
+void Daemon::watch_certificates() {
+  certificate_watch_.reset();
+  if (!effective_.tls.watch || effective_.tls.plaintext_h2c) return;
+  const config::TlsConfig& tls = effective_.tls;
+  tls_fingerprint_ = fingerprint(tls);
+  try {
+    certificate_watch_.emplace(main_loop_, std::vector<std::string>{tls.cert, tls.key, tls.ca},
+                               std::chrono::milliseconds(200), [this] { reload_certificates(); });
+  } catch (const std::runtime_error& e) {
+    spdlog::warn("tls.watch: {}; certificates reload on SIGHUP only", e.what());
+  }
+}
+
+void Daemon::reload_certificates() {
+  size_t now = fingerprint(effective_.tls);
+  if (now == tls_fingerprint_) return;  // another file of the directory changed
+  tls_fingerprint_ = now;
+  std::shared_ptr<const tunnel::PeerPolicy> policy;
+  try {
+    policy = tunnel::PeerPolicy::build(effective_);
+  } catch (const std::exception& e) {
+    spdlog::error("tls.watch: certificate files changed but cannot be used, nothing changed (retried on the "
+                  "next change): {}", e.what());
+    process_metrics_.reloads_failed.add();
+    return;
+  }
+  apply(policy, effective_);
+  process_metrics_.reloads_ok.add();
+  const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
+  spdlog::info("tls.watch: certificates reloaded (identity {}, serial {}); open tunnels kept", tls->identity(),
+               policy->own_chain.front().serial);
+}
+
+void Daemon::warn_expiry() {
+  std::shared_ptr<const tunnel::PeerPolicy> policy = policy_;
+  if (policy->own_chain.empty()) return;
+  const tls::CertificateInfo& own = policy->own_chain.front();
+  auto left = own.not_after - std::chrono::system_clock::now();
+  if (left > std::chrono::hours(24) || expiry_warned_ == own.serial) return;
+  expiry_warned_ = own.serial;
+  auto hours = std::chrono::duration_cast<std::chrono::hours>(left).count();
+  if (left <= std::chrono::seconds(0)) {
+    spdlog::warn("tls.cert {} (serial {}) EXPIRED {} h ago: peers will refuse it", effective_.tls.cert, own.serial,
+                 -hours);
+  } else {
+    spdlog::warn("tls.cert {} (serial {}) expires in {} h", effective_.tls.cert, own.serial, hours);
+  }
+}
+
+std::string Daemon::certs_json() const {
+  std::shared_ptr<const tunnel::PeerPolicy> policy;
+  {
+    std::lock_guard lock(state_mutex_);
+    policy = policy_;
+  }
+  auto now = std::chrono::system_clock::now();
+  auto describe = [now](const std::vector<tls::CertificateInfo>& certs) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& c : certs) {
+      list.push_back({{"subject", c.subject},
+                      {"spiffe_id", c.spiffe_id},
+                      {"serial", c.serial},
+                      {"not_before", unix_seconds(c.not_before)},
+                      {"not_after", unix_seconds(c.not_after)},
+                      {"seconds_to_expiry", unix_seconds(c.not_after) - unix_seconds(now)}});
+    }
+    return list;
+  };
+  nlohmann::json out{{"certificate_chain", describe(policy->own_chain)}, {"ca_bundle", describe(policy->ca_bundle)}};
+  return out.dump(2) + "\n";
+}
+
 bool Daemon::reload() {
   config::Config effective;
   std::shared_ptr<const tunnel::PeerPolicy> policy;
@@ -194,12 +313,7 @@ bool Daemon::reload() {
     process_metrics_.reloads_failed.add();
     return false;
   }
-  policy_ = policy;
-  for (auto& worker : workers_) worker->reload(policy);
-  {
-    std::lock_guard lock(dump_mutex_);
-    config_dump_ = config::dump_config(effective);
-  }
+  apply(policy, std::move(effective));
   process_metrics_.reloads_ok.add();
   const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
   spdlog::info("reload: certificates and allow-lists applied from {} (identity {}); open tunnels kept",
@@ -242,6 +356,11 @@ int Daemon::run() {
     uv_unref(handle->base());  // signals alone do not keep the main loop alive
   }
   std::signal(SIGPIPE, SIG_IGN);
+  main_loop_ = main_loop.uv();
+  watch_certificates();
+  warn_expiry();
+  net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(); });
+  expiry_check.start(std::chrono::minutes(1), std::chrono::minutes(1));
   net::Timer heap_watch(main_loop.uv(), [this] { watch_heap(); });
   heap_watch.start(std::chrono::seconds(0), std::chrono::seconds(5));
 
@@ -260,6 +379,8 @@ int Daemon::run() {
   });
   main_loop.run();
   joiner.join();
+  certificate_watch_.reset();  // its handles belong to the main loop
+  main_loop_ = nullptr;
   spdlog::info("hbone stopped");
   return 0;
 }

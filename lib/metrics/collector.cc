@@ -1,5 +1,7 @@
 #include "metrics/collector.h"
 
+#include <chrono>
+
 #include <map>
 #include <string>
 
@@ -104,9 +106,20 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
   istio_families(out, workers);
   {
     FamilyBuilder f(out, "hbone_config_reloads_total",
-                    "SIGHUP reloads of certificates and allow-lists, by result", MetricType::Counter);
+                    "Reloads of certificates and allow-lists (SIGHUP, or tls.watch seeing the files change), "
+                    "by result", MetricType::Counter);
     f.value({{"result", "ok"}}, static_cast<double>(process.reloads_ok.value()));
     f.value({{"result", "error"}}, static_cast<double>(process.reloads_failed.value()));
+  }
+  if (process.own_certificate_expiry.load() != 0) {
+    FamilyBuilder f(out, "hbone_certificate_expiry_seconds",
+                    "Seconds until our certificate (role=own) and the soonest CA of the trust bundle (role=ca) "
+                    "expire; negative once expired",
+                    MetricType::Gauge);
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+    f.value({{"role", "own"}}, static_cast<double>(process.own_certificate_expiry.load() - now));
+    f.value({{"role", "ca"}}, static_cast<double>(process.ca_certificate_expiry.load() - now));
   }
   if (process.heap_known) {
     for (auto [name, help, gauge] :

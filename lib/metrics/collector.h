@@ -16,6 +16,9 @@ struct ProcessMetrics {
   Gauge heap_allocated;
   Gauge heap_free;
   Counter heap_released;  // main thread
+  // Unix seconds when our certificate and the soonest of the CA bundle expire (0: no TLS).
+  std::atomic<int64_t> own_certificate_expiry{0};
+  std::atomic<int64_t> ca_certificate_expiry{0};
 };
 
 // Sums the workers' metrics into Prometheus families (Istio TCP names plus hbone_*).

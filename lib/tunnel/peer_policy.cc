@@ -7,6 +7,10 @@ namespace hbone::tunnel {
 std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config) {
   auto policy = std::make_shared<PeerPolicy>();
   bool tls = !config.tls.plaintext_h2c;
+  if (tls) {
+    policy->own_chain = tls::read_certificates(config.tls.cert);
+    policy->ca_bundle = tls::read_certificates(config.tls.ca);
+  }
   if (config.gateway) {
     if (tls) {
       policy->server_tls = std::make_shared<const tls::TlsContext>(config.tls, tls::TlsContext::Role::server);

@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "address/destination_policy.h"
+#include "tls/certificate_info.h"
 #include "tls/tls_context.h"
 
 namespace hbone::tunnel {
@@ -20,6 +21,10 @@ struct PeerPolicy {
   std::vector<std::string> allowed_identities;        // gateway.allowed_identities
   address::DestinationPolicy destinations;                // gateway.allowed_destinations
   std::string gateway_identity;                       // client.gateway_identity
+  // What the TLS contexts were built from (empty with tls.plaintext_h2c): /certs and the
+  // expiry gauge.
+  std::vector<tls::CertificateInfo> own_chain;
+  std::vector<tls::CertificateInfo> ca_bundle;
 
   // Throws tls::TlsSetupError naming the tls.* key at fault.
   static std::shared_ptr<const PeerPolicy> build(const config::Config& config);

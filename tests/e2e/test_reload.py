@@ -85,7 +85,8 @@ def test_rotated_certificate_and_allow_list(tmp_path):
     live_cert, live_key = tmp_path / "gw.pem", tmp_path / "gw-key.pem"
     shutil.copy(CERTS / "gateway.pem", live_cert)
     shutil.copy(CERTS / "gateway-key.pem", live_key)
-    mesh = Mesh(tmp_path, server.port, gateway={"tls": {"cert": str(live_cert), "key": str(live_key)}})
+    # tls.watch off: this test is about SIGHUP (the watcher would reload on the copies too).
+    mesh = Mesh(tmp_path, server.port, gateway={"tls": {"cert": str(live_cert), "key": str(live_key), "watch": False}})
     gw, config_path = mesh.gateway, mesh.gateway.config_path
     config = yaml.safe_load(config_path.read_text())
     assert served_certificate(mesh.gateway_port) == der(CERTS / "gateway.pem")

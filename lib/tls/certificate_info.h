@@ -1,0 +1,22 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace hbone::tls {
+
+// What /certs shows of one certificate and what the expiry gauge is computed from.
+struct CertificateInfo {
+  std::string subject;
+  std::string spiffe_id;  // empty when it has none (a CA)
+  std::string serial;     // hex
+  std::chrono::system_clock::time_point not_before;
+  std::chrono::system_clock::time_point not_after;
+};
+
+// Every certificate of a PEM file, in order (a chain: the leaf first). Throws
+// TlsSetupError naming the file when it cannot be read or holds none.
+std::vector<CertificateInfo> read_certificates(const std::string& pem_path);
+
+}  // namespace hbone::tls
