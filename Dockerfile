@@ -21,8 +21,13 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHBONE_TESTS=OFF \
       | xargs -I{} cp -L --parents {} /out/
 
 FROM debian:12-slim
+# iptables for the sidecar's init container (hbone-capture: scripts/capture.sh).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /
 COPY config/ /etc/hbone/
+COPY scripts/capture.sh /usr/local/bin/hbone-capture
 # Mount certificates at /etc/hbone/certs/dev (the configs' relative paths) or point
 # tls.* at your own files.
 WORKDIR /etc/hbone

@@ -133,11 +133,13 @@ AdminServer::AdminServer(const address::HostPort& listen, AdminHooks hooks)
     spdlog::info("admin: log level set to {}", level);
     return HttpResult{200, "text/plain", "log level: " + level + "\n"};
   });
-  add("/quitquitquit", nullptr, [this](const Request&) {
+  // GET too: Kubernetes' preStop httpGet hook can only GET.
+  auto quit = [this](const Request&) {
     spdlog::info("admin: /quitquitquit: draining");
     hooks_.drain();
     return HttpResult{200, "text/plain", "draining\n"};
-  });
+  };
+  add("/quitquitquit", quit, quit);
 }
 
 AdminServer::~AdminServer() {

@@ -34,7 +34,7 @@ struct AdminHooks {
 //   GET  /certs                            JSON: our certificate chain and the CA bundle in use
 //   GET  /healthz/ready                    200 when serving, 503 otherwise
 //   POST /logging?level=LEVEL              change the log level
-//   POST /quitquitquit                     start a drain
+//   POST /quitquitquit                     start a drain (GET too, for a preStop httpGet hook)
 class AdminServer {
  public:
   // Throws std::runtime_error when the address cannot be bound.

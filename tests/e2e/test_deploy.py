@@ -1,0 +1,113 @@
+"""deploy/ (kustomize): every overlay renders, every object validates against the
+Kubernetes OpenAPI schemas (kubernetes-models, tests/deploy/validate.mjs), and what the
+manifests say (ports, probes, args, mounts, grace period) matches the hbone config their
+ConfigMap holds, which itself passes --check-config."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from harness import CERTS, HBONE, ROOT
+
+DEPLOY = ROOT / "deploy"
+VALIDATOR = ROOT / "tests" / "deploy"
+OVERLAYS = ["egress-gateway", "node-gateway", "sidecar", "variants/egress-gateway-secret"]
+missing = [tool for tool in ("kubectl", "node", "npm") if shutil.which(tool) is None]
+pytestmark = pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} (scripts/deps.sh installs them where apt has them)")
+
+
+def render(overlay):
+    out = subprocess.run(["kubectl", "kustomize", str(DEPLOY / overlay)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.fixture(scope="module")
+def validator():
+    if not (VALIDATOR / "node_modules" / "kubernetes-models").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=VALIDATOR, check=True, capture_output=True)
+    return VALIDATOR / "validate.mjs"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_renders_and_validates(overlay, validator):
+    out = subprocess.run(["node", str(validator)], input=render(overlay), capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert re.search(r"^\d+ objects, 0 invalid$", out.stdout, re.M), out.stdout
+
+
+def seconds(duration):
+    value, unit = re.fullmatch(r"(\d+)(ms|s|m)", duration).groups()
+    return int(value) * {"ms": 0.001, "s": 1, "m": 60}[unit]
+
+
+def port_of(address):
+    return int(address.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_manifests_match_their_config(overlay, tmp_path):
+    docs = [d for d in yaml.safe_load_all(render(overlay)) if d]
+    configmaps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+    workloads = [d for d in docs if d["kind"] in ("Deployment", "DaemonSet")]
+    assert len(workloads) == 1
+    pod = workloads[0]["spec"]["template"]
+    spec = pod["spec"]
+    hbone = next(c for c in spec["containers"] if c["name"] == "hbone")
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in hbone["volumeMounts"]}
+
+    # args name the config file the ConfigMap volume provides.
+    config_volume = next(name for name, v in volumes.items() if v.get("configMap", {}).get("name") in configmaps)
+    assert hbone["args"] == ["--config", f"{mounts[config_volume]}/hbone.yaml"]
+    config_text = configmaps[volumes[config_volume]["configMap"]["name"]]["data"]["hbone.yaml"]
+    config = yaml.safe_load(config_text)
+
+    # Ports, probes, preStop drain and scrape annotations use the configured admin port.
+    ports = {p["containerPort"] for p in hbone["ports"]}
+    admin = port_of(config["admin"]["listen"])
+    assert admin in ports
+    named = {p["name"]: p["containerPort"] for p in hbone["ports"]}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert hbone[probe]["httpGet"]["path"] == "/healthz/ready"
+        assert named[hbone[probe]["httpGet"]["port"]] == admin
+    assert hbone["lifecycle"]["preStop"]["httpGet"]["path"] == "/quitquitquit"
+    assert named[hbone["lifecycle"]["preStop"]["httpGet"]["port"]] == admin
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(admin)
+    if "gateway" in config:
+        assert port_of(config["gateway"]["listen"]) in ports
+    # SIGTERM's drain ends before the kubelet's SIGKILL.
+    assert spec["terminationGracePeriodSeconds"] > seconds(config["drain_timeout"])
+
+    # Certificates come from the mounted volumes.
+    for key in ("cert", "key", "ca"):
+        directory = config["tls"][key].rsplit("/", 1)[0]
+        assert directory in mounts.values(), (key, config["tls"][key], mounts)
+
+    # Hardened: non-root, read-only root filesystem, no escalation, bounded resources.
+    context = hbone["securityContext"]
+    assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
+    assert context["capabilities"]["drop"] == ["ALL"]
+    assert context.get("runAsNonRoot", spec.get("securityContext", {}).get("runAsNonRoot")) is True
+    assert hbone["resources"]["requests"] and hbone["resources"]["limits"]
+
+    if "capture" in config.get("client", {}):
+        # The sidecar: the init container installs the capture rules with NET_ADMIN and
+        # NET_RAW only, skipping hbone's uid (its config sets no mark).
+        init = spec["initContainers"][0]
+        assert init["command"][:2] == ["/usr/local/bin/hbone-capture", "install"]
+        assert init["command"][init["command"].index("--uid") + 1] == str(context["runAsUser"])
+        assert sorted(init["securityContext"]["capabilities"]["add"]) == ["NET_ADMIN", "NET_RAW"]
+        assert config["socket"]["mark"] == 0
+
+    # The config itself is valid (certificate paths pointed at the dev certificates; the
+    # text is edited, not re-dumped: YAML 1.1 would turn `off` into false).
+    for key, dev in (("cert", "gateway.pem"), ("key", "gateway-key.pem"), ("ca", "ca.pem")):
+        config_text = config_text.replace(config["tls"][key], str(CERTS / dev))
+    path = tmp_path / "hbone.yaml"
+    path.write_text(config_text)
+    out = subprocess.run([HBONE, "--check-config", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
