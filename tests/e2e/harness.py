@@ -322,5 +322,36 @@ def established_on_port(port):
     return count
 
 
+def paced_bulk(payload, chunk=1 << 20, pause=0.03):
+    """A TargetServer handler: a connection that starts with b"bulk!" gets `payload` in
+    paced chunks (still arriving while a test changes something); others are echoed."""
+    def handle(conn):
+        first = conn.recv(5)
+        if first == b"bulk!":
+            for i in range(0, len(payload), chunk):
+                conn.sendall(payload[i:i + chunk])
+                time.sleep(pause)
+            return "sent"
+        conn.sendall(first)
+        return echo(conn)
+    return handle
+
+
+def receive_in_background(conn):
+    """Reads `conn` to EOF on a thread; (thread, result) where result gets digest and total."""
+    result = {}
+
+    def receive():
+        digest, total = hashlib.sha256(), 0
+        while chunk := conn.recv(1 << 18):
+            digest.update(chunk)
+            total += len(chunk)
+        result["digest"], result["total"] = digest.hexdigest(), total
+
+    thread = threading.Thread(target=receive)
+    thread.start()
+    return thread, result
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()

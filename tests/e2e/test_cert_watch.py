@@ -3,10 +3,8 @@ Secret or a csi-driver-spiffe volume (files behind a `..data` symlink swapped at
 /certs and hbone_certificate_expiry_seconds show what is in use."""
 
 import datetime
-import hashlib
 import json
 import os
-import threading
 import time
 
 from cryptography import x509
@@ -14,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness import CERTS, Mesh, TargetServer, echo, random_bytes, sha256
+from harness import CERTS, Mesh, TargetServer, echo, paced_bulk, random_bytes, receive_in_background, sha256
 from test_reload import GATEWAY_ID, der, issue_gateway_cert, served_certificate
 
 MiB = 1 << 20
@@ -60,17 +58,7 @@ def serial_of(cert_path):
 def test_symlink_swap_rotates_certificate_during_a_transfer(tmp_path):
     payload = random_bytes(32 * MiB, seed=21)
 
-    def paced(conn):  # still sending while the certificates change
-        first = conn.recv(5)
-        if first == b"bulk!":
-            for i in range(0, len(payload), MiB):
-                conn.sendall(payload[i:i + MiB])
-                time.sleep(0.03)
-            return "sent"
-        conn.sendall(first)
-        return echo(conn)
-
-    server = TargetServer(paced)
+    server = TargetServer(paced_bulk(payload))
     volume = KubeletVolume(tmp_path / "svid")
     volume.publish(CERTS / "gateway.pem", CERTS / "gateway-key.pem")
     mesh = Mesh(tmp_path, server.port, gateway={"tls": volume.tls()})
@@ -78,17 +66,7 @@ def test_symlink_swap_rotates_certificate_during_a_transfer(tmp_path):
     assert served_certificate(mesh.gateway_port) == der(CERTS / "gateway.pem")
     bulk = mesh.connect()
     bulk.sendall(b"bulk!")
-    result = {}
-
-    def receive():
-        digest, total = hashlib.sha256(), 0
-        while chunk := bulk.recv(1 << 18):
-            digest.update(chunk)
-            total += len(chunk)
-        result["digest"], result["total"] = digest.hexdigest(), total
-
-    reader = threading.Thread(target=receive)
-    reader.start()
+    reader, result = receive_in_background(bulk)
     time.sleep(0.2)
 
     # 1. A new certificate swapped in: new handshakes get it, no signal needed.

@@ -2,18 +2,17 @@
 certificate, new requests the new allow-list; tunnels open across the reload carry on with
 every byte; a broken reload changes nothing."""
 
-import hashlib
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
-import threading
 import time
 
 import yaml
 
-from harness import CERTS, Mesh, TargetServer, echo, random_bytes, rejected_at_once, sha256
+from harness import (CERTS, Mesh, TargetServer, echo, paced_bulk, random_bytes, receive_in_background,
+                     rejected_at_once, sha256)
 
 MiB = 1 << 20
 GATEWAY_ID = "spiffe://cluster.local/ns/default/sa/gateway"
@@ -70,17 +69,7 @@ def reload(hbone, config_path, config, expect="ok"):
 def test_rotated_certificate_and_allow_list(tmp_path):
     payload = random_bytes(32 * MiB, seed=11)
 
-    def paced(conn):  # still sending when the reloads happen
-        first = conn.recv(5)
-        if first == b"bulk!":
-            for i in range(0, len(payload), MiB):
-                conn.sendall(payload[i:i + MiB])
-                time.sleep(0.03)
-            return "sent"
-        conn.sendall(first)
-        return echo(conn)
-
-    server = TargetServer(paced)
+    server = TargetServer(paced_bulk(payload))
     # The gateway reads its certificate from files this test rotates.
     live_cert, live_key = tmp_path / "gw.pem", tmp_path / "gw-key.pem"
     shutil.copy(CERTS / "gateway.pem", live_cert)
@@ -93,17 +82,7 @@ def test_rotated_certificate_and_allow_list(tmp_path):
 
     bulk = mesh.connect()
     bulk.sendall(b"bulk!")
-    result = {}
-
-    def receive():
-        digest, total = hashlib.sha256(), 0
-        while chunk := bulk.recv(1 << 18):
-            digest.update(chunk)
-            total += len(chunk)
-        result["digest"], result["total"] = digest.hexdigest(), total
-
-    reader = threading.Thread(target=receive)
-    reader.start()
+    reader, result = receive_in_background(bulk)
     time.sleep(0.2)
 
     # 1. Rotate the certificate files in place, then SIGHUP.
