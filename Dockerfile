@@ -1,5 +1,7 @@
 # hbone: multi-stage Debian 12 build; the runtime image holds only the binary, the shared
-# libraries it loads (as resolved by ldd in the build stage) and the example configs.
+# libraries it loads (as resolved by ldd in the build stage, copied under /usr: Debian 12's
+# /lib is a symlink to usr/lib, which a copied /lib directory would replace) and the
+# example configs. scripts/image.sh builds it with buildah.
 FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -7,7 +9,7 @@ RUN apt-get update \
       libnghttp2-dev libuv1-dev libyaml-cpp-dev android-libboringssl-dev \
       libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev \
       prometheus-cpp-dev libcivetweb-dev libgoogle-perftools-dev \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY cmd cmd
@@ -18,13 +20,15 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHBONE_TESTS=OFF \
  && mkdir -p /out/usr/local/bin \
  && cp build/hbone /out/usr/local/bin/ \
  && ldd build/hbone | awk '$2 == "=>" && $3 ~ /^\// {print $3}' \
-      | xargs -I{} cp -L --parents {} /out/
+      | while read -r lib; do \
+          dest="/out/usr${lib#/usr}"; mkdir -p "$(dirname "$dest")" && cp -L "$lib" "$dest"; \
+        done
 
 FROM debian:12-slim
 # iptables for the sidecar's init container (hbone-capture: scripts/capture.sh).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /
 COPY config/ /etc/hbone/
 COPY scripts/capture.sh /usr/local/bin/hbone-capture

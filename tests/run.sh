@@ -4,7 +4,9 @@
 # OpenSSL 3, and BoringSSL under ASan+UBSan, and the libFuzzer targets for a bounded time
 # (FUZZ_SECONDS per target, default 30).
 #   tests/run.sh            all four variants
-#   tests/run.sh boringssl  one variant (boringssl, openssl, asan or fuzz)
+#   tests/run.sh boringssl  one variant (boringssl, openssl, asan, fuzz or image)
+# `image` (not in the default set: ~7 min on this machine kind) builds the container image
+# with scripts/image.sh and tests it (tests/e2e/test_image.py) with the host's BoringSSL build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("${@:-boringssl openssl asan fuzz}")
@@ -16,9 +18,16 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
 for variant in "${variants[@]}"; do
   echo "=== $variant: build"
-  dir=$(scripts/build.sh "$variant" | tail -n 1)
+  dir=$(scripts/build.sh "${variant/image/boringssl}" | tail -n 1)
   echo "=== $variant: test"
-  if [ "$variant" = fuzz ]; then
+  if [ "$variant" = image ]; then
+    tag=localhost/hbone:test
+    bin="$(cd "$dir" && pwd)/hbone"
+    if ! (scripts/image.sh "$tag" && cd tests/e2e &&
+          HBONE_IMAGE=$tag HBONE_BIN=$bin /usr/bin/python3 -m pytest -q -p no:cacheprovider test_image.py); then
+      failed+=("$variant")
+    fi
+  elif [ "$variant" = fuzz ]; then
     tests/fuzz/run.sh "$dir" || failed+=("$variant")
   elif ! (cd "$dir" && ctest --output-on-failure --timeout 300); then
     failed+=("$variant")
