@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "net/fd.h"
@@ -55,4 +56,33 @@ TEST(SocketOps, TransparentOriginalDestinationIsTheLocalAddress) {
   getsockname(pair.accepted.get(), reinterpret_cast<sockaddr*>(&local), &len);
   EXPECT_TRUE(same_endpoint(reinterpret_cast<sockaddr*>(&original), reinterpret_cast<sockaddr*>(&local)));
   EXPECT_FALSE(same_endpoint(reinterpret_cast<sockaddr*>(&original), reinterpret_cast<sockaddr*>(&pair.peer)));
+}
+
+TEST(SocketOps, LivenessOptionsAreSet) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  hbone::config::SocketConfig options;
+  options.keepalive_time = std::chrono::seconds(42);
+  options.keepalive_interval = std::chrono::seconds(7);
+  options.keepalive_probes = 5;
+  options.user_timeout = std::chrono::milliseconds(77'000);
+  apply_liveness_options(fd.get(), options);
+  auto get = [&](int level, int name) {
+    int value = -1;
+    socklen_t len = sizeof(value);
+    getsockopt(fd.get(), level, name, &value, &len);
+    return value;
+  };
+  EXPECT_EQ(get(SOL_SOCKET, SO_KEEPALIVE), 1);
+  EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPIDLE), 42);
+  EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPINTVL), 7);
+  EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPCNT), 5);
+  EXPECT_EQ(get(IPPROTO_TCP, TCP_USER_TIMEOUT), 77'000);
+
+  Fd off(::socket(AF_INET, SOCK_STREAM, 0));
+  options.keepalive_time = options.user_timeout = std::chrono::milliseconds(0);
+  apply_liveness_options(off.get(), options);
+  int value = -1;
+  socklen_t len = sizeof(value);
+  getsockopt(off.get(), SOL_SOCKET, SO_KEEPALIVE, &value, &len);
+  EXPECT_EQ(value, 0);
 }
