@@ -17,18 +17,22 @@ constexpr const char* kFrameTypeNames[WorkerMetrics::kFrameTypes] = {
     "DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
     "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"};
 
+// Builds one family at the end of `out`. Held by index, not reference: two builders may be
+// alive at once, and the second one's emplace_back can move the first one's family (found
+// by ASan once the family count crossed a capacity step).
 class FamilyBuilder {
  public:
   FamilyBuilder(std::vector<MetricFamily>& out, std::string name, std::string help, MetricType type)
-      : family_(out.emplace_back()) {
-    family_.name = std::move(name);
-    family_.help = std::move(help);
-    family_.type = type;
+      : out_(out), index_(out.size()) {
+    MetricFamily& family = out.emplace_back();
+    family.name = std::move(name);
+    family.help = std::move(help);
+    family.type = type;
   }
   void value(Labels labels, double v) {
-    ClientMetric& m = family_.metric.emplace_back();
+    ClientMetric& m = family().metric.emplace_back();
     m.label = std::move(labels);
-    if (family_.type == MetricType::Counter) {
+    if (family().type == MetricType::Counter) {
       m.counter.value = v;
     } else {
       m.gauge.value = v;
@@ -36,7 +40,7 @@ class FamilyBuilder {
   }
   // Sums per-worker histograms with the same bounds.
   void histogram(Labels labels, const std::vector<const Histogram*>& parts) {
-    ClientMetric& m = family_.metric.emplace_back();
+    ClientMetric& m = family().metric.emplace_back();
     m.label = std::move(labels);
     const auto& bounds = parts.front()->bounds();
     uint64_t cumulative = 0;
@@ -52,7 +56,9 @@ class FamilyBuilder {
   }
 
  private:
-  MetricFamily& family_;
+  MetricFamily& family() { return out_[index_]; }
+  std::vector<MetricFamily>& out_;
+  size_t index_;
 };
 
 template <typename F>
