@@ -353,5 +353,15 @@ def receive_in_background(conn):
     return thread, result
 
 
+def start_bulk(mesh):
+    """A tunnel receiving paced_bulk's payload in the background, well under way when this
+    returns: (connection, reader thread, result)."""
+    bulk = mesh.connect()
+    bulk.sendall(b"bulk!")
+    reader, result = receive_in_background(bulk)
+    time.sleep(0.2)
+    return bulk, reader, result
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness import CERTS, Mesh, TargetServer, echo, paced_bulk, random_bytes, receive_in_background, sha256
+from harness import CERTS, Mesh, TargetServer, echo, paced_bulk, random_bytes, start_bulk, sha256
 from test_reload import GATEWAY_ID, der, issue_gateway_cert, served_certificate
 
 MiB = 1 << 20
@@ -64,10 +64,7 @@ def test_symlink_swap_rotates_certificate_during_a_transfer(tmp_path):
     mesh = Mesh(tmp_path, server.port, gateway={"tls": volume.tls()})
     gw = mesh.gateway
     assert served_certificate(mesh.gateway_port) == der(CERTS / "gateway.pem")
-    bulk = mesh.connect()
-    bulk.sendall(b"bulk!")
-    reader, result = receive_in_background(bulk)
-    time.sleep(0.2)
+    bulk, reader, result = start_bulk(mesh)
 
     # 1. A new certificate swapped in: new handshakes get it, no signal needed.
     new_cert, new_key = issue_gateway_cert(tmp_path, "gw-watch-1")

@@ -11,7 +11,7 @@ import time
 
 import yaml
 
-from harness import (CERTS, Mesh, TargetServer, echo, paced_bulk, random_bytes, receive_in_background,
+from harness import (CERTS, Mesh, TargetServer, echo, paced_bulk, random_bytes, start_bulk,
                      rejected_at_once, sha256)
 
 MiB = 1 << 20
@@ -80,10 +80,7 @@ def test_rotated_certificate_and_allow_list(tmp_path):
     config = yaml.safe_load(config_path.read_text())
     assert served_certificate(mesh.gateway_port) == der(CERTS / "gateway.pem")
 
-    bulk = mesh.connect()
-    bulk.sendall(b"bulk!")
-    reader, result = receive_in_background(bulk)
-    time.sleep(0.2)
+    bulk, reader, result = start_bulk(mesh)
 
     # 1. Rotate the certificate files in place, then SIGHUP.
     new_cert, new_key = issue_gateway_cert(tmp_path, "gw-rotated")
