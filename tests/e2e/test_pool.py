@@ -78,12 +78,13 @@ def test_idle_pooled_connection_is_closed_and_redialled(tmp_path):
     mesh = Mesh(tmp_path, server.port, client={"client": {"pool_idle_timeout": "1s"}})
     for conn in open_tunnels(mesh, 2):
         conn.close()
+    idle_from = time.monotonic()
     assert wait_established(mesh.gateway_port, 1) == 1
-    # No tunnel for 1 s: GOAWAY, the connection closes (not before: 0.3 s in, it is there).
-    time.sleep(0.3)
-    assert established_on_port(mesh.gateway_port) == 1
+    # No tunnel for 1 s: GOAWAY, the connection closes; never before the timeout (a busy
+    # machine can only make it later).
     mesh.client.wait_for_log("idle for 1s, closing", timeout=5)
     assert wait_established(mesh.gateway_port, 0) == 0
+    assert time.monotonic() - idle_from >= 1.0
     assert mesh.client.metric("hbone_h2_connections_active", role="client") == 0
     # The next tunnel dials a new one.
     open_tunnels(mesh, 1)
@@ -106,10 +107,10 @@ def test_pooled_connections_have_tcp_keepalive(tmp_path):
             if "timer:(keepalive," in out or time.monotonic() > deadline:
                 return out
             time.sleep(0.1)
-    client_side = timers(f"( dport = :{mesh.gateway_port} )")
-    assert re.search(r"timer:\(keepalive,(4[0-2]|3\d)sec", client_side), client_side
-    gateway_side = timers(f"( sport = :{mesh.gateway_port} )")
-    assert re.search(r"timer:\(keepalive,(4[0-2]|3\d)sec", gateway_side), gateway_side
+    for side in (f"( dport = :{mesh.gateway_port} )", f"( sport = :{mesh.gateway_port} )"):
+        out = timers(side)
+        left = re.search(r"timer:\(keepalive,(\d+)sec", out)
+        assert left and 0 < int(left.group(1)) <= 42, out  # counting down from 42 s, however slow we are
     for conn in conns:
         conn.close()
     mesh.stop()
