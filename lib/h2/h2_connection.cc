@@ -20,7 +20,6 @@ constexpr size_t kSocketReadChunk = 256 * 1024;
 constexpr size_t kReadBudget = 4 * 1024 * 1024;
 // Above this much unsent ciphertext, stop producing frames until the socket drains.
 constexpr size_t kOutboundHighWater = 1024 * 1024;
-constexpr size_t kPlaintextChunk = 256 * 1024;
 // Opaque data of the window sizer's PINGs (keepalive PINGs carry zeros).
 constexpr uint8_t kBdpPing[8] = {'h', 'b', 'o', 'n', 'e', 'b', 'd', 'p'};
 const std::string kNoIdentity;  // h2c: there are no certificates
@@ -187,7 +186,8 @@ void H2Connection::read_socket() {
 
 void H2Connection::process_inbound() {
   if (!tls_) {  // h2c: the socket's bytes are the HTTP/2 bytes
-    feed(h2c_in_);
+    feed({h2c_in_.data(), h2c_in_.size()});
+    h2c_in_.consume(h2c_in_.size());
     if (closed_) return;
     after_input();
     schedule_flush();
@@ -209,14 +209,11 @@ void H2Connection::process_inbound() {
     if (!finish_handshake()) return;
   }
   auto status = tls::TlsSession::Status::ok;
-  while (!closed_ && status == tls::TlsSession::Status::ok) {
-    while (plain_in_.size() < kPlaintextChunk) {
-      size_t got = 0;
-      status = tls_->read(plain_in_.prepare(kPlaintextChunk - plain_in_.size()), got);
-      if (status != tls::TlsSession::Status::ok) break;
-      plain_in_.commit(got);
-    }
-    if (plain_in_.empty() || !feed(plain_in_)) break;
+  while (!closed_) {
+    // One record at a time, fed to nghttp2 where it was decrypted.
+    std::span<const uint8_t> plaintext;
+    status = tls_->read(plaintext);
+    if (status != tls::TlsSession::Status::ok || !feed(plaintext)) break;
   }
   if (closed_) return;
   after_input();
@@ -224,14 +221,14 @@ void H2Connection::process_inbound() {
   if (status == tls::TlsSession::Status::closed) {
     close("peer closed TLS (close_notify)");
   } else if (status == tls::TlsSession::Status::failed) {
+    write_socket();  // our alert, if any
     close("TLS error: " + tls_->error());
   }
   schedule_flush();
 }
 
-bool H2Connection::feed(ByteBuffer& in) {
+bool H2Connection::feed(std::span<const uint8_t> in) {
   ssize_t rv = nghttp2_session_mem_recv(session_.get(), in.data(), in.size());
-  in.consume(in.size());
   if (rv < 0) {
     close(std::string("HTTP/2 error: ") + nghttp2_strerror(static_cast<int>(rv)));
     return false;
@@ -605,7 +602,8 @@ void H2Connection::sample_rates(double seconds) {
   if (streams_.empty()) {
     // An idle pooled connection keeps its socket, not its 256 KiB+ buffers (they are
     // empty between reads; ByteBuffer::shrink only frees empty ones).
-    for (ByteBuffer* buffer : {&plain_in_, &control_, &inbound(), &outbound()}) buffer->shrink();
+    for (ByteBuffer* buffer : {&control_, &h2c_in_, &h2c_out_}) buffer->shrink();
+    if (tls_) tls_->shrink();
   }
   // A stream may end (and leave streams_) while sampled: its idle timeout.
   std::vector<int32_t> ids;
@@ -632,6 +630,7 @@ void H2Connection::describe(nlohmann::json& out) const {
     out["send_window"] = nghttp2_session_get_remote_window_size(s);
     out["receive_window"] = nghttp2_session_get_local_window_size(s);
     out["tls_outbound_bytes"] = outbound().size();
+    if (tls_) out["tls_record_layer"] = tls_->record_layer();
     auto settings = [s](auto get) {
       return json{{"max_concurrent_streams", get(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)},
                   {"initial_window_size", get(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE)},

@@ -142,7 +142,7 @@ class H2Connection : public net::PollWatcher::Handler,
   void read_socket();
   void process_inbound();
   // Gives `in` to nghttp2; false when the connection closed or nghttp2 reads no more.
-  bool feed(ByteBuffer& in);
+  bool feed(std::span<const uint8_t> in);
   bool finish_handshake();  // TLS: the peer's checks, then open_session()
   bool open_session();
   // The socket's byte queues: TLS ciphertext, or HTTP/2 itself with tls.plaintext_h2c.
@@ -170,7 +170,6 @@ class H2Connection : public net::PollWatcher::Handler,
   net::Timer keepalive_;
   net::Timer handshake_deadline_;
   std::unordered_map<int32_t, std::unique_ptr<StreamHandler>> streams_;
-  ByteBuffer plain_in_;   // decrypted bytes for nghttp2
   ByteBuffer control_;    // small frames, coalesced into one TLS record
   std::string peer_address_;
   std::string peer_identity_;

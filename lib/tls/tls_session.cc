@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <spdlog/spdlog.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -129,22 +130,64 @@ TlsSession::Status TlsSession::fail_or_retry(int rc) {
 
 TlsSession::Status TlsSession::handshake() {
   int rc = SSL_do_handshake(ssl_.get());
-  if (rc == 1) return Status::ok;
-  return fail_or_retry(rc);
+  if (rc != 1) return fail_or_retry(rc);
+#if defined(OPENSSL_IS_BORINGSSL)
+  std::string why;
+  records_ = RecordLayer::take_over(ssl_.get(), why);
+  if (!records_) spdlog::warn("tls: records stay with SSL_read/SSL_write: {}", why);
+#endif
+  return Status::ok;
 }
 
-TlsSession::Status TlsSession::read(std::span<uint8_t> out, size_t& got) {
-  got = 0;
-  int cap = static_cast<int>(std::min<size_t>(out.size(), 1 << 30));
-  int rc = SSL_read(ssl_.get(), out.data(), cap);
-  if (rc > 0) {
-    got = static_cast<size_t>(rc);
-    return Status::ok;
+TlsSession::Status TlsSession::read(std::span<const uint8_t>& plaintext) {
+#if defined(OPENSSL_IS_BORINGSSL)
+  while (records_) {
+    size_t consumed = 0;
+    auto result = records_->open({in_.data(), in_.size()}, plaintext, consumed, out_);
+    // The plaintext stays where it is: consume() only moves the buffer's indices.
+    in_.consume(consumed);
+    switch (result) {
+      case RecordLayer::Result::record:
+        if (plaintext.empty()) continue;  // a ticket, a KeyUpdate
+        return Status::ok;
+      case RecordLayer::Result::need_more:
+        return Status::want_io;
+      case RecordLayer::Result::closed:
+        error_ = records_->error();
+        return Status::closed;
+      case RecordLayer::Result::failed:
+        error_ = records_->error();
+        failure_ = metrics::TlsResult::error;
+        return Status::failed;
+    }
   }
-  return fail_or_retry(rc);
+#endif
+  constexpr int kRecord = 16384;  // SSL_read returns one record at most
+  uint8_t* scratch = plain_.prepare(kRecord).data();
+  int rc = SSL_read(ssl_.get(), scratch, kRecord);
+  if (rc <= 0) return fail_or_retry(rc);
+  plaintext = {scratch, static_cast<size_t>(rc)};
+  return Status::ok;
+}
+
+const char* TlsSession::record_layer() const {
+#if defined(OPENSSL_IS_BORINGSSL)
+  if (records_) return "in-place";
+#endif
+  return "ssl";
+}
+
+void TlsSession::shrink() {
+  for (ByteBuffer* buffer : {&in_, &out_, &plain_}) buffer->shrink();
 }
 
 bool TlsSession::write(const uint8_t* bytes, size_t n) {
+#if defined(OPENSSL_IS_BORINGSSL)
+  if (records_) {
+    records_->seal(bytes, n, out_);
+    return true;
+  }
+#endif
   while (n > 0) {
     int chunk = static_cast<int>(std::min<size_t>(n, 1 << 30));
     int rc = SSL_write(ssl_.get(), bytes, chunk);

@@ -9,6 +9,7 @@
 
 #include "metrics/labels.h"
 #include "identity/spiffe_id.h"
+#include "tls/record_layer.h"
 #include "tls/tls_context.h"
 #include "util/byte_buffer.h"
 
@@ -21,7 +22,8 @@ struct SslFree {
 // One TLS connection whose ciphertext goes through our own buffers instead of the socket:
 // the caller reads the socket in large chunks into inbound() and writes outbound() with
 // one large write. (A socket BIO would cost two read() calls and one write() per 16 KiB
-// record.)
+// record.) After the handshake, with BoringSSL, records are opened in place in inbound()
+// and sealed straight into outbound() (RecordLayer); with OpenSSL through SSL_read/SSL_write.
 class TlsSession {
  public:
   enum class Status { ok, want_io, closed, failed };
@@ -37,8 +39,10 @@ class TlsSession {
   Status handshake();
   bool handshake_done() const { return SSL_is_init_finished(ssl_.get()); }
 
-  // Decrypts into `out`; 0 bytes with want_io means more ciphertext is needed.
-  Status read(std::span<uint8_t> out, size_t& got);
+  // The next decrypted bytes (ok; possibly none), valid until inbound() is next written
+  // to; want_io when more ciphertext is needed. Replies (a KeyUpdate, an alert) may be
+  // queued in outbound() meanwhile.
+  Status read(std::span<const uint8_t>& plaintext);
   // Encrypts all of `bytes` into outbound(); false only on a fatal TLS error.
   bool write(const uint8_t* bytes, size_t n);
 
@@ -49,6 +53,10 @@ class TlsSession {
   std::string alpn() const;
   // The peer certificate's SPIFFE id when it has exactly one, else nullopt with error().
   std::optional<identity::SpiffeId> peer_identity();
+  // "in-place" (RecordLayer) or "ssl" (SSL_read/SSL_write).
+  const char* record_layer() const;
+  // Frees the buffers while nothing is in them.
+  void shrink();
 
  private:
   Status fail_or_retry(int rc);
@@ -56,6 +64,10 @@ class TlsSession {
   std::unique_ptr<SSL, SslFree> ssl_;
   ByteBuffer in_;
   ByteBuffer out_;
+  ByteBuffer plain_;  // SSL_read's output
+#if defined(OPENSSL_IS_BORINGSSL)
+  std::optional<RecordLayer> records_;
+#endif
   std::string error_;
   metrics::TlsResult failure_ = metrics::TlsResult::ok;
 };

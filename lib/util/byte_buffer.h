@@ -13,6 +13,7 @@ namespace hbone {
 class ByteBuffer {
  public:
   const uint8_t* data() const { return storage_.get() + begin_; }
+  uint8_t* data() { return storage_.get() + begin_; }
   size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }
   size_t capacity() const { return capacity_; }

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <openssl/ssl.h>
+
+#if defined(OPENSSL_IS_BORINGSSL)
+
+#include <openssl/aead.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "util/byte_buffer.h"
+
+namespace hbone::tls {
+
+// TLS 1.3 record protection (RFC 8446 §5) done here with BoringSSL's AEADs, from the
+// traffic secrets BoringSSL exports once its handshake is done. Records are decrypted in
+// place in the receive buffer and sealed from the caller's bytes straight into the send
+// buffer: SSL_read/SSL_write copy every record once more through BoringSSL's own
+// buffers, and bssl::OpenRecord/SealRecord refuse TLS 1.3. Post-handshake messages are
+// handled here too: KeyUpdate (answered when asked, and sent by us every
+// `records_per_key` records, below AES-GCM's limit), NewSessionTicket (ignored: hbone
+// does not resume sessions).
+class RecordLayer {
+ public:
+  enum class Result { record, need_more, closed, failed };
+
+  // RFC 8446 §5.5: AES-GCM keys protect at most 2^24.5 full-size records.
+  static constexpr uint64_t kRecordsPerKey = uint64_t{1} << 24;
+
+  // Takes over `ssl`'s TLS 1.3 connection after its handshake; nullopt with `why` when it
+  // cannot (another version or cipher, bytes still buffered in `ssl`).
+  static std::optional<RecordLayer> take_over(SSL* ssl, std::string& why,
+                                              uint64_t records_per_key = kRecordsPerKey);
+
+  // Opens the first record of `in` in place. `consumed` is its length whatever the result
+  // (0 with need_more). record: `plaintext` (inside `in`, possibly empty) is application
+  // data. Replies to the peer (a KeyUpdate, a fatal alert) are appended to `out`.
+  Result open(std::span<uint8_t> in, std::span<const uint8_t>& plaintext, size_t& consumed,
+              ByteBuffer& out);
+  // Appends `bytes` to `out` as application data records.
+  void seal(const uint8_t* bytes, size_t n, ByteBuffer& out);
+
+  // Why open() failed or closed.
+  const std::string& error() const { return error_; }
+  uint64_t key_updates_sent() const { return key_updates_sent_; }
+  uint64_t key_updates_received() const { return key_updates_received_; }
+
+ private:
+  // One direction's key: the AEAD, its static IV and next sequence number (§5.3).
+  struct Direction {
+    bssl::UniquePtr<EVP_AEAD_CTX> aead;
+    std::vector<uint8_t> secret;
+    uint8_t iv[12];
+    uint64_t sequence = 0;
+  };
+
+  RecordLayer(const EVP_AEAD* aead, const EVP_MD* hash, uint64_t records_per_key, bool server)
+      : aead_(aead), hash_(hash), records_per_key_(records_per_key), server_(server) {}
+  bool install(Direction& direction, std::span<const uint8_t> secret, uint64_t sequence);
+  // §7.2: the next generation of a direction's traffic secret.
+  bool update(Direction& direction);
+  void nonce(const Direction& direction, uint8_t out[12]) const;
+  void seal_record(uint8_t type, const uint8_t* bytes, size_t n, ByteBuffer& out);
+  void send_key_update(bool request_peer, ByteBuffer& out);
+  Result handshake_messages(ByteBuffer& out);
+  Result fail(uint8_t alert, std::string why, ByteBuffer& out);
+
+  const EVP_AEAD* aead_;
+  const EVP_MD* hash_;
+  uint64_t records_per_key_;
+  bool server_;
+  Direction read_;
+  Direction write_;
+  std::vector<uint8_t> handshake_;  // post-handshake messages split across records
+  unsigned key_updates_in_a_row_ = 0;
+  uint64_t key_updates_sent_ = 0;
+  uint64_t key_updates_received_ = 0;
+  std::string error_;
+};
+
+}  // namespace hbone::tls
+
+#endif  // OPENSSL_IS_BORINGSSL

@@ -1,0 +1,202 @@
+#include "tls/record_layer.h"
+
+#if defined(OPENSSL_IS_BORINGSSL)
+
+#include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/ec_key.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <numeric>
+#include <vector>
+
+namespace hbone::tls {
+namespace {
+
+// One side is BoringSSL's own record layer, the other ours after the handshake: every
+// record must be understood by the other implementation.
+class RecordLayerTest : public ::testing::Test {
+ protected:
+  // `ours_is_server`: which end RecordLayer takes over. `tickets`: NewSessionTickets the
+  // server sends after the handshake.
+  void connect(bool ours_is_server, size_t tickets = 0, uint64_t records_per_key = RecordLayer::kRecordsPerKey) {
+    bssl::UniquePtr<EVP_PKEY> key(EVP_PKEY_new());
+    EC_KEY* ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+    ASSERT_TRUE(EC_KEY_generate_key(ec));
+    EVP_PKEY_assign_EC_KEY(key.get(), ec);
+    bssl::UniquePtr<X509> cert(X509_new());
+    X509_set_version(cert.get(), X509_VERSION_3);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_ASC,
+                               reinterpret_cast<const uint8_t*>("test"), -1, -1, 0);
+    X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
+    X509_set_pubkey(cert.get(), key.get());
+    ASSERT_TRUE(X509_sign(cert.get(), key.get(), EVP_sha256()));
+
+    bssl::UniquePtr<SSL_CTX> server_ctx(SSL_CTX_new(TLS_method()));
+    bssl::UniquePtr<SSL_CTX> client_ctx(SSL_CTX_new(TLS_method()));
+    for (SSL_CTX* ctx : {server_ctx.get(), client_ctx.get()}) {
+      SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    }
+    SSL_CTX_use_certificate(server_ctx.get(), cert.get());
+    SSL_CTX_use_PrivateKey(server_ctx.get(), key.get());
+    SSL_CTX_set_num_tickets(server_ctx.get(), tickets);
+    bssl::UniquePtr<SSL> server(SSL_new(server_ctx.get()));
+    bssl::UniquePtr<SSL> client(SSL_new(client_ctx.get()));
+    BIO* server_bio = nullptr;
+    BIO* client_bio = nullptr;
+    ASSERT_TRUE(BIO_new_bio_pair(&server_bio, 1 << 20, &client_bio, 1 << 20));
+    SSL_set_bio(server.get(), server_bio, server_bio);
+    SSL_set_bio(client.get(), client_bio, client_bio);
+    SSL_set_accept_state(server.get());
+    SSL_set_connect_state(client.get());
+    for (int i = 0; i < 10 && !(SSL_is_init_finished(server.get()) && SSL_is_init_finished(client.get())); ++i) {
+      SSL_do_handshake(client.get());
+      SSL_do_handshake(server.get());
+    }
+    ASSERT_TRUE(SSL_is_init_finished(server.get()) && SSL_is_init_finished(client.get()));
+    ours_ssl_ = ours_is_server ? std::move(server) : std::move(client);
+    peer_ = ours_is_server ? std::move(client) : std::move(server);
+    std::string why;
+    ours_ = RecordLayer::take_over(ours_ssl_.get(), why, records_per_key);
+    ASSERT_TRUE(ours_) << why;
+  }
+
+  // Ciphertext our side queued goes to the peer.
+  void send_queued() {
+    while (!out_.empty()) {
+      int n = BIO_write(SSL_get_wbio(ours_ssl_.get()), out_.data(), static_cast<int>(out_.size()));
+      ASSERT_GT(n, 0);
+      out_.consume(static_cast<size_t>(n));
+    }
+  }
+
+  // Everything the peer sent, opened by our side; application data appended to `got`.
+  RecordLayer::Result receive(std::vector<uint8_t>& got) {
+    uint8_t chunk[65536];
+    int n;
+    while ((n = BIO_read(SSL_get_rbio(ours_ssl_.get()), chunk, sizeof(chunk))) > 0) {
+      in_.append(chunk, static_cast<size_t>(n));
+    }
+    while (true) {
+      std::span<const uint8_t> plaintext;
+      size_t consumed = 0;
+      auto result = ours_->open({in_.data(), in_.size()}, plaintext, consumed, out_);
+      got.insert(got.end(), plaintext.begin(), plaintext.end());
+      in_.consume(consumed);
+      if (result != RecordLayer::Result::record) return result;
+    }
+  }
+
+  std::vector<uint8_t> peer_reads() {
+    std::vector<uint8_t> got;
+    uint8_t chunk[65536];
+    int n;
+    while ((n = SSL_read(peer_.get(), chunk, sizeof(chunk))) > 0) got.insert(got.end(), chunk, chunk + n);
+    return got;
+  }
+
+  static std::vector<uint8_t> pattern(size_t n) {
+    std::vector<uint8_t> bytes(n);
+    std::iota(bytes.begin(), bytes.end(), uint8_t{7});
+    return bytes;
+  }
+
+  void expect_round_trip(size_t n) {
+    auto sent = pattern(n);
+    ours_->seal(sent.data(), sent.size(), out_);
+    send_queued();
+    EXPECT_EQ(peer_reads(), sent);
+    ASSERT_EQ(SSL_write(peer_.get(), sent.data(), static_cast<int>(sent.size())), static_cast<int>(sent.size()));
+    std::vector<uint8_t> got;
+    EXPECT_EQ(receive(got), RecordLayer::Result::need_more);
+    EXPECT_EQ(got, sent);
+  }
+
+  bssl::UniquePtr<SSL> ours_ssl_;
+  bssl::UniquePtr<SSL> peer_;
+  std::optional<RecordLayer> ours_;
+  ByteBuffer in_;
+  ByteBuffer out_;
+};
+
+TEST_F(RecordLayerTest, BothDirectionsAsClientAndServer) {
+  for (bool server : {false, true}) {
+    connect(server);
+    expect_round_trip(1);
+    expect_round_trip(100'000);  // several full records
+  }
+}
+
+TEST_F(RecordLayerTest, ClientIgnoresTicketsSentAfterTheHandshake) {
+  connect(false, 2);
+  expect_round_trip(5000);
+  // The tickets' record (sent with the first write) and the data record went out under the
+  // application key: only the data reached us.
+  EXPECT_EQ(SSL_get_write_sequence(peer_.get()), 2u);
+}
+
+TEST_F(RecordLayerTest, AnswersAKeyUpdateThatAsksForOne) {
+  connect(true);
+  ASSERT_TRUE(SSL_key_update(peer_.get(), SSL_KEY_UPDATE_REQUESTED));
+  expect_round_trip(40'000);  // the peer's data comes under its new key; ours after our answer
+  EXPECT_EQ(ours_->key_updates_received(), 1u);
+  EXPECT_EQ(ours_->key_updates_sent(), 1u);
+  expect_round_trip(10);
+}
+
+TEST_F(RecordLayerTest, UpdatesItsKeyAfterRecordsPerKey) {
+  connect(false, 0, 3);
+  expect_round_trip(10 * 16384);  // 10 records: three keys used up
+  EXPECT_EQ(ours_->key_updates_sent(), 3u);
+  expect_round_trip(16384);
+}
+
+TEST_F(RecordLayerTest, PartialRecordWaitsForTheRest) {
+  connect(true);
+  auto sent = pattern(3000);
+  ASSERT_EQ(SSL_write(peer_.get(), sent.data(), 3000), 3000);
+  uint8_t record[4096];
+  int n = BIO_read(SSL_get_rbio(ours_ssl_.get()), record, sizeof(record));
+  ASSERT_GT(n, 100);
+  std::span<const uint8_t> plaintext;
+  size_t consumed = 1;
+  EXPECT_EQ(ours_->open({record, 100}, plaintext, consumed, out_), RecordLayer::Result::need_more);
+  EXPECT_EQ(consumed, 0u);
+  EXPECT_EQ(ours_->open({record, static_cast<size_t>(n)}, plaintext, consumed, out_), RecordLayer::Result::record);
+  EXPECT_EQ(consumed, static_cast<size_t>(n));
+  EXPECT_EQ(std::vector<uint8_t>(plaintext.begin(), plaintext.end()), sent);
+}
+
+TEST_F(RecordLayerTest, TamperedRecordFailsAndSendsAnAlert) {
+  connect(false);
+  uint8_t byte = 'x';
+  ASSERT_EQ(SSL_write(peer_.get(), &byte, 1), 1);
+  uint8_t record[256];
+  int n = BIO_read(SSL_get_rbio(ours_ssl_.get()), record, sizeof(record));
+  ASSERT_GT(n, 6);
+  record[6] ^= 1;
+  std::span<const uint8_t> plaintext;
+  size_t consumed = 0;
+  EXPECT_EQ(ours_->open({record, static_cast<size_t>(n)}, plaintext, consumed, out_), RecordLayer::Result::failed);
+  EXPECT_EQ(ours_->error(), "record authentication failed");
+  send_queued();
+  EXPECT_LE(SSL_read(peer_.get(), record, sizeof(record)), 0);  // the peer got our bad_record_mac
+  EXPECT_EQ(SSL_get_error(peer_.get(), -1), SSL_ERROR_SSL);
+}
+
+TEST_F(RecordLayerTest, CloseNotifyCloses) {
+  connect(true);
+  SSL_shutdown(peer_.get());
+  std::vector<uint8_t> got;
+  EXPECT_EQ(receive(got), RecordLayer::Result::closed);
+  EXPECT_EQ(ours_->error(), "peer sent close_notify");
+}
+
+}  // namespace
+}  // namespace hbone::tls
+
+#endif  // OPENSSL_IS_BORINGSSL
