@@ -20,6 +20,8 @@ constexpr size_t kSocketReadChunk = 256 * 1024;
 constexpr size_t kReadBudget = 4 * 1024 * 1024;
 // Above this much unsent ciphertext, stop producing frames until the socket drains.
 constexpr size_t kOutboundHighWater = 1024 * 1024;
+// DATA payloads up to this size are copied next to their frame header (see on_send_data).
+constexpr size_t kCoalescedPayload = 4096;
 // Opaque data of the window sizer's PINGs (keepalive PINGs carry zeros).
 constexpr uint8_t kBdpPing[8] = {'h', 'b', 'o', 'n', 'e', 'b', 'd', 'p'};
 const std::string kNoIdentity;  // h2c: there are no certificates
@@ -188,6 +190,7 @@ void H2Connection::process_inbound() {
   if (!tls_) {  // h2c: the socket's bytes are the HTTP/2 bytes
     feed({h2c_in_.data(), h2c_in_.size()});
     h2c_in_.consume(h2c_in_.size());
+    write_received();
     if (closed_) return;
     after_input();
     schedule_flush();
@@ -214,7 +217,10 @@ void H2Connection::process_inbound() {
     std::span<const uint8_t> plaintext;
     status = tls_->read(plaintext);
     if (status != tls::TlsSession::Status::ok || !feed(plaintext)) break;
+    if (!tls_->keeps_plaintext()) write_received();
   }
+  // In place, every record's plaintext is still in inbound(): one write per tunnel.
+  write_received();
   if (closed_) return;
   after_input();
   if (closed_) return;
@@ -236,6 +242,14 @@ bool H2Connection::feed(std::span<const uint8_t> in) {
   // nghttp2 decided to end the session (a flood limit, a connection error): its GOAWAY
   // goes out now and the rest of what the peer sent is not parsed.
   return nghttp2_session_want_read(session_.get());
+}
+
+void H2Connection::write_received() {
+  std::vector<int32_t> ids;
+  ids.swap(received_);
+  for (int32_t id : ids) {
+    if (StreamHandler* handler = stream(id)) handler->write_received();
+  }
 }
 
 bool H2Connection::finish_handshake() {
@@ -416,12 +430,16 @@ int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, siz
   }
   StreamHandler* handler = stream(frame->hd.stream_id);
   if (!handler) return NGHTTP2_ERR_CALLBACK_FAILURE;
-  // Frame header rides in the same record as any queued control frames; the payload is
-  // encrypted straight from the tunnel's read buffer.
+  // The frame header rides in the same record as any queued control frames. A small
+  // payload joins them (one record, one AEAD pass: what an interactive message costs); a
+  // large one is encrypted straight from the tunnel's read buffer into its own records.
   control_.append(framehd, 9);
-  flush_control();
-  if (length > 0 && !seal(handler->outgoing_data(), length)) {
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (length <= kCoalescedPayload) {
+    control_.append(handler->outgoing_data(), length);
+    flush_control();
+  } else {
+    flush_control();
+    if (!seal(handler->outgoing_data(), length)) return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
   handler->outgoing_sent(length);
   return 0;
@@ -518,6 +536,7 @@ void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t 
     return;
   }
   handler->on_peer_data(data, n);
+  if (received_.empty() || received_.back() != stream_id) received_.push_back(stream_id);
 }
 
 void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
@@ -630,7 +649,7 @@ void H2Connection::describe(nlohmann::json& out) const {
     out["send_window"] = nghttp2_session_get_remote_window_size(s);
     out["receive_window"] = nghttp2_session_get_local_window_size(s);
     out["tls_outbound_bytes"] = outbound().size();
-    if (tls_) out["tls_record_layer"] = tls_->record_layer();
+    if (tls_) tls_->describe(out);
     auto settings = [s](auto get) {
       return json{{"max_concurrent_streams", get(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)},
                   {"initial_window_size", get(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE)},

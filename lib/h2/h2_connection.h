@@ -143,6 +143,8 @@ class H2Connection : public net::PollWatcher::Handler,
   void process_inbound();
   // Gives `in` to nghttp2; false when the connection closed or nghttp2 reads no more.
   bool feed(std::span<const uint8_t> in);
+  // Streams given DATA since the last call write it on (see StreamHandler::write_received).
+  void write_received();
   bool finish_handshake();  // TLS: the peer's checks, then open_session()
   bool open_session();
   // The socket's byte queues: TLS ciphertext, or HTTP/2 itself with tls.plaintext_h2c.
@@ -170,6 +172,7 @@ class H2Connection : public net::PollWatcher::Handler,
   net::Timer keepalive_;
   net::Timer handshake_deadline_;
   std::unordered_map<int32_t, std::unique_ptr<StreamHandler>> streams_;
+  std::vector<int32_t> received_;  // streams with DATA not yet written on
   ByteBuffer control_;    // small frames, coalesced into one TLS record
   std::string peer_address_;
   std::string peer_identity_;

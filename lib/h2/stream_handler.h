@@ -20,7 +20,12 @@ class StreamHandler : public net::Retirable {
   virtual const uint8_t* outgoing_data() const = 0;
   virtual void outgoing_sent(size_t n) = 0;
 
+  // `data` stays valid until write_received(): the handler may keep pointers to it and
+  // write several chunks with one call.
   virtual void on_peer_data(const uint8_t* data, size_t n) = 0;
+  // Writes (or copies aside) what on_peer_data() left pending. The connection calls it
+  // once it has parsed what one socket read brought, before that buffer is reused.
+  virtual void write_received() = 0;
   // Everything received so far was written on (no backlog toward the local side).
   virtual bool keeping_up() const = 0;
   virtual void on_peer_end_stream() = 0;

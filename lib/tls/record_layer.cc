@@ -121,6 +121,7 @@ void RecordLayer::seal_record(uint8_t type, const uint8_t* bytes, size_t n, Byte
                             iv, kNonce, bytes, n, &type, 1, record, kHeader);
   out.commit(kHeader + n + tag);
   ++write_.sequence;
+  ++records_sealed_;
 }
 
 void RecordLayer::seal(const uint8_t* bytes, size_t n, ByteBuffer& out) {
@@ -169,6 +170,7 @@ RecordLayer::Result RecordLayer::open(std::span<uint8_t> in, std::span<const uin
     return fail(SSL_AD_BAD_RECORD_MAC, "record authentication failed", out);
   }
   ++read_.sequence;
+  ++records_opened_;
   // §5.4: the content type is the last non-zero byte; zeros after it are padding.
   while (n > 0 && body[n - 1] == 0) --n;
   if (n == 0) return fail(SSL_AD_UNEXPECTED_MESSAGE, "record without a content type", out);

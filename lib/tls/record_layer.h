@@ -46,6 +46,8 @@ class RecordLayer {
 
   // Why open() failed or closed.
   const std::string& error() const { return error_; }
+  uint64_t records_sealed() const { return records_sealed_; }
+  uint64_t records_opened() const { return records_opened_; }
   uint64_t key_updates_sent() const { return key_updates_sent_; }
   uint64_t key_updates_received() const { return key_updates_received_; }
 
@@ -77,6 +79,8 @@ class RecordLayer {
   Direction write_;
   std::vector<uint8_t> handshake_;  // post-handshake messages split across records
   unsigned key_updates_in_a_row_ = 0;
+  uint64_t records_sealed_ = 0;
+  uint64_t records_opened_ = 0;
   uint64_t key_updates_sent_ = 0;
   uint64_t key_updates_received_ = 0;
   std::string error_;

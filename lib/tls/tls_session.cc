@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "tls/certificate_identity.h"
@@ -170,11 +171,26 @@ TlsSession::Status TlsSession::read(std::span<const uint8_t>& plaintext) {
   return Status::ok;
 }
 
-const char* TlsSession::record_layer() const {
+bool TlsSession::keeps_plaintext() const {
 #if defined(OPENSSL_IS_BORINGSSL)
-  if (records_) return "in-place";
+  return records_.has_value();
+#else
+  return false;
 #endif
-  return "ssl";
+}
+
+void TlsSession::describe(nlohmann::json& out) const {
+#if defined(OPENSSL_IS_BORINGSSL)
+  if (records_) {
+    out["tls_record_layer"] = "in-place";
+    out["tls_records"] = {{"sent", records_->records_sealed()},
+                          {"received", records_->records_opened()},
+                          {"key_updates_sent", records_->key_updates_sent()},
+                          {"key_updates_received", records_->key_updates_received()}};
+    return;
+  }
+#endif
+  out["tls_record_layer"] = "ssl";
 }
 
 void TlsSession::shrink() {

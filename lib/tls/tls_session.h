@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -43,6 +44,9 @@ class TlsSession {
   // to; want_io when more ciphertext is needed. Replies (a KeyUpdate, an alert) may be
   // queued in outbound() meanwhile.
   Status read(std::span<const uint8_t>& plaintext);
+  // Whether read()'s plaintext outlives the next read() (in place: until inbound() is
+  // next written to), or is overwritten by it (SSL_read).
+  bool keeps_plaintext() const;
   // Encrypts all of `bytes` into outbound(); false only on a fatal TLS error.
   bool write(const uint8_t* bytes, size_t n);
 
@@ -53,8 +57,9 @@ class TlsSession {
   std::string alpn() const;
   // The peer certificate's SPIFFE id when it has exactly one, else nullopt with error().
   std::optional<identity::SpiffeId> peer_identity();
-  // "in-place" (RecordLayer) or "ssl" (SSL_read/SSL_write).
-  const char* record_layer() const;
+  // How records are protected ("in-place": RecordLayer, "ssl": SSL_read/SSL_write) and,
+  // in place, how many went each way and how many KeyUpdates.
+  void describe(nlohmann::json& out) const;
   // Frees the buffers while nothing is in them.
   void shrink();
 

@@ -13,6 +13,9 @@ namespace hbone::tunnel {
 
 namespace {
 
+// Peer chunks (one per TLS record) gathered into one sendmsg(); well below IOV_MAX.
+constexpr size_t kMaxGather = 64;
+
 const char* response_flags(int status) {
   switch (status) {
     case 400:
@@ -231,27 +234,54 @@ void Tunnel::on_peer_data(const uint8_t* data, size_t n) {
     return;
   }
   if (fd_ && relaying_ && down_.empty()) {
-    ssize_t w = ::send(fd_.get(), data, n, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno != EAGAIN && errno != EINTR) {
-        acknowledge(n);
-        reset_both(NGHTTP2_CANCEL, std::strerror(errno));
-        return;
-      }
-      w = 0;
+    received_.push_back({const_cast<uint8_t*>(data), n});
+    if (received_.size() == kMaxGather) write_received();
+    return;
+  }
+  down_.append(data, n);
+  update_interest();
+}
+
+void Tunnel::write_received() {
+  if (received_.empty()) return;
+  size_t total = 0;
+  for (const iovec& chunk : received_) total += chunk.iov_len;
+  msghdr message{};
+  message.msg_iov = received_.data();
+  message.msg_iovlen = received_.size();
+  ssize_t w = ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL);
+  if (w < 0) {
+    if (errno != EAGAIN && errno != EINTR) {
+      int err = errno;
+      drop_received();
+      reset_both(NGHTTP2_CANCEL, std::strerror(err));
+      return;
     }
-    acknowledge(static_cast<size_t>(w));
-    data += w;
-    n -= static_cast<size_t>(w);
+    w = 0;
   }
-  if (n > 0) {
-    down_.append(data, n);
-    update_interest();
+  acknowledge(static_cast<size_t>(w));
+  // What the socket did not take is copied aside: the chunks' buffer is about to be reused.
+  size_t skip = static_cast<size_t>(w);
+  for (const iovec& chunk : received_) {
+    size_t taken = std::min(skip, chunk.iov_len);
+    down_.append(static_cast<const uint8_t*>(chunk.iov_base) + taken, chunk.iov_len - taken);
+    skip -= taken;
   }
+  received_.clear();
+  if (static_cast<size_t>(w) < total) update_interest();
+}
+
+void Tunnel::drop_received() {
+  size_t total = 0;
+  for (const iovec& chunk : received_) total += chunk.iov_len;
+  received_.clear();
+  acknowledge(total);
 }
 
 void Tunnel::write_local() {
   if (!fd_ || !relaying_) return;
+  write_received();  // they come before anything in down_, and before a FIN
+  if (!fd_) return;
   while (!down_.empty()) {
     ssize_t w = ::send(fd_.get(), down_.data(), down_.size(), MSG_NOSIGNAL);
     if (w > 0) {
@@ -304,6 +334,7 @@ void Tunnel::reset_local(const char* why) {
   size_t unacked = down_.size();
   down_.consume(unacked);
   acknowledge(unacked);
+  drop_received();
   poll_.reset();
   net::close_with_reset(fd_);
   finished_ = true;
@@ -311,6 +342,7 @@ void Tunnel::reset_local(const char* why) {
 }
 
 void Tunnel::abort() {
+  received_.clear();  // the connection and its windows are gone
   if (finished_) return;
   poll_.reset();
   net::close_with_reset(fd_);

@@ -3,6 +3,9 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include <sys/uio.h>
 
 #include "h2/h2_connection.h"
 #include "h2/stream_handler.h"
@@ -70,6 +73,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   const uint8_t* outgoing_data() const override { return up_.data(); }
   void outgoing_sent(size_t n) override;
   void on_peer_data(const uint8_t* data, size_t n) override;
+  void write_received() override;
   bool keeping_up() const override { return down_.empty(); }
   void on_peer_end_stream() override;
   void on_stream_closed(uint32_t error_code) override;
@@ -86,6 +90,8 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   void write_local();
   void update_interest();
   void acknowledge(size_t n);
+  // Gives the windows back for pending peer bytes that will never be written.
+  void drop_received();
   void reset_both(uint32_t h2_error, const char* why);
   void reset_local(const char* why);
   void maybe_finish();
@@ -103,6 +109,9 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   std::optional<net::PollWatcher> poll_;
   ByteBuffer up_;    // local -> peer, read but not yet framed
   ByteBuffer down_;  // peer -> local, received but not yet written
+  // Peer bytes still in the connection's receive buffer, written in one call by
+  // write_received(); whatever the socket does not take moves to down_. Never both.
+  std::vector<iovec> received_;
   std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
   uint64_t bytes_up_ = 0;    // local -> peer
   uint64_t bytes_down_ = 0;  // peer -> local
