@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Throughput of hbone against direct and a plain TCP relay, measured in one run.
-#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,w2] [-b BIN] [-o DIR]
+#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,w2] [-b BIN] [-y YAML]
+#                 [-m P1,P4,R] [-o DIR]
 # Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2;
 # h2c: the same hbone pair with tls.plaintext_h2c (no TLS: what the crypto costs);
 # w2: the mTLS pair with `workers: 2` on both sides (not in the default list).
 # -b BIN adds path `base`: the mTLS pair run by another hbone binary (an earlier build), for
-# before/after figures from one run.
+# before/after figures from one run. -y YAML adds path `tuned`: the mTLS pair with YAML added
+# to both configs (e.g. -y 'socket: {read_size: 1MiB}'). -m: the modes to run (default all).
 # Modes: -P1, -P4, -R. Rounds alternate the path order (A B C, then C B A, ...) so drift on
 # this shared machine does not favour one path. For each path and mode: receiver Gbit/s
 # (mean over rounds), ratio to direct in the same mode, CPU seconds per second of the proxy
@@ -14,15 +16,17 @@
 # (default perf/results/bench-<timestamp>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=10 rounds=2 out="" path_list=direct,socat,hbone,h2c base_bin=""
-while getopts "t:r:p:b:o:" opt; do
+seconds=10 rounds=2 out="" path_list=direct,socat,hbone,h2c base_bin="" tuned_yaml="" mode_list=P1,P4,R
+while getopts "t:r:p:b:y:m:o:" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
     r) rounds=$OPTARG ;;
     p) path_list=$OPTARG ;;
     b) base_bin=$(realpath "$OPTARG") ;;
+    y) tuned_yaml=$OPTARG ;;
+    m) mode_list=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) echo "usage: $0 [-t SECONDS] [-r ROUNDS] [-p PATHS] [-b BIN] [-o DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-t SECONDS] [-r ROUNDS] [-p PATHS] [-b BIN] [-y YAML] [-m MODES] [-o DIR]" >&2; exit 2 ;;
   esac
 done
 out=${out:-perf/results/bench-$(date +%Y%m%d-%H%M%S)}
@@ -36,12 +40,13 @@ socat_pid=$!
 pids+=("$socat_pid")
 IFS=, read -r -a paths <<<"$path_list"
 [ -n "$base_bin" ] && paths+=(base)
+[ -n "$tuned_yaml" ] && paths+=(tuned)
 [[ " ${paths[*]} " == *" direct "* ]] || { echo "-p must include direct (ratios are to it)" >&2; exit 2; }
 # path -> "port pids"
 declare -A port=([direct]=$iperf_port [socat]=$socat_port)
 declare -A procs=([direct]="" [socat]="$socat_pid")
-declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2" [base]="")
-declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="" [base]="")
+declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2" [base]="" [tuned]="$tuned_yaml")
+declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="" [base]="" [tuned]="")
 for path in "${paths[@]}"; do
   [ -n "${port[$path]:-}" ] && continue
   [ -n "${mesh_yaml[$path]+set}" ] || { echo "unknown path: $path" >&2; exit 2; }
@@ -52,7 +57,7 @@ for path in "${paths[@]}"; do
   port[$path]=$client_port
   procs[$path]="$gateway_pid $client_pid"
 done
-modes=(P1 P4 R)
+IFS=, read -r -a modes <<<"$mode_list"
 echo "path,mode,round,gbps,cpu_before,cpu_after,time_before,time_after" > "$out/runs.csv"
 for ((round = 1; round <= rounds; round++)); do
   order=("${paths[@]}")

@@ -62,11 +62,16 @@ wait_running() {  # log
 # start_mesh BIN DIR TARGET_PORT [extra YAML for both] [extra tls keys]: sets gateway_pid
 # client_pid client_port admin_gw admin_cl. With mesh_rtt_ms set, the client reaches the
 # gateway through hbone-rtt-relay (mesh_rtt_ms, optional mesh_rate_mbit); sets relay_pid.
-# mesh_log_level: hbone's log level (default info).
+# mesh_log_level: hbone's log level (default info). mesh_second_target: a second client
+# listener (port client_port2) to that target port, its tunnels on the same pooled connection.
 start_mesh() {
   local bin=$1 dir=$2 target=$3 extra=${4:-} tls_extra=${5:-}
-  local gw_port dial_port
+  local gw_port dial_port second=""
   gw_port=$(free_port) client_port=$(free_port) admin_gw=$(free_port) admin_cl=$(free_port)
+  if [ -n "${mesh_second_target:-}" ]; then
+    client_port2=$(free_port)
+    second=", {listen: 127.0.0.1:$client_port2, target: 127.0.0.1:$mesh_second_target}"
+  fi
   dial_port=$gw_port
   if [ -n "${mesh_rtt_ms:-}" ]; then
     dial_port=$(free_port)
@@ -90,7 +95,7 @@ admin: {listen: 127.0.0.1:$admin_cl}
 tls: {cert: certs/dev/client.pem, key: certs/dev/client-key.pem, ca: certs/dev/ca.pem$tls_extra}
 client:
   gateway: 127.0.0.1:$dial_port
-  listeners: [{listen: 127.0.0.1:$client_port, target: 127.0.0.1:$target}]
+  listeners: [{listen: 127.0.0.1:$client_port, target: 127.0.0.1:$target}$second]
 $extra
 YAML
   "$bin" --config "$dir/gateway.yaml" > "$dir/gateway.log" 2>&1 &

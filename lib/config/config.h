@@ -83,6 +83,9 @@ struct SocketConfig {
   uint32_t send_buffer = 0;  // 0: kernel default
   uint32_t recv_buffer = 0;
   uint32_t read_size = 256u << 10;
+  // TCP_NOTSENT_LOWAT on HBONE connections, and the bound of hbone's own queue in front of
+  // them: what an interactive tunnel's bytes may wait behind. 0: off (1 MiB queue).
+  uint32_t notsent_lowat = 0;
   uint32_t mark = 0x539;  // SO_MARK on sockets hbone opens, so capture rules skip them (ztunnel's)
   // TCP keepalive on HBONE connections (ztunnel's 180s/180s/9): a dead peer behind a NAT is
   // found without traffic. 0s: off.

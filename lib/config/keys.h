@@ -155,6 +155,10 @@ void visit_keys(V& v, C& c) {
            c.socket.recv_buffer, 0, kMaxSocketBuffer);
     v.size(Key{"read_size", R::restart, "bytes read from a local socket at once; bounds a tunnel's send buffer"},
            c.socket.read_size, 4096, 16u << 20);
+    v.size(Key{"notsent_lowat", R::restart,
+                "TCP_NOTSENT_LOWAT on HBONE connections and the bound of hbone's queue before them: "
+                "the most an interactive tunnel's bytes wait behind a bulk one's (0: off)"},
+           c.socket.notsent_lowat, 0, 64u << 20);
     v.integer(Key{"mark", R::restart,
                   "SO_MARK (e.g. 0x539) on sockets hbone opens, so capture rules skip them; 0: none"},
               c.socket.mark, 0, 0xffffffffu);

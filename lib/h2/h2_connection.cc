@@ -18,8 +18,11 @@ namespace {
 constexpr size_t kSocketReadChunk = 256 * 1024;
 // Read at most this much per readiness event, so one busy connection cannot starve others.
 constexpr size_t kReadBudget = 4 * 1024 * 1024;
-// Above this much unsent ciphertext, stop producing frames until the socket drains.
+// Without socket.notsent_lowat: above this much unsent ciphertext, stop producing frames
+// until the socket drains.
 constexpr size_t kOutboundHighWater = 1024 * 1024;
+// With it, the queue bound is the lowat, and no smaller than one full TLS record.
+constexpr size_t kMinHighWater = 16 * 1024;
 // DATA payloads up to this size are copied next to their frame header (see on_send_data).
 constexpr size_t kCoalescedPayload = 4096;
 // Opaque data of the window sizer's PINGs (keepalive PINGs carry zeros).
@@ -48,6 +51,9 @@ H2Connection::H2Connection(net::WorkerContext& worker, std::shared_ptr<const tls
       tls_context_(std::move(tls)),
       own_identity_(tls_context_ ? tls_context_->identity() : kNoIdentity),
       side_(side),
+      high_water_(worker.config.socket.notsent_lowat
+                      ? std::max<size_t>(worker.config.socket.notsent_lowat, kMinHighWater)
+                      : kOutboundHighWater),
       keepalive_(worker.loop.uv(), [this] { on_keepalive(); }),
       handshake_deadline_(worker.loop.uv(), [this] {
         // A peer that connects and never finishes the handshake must not hold a socket.
@@ -131,7 +137,7 @@ void H2Connection::start(net::Fd fd, std::string peer_address) {
   fd_ = std::move(fd);
   peer_address_ = std::move(peer_address);
   net::apply_socket_options(fd_.get(), config().socket);
-  net::apply_liveness_options(fd_.get(), config().socket);
+  net::apply_hbone_options(fd_.get(), config().socket);
   poll_.emplace(loop().uv(), fd_.get(), this);
   poll_->watch(UV_READABLE);
   handshake_deadline_.start(config().tls.handshake_timeout);
@@ -158,7 +164,7 @@ void H2Connection::on_io(int status, int events) {
   if (events & UV_WRITABLE) {
     write_socket();
     // Room again below the high-water mark: let streams produce more frames.
-    if (outbound().size() < kOutboundHighWater) schedule_flush();
+    if (outbound().size() < high_water_) schedule_flush();
   }
   if (!closed_ && (events & (UV_READABLE | UV_DISCONNECT))) read_socket();
 }
@@ -343,9 +349,9 @@ void H2Connection::flush() {
   // Above the high-water mark, write first: if the socket takes it all now, no writable
   // event will follow to ask nghttp2 for more, and a sender with data and credit would
   // stall (found at 1 ms RTT with 64 MiB windows).
-  if (outbound().size() >= kOutboundHighWater) write_socket();
+  if (outbound().size() >= high_water_) write_socket();
   if (closed_) return;
-  if (session_ && outbound().size() < kOutboundHighWater) {
+  if (session_ && outbound().size() < high_water_) {
     int rv = nghttp2_session_send(session_.get());
     if (rv != 0) {
       close(std::string("HTTP/2 send: ") + nghttp2_strerror(rv));
@@ -381,13 +387,21 @@ void H2Connection::write_socket() {
     ssize_t n = ::send(fd_.get(), out.data(), out.size(), MSG_NOSIGNAL);
     if (n > 0) {
       out.consume(static_cast<size_t>(n));
+      written_ += static_cast<uint64_t>(n);
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
     close(std::string("write: ") + std::strerror(errno));
     return;
   }
-  if (out.empty() && out.capacity() > 2 * kOutboundHighWater) out.shrink();
+  if (!queued_.empty() && queued_.front().first <= written_) {
+    auto now = std::chrono::steady_clock::now();
+    auto& histogram = metrics().send_queue_seconds[role()];
+    for (; !queued_.empty() && queued_.front().first <= written_; queued_.pop_front()) {
+      histogram.observe(std::chrono::duration<double>(now - queued_.front().second).count());
+    }
+  }
+  if (out.empty() && out.capacity() > 2 * high_water_) out.shrink();
   poll_->want(UV_WRITABLE, !out.empty());
 }
 
@@ -424,9 +438,9 @@ int H2Connection::on_send(const uint8_t* data, size_t n) {
 }
 
 int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t length) {
-  if (outbound().size() >= kOutboundHighWater) {
+  if (outbound().size() >= high_water_) {
     write_socket();
-    if (closed_ || outbound().size() >= kOutboundHighWater) return NGHTTP2_ERR_WOULDBLOCK;
+    if (closed_ || outbound().size() >= high_water_) return NGHTTP2_ERR_WOULDBLOCK;
   }
   StreamHandler* handler = stream(frame->hd.stream_id);
   if (!handler) return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -434,6 +448,10 @@ int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, siz
   // payload joins them (one record, one AEAD pass: what an interactive message costs); a
   // large one is encrypted straight from the tunnel's read buffer into its own records.
   control_.append(framehd, 9);
+  if (auto since = handler->queued_since(); since != std::chrono::steady_clock::time_point{}) {
+    // The payload's first byte leaves once the socket has taken what is queued before it.
+    queued_.emplace_back(written_ + outbound().size() + control_.size(), since);
+  }
   if (length <= kCoalescedPayload) {
     control_.append(handler->outgoing_data(), length);
     flush_control();
@@ -449,6 +467,13 @@ long H2Connection::max_data_length(int32_t, int32_t conn_window, int32_t stream_
                                    uint32_t peer_max_frame) {
   long limit = std::min<long>({conn_window, stream_window, static_cast<long>(peer_max_frame),
                                static_cast<long>(config().http2.max_frame_size)});
+  if (config().socket.notsent_lowat) {
+    // A frame takes at most the room left below the high-water mark: another stream's
+    // bytes then wait behind no more than that (nghttp2 alternates between streams).
+    size_t queued = outbound().size();
+    long room = queued < high_water_ ? static_cast<long>(high_water_ - queued) : 0;
+    limit = std::min(limit, std::max(room, static_cast<long>(kMinHighWater)));
+  }
   return std::max<long>(limit, 1);
 }
 

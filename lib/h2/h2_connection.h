@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -163,6 +164,8 @@ class H2Connection : public net::PollWatcher::Handler,
   std::shared_ptr<const tls::TlsContext> tls_context_;
   const std::string& own_identity_;
   const Side side_;
+  // Unsent bytes above which no more frames are produced (see socket.notsent_lowat).
+  const size_t high_water_;
   std::optional<tls::TlsSession> tls_;  // empty with tls.plaintext_h2c
   ByteBuffer h2c_in_;
   ByteBuffer h2c_out_;
@@ -173,6 +176,9 @@ class H2Connection : public net::PollWatcher::Handler,
   net::Timer handshake_deadline_;
   std::unordered_map<int32_t, std::unique_ptr<StreamHandler>> streams_;
   std::vector<int32_t> received_;  // streams with DATA not yet written on
+  uint64_t written_ = 0;  // bytes ever written to the socket
+  // Streams' first queued bytes: their offset in the socket's byte stream, and since when.
+  std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> queued_;
   ByteBuffer control_;    // small frames, coalesced into one TLS record
   std::string peer_address_;
   std::string peer_identity_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -18,6 +19,9 @@ class StreamHandler : public net::Retirable {
   // sets *eof when they are the last. Returns -1 when nothing is buffered yet (deferred).
   virtual long next_data(size_t max, bool* eof) = 0;
   virtual const uint8_t* outgoing_data() const = 0;
+  // When the oldest byte now buffered for sending was read, if it has not been framed yet
+  // (time_point{} otherwise): the start of what hbone_h2_send_queue_seconds measures.
+  virtual std::chrono::steady_clock::time_point queued_since() const = 0;
   virtual void outgoing_sent(size_t n) = 0;
 
   // `data` stays valid until write_received(): the handler may keep pointers to it and

@@ -176,7 +176,10 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
         {"hbone_h2_streams_per_connection", "Streams open on a connection when a stream opens",
          &WorkerMetrics::streams_per_connection},
         {"hbone_tunnel_setup_seconds", "Tunnel setup latency: accept (client) or request (gateway) to 200",
-         &WorkerMetrics::setup_seconds}}) {
+         &WorkerMetrics::setup_seconds},
+        {"hbone_h2_send_queue_seconds",
+         "How long a stream's first queued byte waited, from its local read until written to the HBONE socket",
+         &WorkerMetrics::send_queue_seconds}}) {
     FamilyBuilder f(out, name, help, MetricType::Histogram);
     for (int r = 0; r < kRoles; ++r) {
       std::vector<const Histogram*> parts;

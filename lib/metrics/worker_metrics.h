@@ -65,6 +65,8 @@ class WorkerMetrics {
   std::array<ByEnum<StallScope, Counter>, kRoles> stall_micros;
   std::array<ByEnum<TlsResult, Counter>, kRoles> tls_handshakes;
   std::array<Histogram, kRoles> setup_seconds{make_latency_histogram(), make_latency_histogram()};
+  // A stream's first queued byte: read from the local socket until written to the HBONE socket.
+  std::array<Histogram, kRoles> send_queue_seconds{make_queue_histogram(), make_queue_histogram()};
   ByEnum<ConnectFailure, Counter> upstream_connect_failures;
   std::array<ByEnum<LimitRefusal, Counter>, kRoles> limit_rejections;
   std::array<Counter, kRoles> idle_timeouts;
@@ -78,6 +80,9 @@ class WorkerMetrics {
     return Histogram{1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777215};
   }
   static Histogram make_streams_histogram() { return Histogram{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}; }
+  static Histogram make_queue_histogram() {
+    return Histogram{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1};
+  }
   static Histogram make_latency_histogram() {
     return Histogram{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   }

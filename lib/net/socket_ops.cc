@@ -32,7 +32,7 @@ void apply_socket_options(int fd, const config::SocketConfig& options) {
   }
 }
 
-void apply_liveness_options(int fd, const config::SocketConfig& options) {
+void apply_hbone_options(int fd, const config::SocketConfig& options) {
   using std::chrono::duration_cast;
   using std::chrono::seconds;
   if (options.keepalive_time.count() > 0) {
@@ -48,6 +48,9 @@ void apply_liveness_options(int fd, const config::SocketConfig& options) {
   if (options.user_timeout.count() > 0) {
     unsigned timeout = static_cast<unsigned>(options.user_timeout.count());
     setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout));
+  }
+  if (options.notsent_lowat > 0) {
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &options.notsent_lowat, sizeof(options.notsent_lowat));
   }
 }
 

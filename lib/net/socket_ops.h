@@ -15,9 +15,11 @@ namespace hbone::net {
 // traffic too; batching is done by us, not by Nagle).
 void apply_socket_options(int fd, const config::SocketConfig& options);
 
-// TCP keepalive and TCP_USER_TIMEOUT (socket.keepalive_*, socket.user_timeout) on an
-// HBONE connection, so a peer gone silent (behind a NAT, power loss) is noticed.
-void apply_liveness_options(int fd, const config::SocketConfig& options);
+// On an HBONE connection: TCP keepalive and TCP_USER_TIMEOUT (socket.keepalive_*,
+// socket.user_timeout), so a peer gone silent (behind a NAT, power loss) is noticed; and
+// TCP_NOTSENT_LOWAT (socket.notsent_lowat): the socket takes writes and reports writable
+// only while fewer unsent bytes than that are queued in it.
+void apply_hbone_options(int fd, const config::SocketConfig& options);
 
 // Closes with RST instead of FIN (SO_LINGER 0): how a reset travels across the tunnel.
 void close_with_reset(Fd& fd);

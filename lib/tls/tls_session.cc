@@ -180,6 +180,9 @@ bool TlsSession::keeps_plaintext() const {
 }
 
 void TlsSession::describe(nlohmann::json& out) const {
+  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_.get())) {
+    out["tls_cipher"] = SSL_CIPHER_get_name(cipher);
+  }
 #if defined(OPENSSL_IS_BORINGSSL)
   if (records_) {
     out["tls_record_layer"] = "in-place";

@@ -194,6 +194,7 @@ void Tunnel::read_local() {
   if (n == 0) {
     local_eof_ = true;
   } else {
+    if (up_.empty()) queued_since_ = std::chrono::steady_clock::now();
     up_.commit(static_cast<size_t>(n));
     count_up(static_cast<size_t>(n));
   }
@@ -222,6 +223,7 @@ long Tunnel::next_data(size_t max, bool* eof) {
 
 void Tunnel::outgoing_sent(size_t n) {
   up_.consume(n);
+  queued_since_ = {};
   update_interest();
   update_stall();
   maybe_finish();

@@ -71,6 +71,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   // StreamHandler
   long next_data(size_t max, bool* eof) override;
   const uint8_t* outgoing_data() const override { return up_.data(); }
+  std::chrono::steady_clock::time_point queued_since() const override { return queued_since_; }
   void outgoing_sent(size_t n) override;
   void on_peer_data(const uint8_t* data, size_t n) override;
   void write_received() override;
@@ -113,6 +114,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   // write_received(); whatever the socket does not take moves to down_. Never both.
   std::vector<iovec> received_;
   std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point queued_since_{};  // up_'s first byte, until framed
   uint64_t bytes_up_ = 0;    // local -> peer
   uint64_t bytes_down_ = 0;  // peer -> local
   uint64_t sampled_up_ = 0;

@@ -72,6 +72,9 @@ def test_metrics_valid_and_match_iperf3(tmp_path, iperf_server):
     assert mesh.client.metric("hbone_tls_handshakes_total", role="client", result="ok") == 1
     assert mesh.gateway.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 1
     assert mesh.client.metric("hbone_h2_frames_sent_total", type="DATA") > 100
+    # Every tunnel's first bytes were queued and written: the send-queue histogram saw them.
+    assert mesh.client.metric("hbone_h2_send_queue_seconds_count", role="client") >= 2
+    assert mesh.gateway.metric("hbone_h2_send_queue_seconds_count", role="gateway") >= 2
     mesh.stop()
 
 
@@ -142,6 +145,12 @@ def test_debug_tunnels_live_rate_then_gone(tmp_path, iperf_server):
     assert t["status"] == 200 and t["send_window"] >= 0 and t["receive_window"] > 0
     conn = state["connections"][0]
     assert conn["peer_settings"]["max_concurrent_streams"] == 200
+    # BoringSSL builds protect records themselves (in place); OpenSSL builds through SSL_write.
+    boringssl = "TLS: boringssl" in subprocess.run([HBONE, "--version"], capture_output=True, text=True).stdout
+    assert conn["tls_record_layer"] == ("in-place" if boringssl else "ssl"), conn
+    assert conn["tls_cipher"].startswith("TLS_"), conn
+    if boringssl:
+        assert conn["tls_records"]["sent"] > 0 and conn["tls_records"]["received"] > 0, conn
     assert conn["local_settings"]["initial_window_size"] == 4 * MiB
     top = subprocess.run([HBONE, "top", "--admin", mesh.client.admin, "--once"],
                          capture_output=True, text=True, timeout=10)

@@ -88,3 +88,35 @@ def test_sender_resumes_after_its_socket_drains(tmp_path):
             results = server.wait_results(round_, timeout=30)
         assert results[-1] == (sha256(payload), len(payload)), round_
     assert mesh.stop() == (0, 0)
+
+
+def frames_over(proc, size):
+    """DATA frames the client sent with a payload above `size` (a bucket bound)."""
+    total = proc.metric("hbone_h2_data_frame_bytes_count", role="client")
+    within = proc.metric("hbone_h2_data_frame_bytes_bucket", role="client", le=str(size))
+    return total, total - within
+
+
+def test_notsent_lowat_bounds_what_a_tunnel_queues(tmp_path):
+    """With socket.notsent_lowat a frame never holds more than the room below it, so another
+    tunnel's bytes queue behind at most that much; without it, bulk frames are larger."""
+    payload = random_bytes(32 * MiB, seed=14)
+    server = TargetServer(read_all)
+    for name, socket_config in (("default", None), ("lowat", {"notsent_lowat": "64KiB"})):
+        (tmp_path / name).mkdir()
+        mesh = Mesh(tmp_path / name, server.port, client={"socket": socket_config} if socket_config else None)
+        with mesh.connect() as conn:
+            conn.sendall(payload)
+            conn.shutdown(socket.SHUT_WR)
+            conn.recv(1)
+        total, over = frames_over(mesh.client, 65536)
+        assert total > 0
+        if socket_config:
+            assert over == 0, (total, over)
+        else:
+            assert over > 0, (total, over)  # the bound above is the setting's doing
+        assert mesh.client.metric("hbone_h2_send_queue_seconds_count", role="client") >= 1
+        assert mesh.stop() == (0, 0)
+    results = server.wait_results(2)
+    assert all(r == (sha256(payload), len(payload)) for r in results), results
+    server.close()

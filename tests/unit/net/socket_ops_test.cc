@@ -58,14 +58,15 @@ TEST(SocketOps, TransparentOriginalDestinationIsTheLocalAddress) {
   EXPECT_FALSE(same_endpoint(reinterpret_cast<sockaddr*>(&original), reinterpret_cast<sockaddr*>(&pair.peer)));
 }
 
-TEST(SocketOps, LivenessOptionsAreSet) {
+TEST(SocketOps, HboneOptionsAreSet) {
   Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
   hbone::config::SocketConfig options;
   options.keepalive_time = std::chrono::seconds(42);
   options.keepalive_interval = std::chrono::seconds(7);
   options.keepalive_probes = 5;
   options.user_timeout = std::chrono::milliseconds(77'000);
-  apply_liveness_options(fd.get(), options);
+  options.notsent_lowat = 65536;
+  apply_hbone_options(fd.get(), options);
   auto get = [&](int level, int name) {
     int value = -1;
     socklen_t len = sizeof(value);
@@ -77,10 +78,11 @@ TEST(SocketOps, LivenessOptionsAreSet) {
   EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPINTVL), 7);
   EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPCNT), 5);
   EXPECT_EQ(get(IPPROTO_TCP, TCP_USER_TIMEOUT), 77'000);
+  EXPECT_EQ(get(IPPROTO_TCP, TCP_NOTSENT_LOWAT), 65536);
 
   Fd off(::socket(AF_INET, SOCK_STREAM, 0));
   options.keepalive_time = options.user_timeout = std::chrono::milliseconds(0);
-  apply_liveness_options(off.get(), options);
+  apply_hbone_options(off.get(), options);
   int value = -1;
   socklen_t len = sizeof(value);
   getsockopt(off.get(), SOL_SOCKET, SO_KEEPALIVE, &value, &len);

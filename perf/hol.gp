@@ -1,0 +1,15 @@
+# Chart for perf/hol.sh: p99 ping-pong latency idle and beside a bulk tunnel, per path.
+set terminal pngcairo size 1000,500
+set output png
+set datafile separator ","
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel "sockperf p99 (us, half round trip)"
+set logscale y
+set xtics rotate by -30
+set key top left
+set title "Head-of-line blocking: a 64 B ping-pong tunnel beside an iperf3 tunnel on one connection"
+plot csv using 5:xtic(stringcolumn(1) eq "direct" ? "direct" : sprintf("%s lowat %s", stringcolumn(2), stringcolumn(3))) \
+       skip 1 title "idle p99", \
+     ''  using 8 skip 1 title "beside bulk p99"
