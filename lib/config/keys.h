@@ -153,7 +153,7 @@ void visit_keys(V& v, C& c) {
            c.socket.send_buffer, 0, kMaxSocketBuffer);
     v.size(Key{"recv_buffer", R::restart, "SO_RCVBUF on every socket (0: kernel default, autotuned)"},
            c.socket.recv_buffer, 0, kMaxSocketBuffer);
-    v.size(Key{"read_size", R::restart, "bytes read from a local socket at once; bounds a tunnel's send buffer"},
+    v.size(Key{"read_size", R::restart, "the largest read from a local socket (reads start at 64KiB and grow while they fill up); bounds a tunnel's send buffer"},
            c.socket.read_size, 4096, 16u << 20);
     v.size(Key{"notsent_lowat", R::restart,
                 "TCP_NOTSENT_LOWAT on HBONE connections and the bound of hbone's queue before them: "

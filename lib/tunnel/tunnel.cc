@@ -13,6 +13,9 @@ namespace hbone::tunnel {
 
 namespace {
 
+// Local reads start at this size and double while they fill it, up to socket.read_size: an
+// interactive tunnel keeps a small buffer, a bulk one makes few large reads.
+constexpr size_t kFirstReadChunk = 64 * 1024;
 // Peer chunks (one per TLS record) gathered into one sendmsg(); well below IOV_MAX.
 constexpr size_t kMaxGather = 64;
 
@@ -29,7 +32,8 @@ const char* response_flags(int status) {
 
 }  // namespace
 
-Tunnel::Tunnel(h2::H2Connection& conn, Info info) : conn_(conn), info_(std::move(info)) {
+Tunnel::Tunnel(h2::H2Connection& conn, Info info)
+    : conn_(conn), info_(std::move(info)), read_chunk_(kFirstReadChunk) {
   conn_.metrics().tunnels_active[conn_.role()].add(1);
 }
 
@@ -101,6 +105,7 @@ void Tunnel::sample_rate(double seconds) {
   if (bytes_up_ == sampled_up_ && bytes_down_ == sampled_down_) {
     up_.shrink();
     down_.shrink();
+    read_chunk_ = kFirstReadChunk;
     idle_seconds_ += seconds;
   } else {
     idle_seconds_ = 0;
@@ -183,7 +188,7 @@ void Tunnel::on_io(int status, int events) {
 }
 
 void Tunnel::read_local() {
-  size_t room = conn_.config().socket.read_size - up_.size();
+  size_t room = std::min<size_t>(read_chunk_, conn_.config().socket.read_size - up_.size());
   auto space = up_.prepare(room);
   ssize_t n = ::read(fd_.get(), space.data(), room);
   if (n < 0) {
@@ -197,6 +202,8 @@ void Tunnel::read_local() {
     if (up_.empty()) queued_since_ = std::chrono::steady_clock::now();
     up_.commit(static_cast<size_t>(n));
     count_up(static_cast<size_t>(n));
+    // A read that filled its chunk: a bulk sender; fewer, larger reads from now on.
+    if (static_cast<size_t>(n) == room) read_chunk_ = std::min<size_t>(read_chunk_ * 2, conn_.config().socket.read_size);
   }
   if (deferred_) {
     deferred_ = false;

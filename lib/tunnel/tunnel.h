@@ -109,6 +109,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   net::Fd fd_;
   std::optional<net::PollWatcher> poll_;
   ByteBuffer up_;    // local -> peer, read but not yet framed
+  size_t read_chunk_;  // the next local read's size (grows with a bulk sender)
   ByteBuffer down_;  // peer -> local, received but not yet written
   // Peer bytes still in the connection's receive buffer, written in one call by
   // write_received(); whatever the socket does not take moves to down_. Never both.
