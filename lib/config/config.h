@@ -82,7 +82,7 @@ struct Http2Config {
 struct SocketConfig {
   uint32_t send_buffer = 0;  // 0: kernel default
   uint32_t recv_buffer = 0;
-  uint32_t read_size = 1u << 20;
+  uint32_t read_size = 256u << 10;
   // TCP_NOTSENT_LOWAT on HBONE connections, and the bound of hbone's own queue in front of
   // them: what an interactive tunnel's bytes may wait behind. 0: off (1 MiB queue).
   uint32_t notsent_lowat = 0;
