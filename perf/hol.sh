@@ -2,22 +2,24 @@
 # Head-of-line blocking between tunnels on one pooled HTTP/2 connection: sockperf
 # ping-pong (64 B) through tunnel B, idle and while iperf3 saturates tunnel A on the same
 # connection (two listeners on one client, one gateway), for each http2.max_frame_size x
-# socket.notsent_lowat, and direct TCP measured the same way in the same run. Prints and
+# socket.notsent_lowat x http2.stream_window, and direct TCP measured the same way in the
+# same run. Prints and
 # writes hol.csv (latencies in us, bulk throughput, the client's send-queue p99 from
 # hbone_h2_send_queue_seconds) and hol.png.
-#   perf/hol.sh [-t SECONDS] [-f 16KiB,1MiB] [-l 0,64KiB,256KiB] [-b BIN] [-o DIR]
+#   perf/hol.sh [-t SECONDS] [-f 16KiB,1MiB] [-l 0,64KiB,256KiB] [-w 4MiB,256KiB] [-b BIN] [-o DIR]
 # -b BIN: measure that hbone binary instead of a fresh build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=5 frames=16KiB,1MiB lowats=0,16KiB,64KiB,256KiB out="" other_bin=""
-while getopts "t:f:l:b:o:" opt; do
+seconds=5 frames=16KiB,1MiB lowats=0,16KiB,64KiB,256KiB windows=4MiB out="" other_bin=""
+while getopts "t:f:l:w:b:o:" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
     f) frames=$OPTARG ;;
     l) lowats=$OPTARG ;;
+    w) windows=$OPTARG ;;
     b) other_bin=$(realpath "$OPTARG") ;;
     o) out=$OPTARG ;;
-    *) echo "usage: $0 [-t SECONDS] [-f FRAMES] [-l LOWATS] [-b BIN] [-o DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-t SECONDS] [-f FRAMES] [-l LOWATS] [-w WINDOWS] [-b BIN] [-o DIR]" >&2; exit 2 ;;
   esac
 done
 out=${out:-perf/results/hol-$(date +%Y%m%d-%H%M%S)}
@@ -63,17 +65,19 @@ total = buckets[-1][1] if buckets else 0
 print(next((f"{le * 1e6:.0f}" for le, n in buckets if total and n >= 0.99 * total), "-"))'
 }
 
-echo "path,frame,lowat,idle_p50,idle_p99,idle_p999,busy_p50,busy_p99,busy_p999,bulk_gbps,queue_p99_us" > "$out/hol.csv"
+echo "path,frame,lowat,window,idle_p50,idle_p99,idle_p999,busy_p50,busy_p99,busy_p999,bulk_gbps,queue_p99_us" > "$out/hol.csv"
 measure direct "$iperf_port" "$sockperf_port"
-echo "direct,-,-,$idle,$busy,$gbps,-" >> "$out/hol.csv"
-printf '%-7s %-6s %-7s  idle p50/p99/p99.9 %-26s  busy %-26s  bulk %5s Gbit/s\n' direct - - "$idle" "$busy" "$gbps"
+echo "direct,-,-,-,$idle,$busy,$gbps,-" >> "$out/hol.csv"
+printf '%-7s %-6s %-7s %-7s idle p50/p99/p99.9 %-26s  busy %-26s  bulk %5s Gbit/s\n' direct - - - "$idle" "$busy" "$gbps"
+IFS=, read -r -a window_list <<<"$windows"
 IFS=, read -r -a frame_list <<<"$frames"
 IFS=, read -r -a lowat_list <<<"$lowats"
+for window in "${window_list[@]}"; do
 for frame in "${frame_list[@]}"; do
   for lowat in "${lowat_list[@]}"; do
-    name="hbone-$frame-$lowat"
+    name="hbone-$frame-$lowat-$window"
     mkdir -p "$out/$name"
-    yaml="http2: {max_frame_size: $frame}"
+    yaml="http2: {max_frame_size: $frame, stream_window: $window}"
     [ "$lowat" != 0 ] && yaml+=$'\n'"socket: {notsent_lowat: $lowat}"
     mesh_second_target=$sockperf_port start_mesh "$bin" "$out/$name" "$iperf_port" "$yaml"
     sleep 0.3
@@ -81,12 +85,13 @@ for frame in "${frame_list[@]}"; do
     connections=$(curl -s "http://127.0.0.1:$admin_cl/debug/tunnels" |
       python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["connections"]) if isinstance(d, dict) and "connections" in d else "?")')
     queue=$(queue_p99)
-    echo "hbone,$frame,$lowat,$idle,$busy,$gbps,$queue" >> "$out/hol.csv"
-    printf '%-7s %-6s %-7s  idle p50/p99/p99.9 %-26s  busy %-26s  bulk %5s Gbit/s  queue p99 <= %s us  (%s connection)\n' \
-      hbone "$frame" "$lowat" "$idle" "$busy" "$gbps" "$queue" "$connections"
+    echo "hbone,$frame,$lowat,$window,$idle,$busy,$gbps,$queue" >> "$out/hol.csv"
+    printf '%-7s %-6s %-7s %-7s idle p50/p99/p99.9 %-26s  busy %-26s  bulk %5s Gbit/s  queue p99 <= %s us  (%s connection)\n' \
+      hbone "$frame" "$lowat" "$window" "$idle" "$busy" "$gbps" "$queue" "$connections"
     kill "$client_pid" "$gateway_pid"
     wait "$client_pid" "$gateway_pid" 2> /dev/null || true
   done
+done
 done
 if command -v gnuplot > /dev/null; then
   gnuplot -e "csv='$out/hol.csv'; png='$out/hol.png'" perf/hol.gp && echo "chart: $out/hol.png"
