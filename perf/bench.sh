@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Throughput of hbone against direct and a plain TCP relay, measured in one run.
-#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,w2] [-b BIN] [-y YAML]
+#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,w2,go] [-b BIN] [-y YAML]
 #                 [-m P1,P4,R] [-o DIR]
 # Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2;
 # h2c: the same hbone pair with tls.plaintext_h2c (no TLS: what the crypto costs);
-# w2: the mTLS pair with `workers: 2` on both sides (not in the default list).
+# w2: the mTLS pair with `workers: 2` on both sides (not in the default list); go: the Go
+# stdlib HBONE pair of perf/gohbone (not in the default list; installs golang-go).
 # -b BIN adds path `base`: the mTLS pair run by another hbone binary (an earlier build), for
 # before/after figures from one run. -y YAML adds path `tuned`: the mTLS pair with YAML added
 # to both configs (e.g. -y 'socket: {read_size: 1MiB}'). -m: the modes to run (default all).
@@ -49,6 +50,13 @@ declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2" [base]="" [tuned]="$
 declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="" [base]="" [tuned]="")
 for path in "${paths[@]}"; do
   [ -n "${port[$path]:-}" ] && continue
+  if [ "$path" = go ]; then
+    mkdir -p "$out/go"
+    start_go_pair "$out/go" "$iperf_port"
+    port[go]=$client_port
+    procs[go]=$go_pids
+    continue
+  fi
   [ -n "${mesh_yaml[$path]+set}" ] || { echo "unknown path: $path" >&2; exit 2; }
   mkdir -p "$out/$path"
   path_bin=$bin

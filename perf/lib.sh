@@ -107,3 +107,22 @@ YAML
   wait_running "$dir/gateway.log"
   wait_running "$dir/client.log"
 }
+
+# start_go_pair DIR TARGET_PORT: the Go stdlib HBONE pair (perf/gohbone: crypto/tls and
+# net/http's HTTP/2, mTLS with the dev certificates) in front of TARGET_PORT; installs Go
+# and builds it on first use. Sets client_port and go_pids.
+start_go_pair() {
+  local dir=$1 target=$2 gw_port
+  command -v go > /dev/null || apt-get install -y -qq golang-go > /dev/null
+  (cd perf/gohbone && GOCACHE="${GOCACHE:-/tmp/hbone-gocache}" GOFLAGS=-mod=mod go build -o "$dir/gohbone" .)
+  gw_port=$(free_port) client_port=$(free_port)
+  "$dir/gohbone" gateway "127.0.0.1:$gw_port" certs/dev/gateway.pem certs/dev/gateway-key.pem certs/dev/ca.pem \
+    > "$dir/go-gateway.log" 2>&1 &
+  go_pids="$!"
+  pids+=("$!")
+  "$dir/gohbone" client "127.0.0.1:$client_port" "127.0.0.1:$gw_port" "127.0.0.1:$target" \
+    certs/dev/client.pem certs/dev/client-key.pem certs/dev/ca.pem > "$dir/go-client.log" 2>&1 &
+  go_pids+=" $!"
+  pids+=("$!")
+  sleep 0.5
+}

@@ -18,7 +18,7 @@ for (path, mode), rs in groups.items():
                  "gbps_per_core": gbps / cores if cores > 0.01 else float("nan"),
                  "spread": (max(float(r["gbps"]) for r in rs) - min(float(r["gbps"]) for r in rs))})
 direct = {r["mode"]: r["gbps"] for r in rows if r["path"] == "direct"}
-order = {"direct": 0, "socat": 1, "hbone": 2, "h2c": 3, "w2": 4}
+order = {"direct": 0, "socat": 1, "hbone": 2, "h2c": 3, "w2": 4, "go": 5}
 rows.sort(key=lambda r: (r["mode"], order.get(r["path"], 9), r["path"]))
 with open(sys.argv[2], "w", newline="") as f:
     w = csv.writer(f)

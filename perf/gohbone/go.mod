@@ -1,0 +1,3 @@
+module hbone/perf/gohbone
+
+go 1.19
