@@ -351,15 +351,25 @@ void H2Connection::flush() {
   // stall (found at 1 ms RTT with 64 MiB windows).
   if (outbound().size() >= high_water_) write_socket();
   if (closed_) return;
-  if (session_ && outbound().size() < high_water_) {
+  // Every exit below leaves either nghttp2 with nothing it may send, or the buffer above
+  // the high-water mark and so a writable event to come (on_io then flushes again). A
+  // write after nghttp2 stopped at the mark must ask nghttp2 again if it drained the
+  // buffer: otherwise nothing wakes the connection (found by
+  // test_notsent_lowat_bounds_what_a_tunnel_queues, where TCP_NOTSENT_LOWAT lets a later
+  // send() take what an earlier one refused).
+  while (session_ && outbound().size() < high_water_) {
+    output_blocked_ = false;
     int rv = nghttp2_session_send(session_.get());
     if (rv != 0) {
       close(std::string("HTTP/2 send: ") + nghttp2_strerror(rv));
       return;
     }
     flush_control();
+    write_socket();
+    if (closed_) return;
+    if (!output_blocked_) break;
   }
-  write_socket();
+  if (!session_) write_socket();  // the TLS handshake
   if (closed_) return;
   if (session_ && !nghttp2_session_want_read(session_.get()) &&
       !nghttp2_session_want_write(session_.get()) && outbound().empty()) {
@@ -440,7 +450,10 @@ int H2Connection::on_send(const uint8_t* data, size_t n) {
 int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t length) {
   if (outbound().size() >= high_water_) {
     write_socket();
-    if (closed_ || outbound().size() >= high_water_) return NGHTTP2_ERR_WOULDBLOCK;
+    if (closed_ || outbound().size() >= high_water_) {
+      output_blocked_ = true;
+      return NGHTTP2_ERR_WOULDBLOCK;
+    }
   }
   StreamHandler* handler = stream(frame->hd.stream_id);
   if (!handler) return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -675,6 +688,9 @@ void H2Connection::describe(nlohmann::json& out) const {
     out["receive_window"] = nghttp2_session_get_local_window_size(s);
     out["tls_outbound_bytes"] = outbound().size();
     if (tls_) tls_->describe(out);
+    // What the connection waits for: a stall shows as data to send but no event asked for.
+    out["want_write"] = nghttp2_session_want_write(s) != 0;
+    out["waiting_writable"] = poll_ && (poll_->events() & UV_WRITABLE) != 0;
     auto settings = [s](auto get) {
       return json{{"max_concurrent_streams", get(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)},
                   {"initial_window_size", get(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE)},

@@ -193,6 +193,7 @@ class H2Connection : public net::PollWatcher::Handler,
   bool counted_active_ = false;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   bool peer_eof_ = false;
+  bool output_blocked_ = false;  // a DATA frame waited for room below the high-water mark
 };
 
 }  // namespace hbone::h2

@@ -21,6 +21,7 @@ class PollWatcher {
   PollWatcher(uv_loop_t* loop, int fd, Handler* handler);
   void watch(int events);
   void want(int flag, bool on) { watch(on ? events_ | flag : events_ & ~flag); }
+  int events() const { return events_; }
 
  private:
   UvHandle<uv_poll_t> poll_;

@@ -143,6 +143,8 @@ void Tunnel::describe(nlohmann::json& out) const {
   out["stalled_seconds"] = std::chrono::duration<double>(stalled).count();
   out["stalled_on"] = stall_scope_ ? metrics::label(*stall_scope_) : "";
   out["buffered_send"] = up_.size();
+  out["deferred"] = deferred_;  // nghttp2 waits for this tunnel's next local read
+  out["reading"] = poll_ && (poll_->events() & UV_READABLE) != 0;
   out["buffered_receive"] = down_.size();
   if (conn_.ready() && stream_id_ > 0 && !stream_closed_) {
     out["send_window"] = conn_.send_window(stream_id_);
