@@ -112,7 +112,8 @@ YAML
 # net/http's HTTP/2, mTLS with the dev certificates) in front of TARGET_PORT; installs Go
 # and builds it on first use. Sets client_port and go_pids.
 start_go_pair() {
-  local dir=$1 target=$2 gw_port
+  local dir target=$2 gw_port
+  dir=$(realpath "$1")
   command -v go > /dev/null || apt-get install -y -qq golang-go > /dev/null
   (cd perf/gohbone && GOCACHE="${GOCACHE:-/tmp/hbone-gocache}" GOFLAGS=-mod=mod go build -o "$dir/gohbone" .)
   gw_port=$(free_port) client_port=$(free_port)
