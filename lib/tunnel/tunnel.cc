@@ -253,10 +253,15 @@ void Tunnel::on_peer_data(const uint8_t* data, size_t n) {
   update_interest();
 }
 
-void Tunnel::write_received() {
-  if (received_.empty()) return;
+size_t Tunnel::pending_received() const {
   size_t total = 0;
   for (const iovec& chunk : received_) total += chunk.iov_len;
+  return total;
+}
+
+void Tunnel::write_received() {
+  if (received_.empty()) return;
+  size_t total = pending_received();
   msghdr message{};
   message.msg_iov = received_.data();
   message.msg_iovlen = received_.size();
@@ -283,8 +288,7 @@ void Tunnel::write_received() {
 }
 
 void Tunnel::drop_received() {
-  size_t total = 0;
-  for (const iovec& chunk : received_) total += chunk.iov_len;
+  size_t total = pending_received();
   received_.clear();
   acknowledge(total);
 }

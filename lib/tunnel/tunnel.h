@@ -93,6 +93,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   void acknowledge(size_t n);
   // Gives the windows back for pending peer bytes that will never be written.
   void drop_received();
+  size_t pending_received() const;  // bytes in received_
   void reset_both(uint32_t h2_error, const char* why);
   void reset_local(const char* why);
   void maybe_finish();
