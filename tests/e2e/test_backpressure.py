@@ -102,7 +102,9 @@ def test_notsent_lowat_bounds_what_a_tunnel_queues(tmp_path):
     tunnel's bytes queue behind at most that much; without it, bulk frames are larger."""
     payload = random_bytes(32 * MiB, seed=14)
     server = TargetServer(read_all)
-    for name, socket_config in (("default", None), ("lowat", {"notsent_lowat": "64KiB"})):
+    # 1 MiB reads: the tunnel's buffer then holds far more than 64 KiB while the connection
+    # waits, so only the per-frame bound keeps frames small.
+    for name, socket_config in (("default", None), ("lowat", {"notsent_lowat": "64KiB", "read_size": "1MiB"})):
         (tmp_path / name).mkdir()
         mesh = Mesh(tmp_path / name, server.port, client={"socket": socket_config} if socket_config else None)
         with mesh.connect() as conn:
