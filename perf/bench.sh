@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Throughput of hbone against direct and a plain TCP relay, measured in one run.
-#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,w2,go] [-b BIN] [-y YAML]
+#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,socat2,w2,go] [-b BIN] [-y YAML]
 #                 [-m P1,P4,R] [-o DIR]
 # Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2;
 # h2c: the same hbone pair with tls.plaintext_h2c (no TLS: what the crypto costs);
+# socat2: two socat relays in a chain (not in the default list): two processes moving every
+# byte twice with nothing else to do, the most any client+gateway pair can get per core;
 # w2: the mTLS pair with `workers: 2` on both sides (not in the default list); go: the Go
 # stdlib HBONE pair of perf/gohbone (not in the default list; installs golang-go).
 # -b BIN adds path `base`: the mTLS pair run by another hbone binary (an earlier build), for
@@ -46,6 +48,12 @@ IFS=, read -r -a paths <<<"$path_list"
 # path -> "port pids"
 declare -A port=([direct]=$iperf_port [socat]=$socat_port)
 declare -A procs=([direct]="" [socat]="$socat_pid")
+if [[ " ${paths[*]} " == *" socat2 "* ]]; then
+  port[socat2]=$(free_port)
+  socat -b 262144 "TCP-LISTEN:${port[socat2]},fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$socat_port" &
+  pids+=($!)
+  procs[socat2]="$! $socat_pid"
+fi
 declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2" [base]="" [tuned]="$tuned_yaml")
 declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="" [base]="" [tuned]="")
 for path in "${paths[@]}"; do

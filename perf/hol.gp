@@ -2,6 +2,7 @@
 set terminal pngcairo size 1000,500
 set output png
 set datafile separator ","
+set datafile missing "-"
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -13,4 +14,5 @@ set title "Head-of-line blocking: a 64 B ping-pong tunnel beside an iperf3 tunne
 plot csv using 6:xtic(stringcolumn(1) eq "direct" ? "direct" : \
                       sprintf("f %s l %s w %s", stringcolumn(2), stringcolumn(3), stringcolumn(4))) \
        skip 1 title "idle p99", \
-     ''  using 9 skip 1 title "beside bulk p99"
+     ''  using 9 skip 1 title "beside bulk p99", \
+     ''  using 14 skip 1 title "own connection, beside bulk p99"

@@ -3,9 +3,11 @@
 # ping-pong (64 B) through tunnel B, idle and while iperf3 saturates tunnel A on the same
 # connection (two listeners on one client, one gateway), for each http2.max_frame_size x
 # socket.notsent_lowat x http2.stream_window, and direct TCP measured the same way in the
-# same run. Prints and
-# writes hol.csv (latencies in us, bulk throughput, the client's send-queue p99 from
-# hbone_h2_send_queue_seconds) and hol.png.
+# same run. The control: the same ping through a second client process, on an HBONE
+# connection of its own, beside the same bulk tunnel: what sharing the CPUs costs without
+# sharing a connection (`shared / own` near 1: the connection adds no head-of-line delay).
+# Prints and writes hol.csv (latencies in us, bulk throughput, the client's send-queue p99
+# from hbone_h2_send_queue_seconds) and hol.png.
 #   perf/hol.sh [-t SECONDS] [-f 16KiB,1MiB] [-l 0,64KiB,256KiB] [-w 4MiB,256KiB] [-b BIN] [-o DIR]
 # -b BIN: measure that hbone binary instead of a fresh build.
 set -euo pipefail
@@ -38,18 +40,29 @@ percentiles() {  # LOG: "p50,p99,p99.9"
        END {printf "%s,%s,%s", a, b, c}' "$1"
 }
 
-# measure NAME BULK_PORT PING_PORT: idle ping-pong, then ping-pong beside iperf3.
+# beside NAME LABEL BULK_PORT PING_PORT: ping-pong while iperf3 runs; sets gbps.
+beside() {
+  iperf3 -c 127.0.0.1 -p "$3" -t $((seconds + 2)) -J > "$out/$1-$2-bulk.json" &
+  local iperf=$!
+  sleep 1
+  sockperf pp --tcp -i 127.0.0.1 -p "$4" -t "$seconds" > "$out/$1-$2.log" 2>&1
+  wait "$iperf"
+  gbps=$(python3 -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['end']['sum_received']['bits_per_second']/1e9:.2f}\")" \
+    "$out/$1-$2-bulk.json")
+}
+
+# measure NAME BULK_PORT PING_PORT [OWN_PORT]: idle ping-pong, then ping-pong beside
+# iperf3, then (OWN_PORT) the control through the other client beside it.
 measure() {
   local name=$1 bulk_port=$2 ping_port=$3
   sockperf pp --tcp -i 127.0.0.1 -p "$ping_port" -t "$seconds" > "$out/$name-idle.log" 2>&1
-  iperf3 -c 127.0.0.1 -p "$bulk_port" -t $((seconds + 2)) -J > "$out/$name-bulk.json" &
-  local iperf=$!
-  sleep 1
-  sockperf pp --tcp -i 127.0.0.1 -p "$ping_port" -t "$seconds" > "$out/$name-busy.log" 2>&1
-  wait "$iperf"
+  own=-,-,-
+  if [ -n "${4:-}" ]; then
+    beside "$name" own "$bulk_port" "$4"
+    own=$(percentiles "$out/$name-own.log")
+  fi
+  beside "$name" busy "$bulk_port" "$ping_port"
   idle=$(percentiles "$out/$name-idle.log") busy=$(percentiles "$out/$name-busy.log")
-  gbps=$(python3 -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['end']['sum_received']['bits_per_second']/1e9:.2f}\")" \
-    "$out/$name-bulk.json")
 }
 
 # The send-queue p99 from the client's histogram (upper bound of its bucket), in us.
@@ -65,9 +78,9 @@ total = buckets[-1][1] if buckets else 0
 print(next((f"{le * 1e6:.0f}" for le, n in buckets if total and n >= 0.99 * total), "-"))'
 }
 
-echo "path,frame,lowat,window,idle_p50,idle_p99,idle_p999,busy_p50,busy_p99,busy_p999,bulk_gbps,queue_p99_us" > "$out/hol.csv"
+echo "path,frame,lowat,window,idle_p50,idle_p99,idle_p999,busy_p50,busy_p99,busy_p999,bulk_gbps,queue_p99_us,own_p50,own_p99,own_p999" > "$out/hol.csv"
 measure direct "$iperf_port" "$sockperf_port"
-echo "direct,-,-,-,$idle,$busy,$gbps,-" >> "$out/hol.csv"
+echo "direct,-,-,-,$idle,$busy,$gbps,-,$own" >> "$out/hol.csv"
 printf '%-7s %-6s %-7s %-7s idle p50/p99/p99.9 %-26s  busy %-26s  bulk %5s Gbit/s\n' direct - - - "$idle" "$busy" "$gbps"
 IFS=, read -r -a window_list <<<"$windows"
 IFS=, read -r -a frame_list <<<"$frames"
@@ -80,16 +93,18 @@ for frame in "${frame_list[@]}"; do
     yaml="http2: {max_frame_size: $frame, stream_window: $window}"
     [ "$lowat" != 0 ] && yaml+=$'\n'"socket: {notsent_lowat: $lowat}"
     mesh_second_target=$sockperf_port start_mesh "$bin" "$out/$name" "$iperf_port" "$yaml"
+    start_own_client "$sockperf_port"
     sleep 0.3
-    measure "$name" "$client_port" "$client_port2"
+    measure "$name" "$client_port" "$client_port2" "$own_port"
     connections=$(curl -s "http://127.0.0.1:$admin_cl/debug/tunnels" |
       python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["connections"]) if isinstance(d, dict) and "connections" in d else "?")')
     queue=$(queue_p99)
-    echo "hbone,$frame,$lowat,$window,$idle,$busy,$gbps,$queue" >> "$out/hol.csv"
-    printf '%-7s %-6s %-7s %-7s idle p50/p99/p99.9 %-26s  busy %-26s  bulk %5s Gbit/s  queue p99 <= %s us  (%s connection)\n' \
-      hbone "$frame" "$lowat" "$window" "$idle" "$busy" "$gbps" "$queue" "$connections"
-    kill "$client_pid" "$gateway_pid"
-    wait "$client_pid" "$gateway_pid" 2> /dev/null || true
+    echo "hbone,$frame,$lowat,$window,$idle,$busy,$gbps,$queue,$own" >> "$out/hol.csv"
+    ratio=$(awk -v a="$busy" -v b="$own" 'BEGIN {split(a, x, ","); split(b, y, ","); printf "%.2f", x[2] / y[2]}')
+    printf '%-7s %-6s %-7s %-7s idle p50/p99/p99.9 %-26s  busy %-26s  own connection %-26s  p99 shared/own %s  bulk %5s Gbit/s  queue p99 <= %s us  (%s connection)\n' \
+      hbone "$frame" "$lowat" "$window" "$idle" "$busy" "$own" "$ratio" "$gbps" "$queue" "$connections"
+    kill "$client_pid" "$gateway_pid" "$own_pid"
+    wait "$client_pid" "$gateway_pid" "$own_pid" 2> /dev/null || true
   done
 done
 done

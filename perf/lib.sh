@@ -64,6 +64,7 @@ wait_running() {  # log
 # gateway through hbone-rtt-relay (mesh_rtt_ms, optional mesh_rate_mbit); sets relay_pid.
 # mesh_log_level: hbone's log level (default info). mesh_second_target: a second client
 # listener (port client_port2) to that target port, its tunnels on the same pooled connection.
+# start_own_client (after start_mesh) adds a second client process with its own connection.
 start_mesh() {
   local bin=$1 dir=$2 target=$3 extra=${4:-} tls_extra=${5:-}
   local gw_port dial_port second=""
@@ -89,15 +90,8 @@ tls: {cert: certs/dev/gateway.pem, key: certs/dev/gateway-key.pem, ca: certs/dev
 gateway: {listen: 127.0.0.1:$gw_port}
 $extra
 YAML
-  cat > "$dir/client.yaml" <<YAML
-log_level: $level
-admin: {listen: 127.0.0.1:$admin_cl}
-tls: {cert: certs/dev/client.pem, key: certs/dev/client-key.pem, ca: certs/dev/ca.pem$tls_extra}
-client:
-  gateway: 127.0.0.1:$dial_port
-  listeners: [{listen: 127.0.0.1:$client_port, target: 127.0.0.1:$target}$second]
-$extra
-YAML
+  mesh_bin=$bin mesh_dir=$dir mesh_dial_port=$dial_port mesh_extra=$extra mesh_tls_extra=$tls_extra
+  write_client_yaml "$dir/client.yaml" "$admin_cl" "{listen: 127.0.0.1:$client_port, target: 127.0.0.1:$target}$second"
   "$bin" --config "$dir/gateway.yaml" > "$dir/gateway.log" 2>&1 &
   gateway_pid=$!
   pids+=("$gateway_pid")
@@ -106,6 +100,31 @@ YAML
   pids+=("$client_pid")
   wait_running "$dir/gateway.log"
   wait_running "$dir/client.log"
+}
+
+write_client_yaml() {  # FILE ADMIN_PORT LISTENERS (from start_mesh's settings)
+  cat > "$1" <<YAML
+log_level: ${mesh_log_level:-info}
+admin: {listen: 127.0.0.1:$2}
+tls: {cert: certs/dev/client.pem, key: certs/dev/client-key.pem, ca: certs/dev/ca.pem$mesh_tls_extra}
+client:
+  gateway: 127.0.0.1:$mesh_dial_port
+  listeners: [$3]
+$mesh_extra
+YAML
+}
+
+# start_own_client TARGET_PORT: another client process, as configured by the last
+# start_mesh, to the same gateway: its tunnels have an HBONE connection of their own. Sets
+# own_port and own_pid.
+start_own_client() {
+  local admin
+  own_port=$(free_port) admin=$(free_port)
+  write_client_yaml "$mesh_dir/own-client.yaml" "$admin" "{listen: 127.0.0.1:$own_port, target: 127.0.0.1:$1}"
+  "$mesh_bin" --config "$mesh_dir/own-client.yaml" > "$mesh_dir/own-client.log" 2>&1 &
+  own_pid=$!
+  pids+=("$own_pid")
+  wait_running "$mesh_dir/own-client.log"
 }
 
 # start_go_pair DIR TARGET_PORT: the Go stdlib HBONE pair (perf/gohbone: crypto/tls and
