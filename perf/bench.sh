@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Throughput of hbone against direct and a plain TCP relay, measured in one run.
-#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,socat2,w2,go] [-b BIN] [-y YAML]
+#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,socat2,pinned,w2,go] [-b BIN] [-y YAML]
 #                 [-m P1,P4,R] [-o DIR]
 # Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2;
 # h2c: the same hbone pair with tls.plaintext_h2c (no TLS: what the crypto costs);
 # socat2: two socat relays in a chain (not in the default list): two processes moving every
 # byte twice with nothing else to do, the most any client+gateway pair can get per core;
+# pinned: the mTLS pair with the client's worker on the first CPU this script may use and
+# the gateway's on the last (`cpu_affinity`; not in the default list);
 # w2: the mTLS pair with `workers: 2` on both sides (not in the default list); go: the Go
 # stdlib HBONE pair of perf/gohbone (not in the default list; installs golang-go).
 # -b BIN adds path `base`: the mTLS pair run by another hbone binary (an earlier build), for
@@ -54,8 +56,9 @@ if [[ " ${paths[*]} " == *" socat2 "* ]]; then
   pids+=($!)
   procs[socat2]="$! $socat_pid"
 fi
-declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2" [base]="" [tuned]="$tuned_yaml")
-declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="" [base]="" [tuned]="")
+declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2" [base]="" [tuned]="$tuned_yaml" [pinned]="")
+declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="" [base]="" [tuned]="" [pinned]="")
+read -r first_cpu last_cpu < <(python3 -c 'import os; c = sorted(os.sched_getaffinity(0)); print(c[0], c[-1])')
 for path in "${paths[@]}"; do
   [ -n "${port[$path]:-}" ] && continue
   if [ "$path" = go ]; then
@@ -69,6 +72,10 @@ for path in "${paths[@]}"; do
   mkdir -p "$out/$path"
   path_bin=$bin
   [ "$path" = base ] && path_bin=$base_bin
+  mesh_client_yaml="" mesh_gateway_yaml=""
+  if [ "$path" = pinned ]; then
+    mesh_client_yaml="cpu_affinity: [$first_cpu]" mesh_gateway_yaml="cpu_affinity: [$last_cpu]"
+  fi
   start_mesh "$path_bin" "$out/$path" "$iperf_port" "${mesh_yaml[$path]}" "${mesh_tls[$path]}"
   port[$path]=$client_port
   procs[$path]="$gateway_pid $client_pid"

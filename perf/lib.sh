@@ -65,6 +65,7 @@ wait_running() {  # log
 # mesh_log_level: hbone's log level (default info). mesh_second_target: a second client
 # listener (port client_port2) to that target port, its tunnels on the same pooled connection.
 # start_own_client (after start_mesh) adds a second client process with its own connection.
+# mesh_gateway_yaml / mesh_client_yaml: YAML for one side only (e.g. cpu_affinity).
 start_mesh() {
   local bin=$1 dir=$2 target=$3 extra=${4:-} tls_extra=${5:-}
   local gw_port dial_port second=""
@@ -89,6 +90,7 @@ admin: {listen: 127.0.0.1:$admin_gw}
 tls: {cert: certs/dev/gateway.pem, key: certs/dev/gateway-key.pem, ca: certs/dev/ca.pem$tls_extra}
 gateway: {listen: 127.0.0.1:$gw_port}
 $extra
+${mesh_gateway_yaml:-}
 YAML
   mesh_bin=$bin mesh_dir=$dir mesh_dial_port=$dial_port mesh_extra=$extra mesh_tls_extra=$tls_extra
   write_client_yaml "$dir/client.yaml" "$admin_cl" "{listen: 127.0.0.1:$client_port, target: 127.0.0.1:$target}$second"
@@ -111,6 +113,7 @@ client:
   gateway: 127.0.0.1:$mesh_dial_port
   listeners: [$3]
 $mesh_extra
+${mesh_client_yaml:-}
 YAML
 }
 

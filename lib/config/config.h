@@ -103,6 +103,7 @@ struct LimitsConfig {
 
 struct Config {
   unsigned workers = 1;
+  std::vector<unsigned> cpu_affinity;  // worker i runs on cpu_affinity[i % size]; empty: anywhere
   std::string log_level = "info";
   milliseconds drain_timeout{30'000};
   AdminConfig admin;

@@ -332,18 +332,21 @@ class Parser {
       }
     }
   }
-  void ports(const Key& key, std::vector<uint16_t>& out) {
+  template <typename T>
+  void numbers(const Key& key, std::vector<T>& out, const char* noun, unsigned min, unsigned max) {
     if (skipped(key)) return;
     std::vector<std::string> items;
     reader().string_list(key.name, items);
     for (const auto& item : items) {
-      unsigned port = 0;
-      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), port);
-      if (item.empty() || ec != std::errc() || end != item.data() + item.size() || port == 0 || port > 65535) {
-        diag_.error(reader().child(key.name), reader().path(key.name), "bad port \"" + item + "\" (1..65535)");
+      unsigned value = 0;
+      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+      if (item.empty() || ec != std::errc() || end != item.data() + item.size() || value < min || value > max) {
+        diag_.error(reader().child(key.name), reader().path(key.name),
+                    "bad " + std::string(noun) + " \"" + item + "\" (" + std::to_string(min) + ".." +
+                        std::to_string(max) + ")");
         continue;
       }
-      out.push_back(static_cast<uint16_t>(port));
+      out.push_back(static_cast<T>(value));
     }
   }
   void route_via(const Key& key, address::RouteVia& out) {
@@ -489,9 +492,10 @@ class ValueWriter {
     self().put(key, automatic ? "auto" : format_size(v));
   }
   void cidr(const Key& key, const address::Cidr& v) { self().put(key, v.to_string()); }
-  void ports(const Key& key, const std::vector<uint16_t>& v) {
+  template <typename T>
+  void numbers(const Key& key, const std::vector<T>& v, const char*, unsigned, unsigned) {
     std::vector<std::string> items;
-    for (uint16_t port : v) items.push_back(std::to_string(port));
+    for (T value : v) items.push_back(std::to_string(value));
     self().put_list(key, items);
   }
   void route_via(const Key& key, const address::RouteVia& v) { self().put(key, v.to_string()); }
@@ -621,7 +625,10 @@ class Documenter : PathTracker {
   void destinations(const Key& key, const address::DestinationPolicy&) { row(key, "[]"); }
   void window(const Key& key, uint32_t v, bool) { row(key, format_size(v)); }
   void cidr(const Key& key, const address::Cidr&) { row(key, "required"); }
-  void ports(const Key& key, const std::vector<uint16_t>&) { row(key, "[]"); }
+  template <typename T>
+  void numbers(const Key& key, const std::vector<T>&, const char*, unsigned, unsigned) {
+    row(key, "[]");
+  }
   void route_via(const Key& key, const address::RouteVia&) { row(key, "required"); }
 
  private:

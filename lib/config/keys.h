@@ -19,6 +19,7 @@ struct Key {
 
 inline constexpr uint64_t kMaxWindow = (1ull << 31) - 1;  // RFC 9113 §6.9.1
 inline constexpr uint64_t kMaxSocketBuffer = 1ull << 30;
+inline constexpr unsigned kMaxCpu = 1023;  // CPU_SETSIZE - 1
 
 // Every config key, declared once: path (by nesting), kind, bounds, reload class and help;
 // its default is the Config member's initializer. The loader, /config_dump, the reload
@@ -33,13 +34,18 @@ inline constexpr uint64_t kMaxSocketBuffer = 1ull << 30;
 //   string(Key, s)  boolean(Key, b)  choice(Key, s, {words})  toggle(Key, b, on, off)
 //   address(Key, HostPort&, listen, required)  identity(Key, s)  identities(Key, list)
 //   destinations(Key, DestinationPolicy&)  window(Key, uint32_t&, bool& automatic)
-//   cidr(Key, Cidr&)  ports(Key, vector<uint16_t>&)  route_via(Key, RouteVia&)   (all required)
+//   cidr(Key, Cidr&)  route_via(Key, RouteVia&)   (all required)
+//   numbers(Key, vector<T>&, noun, min, max)  a list of integers in [min, max]
 template <typename V, typename C>
 void visit_keys(V& v, C& c) {
   using R = Reload;
   using std::chrono::milliseconds;
   v.integer(Key{"workers", R::restart, "event-loop threads; each owns SO_REUSEPORT listeners and its connections"},
             c.workers, 1, 256);
+  v.numbers(Key{"cpu_affinity", R::restart,
+                "CPUs the workers are pinned to, worker i on the i-th (round robin); [] leaves placement "
+                "to the kernel (perf/affinity.sh measures what pinning buys)"},
+            c.cpu_affinity, "CPU", 0, kMaxCpu);
   v.choice(Key{"log_level", R::restart, "trace, debug, info, warn, error, off (changed live by POST /logging)"},
            c.log_level, {"trace", "debug", "info", "warn", "error", "off"});
   v.duration(Key{"drain_timeout", R::restart, "how long SIGTERM waits for open tunnels"}, c.drain_timeout,
@@ -114,7 +120,7 @@ void visit_keys(V& v, C& c) {
                "where captured connections go, first match wins; no match: reset and counted"},
            "{cidr, ports, gateway, identity}", cl.routes, false, [&](auto& r) {
              v.cidr(Key{"cidr", R::restart, "original destinations this route takes"}, r.cidr);
-             v.ports(Key{"ports", R::restart, "their ports (empty: every port)"}, r.ports);
+             v.numbers(Key{"ports", R::restart, "their ports (empty: every port)"}, r.ports, "port", 1, 65535);
              v.route_via(Key{"gateway", R::restart,
                              "`host:port` (a gateway), `destination:15008` (the destination's own "
                              "address, ztunnel-style) or `direct` (untunnelled, in the clear)"},

@@ -5,6 +5,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -69,6 +70,7 @@ Daemon::Daemon(config::Config config, std::string config_path,
     spdlog::warn("tls.plaintext_h2c: HTTP/2 WITHOUT TLS, no identities checked: for benchmarks only");
   }
   check_socket_mark();
+  check_cpu_affinity();
   publish_expiry(*policy_);
   std::vector<WorkerSockets> sockets(config_.workers);
   if (config_.gateway) {
@@ -117,6 +119,25 @@ void Daemon::check_socket_mark() {
                        " (needs CAP_NET_ADMIN; capture rules tell hbone's sockets by it)");
   }
   spdlog::warn("socket.mark: cannot set SO_MARK ({}; needs CAP_NET_ADMIN): sockets go unmarked", why);
+}
+
+void Daemon::check_cpu_affinity() {
+  if (config_.cpu_affinity.empty()) return;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+    throw StartupError(std::string("cpu_affinity: cannot read this process's CPUs: ") + std::strerror(errno));
+  }
+  std::string usable;
+  for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) usable += (usable.empty() ? "" : ",") + std::to_string(cpu);
+  }
+  for (unsigned cpu : config_.cpu_affinity) {
+    if (!CPU_ISSET(cpu, &allowed)) {
+      throw StartupError("cpu_affinity: CPU " + std::to_string(cpu) + " is not one this process may run on (" +
+                         usable + ")");
+    }
+  }
 }
 
 admin::AdminHooks Daemon::admin_hooks() {

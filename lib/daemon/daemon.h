@@ -56,6 +56,8 @@ class Daemon {
   admin::AdminHooks admin_hooks();
   // socket.mark needs CAP_NET_ADMIN: fatal with capture (loops), else a warning.
   void check_socket_mark();
+  // Every CPU of cpu_affinity must be one the process may use (a cgroup or taskset may limit it).
+  void check_cpu_affinity();
   // Puts a new snapshot in force on every worker, /certs and the metrics.
   void apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective);
   // Watches the directories of tls.cert/key/ca (tls.watch) while the main loop runs.

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <future>
 
 namespace hbone::daemon {
@@ -26,9 +27,23 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Worker::pin() {
+  if (config_.cpu_affinity.empty()) return;
+  unsigned cpu = config_.cpu_affinity[index_ % config_.cpu_affinity.size()];
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set); rc != 0) {
+    spdlog::warn("cpu_affinity: worker {} stays unpinned: {}", index_, std::strerror(rc));
+    return;
+  }
+  spdlog::info("cpu_affinity: worker {} runs on CPU {}", index_, cpu);
+}
+
 void Worker::run() {
   std::string name = "hbone-w" + std::to_string(index_);
   pthread_setname_np(pthread_self(), name.c_str());
+  pin();
   if (sockets_.gateway) {
     gateway_.emplace(context_, policy_, admission_, balancer_, std::move(*sockets_.gateway));
   }

@@ -57,6 +57,7 @@ class Worker {
 
  private:
   void run();
+  void pin();  // onto its CPU of cpu_affinity, if any
   void on_drain();
   void on_stop();
   bool idle() const;

@@ -1,5 +1,6 @@
 """CLI contract and process lifecycle."""
 
+import os
 import signal
 import socket
 import subprocess
@@ -70,6 +71,17 @@ def test_listen_address_in_use(tmp_path):
     assert f"gateway.listen: cannot listen on 127.0.0.1:{port}: Address already in use" in out.stderr
     assert "hbone running" not in out.stderr
     busy.close()
+
+
+def test_cpu_affinity_outside_the_process_cpus_is_refused(tmp_path):
+    cpu = max(os.sched_getaffinity(0)) + 1  # valid syntax, not a CPU this process may use
+    cfg = {"tls": tls("gateway"), "gateway": {"listen": "127.0.0.1:0"}, "cpu_affinity": [cpu]}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = run("--config", str(path))
+    assert out.returncode == 1
+    assert f"cpu_affinity: CPU {cpu} is not one this process may run on" in out.stderr, out.stderr
+    assert "hbone running" not in out.stderr
 
 
 def test_sigterm_exits_cleanly(tmp_path):

@@ -2,6 +2,7 @@
 places accepted connections on the least loaded worker (gateway.balance: exact)."""
 
 import json
+import os
 import re
 
 from harness import Mesh, TargetServer, echo
@@ -56,3 +57,43 @@ def test_gateway_spreads_pooled_connections_evenly(tmp_path):
         conn.close()
     server.wait_results(8)
     mesh.stop()
+
+
+def worker_cpus(hbone):
+    """{thread name: Cpus_allowed_list} of an hbone process's worker threads."""
+    out = {}
+    tasks = f"/proc/{hbone.proc.pid}/task"
+    for tid in os.listdir(tasks):
+        name = open(f"{tasks}/{tid}/comm").read().strip()
+        if name.startswith("hbone-w"):
+            status = open(f"{tasks}/{tid}/status").read()
+            out[name] = re.search(r"Cpus_allowed_list:\s*(\S+)", status).group(1)
+    return out
+
+
+def test_cpu_affinity_pins_each_worker(tmp_path):
+    cpus = sorted(os.sched_getaffinity(0))
+    first, last = cpus[0], cpus[-1]
+    server = TargetServer(echo)
+    # Gateway: two workers on one listed CPU (round robin over the list); client: one.
+    mesh = Mesh(tmp_path, server.port, gateway={"workers": 2, "cpu_affinity": [last]},
+                client={"cpu_affinity": [first]})
+    conn = mesh.connect()
+    conn.sendall(b"pinned")
+    assert conn.recv(16) == b"pinned"
+    conn.close()
+    assert worker_cpus(mesh.gateway) == {"hbone-w0": str(last), "hbone-w1": str(last)}
+    assert worker_cpus(mesh.client) == {"hbone-w0": str(first)}
+    assert f"cpu_affinity: worker 1 runs on CPU {last}" in mesh.gateway.log()
+    server.wait_results(1)
+    assert mesh.stop() == (0, 0)
+
+
+def test_without_cpu_affinity_workers_may_run_anywhere(tmp_path):
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port)
+    allowed = open(f"/proc/{mesh.gateway.proc.pid}/status").read()
+    process_cpus = re.search(r"Cpus_allowed_list:\s*(\S+)", allowed).group(1)
+    assert worker_cpus(mesh.gateway) == {"hbone-w0": process_cpus}
+    assert "cpu_affinity" not in mesh.gateway.log()
+    assert mesh.stop() == (0, 0)

@@ -288,6 +288,18 @@ TEST_F(ConfigLoaderTest, WorkersRange) {
             "t.yaml:7: workers: bad value \"0\", want an integer 1 .. 256");
 }
 
+TEST_F(ConfigLoaderTest, CpuAffinity) {
+  EXPECT_TRUE(load(gateway_config("")).cpu_affinity.empty());
+  Config c = load(gateway_config("cpu_affinity: [1, 0]\n"));
+  EXPECT_EQ(c.cpu_affinity, (std::vector<unsigned>{1, 0}));
+  EXPECT_NE(dump_config(c).find("cpu_affinity"), std::string::npos);
+  EXPECT_EQ(dump_config(load(dump_config(c))), dump_config(c));
+  EXPECT_EQ(problem(gateway_config("cpu_affinity: [0, two]\n")),
+            "t.yaml:7: cpu_affinity: bad CPU \"two\" (0..1023)");
+  EXPECT_EQ(problem(gateway_config("cpu_affinity: [-1]\n")),
+            "t.yaml:7: cpu_affinity: bad CPU \"-1\" (0..1023)");
+}
+
 TEST_F(ConfigLoaderTest, ReportsEveryProblemAtOnce) {
   try {
     load_config_string(gateway_config("workers: x\nhttp2:\n  max_frame_size: 1GiB\nfoo: 1\n"),
