@@ -280,11 +280,11 @@ class Parser {
     reader().choice(key.name, word, {on, off});
     out = word == on;
   }
-  void address(const Key& key, address::HostPort& out, bool listen, bool needed) {
+  void host_port(const Key& key, address::HostPort& out, bool listen, bool needed) {
     if (needed ? !required(key) : skipped(key)) return;
     reader().host_port(key.name, out, listen);
   }
-  void identity(const Key& key, std::string& out) {
+  void spiffe_id(const Key& key, std::string& out) {
     if (skipped(key)) return;
     reader().string(key.name, out);
     if (!out.empty() && !identity::SpiffeId::parse(out)) {
@@ -484,8 +484,8 @@ class ValueWriter {
   void boolean(const Key& key, bool v) { self().put(key, v ? "true" : "false"); }
   void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { self().put(key, v); }
   void toggle(const Key& key, bool v, const char* on, const char* off) { self().put(key, v ? on : off); }
-  void address(const Key& key, const address::HostPort& v, bool, bool) { self().put(key, v.to_string()); }
-  void identity(const Key& key, const std::string& v) { self().put(key, v); }
+  void host_port(const Key& key, const address::HostPort& v, bool, bool) { self().put(key, v.to_string()); }
+  void spiffe_id(const Key& key, const std::string& v) { self().put(key, v); }
   void identities(const Key& key, const std::vector<std::string>& v) { self().put_list(key, v); }
   void destinations(const Key& key, const address::DestinationPolicy& v) { self().put_list(key, v.entries()); }
   void window(const Key& key, uint32_t v, bool automatic) {
@@ -617,10 +617,10 @@ class Documenter : PathTracker {
   void boolean(const Key& key, bool v) { row(key, v ? "true" : "false"); }
   void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { row(key, v); }
   void toggle(const Key& key, bool v, const char* on, const char* off) { row(key, v ? on : off); }
-  void address(const Key& key, const address::HostPort& v, bool, bool required) {
+  void host_port(const Key& key, const address::HostPort& v, bool, bool required) {
     row(key, required ? "required" : v.to_string());
   }
-  void identity(const Key& key, const std::string& v) { string(key, v); }
+  void spiffe_id(const Key& key, const std::string& v) { string(key, v); }
   void identities(const Key& key, const std::vector<std::string>&) { row(key, "[]"); }
   void destinations(const Key& key, const address::DestinationPolicy&) { row(key, "[]"); }
   void window(const Key& key, uint32_t v, bool) { row(key, format_size(v)); }

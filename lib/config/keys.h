@@ -32,7 +32,7 @@ inline constexpr unsigned kMaxCpu = 1023;  // CPU_SETSIZE - 1
 //   list(Key, what, vector, required, fn)  a list of mappings (non-empty when required)
 //   integer(Key, T&, min, max)  size(Key, uint32_t&, min, max)  duration(Key, ms&, min)
 //   string(Key, s)  boolean(Key, b)  choice(Key, s, {words})  toggle(Key, b, on, off)
-//   address(Key, HostPort&, listen, required)  identity(Key, s)  identities(Key, list)
+//   host_port(Key, HostPort&, listen, required)  spiffe_id(Key, s)  identities(Key, list)
 //   destinations(Key, DestinationPolicy&)  window(Key, uint32_t&, bool& automatic)
 //   cidr(Key, Cidr&)  route_via(Key, RouteVia&)   (all required)
 //   numbers(Key, vector<T>&, noun, min, max)  a list of integers in [min, max]
@@ -51,7 +51,7 @@ void visit_keys(V& v, C& c) {
   v.duration(Key{"drain_timeout", R::restart, "how long SIGTERM waits for open tunnels"}, c.drain_timeout,
              milliseconds(0));
   v.section(Key{"admin", R::restart, ""}, [&] {
-    v.address(Key{"listen", R::restart,
+    v.host_port(Key{"listen", R::restart,
                   "admin endpoint (metrics, profiles, tunnels); port 0 = any, the bound address is logged"},
               c.admin.listen, true, false);
   });
@@ -73,7 +73,7 @@ void visit_keys(V& v, C& c) {
               c.tls.plaintext_h2c);
   });
   v.optional_section(Key{"gateway", R::restart, "the gateway role"}, c.gateway, [&](auto& g) {
-    v.address(Key{"listen", R::restart, "HBONE listener (IP literal; port 0 = any, logged as bound)"}, g.listen,
+    v.host_port(Key{"listen", R::restart, "HBONE listener (IP literal; port 0 = any, logged as bound)"}, g.listen,
               true, false);
     v.identities(Key{"allowed_identities", R::live,
                      "SPIFFE ids allowed to CONNECT, others get 403; empty: any in the trust domain"},
@@ -94,8 +94,8 @@ void visit_keys(V& v, C& c) {
              g.proxy_protocol_v2, "v2", "off");
   });
   v.optional_section(Key{"client", R::restart, "the client role"}, c.client, [&](auto& cl) {
-    v.address(Key{"gateway", R::restart, "the gateway to tunnel to (host:port)"}, cl.gateway, false, false);
-    v.identity(Key{"gateway_identity", R::live, "when set, the gateway's SPIFFE id must equal it"},
+    v.host_port(Key{"gateway", R::restart, "the gateway to tunnel to (host:port)"}, cl.gateway, false, false);
+    v.spiffe_id(Key{"gateway_identity", R::live, "when set, the gateway's SPIFFE id must equal it"},
                cl.gateway_identity);
     v.duration(Key{"connect_timeout", R::restart, "dial deadline for pooled connections"}, cl.connect_timeout,
                milliseconds(1));
@@ -104,12 +104,12 @@ void visit_keys(V& v, C& c) {
                cl.pool_idle_timeout, milliseconds(0));
     v.list(Key{"listeners", R::restart, "accept on `listen`, CONNECT to `target`"}, "{listen, target}",
            cl.listeners, false, [&](auto& l) {
-             v.address(Key{"listen", R::restart, "local listener (IP literal)"}, l.listen, true, true);
-             v.address(Key{"target", R::restart, "CONNECT authority (host:port)"}, l.target, false, true);
+             v.host_port(Key{"listen", R::restart, "local listener (IP literal)"}, l.listen, true, true);
+             v.host_port(Key{"target", R::restart, "CONNECT authority (host:port)"}, l.target, false, true);
            });
     v.optional_section(Key{"capture", R::restart, "transparent capture of outbound TCP (sidecar, egress)"},
                        cl.capture, [&](auto& cap) {
-      v.address(Key{"listen", R::restart, "where the capture rules send connections (scripts/capture.sh)"},
+      v.host_port(Key{"listen", R::restart, "where the capture rules send connections (scripts/capture.sh)"},
                 cap.listen, true, false);
       v.toggle(Key{"mode", R::restart,
                    "`redirect`: iptables REDIRECT, the target is SO_ORIGINAL_DST; `tproxy`: an "
@@ -125,7 +125,7 @@ void visit_keys(V& v, C& c) {
                              "`host:port` (a gateway), `destination:15008` (the destination's own "
                              "address, ztunnel-style) or `direct` (untunnelled, in the clear)"},
                          r.via);
-             v.identity(Key{"identity", R::restart, "when set, the gateway's SPIFFE id must equal it"},
+             v.spiffe_id(Key{"identity", R::restart, "when set, the gateway's SPIFFE id must equal it"},
                         r.identity);
            });
   });
