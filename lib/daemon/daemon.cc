@@ -128,15 +128,14 @@ void Daemon::check_cpu_affinity() {
   if (::sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
     throw StartupError(std::string("cpu_affinity: cannot read this process's CPUs: ") + std::strerror(errno));
   }
-  std::string usable;
-  for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &allowed)) usable += (usable.empty() ? "" : ",") + std::to_string(cpu);
-  }
   for (unsigned cpu : config_.cpu_affinity) {
-    if (!CPU_ISSET(cpu, &allowed)) {
-      throw StartupError("cpu_affinity: CPU " + std::to_string(cpu) + " is not one this process may run on (" +
-                         usable + ")");
+    if (CPU_ISSET(cpu, &allowed)) continue;
+    std::string usable;
+    for (unsigned other = 0; other < CPU_SETSIZE; ++other) {
+      if (CPU_ISSET(other, &allowed)) usable += (usable.empty() ? "" : ",") + std::to_string(other);
     }
+    throw StartupError("cpu_affinity: CPU " + std::to_string(cpu) + " is not one this process may run on (" +
+                       usable + ")");
   }
 }
 

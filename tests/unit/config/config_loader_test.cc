@@ -298,6 +298,8 @@ TEST_F(ConfigLoaderTest, CpuAffinity) {
             "t.yaml:7: cpu_affinity: bad CPU \"two\" (0..1023)");
   EXPECT_EQ(problem(gateway_config("cpu_affinity: [-1]\n")),
             "t.yaml:7: cpu_affinity: bad CPU \"-1\" (0..1023)");
+  EXPECT_EQ(problem(gateway_config("cpu_affinity: [1024]\n")),
+            "t.yaml:7: cpu_affinity: bad CPU \"1024\" (0..1023)");
 }
 
 TEST_F(ConfigLoaderTest, ReportsEveryProblemAtOnce) {
