@@ -34,4 +34,10 @@ bool DestinationPolicy::allows_address(const sockaddr* addr) const {
                      [addr](const Cidr& cidr) { return cidr.contains(addr); });
 }
 
+bool DestinationPolicy::names_within(const sockaddr* addr, const Cidr& block) const {
+  return std::any_of(cidrs_.begin(), cidrs_.end(), [&](const Cidr& cidr) {
+    return cidr.family == block.family && cidr.prefix >= block.prefix && cidr.contains(addr);
+  });
+}
+
 }  // namespace hbone::address

@@ -23,6 +23,10 @@ class DestinationPolicy {
   bool checks_addresses() const { return !cidrs_.empty(); }
   bool allows_authority(const HostPort& target) const;
   bool allows_address(const sockaddr* addr) const;
+  // True when a CIDR entry holding `addr` lies inside `block` (127.0.0.1/32 inside
+  // 127.0.0.0/8): the operator named that reserved range, not just a wider one around it
+  // (0.0.0.0/0 does not open loopback).
+  bool names_within(const sockaddr* addr, const Cidr& block) const;
   // The entries as written (for dumps and comparisons).
   const std::vector<std::string>& entries() const { return entries_; }
 

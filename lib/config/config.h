@@ -39,6 +39,12 @@ struct GatewayConfig {
   bool exact_balance = true;
   // Send a PROXY protocol v2 header (client address, peer SPIFFE id) to each target.
   bool proxy_protocol_v2 = false;
+  // The CONNECT target's IP must be the local address the connection arrived on, else 400
+  // (ztunnel's inbound rule: a node or pod gateway relays only to where it was reached).
+  bool require_arrived_address = false;
+  // IP_TRANSPARENT listener: accepts connections addressed to any IP (node-level TPROXY
+  // of the node's pods' port 15008, scripts/capture.sh node-install).
+  bool transparent = false;
 };
 
 struct ListenerConfig {

@@ -92,6 +92,14 @@ void visit_keys(V& v, C& c) {
                  "`v2`: send the target a PROXY v2 header with the client's address and, in TLV 0xD0, "
                  "the peer's SPIFFE id"},
              g.proxy_protocol_v2, "v2", "off");
+    v.boolean(Key{"require_arrived_address", R::restart,
+                  "the CONNECT target's IP must be the local address the connection arrived on, else 400 "
+                  "(ztunnel's inbound rule; on for sidecars and node gateways)"},
+              g.require_arrived_address);
+    v.boolean(Key{"transparent", R::restart,
+                  "IP_TRANSPARENT listener: accepts connections addressed to any IP, as node-level TPROXY "
+                  "delivers them (scripts/capture.sh node-install; needs CAP_NET_ADMIN)"},
+              g.transparent);
   });
   v.optional_section(Key{"client", R::restart, "the client role"}, c.client, [&](auto& cl) {
     v.host_port(Key{"gateway", R::restart, "the gateway to tunnel to (host:port)"}, cl.gateway, false, false);

@@ -30,7 +30,7 @@ namespace {
 // Binds `address` once per worker. Port 0 is resolved by the first bind so that all
 // workers share one port.
 std::vector<net::Fd> bind_all(const std::string& key, address::HostPort address, unsigned workers,
-                              bool transparent = false) {
+                              net::OwnListeners& own, bool transparent = false) {
   std::vector<net::Fd> fds;
   for (unsigned i = 0; i < workers; ++i) {
     try {
@@ -41,6 +41,7 @@ std::vector<net::Fd> bind_all(const std::string& key, address::HostPort address,
     }
     if (address.port == 0) address = net::local_address(fds.back().get());
   }
+  own.add(address);
   spdlog::info("{}: listening on {}", key, address.to_string());
   return fds;
 }
@@ -74,17 +75,19 @@ Daemon::Daemon(config::Config config, std::string config_path,
   publish_expiry(*policy_);
   std::vector<WorkerSockets> sockets(config_.workers);
   if (config_.gateway) {
-    auto fds = bind_all("gateway.listen", config_.gateway->listen, config_.workers);
+    auto fds = bind_all("gateway.listen", config_.gateway->listen, config_.workers, own_listeners_,
+                        config_.gateway->transparent);
     for (unsigned i = 0; i < config_.workers; ++i) sockets[i].gateway = std::move(fds[i]);
   }
   if (config_.client) {
     for (size_t l = 0; l < config_.client->listeners.size(); ++l) {
       auto fds = bind_all("client.listeners[" + std::to_string(l) + "].listen",
-                          config_.client->listeners[l].listen, config_.workers);
+                          config_.client->listeners[l].listen, config_.workers, own_listeners_);
       for (unsigned i = 0; i < config_.workers; ++i) sockets[i].client.push_back(std::move(fds[i]));
     }
     if (const auto& capture = config_.client->capture) {
-      auto fds = bind_all("client.capture.listen", capture->listen, config_.workers, capture->tproxy);
+      auto fds = bind_all("client.capture.listen", capture->listen, config_.workers, own_listeners_,
+                          capture->tproxy);
       for (unsigned i = 0; i < config_.workers; ++i) sockets[i].capture = std::move(fds[i]);
       net::OwnConnections::instance().enable();
     }
@@ -97,13 +100,14 @@ Daemon::Daemon(config::Config config, std::string config_path,
   }
   for (unsigned i = 0; i < config_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, config_, admission_, balancer_ ? &*balancer_ : nullptr,
-                                                policy_, std::move(sockets[i])));
+                                                own_listeners_, policy_, std::move(sockets[i])));
   }
   try {
     admin_ = std::make_unique<admin::AdminServer>(config_.admin.listen, admin_hooks());
   } catch (const std::runtime_error& e) {
     throw StartupError(e.what());
   }
+  own_listeners_.add(admin_->address());
   spdlog::info("admin.listen: listening on {}", admin_->address().to_string());
 }
 

@@ -83,6 +83,7 @@ class Daemon {
   metrics::ProcessMetrics process_metrics_;
   tunnel::Admission admission_{config_.limits.max_tunnels, config_.limits.max_tunnels_per_identity};
   std::optional<net::ConnectionBalancer> balancer_;  // gateway.balance: exact, workers > 1
+  net::OwnListeners own_listeners_;  // complete before the workers start
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> running_{false};
   std::atomic<bool> draining_{false};

@@ -9,12 +9,13 @@
 namespace hbone::daemon {
 
 Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
-               net::ConnectionBalancer* balancer, std::shared_ptr<const tunnel::PeerPolicy> policy,
-               WorkerSockets sockets)
+               net::ConnectionBalancer* balancer, const net::OwnListeners& own_listeners,
+               std::shared_ptr<const tunnel::PeerPolicy> policy, WorkerSockets sockets)
     : index_(index),
       config_(config),
       admission_(admission),
       balancer_(balancer),
+      own_listeners_(own_listeners),
       policy_(std::move(policy)),
       sockets_(std::move(sockets)),
       context_{index_, loop_, config_, metrics_} {}
@@ -45,7 +46,7 @@ void Worker::run() {
   pthread_setname_np(pthread_self(), name.c_str());
   pin();
   if (sockets_.gateway) {
-    gateway_.emplace(context_, policy_, admission_, balancer_, std::move(*sockets_.gateway));
+    gateway_.emplace(context_, policy_, admission_, balancer_, own_listeners_, std::move(*sockets_.gateway));
   }
   if (config_.client) {
     pools_.emplace(context_, policy_);

@@ -15,6 +15,7 @@
 #include "metrics/worker_metrics.h"
 #include "net/event_loop.h"
 #include "net/fd.h"
+#include "net/own_listeners.h"
 #include "net/timer.h"
 #include "net/worker_context.h"
 #include "tunnel/admission.h"
@@ -34,9 +35,10 @@ struct WorkerSockets {
 class Worker {
  public:
   // `balancer`: null, or shared by all workers (gateway.balance: exact).
+  // `own_listeners`: every address the process listens on (the gateway never dials them).
   Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
-         net::ConnectionBalancer* balancer, std::shared_ptr<const tunnel::PeerPolicy> policy,
-         WorkerSockets sockets);
+         net::ConnectionBalancer* balancer, const net::OwnListeners& own_listeners,
+         std::shared_ptr<const tunnel::PeerPolicy> policy, WorkerSockets sockets);
   ~Worker();
 
   void start();
@@ -68,6 +70,7 @@ class Worker {
   const config::Config& config_;
   tunnel::Admission& admission_;
   net::ConnectionBalancer* balancer_;
+  const net::OwnListeners& own_listeners_;
   std::shared_ptr<const tunnel::PeerPolicy> policy_;
   WorkerSockets sockets_;
   net::EventLoop loop_;

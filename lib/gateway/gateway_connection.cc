@@ -6,7 +6,10 @@
 
 #include <utility>
 
+#include "address/reserved.h"
+#include "gateway/destination_guard.h"
 #include "gateway/proxy_protocol.h"
+#include "net/socket_ops.h"
 
 namespace hbone::gateway {
 
@@ -84,6 +87,12 @@ void GatewayConnection::handle_request(GatewayStream& stream) {
     return;
   }
   stream.set_target(target->to_string());
+  if (config().gateway->require_arrived_address && !arrived_at(*target)) {
+    metrics().destinations_refused[DestinationRefusal::not_arrived].add();
+    respond_error(stream, 400, "target " + target->to_string() + " is not the address this connection arrived on (" +
+                                   net::format_address(reinterpret_cast<const sockaddr*>(&arrived_)) + ")");
+    return;
+  }
   if (!ctx_.policy->allows_identity(peer_identity())) {
     respond_error(stream, 403, "identity " + peer_identity() + " not allowed");
     return;
@@ -92,6 +101,7 @@ void GatewayConnection::handle_request(GatewayStream& stream) {
   if (!destinations.allows_any() && !destinations.allows_authority(*target) &&
       !destinations.checks_addresses()) {
     metrics().upstream_connect_failures[net::DialFailure::forbidden].add();
+    metrics().destinations_refused[DestinationRefusal::not_allowed].add();
     respond_error(stream, 403, "destination " + target->to_string() + " not allowed");
     return;
   }
@@ -118,15 +128,30 @@ void GatewayConnection::after_input() {
   }
 }
 
+bool GatewayConnection::arrived_at(const address::HostPort& target) const {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (!net::to_sockaddr(target, addr, len)) return false;  // a name: only an address can match
+  // Ports differ (the connection came to 15008, the target is the application's port);
+  // IPv4-mapped addresses (a [::] listener) compare as IPv4.
+  sockaddr_storage here = address::unmapped(reinterpret_cast<const sockaddr*>(&arrived_));
+  sockaddr_storage there = address::unmapped(reinterpret_cast<const sockaddr*>(&addr));
+  return net::host_port_of(reinterpret_cast<const sockaddr*>(&here)).host ==
+         net::host_port_of(reinterpret_cast<const sockaddr*>(&there)).host;
+}
+
 void GatewayConnection::dial(GatewayStream& stream, const address::HostPort& target) {
-  const address::DestinationPolicy& policy = ctx_.policy->destinations;
-  net::Dialer::AddressCheck check;
-  if (!policy.allows_any() && !policy.allows_authority(target)) {
-    // Holds the snapshot: a reload during the dial must not free the list it checks.
-    check = [snapshot = ctx_.policy](const sockaddr* addr) {
-      return snapshot->destinations.allows_address(addr);
-    };
-  }
+  // Every candidate address is vetted, also with an empty allow-list (hbone's own
+  // listeners and reserved addresses). The check holds the policy snapshot: a reload
+  // during the dial must not free the list it reads. The stream owns the dialer, so the
+  // check may note on it why it refused.
+  auto check = [snapshot = ctx_.policy, &own = ctx_.own_listeners,
+                listed = ctx_.policy->destinations.allows_authority(target), &stream](const sockaddr* addr) {
+    std::string why;
+    DestinationRefusal refusal = DestinationGuard{snapshot->destinations, own, listed}.check(addr, why);
+    if (refusal != DestinationRefusal::none) stream.note_refusal(refusal);
+    return why;
+  };
   stream.start_dial(std::make_unique<net::Dialer>(
       loop(), target, net::DialOptions{config().gateway->connect_timeout, config().socket.mark}, std::move(check),
       [this, id = stream.stream_id()](net::Dialer::Result result) { on_dialed(id, std::move(result)); }));
@@ -141,6 +166,7 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
   stream->dial_done();
   if (closed()) return;
   if (result.failure == net::DialFailure::forbidden) {
+    metrics().destinations_refused[stream->refusal()].add();
     respond_error(*stream, 403, result.detail);
     return;
   }
@@ -178,7 +204,8 @@ void GatewayConnection::respond_error(GatewayStream& stream, int status, const s
                                       const char* flags) {
   stream.set_status(status);
   stream.count_failure(status, flags);
-  spdlog::info("gateway: {} stream {} -> {}: {}", peer_address(), stream.stream_id(), status, why);
+  spdlog::info("gateway: {} stream {} -> {} flags={} peer={} dst={}: {}", peer_address(), stream.stream_id(), status,
+               flags ? flags : tunnel::response_flags(status), peer_identity(), stream.info().target, why);
   submit_response(stream.stream_id(), status, nullptr);
 }
 

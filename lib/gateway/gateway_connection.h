@@ -14,6 +14,7 @@
 
 namespace hbone::net {
 class ConnectionBalancer;
+class OwnListeners;
 }
 
 namespace hbone::gateway {
@@ -27,6 +28,7 @@ struct GatewayContext {
   std::shared_ptr<const PeerPolicy> policy;  // the newest; a reload replaces it
   tunnel::Admission& admission;              // process-wide tunnel caps
   net::ConnectionBalancer* balancer;         // null: each worker keeps what it accepts
+  const net::OwnListeners& own_listeners;    // never dialled for a peer
 };
 
 // Server side of one HBONE connection: validates each CONNECT, dials the target, answers
@@ -35,6 +37,8 @@ class GatewayConnection final : public h2::H2Connection {
  public:
   using OnClosed = std::function<void(GatewayConnection*)>;
   GatewayConnection(GatewayContext& ctx, OnClosed on_closed);
+  // The local address the connection arrived on (gateway.require_arrived_address).
+  void set_arrived_address(const sockaddr_storage& address) { arrived_ = address; }
 
   int on_begin_headers(const nghttp2_frame* frame) override;
   int on_header(const nghttp2_frame* frame, std::string_view name,
@@ -50,6 +54,8 @@ class GatewayConnection final : public h2::H2Connection {
  private:
   GatewayStream* request(int32_t stream_id) const;
   void handle_request(GatewayStream& stream);
+  // gateway.require_arrived_address: the target is the address this connection arrived on.
+  bool arrived_at(const address::HostPort& target) const;
   void dial(GatewayStream& stream, const address::HostPort& target);
   void on_dialed(int32_t stream_id, net::Dialer::Result result);
   // A final non-200 response; the stream is then reset with NO_ERROR (RFC 9113 §8.1).
@@ -60,6 +66,7 @@ class GatewayConnection final : public h2::H2Connection {
 
   GatewayContext& ctx_;
   OnClosed on_closed_;
+  sockaddr_storage arrived_{};
   // Admitted requests of the current input batch, dialled once it is processed: a stream
   // opened and reset in one batch (rapid reset) never costs the target a connection.
   std::vector<int32_t> to_dial_;

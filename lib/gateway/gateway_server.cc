@@ -7,8 +7,8 @@ namespace hbone::gateway {
 
 GatewayServer::GatewayServer(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy,
                              tunnel::Admission& admission, net::ConnectionBalancer* balancer,
-                             net::Fd listener)
-    : ctx_{worker, std::move(policy), admission, balancer}, connections_(worker.loop) {
+                             const net::OwnListeners& own_listeners, net::Fd listener)
+    : ctx_{worker, std::move(policy), admission, balancer, own_listeners}, connections_(worker.loop) {
   acceptor_.emplace(worker.loop, std::move(listener), [this](net::Fd fd, const sockaddr_storage& peer) {
     std::string address = net::format_address(reinterpret_cast<const sockaddr*>(&peer));
     if (ctx_.balancer) {
@@ -36,6 +36,12 @@ void GatewayServer::adopt(net::Fd fd, std::string peer) {
 void GatewayServer::start_connection(net::Fd fd, std::string peer) {
   GatewayConnection& conn = connections_.add(
       std::make_unique<GatewayConnection>(ctx_, [this](GatewayConnection* c) { release(c); }));
+  if (ctx_.worker.config.gateway->require_arrived_address) {
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len);
+    conn.set_arrived_address(local);
+  }
   conn.start(std::move(fd), std::move(peer));
 }
 

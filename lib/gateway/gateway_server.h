@@ -7,6 +7,7 @@
 #include "gateway/gateway_connection.h"
 #include "h2/connection_set.h"
 #include "net/listen_socket.h"
+#include "net/own_listeners.h"
 
 namespace hbone::gateway {
 
@@ -15,7 +16,8 @@ class GatewayServer {
  public:
   // `balancer`: null, or shared by all workers (gateway.balance: exact).
   GatewayServer(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy,
-                tunnel::Admission& admission, net::ConnectionBalancer* balancer, net::Fd listener);
+                tunnel::Admission& admission, net::ConnectionBalancer* balancer,
+                const net::OwnListeners& own_listeners, net::Fd listener);
   ~GatewayServer();
 
   size_t connection_count() const { return connections_.size(); }

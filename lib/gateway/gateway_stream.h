@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "address/host_port.h"
+#include "metrics/labels.h"
 #include "net/dialer.h"
 #include "tunnel/tunnel.h"
 
@@ -42,10 +43,15 @@ class GatewayStream final : public tunnel::Tunnel {
 
   void on_stream_closed(uint32_t error_code) override;
 
+  // Why the dial's address check refused the last candidate it refused.
+  void note_refusal(metrics::DestinationRefusal refusal) { refusal_ = refusal; }
+  metrics::DestinationRefusal refusal() const { return refusal_; }
+
  private:
   Request request_;
   std::optional<address::HostPort> pending_target_;
   std::unique_ptr<net::Dialer> dialer_;
+  metrics::DestinationRefusal refusal_ = metrics::DestinationRefusal::none;
 };
 
 }  // namespace hbone::gateway

@@ -220,6 +220,17 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
     });
   }
   {
+    FamilyBuilder f(out, "hbone_gateway_destinations_refused_total",
+                    "CONNECT targets the gateway refused to dial: hbone's own listeners, reserved addresses "
+                    "(loopback, link-local, unspecified, metadata) not named in allowed_destinations, others not "
+                    "allowed, or not the address the connection arrived on",
+                    MetricType::Counter);
+    ByEnum<DestinationRefusal, Counter>::for_each([&](DestinationRefusal r) {
+      if (r == DestinationRefusal::none) return;
+      f.value({{"reason", label(r)}}, sum(W, [&](auto& w) { return w.destinations_refused[r].value(); }));
+    });
+  }
+  {
     FamilyBuilder f(out, "hbone_tunnel_limit_rejections_total",
                     "Tunnels refused by limits.max_tunnels or limits.max_tunnels_per_identity",
                     MetricType::Counter);

@@ -64,4 +64,19 @@ const char* label(CaptureOutcome outcome) {
   return "?";
 }
 
+const char* label(DestinationRefusal refusal) {
+  switch (refusal) {
+    case DestinationRefusal::none: return "none";
+    case DestinationRefusal::own_listener: return "own_listener";
+    case DestinationRefusal::loopback: return "loopback";
+    case DestinationRefusal::link_local: return "link_local";
+    case DestinationRefusal::unspecified: return "unspecified";
+    case DestinationRefusal::metadata: return "metadata";
+    case DestinationRefusal::not_allowed: return "not_allowed";
+    case DestinationRefusal::not_arrived: return "not_arrived";
+    case DestinationRefusal::count: break;
+  }
+  return "?";
+}
+
 }  // namespace hbone::metrics

@@ -15,6 +15,10 @@ enum class TlsResult {
 };
 // Why a dial of an upstream target failed (net::DialFailure).
 enum class ConnectFailure { none, refused, unreachable, timeout, resolve, forbidden, other, count };
+// Why the gateway refused to dial a CONNECT target (gateway/destination_guard.h).
+enum class DestinationRefusal {
+  none, own_listener, loopback, link_local, unspecified, metadata, not_allowed, not_arrived, count
+};
 // Which tunnel cap refused a tunnel (tunnel::Admission::Refusal).
 enum class LimitRefusal { none, max_tunnels, max_tunnels_per_identity, count };
 // What became of a captured connection (client.capture).
@@ -24,6 +28,7 @@ const char* label(StallScope scope);
 const char* label(TlsResult result);
 const char* label(ConnectFailure failure);
 const char* label(LimitRefusal refusal);
+const char* label(DestinationRefusal refusal);
 const char* label(CaptureOutcome outcome);
 
 template <typename E>

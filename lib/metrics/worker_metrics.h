@@ -68,6 +68,7 @@ class WorkerMetrics {
   // A stream's first queued byte: read from the local socket until written to the HBONE socket.
   std::array<Histogram, kRoles> send_queue_seconds{make_queue_histogram(), make_queue_histogram()};
   ByEnum<ConnectFailure, Counter> upstream_connect_failures;
+  ByEnum<DestinationRefusal, Counter> destinations_refused;
   std::array<ByEnum<LimitRefusal, Counter>, kRoles> limit_rejections;
   std::array<Counter, kRoles> idle_timeouts;
   std::array<Counter, kRoles> bytes_in;   // read from sockets we relay (local side)

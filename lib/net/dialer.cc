@@ -119,11 +119,11 @@ void Dialer::try_next() {
     const SocketAddress& candidate = candidates_[next_++];
     const sockaddr* addr = candidate.get();
     address_ = candidate.storage;
-    if (allow_ && !allow_(addr)) {
+    if (std::string refusal = allow_ ? allow_(addr) : std::string(); !refusal.empty()) {
       // Forbidden only when no candidate is allowed: later failures say more.
       if (last_failure_ == Failure::resolve || last_failure_ == Failure::forbidden) {
         last_failure_ = Failure::forbidden;
-        last_detail_ = format_address(addr) + " is not in allowed_destinations";
+        last_detail_ = std::move(refusal);
       }
       continue;
     }

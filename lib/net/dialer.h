@@ -49,7 +49,8 @@ class Dialer final : public PollWatcher::Handler, public Retirable {
  public:
   using Failure = DialFailure;
   using Result = DialResult;
-  using AddressCheck = std::function<bool(const sockaddr*)>;
+  // Empty when the address may be dialled, else why not (the result's detail).
+  using AddressCheck = std::function<std::string(const sockaddr*)>;
   using OnDone = std::function<void(Result)>;
 
   // `allow` (may be empty) vets each resolved address before connecting to it.

@@ -19,6 +19,8 @@ constexpr size_t kFirstReadChunk = 64 * 1024;
 // Peer chunks (one per TLS record) gathered into one sendmsg(); well below IOV_MAX.
 constexpr size_t kMaxGather = 64;
 
+}  // namespace
+
 const char* response_flags(int status) {
   switch (status) {
     case 400:
@@ -29,8 +31,6 @@ const char* response_flags(int status) {
     default: return "UF";
   }
 }
-
-}  // namespace
 
 Tunnel::Tunnel(h2::H2Connection& conn, Info info)
     : conn_(conn), info_(std::move(info)), read_chunk_(kFirstReadChunk) {

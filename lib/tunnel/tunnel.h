@@ -17,6 +17,9 @@
 
 namespace hbone::tunnel {
 
+// Envoy's response flags for a final status (Istio's response_flags label).
+const char* response_flags(int status);
+
 // Relays one local TCP connection over one HTTP/2 stream, both directions, with
 // half-close (FIN <-> END_STREAM) and resets (RST <-> RST_STREAM) carried across.
 //

@@ -14,6 +14,7 @@
 #include "metrics/worker_metrics.h"
 #include "net/event_loop.h"
 #include "net/fd.h"
+#include "net/own_listeners.h"
 #include "net/worker_context.h"
 #include "tunnel/admission.h"
 #include "tunnel/peer_policy.h"
@@ -39,7 +40,8 @@ struct Fixture {
   metrics::WorkerMetrics metrics;
   tunnel::Admission admission{64, 0};
   net::WorkerContext worker{0, loop, config, metrics};
-  gateway::GatewayContext context{worker, tunnel::PeerPolicy::build(config), admission, nullptr};
+  net::OwnListeners own_listeners;
+  gateway::GatewayContext context{worker, tunnel::PeerPolicy::build(config), admission, nullptr, own_listeners};
 };
 
 }  // namespace

@@ -92,6 +92,8 @@ class TunnelPair : public ::testing::Test {
     config_.tls.plaintext_h2c = true;
     config_.http2.keepalive_interval = 0ms;
     config_.gateway.emplace();
+    // The targets are on loopback, which a gateway dials only when told to.
+    config_.gateway->allowed_destinations = address::DestinationPolicy::parse({"127.0.0.0/8"});
     config_.client.emplace();
   }
 
@@ -100,7 +102,7 @@ class TunnelPair : public ::testing::Test {
     net::Fd listener = net::listen_on({"127.0.0.1", 0});
     config_.client->gateway = net::local_address(listener.get());
     policy_ = tunnel::PeerPolicy::build(config_);
-    gateway_.emplace(worker_, policy_, admission_, nullptr, std::move(listener));
+    gateway_.emplace(worker_, policy_, admission_, nullptr, own_listeners_, std::move(listener));
     pool_.emplace(worker_, client::Upstream{config_.client->gateway, std::nullopt}, policy_);
     target_listener_ = net::listen_on({"127.0.0.1", 0});
     app_listener_ = net::listen_on({"127.0.0.1", 0});
@@ -169,6 +171,7 @@ class TunnelPair : public ::testing::Test {
   config::Config config_;
   metrics::WorkerMetrics metrics_;
   tunnel::Admission admission_{0, 0};
+  net::OwnListeners own_listeners_;
   net::WorkerContext worker_{0, loop_, config_, metrics_};
   std::shared_ptr<const tunnel::PeerPolicy> policy_;
   std::optional<gateway::GatewayServer> gateway_;

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <string>
+
+#include "address/destination_policy.h"
+#include "metrics/labels.h"
+#include "net/own_listeners.h"
+
+namespace hbone::gateway {
+
+using DestinationRefusal = metrics::DestinationRefusal;
+
+// Whether the gateway may dial an address for a CONNECT, judged on the address actually
+// dialled (after DNS, so a name cannot smuggle one in):
+//  - never one of hbone's own listeners, whatever allowed_destinations says;
+//  - loopback, link-local (cloud metadata), unspecified: only when allowed_destinations
+//    names them (a CIDR inside their block, or the CONNECT authority as a host:port entry);
+//  - anything else as allowed_destinations says (empty: any).
+struct DestinationGuard {
+  const address::DestinationPolicy& allowed;
+  const net::OwnListeners& own;
+  bool authority_listed;  // the CONNECT authority is a host:port entry of allowed_destinations
+
+  // none, or why `addr` must not be dialled, with `why` in words for the log and the peer.
+  DestinationRefusal check(const sockaddr* addr, std::string& why) const;
+};
+
+}  // namespace hbone::gateway

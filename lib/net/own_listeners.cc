@@ -1,0 +1,77 @@
+#include "net/own_listeners.h"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <memory>
+
+#include "address/reserved.h"
+#include "net/socket_ops.h"
+
+namespace hbone::net {
+namespace {
+
+uint16_t port_of(const sockaddr* a) {
+  return a->sa_family == AF_INET ? reinterpret_cast<const sockaddr_in*>(a)->sin_port
+                                 : reinterpret_cast<const sockaddr_in6*>(a)->sin6_port;
+}
+
+bool is_unspecified(const sockaddr* a) {
+  if (a->sa_family == AF_INET) return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr == INADDR_ANY;
+  return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr);
+}
+
+bool same_ip(const sockaddr* a, const sockaddr* b) {
+  if (a->sa_family != b->sa_family) return false;
+  if (a->sa_family == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr ==
+           reinterpret_cast<const sockaddr_in*>(b)->sin_addr.s_addr;
+  }
+  return IN6_ARE_ADDR_EQUAL(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr,
+                            &reinterpret_cast<const sockaddr_in6*>(b)->sin6_addr);
+}
+
+// Whether `addr` is an address of this host. Asked only for a port hbone listens on, so
+// reading the interfaces each time costs nothing on the common path and sees addresses
+// added since the start.
+bool is_local(const sockaddr* addr) {
+  const address::ReservedBlock* reserved = address::reserved_block(addr);
+  if (reserved && (reserved->kind == address::Reserved::loopback || reserved->kind == address::Reserved::unspecified)) {
+    return true;
+  }
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return true;  // cannot tell: assume it is ours
+  std::unique_ptr<ifaddrs, void (*)(ifaddrs*)> owned(list, ::freeifaddrs);
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (i->ifa_addr && same_ip(i->ifa_addr, addr)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void OwnListeners::add(const address::HostPort& bound) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (to_sockaddr(bound, addr, len)) listeners_.push_back(address::unmapped(reinterpret_cast<sockaddr*>(&addr)));
+}
+
+bool OwnListeners::reaches(const sockaddr* target) const {
+  sockaddr_storage plain_storage = address::unmapped(target);
+  const auto* plain = reinterpret_cast<const sockaddr*>(&plain_storage);
+  for (const sockaddr_storage& storage : listeners_) {
+    const auto* own = reinterpret_cast<const sockaddr*>(&storage);
+    if (port_of(own) != port_of(plain)) continue;
+    if (is_unspecified(own)) {
+      // [::] is dual-stack (hbone does not set IPV6_V6ONLY): it takes IPv4 too.
+      bool family_ok = own->sa_family == AF_INET6 || plain->sa_family == AF_INET;
+      if (family_ok && is_local(plain)) return true;
+    } else if (same_ip(own, plain) || (own->sa_family == plain->sa_family && is_unspecified(plain))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace hbone::net

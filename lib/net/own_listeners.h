@@ -1,0 +1,26 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <vector>
+
+#include "address/host_port.h"
+
+namespace hbone::net {
+
+// The addresses this process listens on (gateway, client listeners, capture, admin,
+// metrics), as bound. A gateway never dials them for a peer: a tunnel must not lead back
+// into hbone, to its admin endpoint or round through its own listeners (ztunnel refuses
+// its own ports the same way). Filled before the workers start, read-only afterwards.
+class OwnListeners {
+ public:
+  void add(const address::HostPort& bound);
+  // True when connecting to `addr` reaches one of them: its address and port, or the port
+  // of a wildcard listener on any address of this host (unspecified and loopback included).
+  bool reaches(const sockaddr* addr) const;
+
+ private:
+  std::vector<sockaddr_storage> listeners_;
+};
+
+}  // namespace hbone::net
