@@ -88,7 +88,7 @@ start_mesh() {
 log_level: $level
 admin: {listen: 127.0.0.1:$admin_gw}
 tls: {cert: certs/dev/gateway.pem, key: certs/dev/gateway-key.pem, ca: certs/dev/ca.pem$tls_extra}
-gateway: {listen: 127.0.0.1:$gw_port}
+gateway: {listen: 127.0.0.1:$gw_port, allowed_destinations: [127.0.0.0/8]}
 $extra
 ${mesh_gateway_yaml:-}
 YAML

@@ -1,43 +1,61 @@
 #include "top.h"
 
-#include <civetweb.h>
 #include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "address/host_port.h"
+#include "net/fd.h"
+#include "net/socket_ops.h"
 
 namespace hbone::cmd {
 namespace {
 
 using nlohmann::json;
 
-// GET over HTTP/1.0 with civetweb's client; nullopt with `error` on failure.
+// GET over HTTP/1.0 (the admin endpoint closes after each answer); nullopt with `error`
+// on failure. IPv4 or IPv6 literal addresses.
 std::optional<std::string> http_get(const address::HostPort& admin, const std::string& path,
                                     std::string& error) {
-  char ebuf[256] = "";
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (!net::to_sockaddr(admin, addr, len)) {
+    error = admin.host + " is not an IP address";
+    return std::nullopt;
+  }
+  net::Fd fd(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  timeval timeout{5, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + admin.to_string() + "\r\n\r\n";
-  mg_connection* conn = mg_download(admin.host.c_str(), admin.port, 0, ebuf, sizeof(ebuf), "%s",
-                                    request.c_str());
-  if (!conn) {
-    error = ebuf;
+  if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      ::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    error = std::strerror(errno);
     return std::nullopt;
   }
-  std::string body;
+  std::string response;
   char buf[16384];
-  int n;
-  while ((n = mg_read(conn, buf, sizeof(buf))) > 0) body.append(buf, static_cast<size_t>(n));
-  int status = mg_get_response_info(conn)->status_code;
-  mg_close_connection(conn);
-  if (status != 200) {
-    error = "HTTP " + std::to_string(status);
+  ssize_t n;
+  while ((n = ::recv(fd.get(), buf, sizeof(buf), 0)) > 0) response.append(buf, static_cast<size_t>(n));
+  size_t body = response.find("\r\n\r\n");
+  // "HTTP/1.x 200 ..."
+  if (body == std::string::npos || response.compare(0, 5, "HTTP/") != 0 || response.size() < 12) {
+    error = n < 0 ? std::strerror(errno) : "no HTTP response";
     return std::nullopt;
   }
-  return body;
+  if (response.compare(9, 3, "200") != 0) {
+    error = "HTTP " + response.substr(9, 3);
+    return std::nullopt;
+  }
+  return response.substr(body + 4);
 }
 
 std::string bits(double bytes_per_second) {
@@ -113,7 +131,6 @@ int run_top(const std::string& admin_text, std::chrono::milliseconds interval, b
     std::cerr << "error: --admin \"" << admin_text << "\": " << why << "\n";
     return 2;
   }
-  mg_init_library(0);
   while (true) {
     std::string error;
     auto body = http_get(*admin, "/debug/tunnels", error);

@@ -1,64 +1,79 @@
 #include "admin/admin_server.h"
 
-#include <CivetServer.h>
+#include <microhttpd.h>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <charconv>
 #include <stdexcept>
-#include <thread>
+#include <system_error>
 
 #include "admin/heap.h"
 #include "net/fd.h"
-#include "net/socket_ops.h"
+#include "net/listen_socket.h"
 
 namespace hbone::admin {
-namespace {
 
 struct Request {
-  CivetServer* server;
-  mg_connection* conn;
+  MHD_Connection* conn;
   std::string param(const char* name) const {
-    std::string value;
-    server->getParam(conn, name, value);
-    return value;
+    const char* value = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+    return value ? value : "";
   }
 };
 
 using Handler = std::function<HttpResult(const Request&)>;
 
-void send(mg_connection* conn, const HttpResult& r) {
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            r.status, mg_get_response_code_text(conn, r.status), r.content_type.c_str(),
-            r.body.size());
-  mg_write(conn, r.body.data(), r.body.size());
+// One URI; the methods it does not serve get 405.
+struct AdminServer::Route {
+  std::string uri;
+  Handler get;
+  Handler post;
+};
+
+namespace {
+
+MHD_Result send(MHD_Connection* conn, const HttpResult& r) {
+  MHD_Response* response = MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
+                                                           MHD_RESPMEM_MUST_COPY);
+  if (!response) return MHD_NO;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type.c_str());
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  MHD_Result queued = MHD_queue_response(conn, static_cast<unsigned>(r.status), response);
+  MHD_destroy_response(response);
+  return queued;
 }
 
-// One URI; the methods it does not serve get 405.
-class Route : public CivetHandler {
- public:
-  Route(Handler get, Handler post) : get_(std::move(get)), post_(std::move(post)) {}
-  bool handleGet(CivetServer* server, mg_connection* conn) override { return serve(get_, server, conn); }
-  bool handlePost(CivetServer* server, mg_connection* conn) override { return serve(post_, server, conn); }
-
- private:
-  static bool serve(const Handler& h, CivetServer* server, mg_connection* conn) {
-    if (!h) {
-      send(conn, {405, "text/plain", "method not allowed\n"});
-      return true;
-    }
+HttpResult serve(const std::vector<AdminServer::Route>& routes, const std::string& method, const char* url,
+                 MHD_Connection* conn) {
+  for (const AdminServer::Route& route : routes) {
+    if (route.uri != url) continue;
+    const Handler& h = method == MHD_HTTP_METHOD_GET ? route.get : method == MHD_HTTP_METHOD_POST ? route.post
+                                                                                                    : Handler();
+    if (!h) return {405, "text/plain", "method not allowed\n"};
     try {
-      send(conn, h(Request{server, conn}));
+      return h(Request{conn});
     } catch (const std::exception& e) {
-      send(conn, {500, "text/plain", std::string(e.what()) + "\n"});
+      return {500, "text/plain", std::string(e.what()) + "\n"};
     }
-    return true;
   }
-  Handler get_;
-  Handler post_;
-};
+  return {404, "text/plain", "not found\n"};
+}
+
+// libmicrohttpd calls this first with the headers, then once per piece of body, then
+// with nothing left: the answer goes out on the last call (bodies are not used).
+MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const char* method, const char*,
+                      const char*, size_t* upload_size, void** state) {
+  static int started;
+  if (*state == nullptr) {
+    *state = &started;
+    return MHD_YES;
+  }
+  if (*upload_size != 0) {
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  return send(conn, serve(*static_cast<const std::vector<AdminServer::Route>*>(cls), method, url, conn));
+}
 
 int int_param(const Request& req, const char* name, int fallback, int min, int max) {
   std::string text = req.param(name);
@@ -82,84 +97,71 @@ HttpResult bad_request_on_invalid(const std::function<HttpResult()>& f) {
 
 }  // namespace
 
-AdminServer::AdminServer(const address::HostPort& listen, AdminHooks hooks)
+AdminServer::AdminServer(const std::string& key, const address::HostPort& listen, Scope scope, AdminHooks hooks)
     : hooks_(std::move(hooks)), listen_(listen) {
-  std::vector<std::string> options = {"listening_ports", listen.to_string(), "num_threads", "4",
-                                      "enable_keep_alive", "no"};
-  try {
-    server_ = std::make_unique<CivetServer>(options);
-  } catch (const CivetException& e) {
-    throw std::runtime_error("admin.listen: cannot listen on " + listen.to_string() + ": " + e.what());
-  }
-  if (listen_.port == 0) {  // port 0: the one the kernel chose
-    std::vector<int> ports = server_->getListeningPorts();
-    if (!ports.empty()) listen_.port = static_cast<uint16_t>(ports.front());
-  }
-  auto add = [this](const char* uri, Handler get, Handler post) {
-    routes_.push_back(std::make_unique<Route>(std::move(get), std::move(post)));
-    server_->addHandler(uri, routes_.back().get());
-  };
-  add("/metrics", [this](const Request&) {
+  routes_.push_back({"/metrics", [this](const Request&) {
     return HttpResult{200, "text/plain; version=0.0.4; charset=utf-8", hooks_.metrics_text()};
-  }, nullptr);
-  add("/debug/pprof/profile", [](const Request& req) {
-    return bad_request_on_invalid([&] {
-      return cpu_profile(int_param(req, "seconds", 30, 1, 300), int_param(req, "frequency", 100, 1, 4000));
-    });
-  }, nullptr);
-  add("/debug/pprof/heap", [](const Request&) { return heap_profile(); }, nullptr);
-  add("/memory/release", nullptr, [](const Request&) { return release_memory(); });
-  add("/debug/tunnels", [this](const Request&) {
-    return HttpResult{200, "application/json", hooks_.tunnels_json()};
-  }, nullptr);
-  add("/config_dump", [this](const Request&) {
-    return HttpResult{200, "text/yaml", hooks_.config_dump()};
-  }, nullptr);
-  add("/certs", [this](const Request&) {
-    return HttpResult{200, "application/json", hooks_.certs_json()};
-  }, nullptr);
-  add("/healthz/ready", [this](const Request&) {
-    return hooks_.ready() ? HttpResult{200, "text/plain", "ready\n"}
-                          : HttpResult{503, "text/plain", "not ready\n"};
-  }, nullptr);
-  add("/logging", nullptr, [](const Request& req) {
-    std::string level = req.param("level");
-    auto parsed = spdlog::level::from_str(level);
-    // from_str maps anything unknown to "off": only accept the real names.
-    if (level.empty() || (parsed == spdlog::level::off && level != "off")) {
-      return HttpResult{400, "text/plain", "level must be trace, debug, info, warn, error or off\n"};
-    }
-    spdlog::set_level(parsed);
-    spdlog::info("admin: log level set to {}", level);
-    return HttpResult{200, "text/plain", "log level: " + level + "\n"};
-  });
-  // GET too: Kubernetes' preStop httpGet hook can only GET.
-  auto quit = [this](const Request&) {
-    spdlog::info("admin: /quitquitquit: draining");
-    hooks_.drain();
-    return HttpResult{200, "text/plain", "draining\n"};
-  };
-  add("/quitquitquit", quit, quit);
+  }, nullptr});
+  routes_.push_back({"/healthz/ready", [this](const Request&) {
+    return hooks_.ready() ? HttpResult{200, "text/plain", "ready\n"} : HttpResult{503, "text/plain", "not ready\n"};
+  }, nullptr});
+  if (scope == Scope::full) {
+    routes_.push_back({"/debug/pprof/profile", [](const Request& req) {
+      return bad_request_on_invalid([&] {
+        return cpu_profile(int_param(req, "seconds", 30, 1, 300), int_param(req, "frequency", 100, 1, 4000));
+      });
+    }, nullptr});
+    routes_.push_back({"/debug/pprof/heap", [](const Request&) { return heap_profile(); }, nullptr});
+    routes_.push_back({"/memory/release", nullptr, [](const Request&) { return release_memory(); }});
+    routes_.push_back({"/debug/tunnels", [this](const Request&) {
+      return HttpResult{200, "application/json", hooks_.tunnels_json()};
+    }, nullptr});
+    routes_.push_back({"/config_dump", [this](const Request&) {
+      return HttpResult{200, "text/yaml", hooks_.config_dump()};
+    }, nullptr});
+    routes_.push_back({"/certs", [this](const Request&) {
+      return HttpResult{200, "application/json", hooks_.certs_json()};
+    }, nullptr});
+    routes_.push_back({"/logging", nullptr, [](const Request& req) {
+      std::string level = req.param("level");
+      auto parsed = spdlog::level::from_str(level);
+      // from_str maps anything unknown to "off": only accept the real names.
+      if (level.empty() || (parsed == spdlog::level::off && level != "off")) {
+        return HttpResult{400, "text/plain", "level must be trace, debug, info, warn, error or off\n"};
+      }
+      spdlog::set_level(parsed);
+      spdlog::info("admin: log level set to {}", level);
+      return HttpResult{200, "text/plain", "log level: " + level + "\n"};
+    }});
+    // GET too: Kubernetes' preStop httpGet hook can only GET.
+    auto quit = [this](const Request&) {
+      spdlog::info("admin: /quitquitquit: draining");
+      hooks_.drain();
+      return HttpResult{200, "text/plain", "draining\n"};
+    };
+    routes_.push_back({"/quitquitquit", quit, quit});
+  }
+  // Bound here, not by libmicrohttpd: the same IPv4/IPv6 parsing and errors as every
+  // other listener, and no SO_REUSEPORT (a second process must not share the port).
+  net::Fd fd;
+  try {
+    fd = net::listen_on(listen, {.reuse_port = false, .backlog = 128});
+  } catch (const std::system_error& e) {
+    throw std::runtime_error(key + ": cannot listen on " + listen.to_string() + ": " + e.code().message());
+  }
+  if (listen_.port == 0) listen_ = net::local_address(fd.get());  // the port the kernel chose
+  // A thread per connection (at most 16): a CPU profile holds its request for its whole
+  // duration without delaying a scrape.
+  daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                                 MHD_USE_ITC,
+                             0, nullptr, nullptr, &on_request, &routes_, MHD_OPTION_LISTEN_SOCKET, fd.get(),
+                             MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+  if (!daemon_) throw std::runtime_error(key + ": cannot serve on " + listen_.to_string());
+  fd.release();  // libmicrohttpd closes it in MHD_stop_daemon
 }
 
 AdminServer::~AdminServer() {
-  if (!server_) return;
-  // civetweb's acceptor notices a stop only when its poll (2 s timeout) returns: poke it
-  // with connections until close() has joined its threads, so shutdown is prompt.
-  std::atomic<bool> closed{false};
-  std::thread waker([this, &closed] {
-    sockaddr_storage addr;
-    socklen_t len = 0;
-    if (!net::to_sockaddr(listen_, addr, len)) return;
-    while (!closed.load()) {
-      net::Fd fd(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-      ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
-  server_->close();  // joins civetweb's threads before the routes go
-  closed = true;
-  waker.join();
+  if (daemon_) MHD_stop_daemon(daemon_);  // joins its threads before the routes go
 }
 
 }  // namespace hbone::admin

@@ -8,8 +8,7 @@
 #include "admin/profiles.h"
 #include "address/host_port.h"
 
-class CivetServer;
-class CivetHandler;
+struct MHD_Daemon;
 
 namespace hbone::admin {
 
@@ -24,7 +23,7 @@ struct AdminHooks {
   std::function<void()> drain;    // as SIGTERM
 };
 
-// The admin HTTP endpoint (civetweb threads, off the data path):
+// The admin HTTP endpoint (libmicrohttpd threads, off the data path). `full` serves:
 //   GET  /metrics                          Prometheus text format
 //   GET  /debug/pprof/profile?seconds=N&frequency=HZ   CPU profile (gperftools)
 //   GET  /debug/pprof/heap                 heap sample (tcmalloc)
@@ -35,19 +34,28 @@ struct AdminHooks {
 //   GET  /healthz/ready                    200 when serving, 503 otherwise
 //   POST /logging?level=LEVEL              change the log level
 //   POST /quitquitquit                     start a drain (GET too, for a preStop httpGet hook)
+// `metrics_only` (admin.metrics_listen, for Prometheus and probes from outside the pod)
+// serves GET /metrics and GET /healthz/ready, nothing else: whoever reaches it cannot
+// drain, reconfigure, profile or read the config.
 class AdminServer {
  public:
-  // Throws std::runtime_error when the address cannot be bound.
-  AdminServer(const address::HostPort& listen, AdminHooks hooks);
+  enum class Scope { full, metrics_only };
+
+  // Throws std::runtime_error naming `key` when the address cannot be bound.
+  AdminServer(const std::string& key, const address::HostPort& listen, Scope scope, AdminHooks hooks);
   ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
   // Where it listens (a configured port 0 resolved).
   const address::HostPort& address() const { return listen_; }
+
+  struct Route;
 
  private:
   AdminHooks hooks_;
   address::HostPort listen_;
-  std::vector<std::unique_ptr<CivetHandler>> routes_;
-  std::unique_ptr<CivetServer> server_;
+  std::vector<Route> routes_;
+  MHD_Daemon* daemon_ = nullptr;
 };
 
 }  // namespace hbone::admin

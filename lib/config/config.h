@@ -15,7 +15,8 @@ namespace hbone::config {
 using std::chrono::milliseconds;
 
 struct AdminConfig {
-  address::HostPort listen{"127.0.0.1", 15000};
+  address::HostPort listen{"127.0.0.1", 15000};      // everything: keep it inside the pod
+  std::optional<address::HostPort> metrics_listen;  // GET /metrics and /healthz/ready only
 };
 
 struct TlsConfig {

@@ -161,19 +161,32 @@ class MapReader {
     if (n) host_port_node(n, path(key), out, listen);
   }
 
-  void host_port_node(const YAML::Node& n, const std::string& name, address::HostPort& out,
+  // A listen address that may be "" (off).
+  void optional_listen(const std::string& key, std::optional<address::HostPort>& out) {
+    YAML::Node n = child(key);
+    if (!n) return;
+    if (n.IsScalar() && n.Scalar().empty()) {
+      out.reset();
+      return;
+    }
+    address::HostPort value;
+    if (host_port_node(n, path(key), value, true)) out = value;
+  }
+
+  bool host_port_node(const YAML::Node& n, const std::string& name, address::HostPort& out,
                       bool listen) {
     std::string why = "not a scalar";
     auto value = n.IsScalar() ? address::parse_host_port(n.Scalar(), &why, listen) : std::nullopt;
     if (!value) {
       diag_.error(n, name, "bad address " + quoted(n) + ": " + why);
-      return;
+      return false;
     }
     if (listen && !address::is_ipv4_literal(value->host) && !address::is_ipv6_literal(value->host)) {
       diag_.error(n, name, "listen address " + quoted(n) + " must be an IP literal");
-      return;
+      return false;
     }
     out = *value;
+    return true;
   }
 
   void boolean(const std::string& key, bool& out) {
@@ -283,6 +296,9 @@ class Parser {
   void host_port(const Key& key, address::HostPort& out, bool listen, bool needed) {
     if (needed ? !required(key) : skipped(key)) return;
     reader().host_port(key.name, out, listen);
+  }
+  void optional_listen(const Key& key, std::optional<address::HostPort>& out) {
+    if (!skipped(key)) reader().optional_listen(key.name, out);
   }
   void spiffe_id(const Key& key, std::string& out) {
     if (skipped(key)) return;
@@ -485,6 +501,9 @@ class ValueWriter {
   void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { self().put(key, v); }
   void toggle(const Key& key, bool v, const char* on, const char* off) { self().put(key, v ? on : off); }
   void host_port(const Key& key, const address::HostPort& v, bool, bool) { self().put(key, v.to_string()); }
+  void optional_listen(const Key& key, const std::optional<address::HostPort>& v) {
+    self().put(key, v ? v->to_string() : "");
+  }
   void spiffe_id(const Key& key, const std::string& v) { self().put(key, v); }
   void identities(const Key& key, const std::vector<std::string>& v) { self().put_list(key, v); }
   void destinations(const Key& key, const address::DestinationPolicy& v) { self().put_list(key, v.entries()); }
@@ -620,6 +639,7 @@ class Documenter : PathTracker {
   void host_port(const Key& key, const address::HostPort& v, bool, bool required) {
     row(key, required ? "required" : v.to_string());
   }
+  void optional_listen(const Key& key, const std::optional<address::HostPort>&) { row(key, "\"\" (off)"); }
   void spiffe_id(const Key& key, const std::string& v) { string(key, v); }
   void identities(const Key& key, const std::vector<std::string>&) { row(key, "[]"); }
   void destinations(const Key& key, const address::DestinationPolicy&) { row(key, "[]"); }

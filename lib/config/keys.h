@@ -32,7 +32,8 @@ inline constexpr unsigned kMaxCpu = 1023;  // CPU_SETSIZE - 1
 //   list(Key, what, vector, required, fn)  a list of mappings (non-empty when required)
 //   integer(Key, T&, min, max)  size(Key, uint32_t&, min, max)  duration(Key, ms&, min)
 //   string(Key, s)  boolean(Key, b)  choice(Key, s, {words})  toggle(Key, b, on, off)
-//   host_port(Key, HostPort&, listen, required)  spiffe_id(Key, s)  identities(Key, list)
+//   host_port(Key, HostPort&, listen, required)  optional_listen(Key, optional<HostPort>&) ("": off)
+//   spiffe_id(Key, s)  identities(Key, list)
 //   destinations(Key, DestinationPolicy&)  window(Key, uint32_t&, bool& automatic)
 //   cidr(Key, Cidr&)  route_via(Key, RouteVia&)   (all required)
 //   numbers(Key, vector<T>&, noun, min, max)  a list of integers in [min, max]
@@ -54,6 +55,10 @@ void visit_keys(V& v, C& c) {
     v.host_port(Key{"listen", R::restart,
                   "admin endpoint (metrics, profiles, tunnels); port 0 = any, the bound address is logged"},
               c.admin.listen, true, false);
+    v.optional_listen(Key{"metrics_listen", R::restart,
+                          "read-only endpoint for Prometheus and probes (GET /metrics and /healthz/ready "
+                          "only), e.g. 0.0.0.0:15020; \"\": none. Keep admin.listen on loopback"},
+                      c.admin.metrics_listen);
   });
   v.section(Key{"tls", R::restart, ""}, [&] {
     v.string(Key{"cert", R::live, "certificate chain (PEM); required with TLS; re-read on SIGHUP"}, c.tls.cert);

@@ -34,7 +34,7 @@ std::vector<net::Fd> bind_all(const std::string& key, address::HostPort address,
   std::vector<net::Fd> fds;
   for (unsigned i = 0; i < workers; ++i) {
     try {
-      fds.push_back(net::listen_on(address, transparent));
+      fds.push_back(net::listen_on(address, {.transparent = transparent}));
     } catch (const std::system_error& e) {
       throw StartupError(key + ": cannot listen on " + address.to_string() + ": " +
                          e.code().message());
@@ -103,12 +103,22 @@ Daemon::Daemon(config::Config config, std::string config_path,
                                                 own_listeners_, policy_, std::move(sockets[i])));
   }
   try {
-    admin_ = std::make_unique<admin::AdminServer>(config_.admin.listen, admin_hooks());
+    admin_ = std::make_unique<admin::AdminServer>("admin.listen", config_.admin.listen,
+                                                  admin::AdminServer::Scope::full, admin_hooks());
+    if (config_.admin.metrics_listen) {
+      metrics_endpoint_ = std::make_unique<admin::AdminServer>(
+          "admin.metrics_listen", *config_.admin.metrics_listen, admin::AdminServer::Scope::metrics_only,
+          admin_hooks());
+    }
   } catch (const std::runtime_error& e) {
     throw StartupError(e.what());
   }
   own_listeners_.add(admin_->address());
   spdlog::info("admin.listen: listening on {}", admin_->address().to_string());
+  if (metrics_endpoint_) {
+    own_listeners_.add(metrics_endpoint_->address());
+    spdlog::info("admin.metrics_listen: listening on {} (read-only)", metrics_endpoint_->address().to_string());
+  }
 }
 
 void Daemon::check_socket_mark() {
@@ -346,7 +356,8 @@ bool Daemon::reload() {
 }
 
 Daemon::~Daemon() {
-  admin_.reset();  // no admin thread may reach into the workers from here on
+  metrics_endpoint_.reset();  // no admin thread may reach into the workers from here on
+  admin_.reset();
   for (auto& worker : workers_) worker->stop();
   workers_.clear();
 }

@@ -88,6 +88,7 @@ class Daemon {
   std::atomic<bool> running_{false};
   std::atomic<bool> draining_{false};
   std::unique_ptr<admin::AdminServer> admin_;  // last: stopped first
+  std::unique_ptr<admin::AdminServer> metrics_endpoint_;  // admin.metrics_listen
 };
 
 }  // namespace hbone::daemon

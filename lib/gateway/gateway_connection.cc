@@ -204,8 +204,8 @@ void GatewayConnection::respond_error(GatewayStream& stream, int status, const s
                                       const char* flags) {
   stream.set_status(status);
   stream.count_failure(status, flags);
-  spdlog::info("gateway: {} stream {} -> {} flags={} peer={} dst={}: {}", peer_address(), stream.stream_id(), status,
-               flags ? flags : tunnel::response_flags(status), peer_identity(), stream.info().target, why);
+  spdlog::info("gateway: {} stream {} -> {}: {} flags={} peer={} dst={}", peer_address(), stream.stream_id(), status,
+               why, flags ? flags : tunnel::response_flags(status), peer_identity(), stream.info().target);
   submit_response(stream.stream_id(), status, nullptr);
 }
 

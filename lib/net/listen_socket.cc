@@ -11,7 +11,7 @@
 
 namespace hbone::net {
 
-Fd listen_on(const address::HostPort& address, bool transparent, int backlog) {
+Fd listen_on(const address::HostPort& address, ListenOptions options) {
   sockaddr_storage addr;
   socklen_t len = 0;
   if (!to_sockaddr(address, addr, len)) {
@@ -21,10 +21,10 @@ Fd listen_on(const address::HostPort& address, bool transparent, int backlog) {
   if (!fd) throw std::system_error(errno, std::generic_category(), "socket");
   int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+  if (options.reuse_port && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
   }
-  if (transparent) {
+  if (options.transparent) {
     bool v6 = addr.ss_family == AF_INET6;
     if (setsockopt(fd.get(), v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one, sizeof(one)) != 0) {
       throw std::system_error(errno, std::generic_category(), "IP_TRANSPARENT");
@@ -33,7 +33,7 @@ Fd listen_on(const address::HostPort& address, bool transparent, int backlog) {
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
     throw std::system_error(errno, std::generic_category(), "bind");
   }
-  if (::listen(fd.get(), backlog) != 0) {
+  if (::listen(fd.get(), options.backlog) != 0) {
     throw std::system_error(errno, std::generic_category(), "listen");
   }
   return fd;

@@ -12,12 +12,19 @@
 
 namespace hbone::net {
 
-// A bound, listening, non-blocking socket with SO_REUSEPORT, so that each worker can own
-// one on the same address and the kernel spreads connections across them.
-// `transparent` sets IP_TRANSPARENT (TPROXY capture: accepts connections addressed to
-// any address; needs CAP_NET_ADMIN). Throws std::system_error with the errno of the
+struct ListenOptions {
+  // SO_REUSEPORT, so that each worker can own a socket on the same address and the kernel
+  // spreads connections across them.
+  bool reuse_port = true;
+  // IP_TRANSPARENT (TPROXY: accepts connections addressed to any address; needs
+  // CAP_NET_ADMIN).
+  bool transparent = false;
+  int backlog = 4096;
+};
+
+// A bound, listening, non-blocking socket. Throws std::system_error with the errno of the
 // failing step.
-Fd listen_on(const address::HostPort& address, bool transparent = false, int backlog = 4096);
+Fd listen_on(const address::HostPort& address, ListenOptions options = {});
 // The address the socket is bound to (resolves port 0).
 address::HostPort local_address(int fd);
 

@@ -37,6 +37,10 @@ def free_port():
             return port
 
 
+# The tests' targets listen on loopback, which a gateway dials only when
+# allowed_destinations names it (never its own listeners, whatever it says).
+LOOPBACK_TARGETS = ["127.0.0.0/8"]
+
 children = []  # helper processes of the running test; conftest.py kills what is left
 
 
@@ -172,7 +176,8 @@ class Mesh:
         h2 = http2 or {}
         gw_config = merge({
             "workers": workers, "log_level": "info", "tls": tls("gateway"),
-            "gateway": {"listen": "127.0.0.1:0", "connect_timeout": "2s"},
+            "gateway": {"listen": "127.0.0.1:0", "connect_timeout": "2s",
+                        "allowed_destinations": LOOPBACK_TARGETS},
             "http2": dict(h2),
         }, gateway)
         self.gateway = Hbone(tmp_path, "gateway", gw_config, env=env)

@@ -69,7 +69,7 @@ def test_gateway_from_the_image_carries_a_tunnel(rootfs, tmp_path):
     port, admin = free_port(), free_port()
     config = f"""tls: {{cert: certs/dev/gateway.pem, key: certs/dev/gateway-key.pem, ca: certs/dev/ca.pem}}
 admin: {{listen: "127.0.0.1:{admin}"}}
-gateway: {{listen: "127.0.0.1:{port}"}}
+gateway: {{listen: "127.0.0.1:{port}", allowed_destinations: ["127.0.0.0/8"]}}
 """
     (tmp_path / "image-gateway.yaml").write_text(config)
     shutil.copy(tmp_path / "image-gateway.yaml", f"{rootfs}/tmp/image-gateway.yaml")

@@ -5,7 +5,7 @@ import signal
 import socket
 import subprocess
 
-from harness import (CERTS, HBONE, Hbone, Mesh, ROOT, TargetServer, closed_without_data, echo,
+from harness import (CERTS, HBONE, LOOPBACK_TARGETS, Hbone, Mesh, ROOT, TargetServer, closed_without_data, echo,
                      free_port, tls)
 import yaml
 
@@ -108,7 +108,7 @@ def test_sidecar_runs_both_roles(tmp_path):
     server = TargetServer(echo)
     gw_port, local_port = free_port(), free_port()
     cfg = {"tls": tls("gateway"),
-           "gateway": {"listen": f"127.0.0.1:{gw_port}"},
+           "gateway": {"listen": f"127.0.0.1:{gw_port}", "allowed_destinations": LOOPBACK_TARGETS},
            "client": {"gateway": f"127.0.0.1:{gw_port}",
                       "listeners": [{"listen": f"127.0.0.1:{local_port}",
                                      "target": f"127.0.0.1:{server.port}"}]}}
