@@ -123,13 +123,16 @@ class Hbone:
             time.sleep(0.02)
         raise AssertionError(f"{self.name}: no '{text}' in log within {timeout}s:\n{self.log()}")
 
-    def admin_request(self, path, method="GET", timeout=30):
+    def admin_request(self, path, method="GET", timeout=30, address=None):
+        """(status, body) of a request to the admin endpoint, or to `address` (e.g. the
+        read-only admin.metrics_listen)."""
+        address = address or self.admin
         if self.prefix:
             out = subprocess.run(self.prefix + ["curl", "-s", "-X", method, "-m", str(timeout), "-w", "\n%{http_code}",
-                                                f"http://{self.admin}{path}"], capture_output=True, check=True)
+                                                f"http://{address}{path}"], capture_output=True, check=True)
             body, _, status = out.stdout.rpartition(b"\n")
             return int(status), body
-        request = urllib.request.Request(f"http://{self.admin}{path}", method=method)
+        request = urllib.request.Request(f"http://{address}{path}", method=method)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read()

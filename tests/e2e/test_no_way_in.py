@@ -1,0 +1,136 @@
+"""No way into hbone through a tunnel: the gateway never dials its own listeners, and
+dials loopback, link-local or unspecified addresses only when allowed_destinations names
+them; the read-only metrics listener serves nothing that drains, reconfigures or profiles.
+"""
+
+import subprocess
+import socket
+
+import pytest
+
+import netns
+from h2client import H2Client
+from harness import Hbone, Mesh, TargetServer, closed_without_data, echo, free_port, tls
+
+
+def test_default_refuses_loopback_and_own_listeners(tmp_path):
+    """allowed_destinations: [] (any) still refuses hbone's own ports and loopback: 403,
+    counted by reason, and nothing is dialled."""
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, gateway={"gateway": {"allowed_destinations": []}})
+    gw = mesh.gateway
+    admin_port = int(gw.admin.rsplit(":", 1)[1])
+    client = H2Client(mesh.gateway_port)
+    assert client.connect(f"127.0.0.1:{admin_port}")[1] == "403"
+    assert client.connect(f"127.0.0.1:{mesh.gateway_port}")[1] == "403"
+    assert client.connect(f"127.0.0.1:{server.port}")[1] == "403"
+    assert client.connect(f"[::1]:{server.port}")[1] == "403"
+    assert client.connect(f"0.0.0.0:{server.port}")[1] == "403"
+    assert client.connect(f"localhost:{server.port}")[1] == "403"  # judged after DNS
+    client.sock.close()
+    assert server.accepted == 0
+    assert gw.metric("hbone_gateway_destinations_refused_total", reason="own_listener") == 2
+    assert gw.metric("hbone_gateway_destinations_refused_total", reason="loopback") == 3
+    assert gw.metric("hbone_gateway_destinations_refused_total", reason="unspecified") == 1
+    log = gw.log()
+    assert f"-> 403: 127.0.0.1:{admin_port} is one of hbone's own listeners flags=UAEX" in log
+    assert "is a loopback address (127.0.0.0/8), dialled only when allowed_destinations names it" in log
+    assert "admin:" not in log  # the admin endpoint saw no request
+    assert mesh.stop() == (0, 0)
+
+
+def test_named_loopback_works_own_listeners_never(tmp_path):
+    """With loopback listed a loopback target works; hbone's own listeners still do not, in
+    any spelling of their address."""
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, gateway={"gateway": {"allowed_destinations": ["127.0.0.1/32"]}})
+    admin_port = int(mesh.gateway.admin.rsplit(":", 1)[1])
+    client_admin_port = int(mesh.client.admin.rsplit(":", 1)[1])
+    with mesh.connect() as conn:
+        conn.sendall(b"ping")
+        assert conn.recv(4) == b"ping"
+    client = H2Client(mesh.gateway_port)
+    for target in (f"127.0.0.1:{admin_port}", f"[::ffff:127.0.0.1]:{admin_port}",
+                   f"127.0.0.1:{mesh.gateway_port}"):
+        assert client.connect(target)[1] == "403", target
+    # Only the gateway's own listeners are its own: the client's (another process) are
+    # loopback targets like any other, allowed here.
+    assert client.connect(f"127.0.0.1:{client_admin_port}")[1] == "200"
+    client.sock.close()
+    assert mesh.gateway.metric("hbone_gateway_destinations_refused_total", reason="own_listener") == 3
+    assert "admin:" not in mesh.gateway.log()
+    assert mesh.stop() == (0, 0)
+
+
+def test_tunnel_to_the_gateways_admin_port_is_reset(tmp_path):
+    """An application whose tunnel targets the gateway's admin port cannot drain it: its
+    connection ends without a byte and the gateway keeps running."""
+    admin_port = free_port()
+    mesh = Mesh(tmp_path, admin_port, gateway={"admin": {"listen": f"127.0.0.1:{admin_port}"}})
+    conn = mesh.connect()
+    conn.sendall(b"POST /quitquitquit HTTP/1.0\r\n\r\n")
+    assert closed_without_data(conn)
+    conn.close()
+    mesh.gateway.wait_for_log(f"-> 403: 127.0.0.1:{admin_port} is one of hbone's own listeners")
+    assert mesh.gateway.admin_request("/healthz/ready") == (200, b"ready\n")
+    assert "quitquitquit" not in mesh.gateway.log()
+    assert mesh.client.metric("istio_tcp_connections_failed_total", response_flags="UAEX") == 1
+    assert mesh.stop() == (0, 0)
+
+
+ADMIN_ONLY = ["/quitquitquit", "/config_dump", "/debug/tunnels", "/debug/pprof/heap",
+              "/debug/pprof/profile?seconds=1", "/certs", "/logging?level=debug", "/memory/release"]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_metrics_listener_is_read_only(tmp_path, host):
+    """admin.metrics_listen answers GET /metrics and /healthz/ready and nothing else; both
+    listeners take IPv6 addresses."""
+    bracketed = f"[{host}]" if ":" in host else host
+    cfg = {"tls": tls("gateway"), "gateway": {"listen": "127.0.0.1:0"},
+           "admin": {"listen": f"{bracketed}:0", "metrics_listen": f"{bracketed}:0"}}
+    gw = Hbone(tmp_path, "gateway", cfg)
+    assert gw.admin.startswith(bracketed)
+    ro = gw.bound_address("admin.metrics_listen")
+    assert ro.startswith(bracketed) and ro != gw.admin
+    status, body = gw.admin_request("/metrics", address=ro)
+    assert status == 200 and b"hbone_tunnels_active" in body
+    assert gw.admin_request("/healthz/ready", address=ro) == (200, b"ready\n")
+    for path in ADMIN_ONLY:
+        for method in ("GET", "POST"):
+            assert gw.admin_request(path, method=method, address=ro)[0] == 404, (path, method)
+    assert gw.admin_request("/metrics", method="POST", address=ro)[0] == 405
+    # The full endpoint still serves everything.
+    assert gw.admin_request("/config_dump")[0] == 200
+    assert "quitquitquit" not in gw.log() and "log level set" not in gw.log()
+    assert gw.stop() == 0
+
+
+@pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
+def test_link_local_refused_in_a_namespace_with_only_loopback(tmp_path):
+    """A metadata endpoint (169.254.169.254) and IPv6 link-local: 403 unless named. Run in
+    a namespace that has nothing but loopback, so nothing is ever dialled off this host;
+    named, the same target gets 503 (unreachable), which shows the guard made the 403."""
+    topo = netns.Topology("ll")
+    try:
+        ns = topo.add_namespace("only-lo")
+        gw_port, metadata_port, link_port, named_port = (free_port() for _ in range(4))
+        gw = Hbone(tmp_path, "gateway", {"tls": tls("gateway"), "gateway": {
+            "listen": f"127.0.0.1:{gw_port}", "connect_timeout": "2s",
+            "allowed_destinations": ["198.18.0.0/15", "169.254.169.253/32"]}}, netns=ns)
+        client = Hbone(tmp_path, "client", {"tls": tls("client"), "client": {
+            "gateway": f"127.0.0.1:{gw_port}",
+            "listeners": [{"listen": f"127.0.0.1:{metadata_port}", "target": "169.254.169.254:80"},
+                          {"listen": f"127.0.0.1:{link_port}", "target": "[fe80::1]:80"},
+                          {"listen": f"127.0.0.1:{named_port}", "target": "169.254.169.253:80"}]}}, netns=ns)
+        for port in (metadata_port, link_port, named_port):
+            out = topo.run(ns, "curl", "-s", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                           f"http://127.0.0.1:{port}/latest/meta-data/", check=False)
+            assert out.stdout == "000", out  # no HTTP answer: the tunnel was refused
+        gw.wait_for_log("-> 403: 169.254.169.254:80 is a link-local address (169.254.0.0/16)")
+        gw.wait_for_log("-> 403: [fe80::1]:80 is a link-local address (fe80::/10)")
+        gw.wait_for_log("-> 503: unreachable")  # the named one was dialled, and nothing answered
+        assert gw.metric("hbone_gateway_destinations_refused_total", reason="link_local") == 2
+        assert client.stop() == 0 and gw.stop() == 0
+    finally:
+        topo.close()
