@@ -36,6 +36,6 @@ COPY scripts/capture.sh /usr/local/bin/hbone-capture
 # tls.* at your own files.
 WORKDIR /etc/hbone
 USER 65532:65532
-EXPOSE 15008 15000
+EXPOSE 15008 15020
 ENTRYPOINT ["/usr/local/bin/hbone"]
 CMD ["--config", "/etc/hbone/gateway.yaml"]

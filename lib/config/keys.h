@@ -85,7 +85,8 @@ void visit_keys(V& v, C& c) {
                  g.allowed_identities);
     v.destinations(Key{"allowed_destinations", R::live,
                        "CIDRs (matched on the dialled address, after DNS) or exact host:port; others get "
-                       "403; empty: any"},
+                       "403; empty: any. Loopback, link-local and unspecified addresses only when an entry "
+                       "names them (a CIDR inside their block, or the authority); hbone's own listeners never"},
                    g.allowed_destinations);
     v.duration(Key{"connect_timeout", R::restart, "upstream connect (DNS included) deadline; then 503"},
                g.connect_timeout, milliseconds(1));

@@ -66,17 +66,27 @@ def test_manifests_match_their_config(overlay, tmp_path):
     config_text = configmaps[volumes[config_volume]["configMap"]["name"]]["data"]["hbone.yaml"]
     config = yaml.safe_load(config_text)
 
-    # Ports, probes, preStop drain and scrape annotations use the configured admin port.
-    ports = {p["containerPort"] for p in hbone["ports"]}
+    # The full admin endpoint stays on loopback; probes and the scrape annotation use the
+    # read-only metrics listener; nothing (container port, probe, hook, Service,
+    # NetworkPolicy) points at the admin port. SIGTERM drains: no hook reaches in.
+    assert config["admin"]["listen"].startswith("127.0.0.1:")
     admin = port_of(config["admin"]["listen"])
-    assert admin in ports
+    metrics = port_of(config["admin"]["metrics_listen"])
+    ports = {p["containerPort"] for p in hbone["ports"]}
+    assert metrics in ports and admin not in ports
     named = {p["name"]: p["containerPort"] for p in hbone["ports"]}
     for probe in ("readinessProbe", "livenessProbe"):
         assert hbone[probe]["httpGet"]["path"] == "/healthz/ready"
-        assert named[hbone[probe]["httpGet"]["port"]] == admin
-    assert hbone["lifecycle"]["preStop"]["httpGet"]["path"] == "/quitquitquit"
-    assert named[hbone["lifecycle"]["preStop"]["httpGet"]["port"]] == admin
-    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(admin)
+        assert named[hbone[probe]["httpGet"]["port"]] == metrics
+    assert "lifecycle" not in hbone
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(metrics)
+    for doc in docs:
+        if doc["kind"] == "Service":
+            for port in doc["spec"]["ports"]:
+                assert admin not in (port["port"], port.get("targetPort")), doc["metadata"]["name"]
+        if doc["kind"] == "NetworkPolicy":
+            for rule in doc["spec"].get("ingress", []):
+                assert admin not in [p["port"] for p in rule.get("ports", [])], doc["metadata"]["name"]
     if "gateway" in config:
         assert port_of(config["gateway"]["listen"]) in ports
     # SIGTERM's drain ends before the kubelet's SIGKILL.
