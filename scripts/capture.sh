@@ -4,20 +4,29 @@
 #
 #   scripts/capture.sh install [--port 15001] [--mark 0x539] [--uid U] [--exclude-ports P,..] [--exclude-cidrs C,..]
 #   scripts/capture.sh remove
+#   scripts/capture.sh node-install --pod-cidr CIDR [--port 15008] [--tproxy-mark 0x100000]
+#   scripts/capture.sh node-remove
 #
 # install redirects (nat REDIRECT) every outbound TCP connection to --port, except:
 # hbone's own sockets (socket.mark --mark, and processes of --uid), loopback, the HBONE
 # port 15008 and the excluded ports and CIDRs. It is idempotent (the HBONE_OUTPUT chain is
 # rebuilt) and prints the rules it installed. remove leaves no rule or chain behind.
 # IPv6 gets the same rules when ip6tables works in the namespace.
+#
+# node-install, in a node's namespace (the node gateway's init container): TCP arriving for
+# the node's own pods (--pod-cidr) on port --port goes to the node gateway's transparent
+# listener (gateway.transparent: true) instead of into the pod, which need not run a
+# sidecar: mangle TPROXY marks it, a policy rule (table 133) delivers marked packets
+# locally. The mark must share no bit with socket.mark (0x539). Idempotent; node-remove
+# deletes the chain, the rule and the table's route.
 set -euo pipefail
 
-usage() { sed -n 2,12p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n 2,21p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 action=${1:-}
 [ -n "$action" ] || usage
 shift
-port=15001 mark=0x539 uid="" exclude_ports="" exclude_cidrs=""
+port="" mark=0x539 uid="" exclude_ports="" exclude_cidrs="" pod_cidr="" tproxy_mark=0x100000
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) port=$2; shift 2 ;;
@@ -25,6 +34,8 @@ while [ $# -gt 0 ]; do
     --uid) uid=$2; shift 2 ;;
     --exclude-ports) exclude_ports=$2; shift 2 ;;
     --exclude-cidrs) exclude_cidrs=$2; shift 2 ;;
+    --pod-cidr) pod_cidr=$2; shift 2 ;;
+    --tproxy-mark) tproxy_mark=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "capture.sh: unknown option $1" >&2; usage ;;
   esac
@@ -61,8 +72,45 @@ install() {
   $t -t nat -A OUTPUT -p tcp -j "$chain"
 }
 
+node_chain=HBONE_NODE_INBOUND
+node_table=133
+
+# The iptables and ip flavour of a CIDR's family.
+family_tools() {
+  if is_v6 "$1"; then echo "ip6tables -6"; else echo "iptables -4"; fi
+}
+
+node_remove() {
+  local t=$1 ipf=$2
+  while $t -t mangle -D PREROUTING -p tcp -j "$node_chain" 2>/dev/null; do :; done
+  $t -t mangle -F "$node_chain" 2>/dev/null || true
+  $t -t mangle -X "$node_chain" 2>/dev/null || true
+  while ip "$ipf" rule del fwmark "$tproxy_mark/$tproxy_mark" lookup "$node_table" 2>/dev/null; do :; done
+  ip "$ipf" route flush table "$node_table" 2>/dev/null || true
+}
+
+node_install() {
+  local t ipf any
+  read -r t ipf <<<"$(family_tools "$pod_cidr")"
+  if is_v6 "$pod_cidr"; then any=::/0; else any=0.0.0.0/0; fi
+  node_remove "$t" "$ipf"
+  $t -t mangle -N "$node_chain"
+  $t -t mangle -A "$node_chain" -p tcp -d "$pod_cidr" --dport "$port" \
+    -j TPROXY --on-port "$port" --tproxy-mark "$tproxy_mark/$tproxy_mark"
+  $t -t mangle -A PREROUTING -p tcp -j "$node_chain"
+  ip "$ipf" rule add fwmark "$tproxy_mark/$tproxy_mark" lookup "$node_table"
+  ip "$ipf" route add local "$any" dev lo table "$node_table"
+  echo "# $t -t mangle (installed)"
+  $t -t mangle -S PREROUTING | grep -- "-j $node_chain"
+  $t -t mangle -S "$node_chain"
+  echo "# ip $ipf rule / table $node_table (installed)"
+  ip "$ipf" rule show | grep "lookup $node_table"
+  ip "$ipf" route show table "$node_table"
+}
+
 case "$action" in
   install)
+    port=${port:-15001}
     for t in "${tables[@]}"; do
       install "$t"
       echo "# $t -t nat (installed)"
@@ -72,6 +120,16 @@ case "$action" in
     ;;
   remove)
     for t in "${tables[@]}"; do remove "$t"; echo "# $t -t nat: $chain removed"; done
+    ;;
+  node-install)
+    port=${port:-15008}
+    [ -n "$pod_cidr" ] || { echo "capture.sh: node-install needs --pod-cidr CIDR (the node's own pods)" >&2; exit 2; }
+    node_install
+    ;;
+  node-remove)
+    node_remove iptables -4
+    if command -v ip6tables >/dev/null && ip6tables -t mangle -S >/dev/null 2>&1; then node_remove ip6tables -6; fi
+    echo "# $node_chain, rule and table $node_table removed"
     ;;
   *) usage ;;
 esac

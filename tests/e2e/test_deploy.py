@@ -97,12 +97,30 @@ def test_manifests_match_their_config(overlay, tmp_path):
         directory = config["tls"][key].rsplit("/", 1)[0]
         assert directory in mounts.values(), (key, config["tls"][key], mounts)
 
-    # Hardened: non-root, read-only root filesystem, no escalation, bounded resources.
+    # Hardened: non-root, read-only root filesystem, no escalation, bounded resources. The
+    # node gateway's transparent listener needs NET_ADMIN, so root with that one capability.
     context = hbone["securityContext"]
     assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
     assert context["capabilities"]["drop"] == ["ALL"]
-    assert context.get("runAsNonRoot", spec.get("securityContext", {}).get("runAsNonRoot")) is True
+    transparent = config.get("gateway", {}).get("transparent", False)
+    if transparent:
+        assert context["capabilities"]["add"] == ["NET_ADMIN"] and context["runAsUser"] == 0
+    else:
+        assert "add" not in context["capabilities"]
+        assert context.get("runAsNonRoot", spec.get("securityContext", {}).get("runAsNonRoot")) is True
     assert hbone["resources"]["requests"] and hbone["resources"]["limits"]
+
+    if transparent:
+        # The node gateway: its init container installs the TPROXY rules for the node's own
+        # pod range (NET_ADMIN only), the range the config's allow-list and arrived-address
+        # rule confine the gateway to.
+        init = spec["initContainers"][0]
+        assert init["command"] == ["/usr/local/bin/hbone-capture", "node-install", "--pod-cidr", "$(POD_CIDR)"]
+        ref = init["env"][0]["valueFrom"]["configMapKeyRef"]
+        pod_cidr = configmaps[ref["name"]]["data"][ref["key"]]
+        assert config["gateway"]["allowed_destinations"] == [pod_cidr]
+        assert config["gateway"]["require_arrived_address"] is True
+        assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_ADMIN"]}
 
     if "capture" in config.get("client", {}):
         # The sidecar: the init container installs the capture rules with NET_ADMIN and
