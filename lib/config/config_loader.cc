@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "config/keys.h"
@@ -415,8 +416,53 @@ YAML::Node field(const YAML::Node& node, const char* key) {
   return node.IsMap() ? node[key] : YAML::Node(YAML::NodeType::Undefined);
 }
 
+// Two listen addresses that would take the same connections: the same port on the same
+// address, or on a wildcard of a family that covers the other ([::] takes IPv4 too).
+bool overlapping(const address::HostPort& a, const address::HostPort& b) {
+  if (a.port == 0 || a.port != b.port) return false;  // port 0: the kernel picks distinct ports
+  auto wildcard = [](const address::HostPort& h) { return h.host == "0.0.0.0" || h.host == "::"; };
+  if (a.host == b.host || a.host == "::" || b.host == "::") return true;
+  return (wildcard(a) || wildcard(b)) && a.is_ipv6() == b.is_ipv6();
+}
+
+// hbone's listeners must not share an address: SO_REUSEPORT would let two of its own
+// sockets bind it and split its connections between them silently; for admin ones the start
+// would fail. Reported at the later of the two in admin, gateway, client order.
+void check_listeners(const YAML::Node& root, const Config& config, Diagnostics& diag) {
+  std::vector<std::tuple<std::string, address::HostPort, YAML::Node>> all;
+  YAML::Node admin = field(root, "admin");
+  all.emplace_back("admin.listen", config.admin.listen, field(admin, "listen"));
+  if (config.admin.metrics_listen) {
+    all.emplace_back("admin.metrics_listen", *config.admin.metrics_listen, field(admin, "metrics_listen"));
+  }
+  if (config.gateway) all.emplace_back("gateway.listen", config.gateway->listen, field(field(root, "gateway"), "listen"));
+  if (config.client) {
+    YAML::Node client = field(root, "client");
+    YAML::Node listeners = field(client, "listeners");
+    for (size_t i = 0; i < config.client->listeners.size(); ++i) {
+      YAML::Node item = listeners.IsSequence() && i < listeners.size() ? listeners[i] : YAML::Node();
+      all.emplace_back("client.listeners[" + std::to_string(i) + "].listen", config.client->listeners[i].listen,
+                       field(item, "listen"));
+    }
+    if (config.client->capture) {
+      all.emplace_back("client.capture.listen", config.client->capture->listen, field(field(client, "capture"), "listen"));
+    }
+  }
+  for (size_t i = 0; i < all.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      const auto& [key, address, at] = all[i];
+      if (!overlapping(address, std::get<1>(all[j]))) continue;
+      diag.error(at.IsDefined() ? at : root, key,
+                 address.to_string() + " overlaps " + std::get<0>(all[j]) + " (" + std::get<1>(all[j]).to_string() +
+                     "): each listener needs an address of its own");
+      break;
+    }
+  }
+}
+
 // Rules between keys, once every key is read.
 void validate(const YAML::Node& root, Config& config, Diagnostics& diag) {
+  check_listeners(root, config, diag);
   const TlsConfig& tls = config.tls;
   YAML::Node node = field(root, "tls");
   if (!config.gateway && !config.client) {

@@ -374,3 +374,38 @@ TEST_F(ConfigLoaderTest, ScalarDocumentIsAnError) {
     EXPECT_EQ(e.problems().front(), "t.yaml:1: (top level): expected a mapping of keys");
   }
 }
+
+TEST_F(ConfigLoaderTest, MetricsListenIsOptionalAndTakesIpv6) {
+  EXPECT_FALSE(load(gateway_config()).admin.metrics_listen);
+  EXPECT_FALSE(load(gateway_config("admin:\n  metrics_listen: \"\"\n")).admin.metrics_listen);
+  Config c = load(gateway_config("admin:\n  listen: \"[::1]:15000\"\n  metrics_listen: \"[::]:15020\"\n"));
+  EXPECT_EQ(c.admin.listen.host, "::1");
+  ASSERT_TRUE(c.admin.metrics_listen);
+  EXPECT_EQ(c.admin.metrics_listen->to_string(), "[::]:15020");
+  // Dumped and read back the same (the reload compares dumps).
+  EXPECT_EQ(load(dump_config(c)).admin.metrics_listen->to_string(), "[::]:15020");
+  EXPECT_NE(problem(gateway_config("admin:\n  metrics_listen: example.com:15020\n")).find("must be an IP literal"),
+            std::string::npos);
+}
+
+TEST_F(ConfigLoaderTest, GatewayInboundKeys) {
+  Config c = load(gateway_config("  transparent: true\n  require_arrived_address: true\n"));
+  EXPECT_TRUE(c.gateway->transparent);
+  EXPECT_TRUE(c.gateway->require_arrived_address);
+  EXPECT_FALSE(load(gateway_config()).gateway->require_arrived_address);
+}
+
+TEST_F(ConfigLoaderTest, ListenersNeedAddressesOfTheirOwn) {
+  // Named with its key and line, and the key it collides with.
+  EXPECT_EQ(problem(gateway_config("admin:\n  listen: 127.0.0.1:15008\n")),
+            "t.yaml:6: gateway.listen: 127.0.0.1:15008 overlaps admin.listen (127.0.0.1:15008): each listener "
+            "needs an address of its own");
+  EXPECT_NE(problem(gateway_config("admin:\n  metrics_listen: 0.0.0.0:15000\n")).find("admin.metrics_listen"),
+            std::string::npos);
+  EXPECT_NE(problem(gateway_config("client:\n  listeners:\n    - {listen: \"[::]:15008\", target: a:1}\n"))
+                .find("client.listeners[0].listen: [::]:15008 overlaps"),
+            std::string::npos);
+  // Another port, another address on the same port, or port 0: fine.
+  load(gateway_config("admin:\n  listen: 127.0.0.1:15009\n  metrics_listen: 127.0.0.2:15009\n"));
+  load(gateway_config("admin:\n  listen: 127.0.0.1:0\n  metrics_listen: 127.0.0.1:0\n"));
+}
