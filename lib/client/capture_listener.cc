@@ -14,7 +14,8 @@ CaptureListener::CaptureListener(net::WorkerContext& worker, tunnel::Admission& 
   socklen_t len = sizeof(listen_address_);
   ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&listen_address_), &len);
   acceptor_.emplace(worker.loop, std::move(listener),
-                    [this](net::Fd fd, const sockaddr_storage& peer) { on_accept(std::move(fd), peer); });
+                    [this](net::Fd fd, const sockaddr_storage& peer) { on_accept(std::move(fd), peer); },
+                    worker.metrics.accept_errors);
 }
 
 void CaptureListener::refuse(net::Fd& fd, metrics::CaptureOutcome outcome) {

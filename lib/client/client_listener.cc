@@ -26,7 +26,8 @@ ClientListener::ClientListener(net::WorkerContext& worker, tunnel::Admission& ad
       upstream_{worker.config.client->gateway, std::nullopt},
       target_(std::move(target)),
       acceptor_(worker.loop, std::move(listener),
-                [this](net::Fd fd, const sockaddr_storage& peer) { on_accept(std::move(fd), peer); }) {}
+                [this](net::Fd fd, const sockaddr_storage& peer) { on_accept(std::move(fd), peer); },
+                worker.metrics.accept_errors) {}
 
 void ClientListener::on_accept(net::Fd fd, const sockaddr_storage& peer) {
   std::string source = net::format_address(reinterpret_cast<const sockaddr*>(&peer));

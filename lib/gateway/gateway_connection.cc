@@ -171,7 +171,9 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
     return;
   }
   if (result.failure != net::DialFailure::none) {
-    respond_error(*stream, 503, std::string(net::to_string(result.failure)) + ": " + result.detail);
+    // Out of descriptors is this process's overflow (UO), not the target's failure (UF).
+    respond_error(*stream, 503, std::string(net::to_string(result.failure)) + ": " + result.detail,
+                  result.failure == net::DialFailure::descriptors ? "UO" : nullptr);
     return;
   }
   if (config().gateway->proxy_protocol_v2 && !send_proxy_header(*stream, result)) {

@@ -20,7 +20,7 @@ GatewayServer::GatewayServer(net::WorkerContext& worker, std::shared_ptr<const P
       }
     }
     start_connection(std::move(fd), std::move(address));
-  });
+  }, worker.metrics.accept_errors);
 }
 
 GatewayServer::~GatewayServer() { close_all(); }

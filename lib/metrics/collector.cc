@@ -220,6 +220,15 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
     });
   }
   {
+    FamilyBuilder f(out, "hbone_accept_errors_total",
+                    "accept() failures on hbone's listeners (out of descriptors or memory); each pauses that "
+                    "listener briefly instead of spinning on it",
+                    MetricType::Counter);
+    ByEnum<AcceptFailure, Counter>::for_each([&](AcceptFailure a) {
+      f.value({{"reason", label(a)}}, sum(W, [&](auto& w) { return w.accept_errors[a].value(); }));
+    });
+  }
+  {
     FamilyBuilder f(out, "hbone_gateway_destinations_refused_total",
                     "CONNECT targets the gateway refused to dial: hbone's own listeners, reserved addresses "
                     "(loopback, link-local, unspecified, metadata) not named in allowed_destinations, others not "

@@ -35,6 +35,7 @@ const char* label(ConnectFailure failure) {
     case ConnectFailure::timeout: return "timeout";
     case ConnectFailure::resolve: return "resolve";
     case ConnectFailure::forbidden: return "forbidden";
+    case ConnectFailure::descriptors: return "descriptors";
     case ConnectFailure::other: return "other";
     case ConnectFailure::count: break;
   }
@@ -60,6 +61,18 @@ const char* label(CaptureOutcome outcome) {
     case CaptureOutcome::no_destination: return "no_destination";
     case CaptureOutcome::limited: return "limited";
     case CaptureOutcome::count: break;
+  }
+  return "?";
+}
+
+const char* label(AcceptFailure failure) {
+  switch (failure) {
+    case AcceptFailure::emfile: return "emfile";
+    case AcceptFailure::enfile: return "enfile";
+    case AcceptFailure::enobufs: return "enobufs";
+    case AcceptFailure::enomem: return "enomem";
+    case AcceptFailure::other: return "other";
+    case AcceptFailure::count: break;
   }
   return "?";
 }

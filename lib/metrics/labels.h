@@ -14,11 +14,14 @@ enum class TlsResult {
   ok, no_certificate, bad_certificate, alpn, spiffe_id, trust_domain, identity, timeout, error, count
 };
 // Why a dial of an upstream target failed (net::DialFailure).
-enum class ConnectFailure { none, refused, unreachable, timeout, resolve, forbidden, other, count };
+// `descriptors`: no socket could be made (EMFILE, ENFILE, ENOBUFS, ENOMEM).
+enum class ConnectFailure { none, refused, unreachable, timeout, resolve, forbidden, descriptors, other, count };
 // Why the gateway refused to dial a CONNECT target (gateway/destination_guard.h).
 enum class DestinationRefusal {
   none, own_listener, loopback, link_local, unspecified, metadata, not_allowed, not_arrived, count
 };
+// Why accept() failed on a listener: out of descriptors (process, system) or kernel memory.
+enum class AcceptFailure { emfile, enfile, enobufs, enomem, other, count };
 // Which tunnel cap refused a tunnel (tunnel::Admission::Refusal).
 enum class LimitRefusal { none, max_tunnels, max_tunnels_per_identity, count };
 // What became of a captured connection (client.capture).
@@ -29,6 +32,7 @@ const char* label(TlsResult result);
 const char* label(ConnectFailure failure);
 const char* label(LimitRefusal refusal);
 const char* label(DestinationRefusal refusal);
+const char* label(AcceptFailure failure);
 const char* label(CaptureOutcome outcome);
 
 template <typename E>

@@ -69,6 +69,7 @@ class WorkerMetrics {
   std::array<Histogram, kRoles> send_queue_seconds{make_queue_histogram(), make_queue_histogram()};
   ByEnum<ConnectFailure, Counter> upstream_connect_failures;
   ByEnum<DestinationRefusal, Counter> destinations_refused;
+  ByEnum<AcceptFailure, Counter> accept_errors;
   std::array<ByEnum<LimitRefusal, Counter>, kRoles> limit_rejections;
   std::array<Counter, kRoles> idle_timeouts;
   std::array<Counter, kRoles> bytes_in;   // read from sockets we relay (local side)

@@ -19,6 +19,7 @@ const char* to_string(Dialer::Failure failure) {
     case Dialer::Failure::timeout: return "connect timeout";
     case Dialer::Failure::resolve: return "name resolution failed";
     case Dialer::Failure::forbidden: return "destination not allowed";
+    case Dialer::Failure::descriptors: return "out of descriptors";
     case Dialer::Failure::other:
     case Dialer::Failure::count: break;
   }
@@ -34,6 +35,10 @@ Dialer::Failure classify(int err) {
     case EHOSTUNREACH:
     case EHOSTDOWN: return Dialer::Failure::unreachable;
     case ETIMEDOUT: return Dialer::Failure::timeout;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM: return Dialer::Failure::descriptors;
     default: return Dialer::Failure::other;
   }
 }
@@ -129,7 +134,7 @@ void Dialer::try_next() {
     }
     fd_.reset(::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd_) {
-      attempt_failed(Failure::other, std::string("socket: ") + std::strerror(errno));
+      attempt_failed(classify(errno), std::string("socket: ") + std::strerror(errno));
       continue;
     }
     // Fails only without CAP_NET_ADMIN, which the daemon checks at startup (fatal with capture).

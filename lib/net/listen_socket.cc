@@ -3,8 +3,12 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <system_error>
 
 #include "net/socket_ops.h"
@@ -46,8 +50,43 @@ address::HostPort local_address(int fd) {
   return host_port_of(reinterpret_cast<sockaddr*>(&addr));
 }
 
-Acceptor::Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept)
-    : fd_(std::move(listener)), poll_(loop.uv(), fd_.get(), this), on_accept_(std::move(on_accept)) {
+namespace {
+
+constexpr auto kFirstBackoff = std::chrono::milliseconds(10);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+
+// Descriptors are numbered lowest-free first: an accepted descriptor at or above this one
+// means the reserve is being eaten into.
+int reserve_start() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+      limit.rlim_cur > static_cast<rlim_t>(std::numeric_limits<int>::max())) {
+    return std::numeric_limits<int>::max();
+  }
+  auto max = static_cast<int>(limit.rlim_cur);
+  return max - std::clamp(max / 8, 8, 256);
+}
+
+metrics::AcceptFailure accept_failure(int err) {
+  switch (err) {
+    case EMFILE: return metrics::AcceptFailure::emfile;
+    case ENFILE: return metrics::AcceptFailure::enfile;
+    case ENOBUFS: return metrics::AcceptFailure::enobufs;
+    case ENOMEM: return metrics::AcceptFailure::enomem;
+    default: return metrics::AcceptFailure::other;
+  }
+}
+
+}  // namespace
+
+Acceptor::Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept, Errors& errors)
+    : fd_(std::move(listener)),
+      address_(local_address(fd_.get()).to_string()),
+      poll_(loop.uv(), fd_.get(), this),
+      on_accept_(std::move(on_accept)),
+      errors_(errors),
+      reserve_from_(reserve_start()),
+      resume_(loop.uv(), [this] { poll_.watch(UV_READABLE); }) {
   poll_.watch(UV_READABLE);
 }
 
@@ -60,13 +99,35 @@ void Acceptor::on_io(int status, int) {
     int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &len,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
-      // Out of fds or memory: log, and try again on the next readiness event.
-      spdlog::warn("accept: {}", std::strerror(errno));
+      if (errno == EAGAIN) return;
+      // That connection's own trouble (gone before accept, refused by a firewall rule).
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == EPERM) continue;
+      back_off(errno);
       return;
     }
-    on_accept_(Fd(fd), peer);
+    Fd accepted(fd);
+    if (fd >= reserve_from_) {
+      close_with_reset(accepted);
+      back_off(EMFILE);
+      return;
+    }
+    backoff_ = std::chrono::milliseconds(0);
+    on_accept_(std::move(accepted), peer);
   }
+}
+
+void Acceptor::back_off(int err) {
+  errors_[accept_failure(err)].add();
+  poll_.watch(0);
+  backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
+  resume_.start(backoff_);
+  ++unlogged_;
+  auto now = std::chrono::steady_clock::now();
+  if (now - logged_ < std::chrono::seconds(1)) return;
+  spdlog::warn("accept on {}: {} ({} time(s) since the last report); not accepting for {} ms, then again",
+               address_, std::strerror(err), unlogged_, backoff_.count());
+  logged_ = now;
+  unlogged_ = 0;
 }
 
 }  // namespace hbone::net

@@ -2,13 +2,18 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <functional>
 #include <optional>
+#include <string>
 
 #include "net/event_loop.h"
 #include "net/fd.h"
 #include "address/host_port.h"
 #include "net/poll_watcher.h"
+#include "net/timer.h"
+#include "metrics/counters.h"
+#include "metrics/labels.h"
 
 namespace hbone::net {
 
@@ -28,17 +33,34 @@ Fd listen_on(const address::HostPort& address, ListenOptions options = {});
 // The address the socket is bound to (resolves port 0).
 address::HostPort local_address(int fd);
 
-// Accepts connections from a listening socket on one loop.
+// Accepts connections from a listening socket on one loop. Out of descriptors or kernel
+// memory, accept() fails while the listener stays readable: rather than waking the loop
+// again at once (a core spinning, as nginx avoids the same way), the listener is left
+// unwatched for a back-off that doubles while the failures repeat (10 ms .. 1 s), then
+// accepting resumes by itself. Failures are counted and logged at most once a second.
+// The last eighth of the descriptor limit (8 to 256) is kept for what the process must
+// still do there: dial the targets of open connections, answer the admin endpoint. A
+// connection accepted into that reserve is reset at once and counts as EMFILE.
 class Acceptor final : public PollWatcher::Handler {
  public:
   using OnAccept = std::function<void(Fd fd, const sockaddr_storage& peer)>;
-  Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept);
+  using Errors = metrics::ByEnum<metrics::AcceptFailure, metrics::Counter>;
+  Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept, Errors& errors);
   void on_io(int status, int events) override;
 
  private:
+  void back_off(int err);
+
   Fd fd_;
+  std::string address_;  // for the log
   PollWatcher poll_;
   OnAccept on_accept_;
+  Errors& errors_;
+  int reserve_from_;  // the lowest descriptor of the reserve
+  Timer resume_;
+  std::chrono::milliseconds backoff_{0};
+  uint64_t unlogged_ = 0;  // failures since the last log line
+  std::chrono::steady_clock::time_point logged_{};
 };
 
 }  // namespace hbone::net

@@ -77,10 +77,11 @@ class Hbone:
 
     started = []  # every process, so a failed test cannot leave one behind (conftest.py)
 
-    def __init__(self, tmp_path, name, config, wait=True, env=None, netns=None):
+    def __init__(self, tmp_path, name, config, wait=True, env=None, netns=None, wrapper=None):
         self.name = name
         # In a test's network namespace (netns.py): started there, and its admin endpoint
-        # (on that namespace's loopback) is asked from there too.
+        # (on that namespace's loopback) is asked from there too. `wrapper`: a command that
+        # execs hbone in the same process (e.g. prlimit with a descriptor limit).
         self.prefix = ["ip", "netns", "exec", netns] if netns else []
         config.setdefault("admin", {"listen": "127.0.0.1:0"})
         self._admin = None
@@ -88,7 +89,7 @@ class Hbone:
         self.config_path.write_text(yaml.safe_dump(config))
         self.log_path = tmp_path / f"{name}.log"
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.prefix + [HBONE, "--config", str(self.config_path)],
+        self.proc = subprocess.Popen(self.prefix + (wrapper or []) + [HBONE, "--config", str(self.config_path)],
                                      stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
                                      env={**os.environ, **(env or {})})
         Hbone.started.append(self)
@@ -175,7 +176,7 @@ class Mesh:
     """A gateway and a client with one listener, wired to `target_port`."""
 
     def __init__(self, tmp_path, target_port, gateway=None, client=None, http2=None,
-                 client_tls="client", workers=1, env=None):
+                 client_tls="client", workers=1, env=None, gateway_wrapper=None):
         h2 = http2 or {}
         gw_config = merge({
             "workers": workers, "log_level": "info", "tls": tls("gateway"),
@@ -183,7 +184,7 @@ class Mesh:
                         "allowed_destinations": LOOPBACK_TARGETS},
             "http2": dict(h2),
         }, gateway)
-        self.gateway = Hbone(tmp_path, "gateway", gw_config, env=env)
+        self.gateway = Hbone(tmp_path, "gateway", gw_config, env=env, wrapper=gateway_wrapper)
         self.gateway_port = self.gateway.bound_port("gateway.listen")
         cl_config = merge({
             "workers": workers, "log_level": "info", "tls": tls(client_tls),
