@@ -51,8 +51,8 @@ class Cluster:
             "allowed_destinations": ["198.19.2.0/24"]}}, netns=self.node2)
         topo.run(self.pod_a, CAPTURE, "install")
         self.sidecar = Hbone(tmp_path, "pod-a", {"tls": tls("client"), "client": {
-            "gateway": f"{POD_D}:15008",  # the explicit listener below: pod D's address, pod C's target
-            "listeners": [{"listen": "127.0.0.1:15101", "target": f"{POD_C}:8080"}],
+            "gateway": f"{POD_C}:15008",  # the explicit listener below: pod C's address, pod D's target
+            "listeners": [{"listen": "127.0.0.1:15101", "target": f"{POD_D}:8080"}],
             "capture": {"listen": "127.0.0.1:15001"},
             "routes": [{"cidr": "198.19.0.0/16", "gateway": "destination:15008", "identity": GATEWAY_ID}]}},
             netns=self.pod_a)
@@ -121,16 +121,16 @@ def test_pod_to_pod_through_the_node_gateway(cluster):
 
 
 def test_target_other_than_the_arrived_address_gets_400(cluster):
-    """A CONNECT for pod C's address sent to pod D's address: 400, pod C never dialled."""
-    server = cluster.serve(cluster.pod_c, 8080, 0)
+    """A CONNECT for pod D's address sent to pod C's address: 400, pod D never dialled."""
+    server = cluster.serve(cluster.pod_d, 8080, 0)
     out = cluster.topo.run(cluster.pod_a, "timeout", "20", *APP, "talk", "127.0.0.1", "15101", "0")
     assert json.loads(out.stdout).get("error") == "reset"
-    cluster.gateway.wait_for_log(f"-> 400: target {POD_C}:8080 is not the address this connection arrived on "
-                                 f"({POD_D}:15008) flags=DPE")
-    cluster.sidecar.wait_for_log(f"dst={POD_C}:8080 status=400")
+    cluster.gateway.wait_for_log(f"-> 400: target {POD_D}:8080 is not the address this connection arrived on "
+                                 f"({POD_C}:15008) flags=DPE")
+    cluster.sidecar.wait_for_log(f"dst={POD_D}:8080 status=400")
     assert cluster.gateway.metric("hbone_gateway_destinations_refused_total", reason="not_arrived") == 1
     ready, _, _ = select.select([server.stdout], [], [], 0.5)
-    assert not ready, "pod C was dialled"
+    assert not ready, "pod D was dialled"
 
 
 def test_node_install_is_idempotent_and_node_remove_leaves_nothing():
