@@ -14,10 +14,6 @@
 namespace hbone::h2 {
 namespace {
 
-// Socket reads of this size amortize the syscall; TLS records are 16 KiB.
-constexpr size_t kSocketReadChunk = 256 * 1024;
-// Read at most this much per readiness event, so one busy connection cannot starve others.
-constexpr size_t kReadBudget = 4 * 1024 * 1024;
 // Without socket.notsent_lowat: above this much unsent ciphertext, stop producing frames
 // until the socket drains.
 constexpr size_t kOutboundHighWater = 1024 * 1024;
@@ -51,18 +47,18 @@ H2Connection::H2Connection(net::WorkerContext& worker, std::shared_ptr<const tls
       tls_context_(std::move(tls)),
       own_identity_(tls_context_ ? tls_context_->identity() : kNoIdentity),
       side_(side),
-      high_water_(worker.config.socket.notsent_lowat
-                      ? std::max<size_t>(worker.config.socket.notsent_lowat, kMinHighWater)
-                      : kOutboundHighWater),
+      transport_(worker.loop.uv(), tls_context_.get(),
+                 {.high_water = worker.config.socket.notsent_lowat
+                                    ? std::max<size_t>(worker.config.socket.notsent_lowat, kMinHighWater)
+                                    : kOutboundHighWater},
+                 *this),
       keepalive_(worker.loop.uv(), [this] { on_keepalive(); }),
       handshake_deadline_(worker.loop.uv(), [this] {
         // A peer that connects and never finishes the handshake must not hold a socket.
         metrics().tls_handshakes[role()][metrics::TlsResult::timeout].add();
         close("TLS handshake timeout after " +
               std::to_string(config().tls.handshake_timeout.count()) + "ms");
-      }) {
-  if (tls_context_) tls_.emplace(*tls_context_);
-}
+      }) {}
 
 H2Connection::~H2Connection() {
   // Streams first: their teardown may still use the session.
@@ -134,18 +130,11 @@ int32_t H2Connection::receive_window(int32_t stream_id) const {
 }
 
 void H2Connection::start(net::Fd fd, std::string peer_address) {
-  fd_ = std::move(fd);
   peer_address_ = std::move(peer_address);
-  net::apply_socket_options(fd_.get(), config().socket);
-  net::apply_hbone_options(fd_.get(), config().socket);
-  poll_.emplace(loop().uv(), fd_.get(), this);
-  poll_->watch(UV_READABLE);
+  net::apply_socket_options(fd.get(), config().socket);
+  net::apply_hbone_options(fd.get(), config().socket);
   handshake_deadline_.start(config().tls.handshake_timeout);
-  if (!tls_) {
-    if (!open_session()) return;  // h2c: HTTP/2 from the first byte
-  } else if (side_ == Side::client) {
-    process_inbound();  // produces the ClientHello
-  }
+  transport_.start(std::move(fd), side_ == Side::client);
   schedule_flush();
 }
 
@@ -153,93 +142,16 @@ void H2Connection::schedule_flush() {
   if (!closed_) loop().schedule_flush(this);
 }
 
-void H2Connection::on_io(int status, int events) {
-  if (closed_) return;
-  if (status < 0) {
-    // libuv reports POLLERR as UV_EBADF: the socket knows the real cause.
-    int err = net::socket_error(fd_.get());
-    close(std::string("socket error: ") + (err ? std::strerror(err) : uv_strerror(status)));
-    return;
+void H2Connection::on_secure(tls::TlsSession* tls) {
+  if (tls) {
+    finish_handshake(*tls);
+  } else {
+    open_session();  // h2c
   }
-  if (events & UV_WRITABLE) {
-    write_socket();
-    // Room again below the high-water mark: let streams produce more frames.
-    if (outbound().size() < high_water_) schedule_flush();
-  }
-  if (!closed_ && (events & (UV_READABLE | UV_DISCONNECT))) read_socket();
 }
 
-void H2Connection::read_socket() {
-  size_t total = 0;
-  while (total < kReadBudget) {
-    auto space = inbound().prepare(kSocketReadChunk);
-    ssize_t n = ::read(fd_.get(), space.data(), space.size());
-    if (n > 0) {
-      inbound().commit(static_cast<size_t>(n));
-      total += static_cast<size_t>(n);
-      if (static_cast<size_t>(n) < space.size()) break;  // drained
-      continue;
-    }
-    if (n == 0) {
-      peer_eof_ = true;
-      break;
-    }
-    if (errno == EAGAIN || errno == EINTR) break;
-    close(std::string("read: ") + std::strerror(errno));
-    return;
-  }
-  process_inbound();
-  if (!closed_ && peer_eof_) close("peer closed the connection");
-}
-
-void H2Connection::process_inbound() {
-  if (!tls_) {  // h2c: the socket's bytes are the HTTP/2 bytes
-    feed({h2c_in_.data(), h2c_in_.size()});
-    h2c_in_.consume(h2c_in_.size());
-    write_received();
-    if (closed_) return;
-    after_input();
-    schedule_flush();
-    return;
-  }
-  if (!tls_->handshake_done()) {
-    auto status = tls_->handshake();
-    if (status == tls::TlsSession::Status::want_io) {
-      schedule_flush();
-      return;
-    }
-    if (status != tls::TlsSession::Status::ok) {
-      schedule_flush();  // the alert, if any
-      write_socket();
-      metrics().tls_handshakes[role()][tls_->failure()].add();
-      close("TLS handshake failed: " + tls_->error());
-      return;
-    }
-    if (!finish_handshake()) return;
-  }
-  auto status = tls::TlsSession::Status::ok;
-  while (!closed_) {
-    // One record at a time, fed to nghttp2 where it was decrypted.
-    std::span<const uint8_t> plaintext;
-    status = tls_->read(plaintext);
-    if (status != tls::TlsSession::Status::ok || !feed(plaintext)) break;
-    if (!tls_->keeps_plaintext()) write_received();
-  }
-  // In place, every record's plaintext is still in inbound(): one write per tunnel.
-  write_received();
-  if (closed_) return;
-  after_input();
-  if (closed_) return;
-  if (status == tls::TlsSession::Status::closed) {
-    close("peer closed TLS (close_notify)");
-  } else if (status == tls::TlsSession::Status::failed) {
-    write_socket();  // our alert, if any
-    close("TLS error: " + tls_->error());
-  }
-  schedule_flush();
-}
-
-bool H2Connection::feed(std::span<const uint8_t> in) {
+bool H2Connection::on_plaintext(std::span<const uint8_t> in) {
+  if (closed_ || !session_) return false;
   ssize_t rv = nghttp2_session_mem_recv(session_.get(), in.data(), in.size());
   if (rv < 0) {
     close(std::string("HTTP/2 error: ") + nghttp2_strerror(static_cast<int>(rv)));
@@ -250,6 +162,21 @@ bool H2Connection::feed(std::span<const uint8_t> in) {
   return nghttp2_session_want_read(session_.get());
 }
 
+void H2Connection::on_plaintext_released() { write_received(); }
+
+void H2Connection::on_input_done() {
+  if (closed_) return;
+  after_input();
+  schedule_flush();
+}
+
+void H2Connection::on_below_high_water() { schedule_flush(); }
+
+void H2Connection::on_stream_closed(const std::string& reason, bool handshake) {
+  if (handshake) metrics().tls_handshakes[role()][transport_.session()->failure()].add();
+  close(reason);
+}
+
 void H2Connection::write_received() {
   std::vector<int32_t> ids;
   ids.swap(received_);
@@ -258,14 +185,14 @@ void H2Connection::write_received() {
   }
 }
 
-bool H2Connection::finish_handshake() {
+bool H2Connection::finish_handshake(tls::TlsSession& tls) {
   std::string why;
   auto result = metrics::TlsResult::ok;
-  if (tls_->alpn() != "h2") {
+  if (tls.alpn() != "h2") {
     why = "peer did not negotiate ALPN h2";
     result = metrics::TlsResult::alpn;
-  } else if (auto id = tls_->peer_identity(); !id) {
-    why = tls_->error();
+  } else if (auto id = tls.peer_identity(); !id) {
+    why = tls.error();
     result = metrics::TlsResult::spiffe_id;
   } else {
     peer_identity_ = id->to_string();
@@ -273,7 +200,7 @@ bool H2Connection::finish_handshake() {
       why = "peer identity " + peer_identity_ + " is not in trust domain " +
             config().tls.trust_domain;
       result = metrics::TlsResult::trust_domain;
-    } else if (!verify_peer(*tls_, why)) {
+    } else if (!verify_peer(tls, why)) {
       result = metrics::TlsResult::identity;
       if (why.empty()) why = "peer rejected";
     }
@@ -349,7 +276,7 @@ void H2Connection::flush() {
   // Above the high-water mark, write first: if the socket takes it all now, no writable
   // event will follow to ask nghttp2 for more, and a sender with data and credit would
   // stall (found at 1 ms RTT with 64 MiB windows).
-  if (outbound().size() >= high_water_) write_socket();
+  if (transport_.above_high_water()) transport_.write();
   if (closed_) return;
   // Every exit below leaves either nghttp2 with nothing it may send, or the buffer above
   // the high-water mark and so a writable event to come (on_io then flushes again). A
@@ -357,7 +284,7 @@ void H2Connection::flush() {
   // buffer: otherwise nothing wakes the connection (found by
   // test_notsent_lowat_bounds_what_a_tunnel_queues, where TCP_NOTSENT_LOWAT lets a later
   // send() take what an earlier one refused).
-  while (session_ && outbound().size() < high_water_) {
+  while (session_ && !transport_.above_high_water()) {
     output_blocked_ = false;
     int rv = nghttp2_session_send(session_.get());
     if (rv != 0) {
@@ -365,54 +292,29 @@ void H2Connection::flush() {
       return;
     }
     flush_control();
-    write_socket();
+    transport_.write();
     if (closed_) return;
     if (!output_blocked_) break;
   }
-  if (!session_) write_socket();  // the TLS handshake
-  if (closed_) return;
   if (session_ && !nghttp2_session_want_read(session_.get()) &&
-      !nghttp2_session_want_write(session_.get()) && outbound().empty()) {
+      !nghttp2_session_want_write(session_.get()) && transport_.queued() == 0) {
     close(draining_ ? "drained" : "HTTP/2 session finished");
   }
 }
 
-bool H2Connection::seal(const uint8_t* bytes, size_t n) {
-  if (!tls_) {
-    h2c_out_.append(bytes, n);
-    return true;
-  }
-  return tls_->write(bytes, n);
-}
-
 void H2Connection::flush_control() {
   if (control_.empty()) return;
-  seal(control_.data(), control_.size());
+  transport_.seal(control_.data(), control_.size());
   control_.consume(control_.size());
 }
 
-void H2Connection::write_socket() {
-  ByteBuffer& out = outbound();
-  while (!out.empty()) {
-    ssize_t n = ::send(fd_.get(), out.data(), out.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      out.consume(static_cast<size_t>(n));
-      written_ += static_cast<uint64_t>(n);
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
-    close(std::string("write: ") + std::strerror(errno));
-    return;
+void H2Connection::on_sent(uint64_t written) {
+  if (queued_.empty() || queued_.front().first > written) return;
+  auto now = std::chrono::steady_clock::now();
+  auto& histogram = metrics().send_queue_seconds[role()];
+  for (; !queued_.empty() && queued_.front().first <= written; queued_.pop_front()) {
+    histogram.observe(std::chrono::duration<double>(now - queued_.front().second).count());
   }
-  if (!queued_.empty() && queued_.front().first <= written_) {
-    auto now = std::chrono::steady_clock::now();
-    auto& histogram = metrics().send_queue_seconds[role()];
-    for (; !queued_.empty() && queued_.front().first <= written_; queued_.pop_front()) {
-      histogram.observe(std::chrono::duration<double>(now - queued_.front().second).count());
-    }
-  }
-  if (out.empty() && out.capacity() > 2 * high_water_) out.shrink();
-  poll_->want(UV_WRITABLE, !out.empty());
 }
 
 int H2Connection::on_send(const uint8_t* data, size_t n) {
@@ -448,9 +350,9 @@ int H2Connection::on_send(const uint8_t* data, size_t n) {
 }
 
 int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t length) {
-  if (outbound().size() >= high_water_) {
-    write_socket();
-    if (closed_ || outbound().size() >= high_water_) {
+  if (transport_.above_high_water()) {
+    transport_.write();
+    if (closed_ || transport_.above_high_water()) {
       output_blocked_ = true;
       return NGHTTP2_ERR_WOULDBLOCK;
     }
@@ -463,14 +365,14 @@ int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, siz
   control_.append(framehd, 9);
   if (auto since = handler->queued_since(); since != std::chrono::steady_clock::time_point{}) {
     // The payload's first byte leaves once the socket has taken what is queued before it.
-    queued_.emplace_back(written_ + outbound().size() + control_.size(), since);
+    queued_.emplace_back(transport_.written() + transport_.queued() + control_.size(), since);
   }
   if (length <= kCoalescedPayload) {
     control_.append(handler->outgoing_data(), length);
     flush_control();
   } else {
     flush_control();
-    if (!seal(handler->outgoing_data(), length)) return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (!transport_.seal(handler->outgoing_data(), length)) return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
   handler->outgoing_sent(length);
   return 0;
@@ -483,8 +385,8 @@ long H2Connection::max_data_length(int32_t, int32_t conn_window, int32_t stream_
   if (config().socket.notsent_lowat) {
     // A frame takes at most the room left below the high-water mark: another stream's
     // bytes then wait behind no more than that (nghttp2 alternates between streams).
-    size_t queued = outbound().size();
-    long room = queued < high_water_ ? static_cast<long>(high_water_ - queued) : 0;
+    size_t queued = transport_.queued(), high_water = transport_.high_water();
+    long room = queued < high_water ? static_cast<long>(high_water - queued) : 0;
     limit = std::min(limit, std::max(room, static_cast<long>(kMinHighWater)));
   }
   return std::max<long>(limit, 1);
@@ -637,7 +539,7 @@ void H2Connection::close(const std::string& reason) {
   if (counted_active_) metrics().connections_active[role()].add(-1);
   keepalive_.stop();
   handshake_deadline_.stop();
-  if (poll_) poll_->watch(0);
+  transport_.close();
   // A pooled connection can die between two tunnels unnoticed (the gateway closed it, a NAT
   // forgot it): tunnels still waiting for their response get a second chance elsewhere.
   std::vector<int32_t> ids;
@@ -659,8 +561,8 @@ void H2Connection::sample_rates(double seconds) {
   if (streams_.empty()) {
     // An idle pooled connection keeps its socket, not its 256 KiB+ buffers (they are
     // empty between reads; ByteBuffer::shrink only frees empty ones).
-    for (ByteBuffer* buffer : {&control_, &h2c_in_, &h2c_out_}) buffer->shrink();
-    if (tls_) tls_->shrink();
+    control_.shrink();
+    transport_.shrink();
   }
   // A stream may end (and leave streams_) while sampled: its idle timeout.
   std::vector<int32_t> ids;
@@ -686,11 +588,9 @@ void H2Connection::describe(nlohmann::json& out) const {
     nghttp2_session* s = session_.get();
     out["send_window"] = nghttp2_session_get_remote_window_size(s);
     out["receive_window"] = nghttp2_session_get_local_window_size(s);
-    out["tls_outbound_bytes"] = outbound().size();
-    if (tls_) tls_->describe(out);
+    transport_.describe(out);
     // What the connection waits for: a stall shows as data to send but no event asked for.
     out["want_write"] = nghttp2_session_want_write(s) != 0;
-    out["waiting_writable"] = poll_ && (poll_->events() & UV_WRITABLE) != 0;
     auto settings = [s](auto get) {
       return json{{"max_concurrent_streams", get(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)},
                   {"initial_window_size", get(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE)},

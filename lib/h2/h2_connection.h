@@ -16,9 +16,9 @@
 #include "h2/window_sizer.h"
 #include "net/event_loop.h"
 #include "net/fd.h"
-#include "net/poll_watcher.h"
 #include "net/timer.h"
 #include "net/worker_context.h"
+#include "tls/secure_stream.h"
 #include "tls/tls_session.h"
 #include "util/byte_buffer.h"
 
@@ -28,11 +28,13 @@ struct SessionFree {
   void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
 };
 
-// One mTLS HTTP/2 connection over a non-blocking socket, either side. Reads the socket in
-// large chunks, decrypts, feeds nghttp2; frames nghttp2 produces are encrypted into one
-// outbound buffer written once per loop iteration (see EventLoop::schedule_flush).
-// The role (client or gateway) lives in a subclass; its streams are StreamHandlers.
-class H2Connection : public net::PollWatcher::Handler,
+// One mTLS HTTP/2 connection, either side: the nghttp2 session, its streams and their flow
+// control, keepalive and window sizing, over a SecureStream (socket + TLS) that it feeds
+// frames to and takes plaintext from, never touching the socket itself. Frames nghttp2
+// produces are sealed into the stream's outbound queue, written once per loop iteration
+// (see EventLoop::schedule_flush). The role (client or gateway) lives in a subclass; its
+// streams are StreamHandlers.
+class H2Connection : public tls::SecureStream::Handler,
                      public net::Flushable,
                      public net::Retirable {
  public:
@@ -67,7 +69,15 @@ class H2Connection : public net::PollWatcher::Handler,
 
   void schedule_flush();
   void flush() override;
-  void on_io(int status, int events) override;
+
+  // What the SecureStream below reports.
+  void on_secure(tls::TlsSession* tls) override;
+  bool on_plaintext(std::span<const uint8_t> bytes) override;
+  void on_plaintext_released() override;
+  void on_input_done() override;
+  void on_sent(uint64_t written) override;
+  void on_below_high_water() override;
+  void on_stream_closed(const std::string& reason, bool handshake) override;
 
   // Once a second: refresh per-stream rates (and idle timeouts), release idle buffers;
   // describe the connection and its streams.
@@ -140,43 +150,26 @@ class H2Connection : public net::PollWatcher::Handler,
 
 
  private:
-  void read_socket();
-  void process_inbound();
-  // Gives `in` to nghttp2; false when the connection closed or nghttp2 reads no more.
-  bool feed(std::span<const uint8_t> in);
   // Streams given DATA since the last call write it on (see StreamHandler::write_received).
   void write_received();
-  bool finish_handshake();  // TLS: the peer's checks, then open_session()
+  bool finish_handshake(tls::TlsSession& tls);  // the peer's checks, then open_session()
   bool open_session();
-  // The socket's byte queues: TLS ciphertext, or HTTP/2 itself with tls.plaintext_h2c.
-  ByteBuffer& inbound() { return tls_ ? tls_->inbound() : h2c_in_; }
-  ByteBuffer& outbound() { return tls_ ? tls_->outbound() : h2c_out_; }
-  const ByteBuffer& outbound() const { return tls_ ? tls_->outbound() : h2c_out_; }
-  // Queues HTTP/2 bytes for the socket (encrypted unless h2c); false on a TLS error.
-  bool seal(const uint8_t* bytes, size_t n);
-  void write_socket();
   void flush_control();
   void on_keepalive();
   // stream_window: auto: raises the stream and connection receive windows to `window`.
   void grow_windows(uint32_t window);
 
   net::WorkerContext& worker_;
-  std::shared_ptr<const tls::TlsContext> tls_context_;
+  std::shared_ptr<const tls::TlsContext> tls_context_;  // null with tls.plaintext_h2c
   const std::string& own_identity_;
   const Side side_;
-  // Unsent bytes above which no more frames are produced (see socket.notsent_lowat).
-  const size_t high_water_;
-  std::optional<tls::TlsSession> tls_;  // empty with tls.plaintext_h2c
-  ByteBuffer h2c_in_;
-  ByteBuffer h2c_out_;
+  // Socket and TLS; its high-water mark bounds what nghttp2 may queue (socket.notsent_lowat).
+  tls::SecureStream transport_;
   std::unique_ptr<nghttp2_session, SessionFree> session_;
-  net::Fd fd_;
-  std::optional<net::PollWatcher> poll_;
   net::Timer keepalive_;
   net::Timer handshake_deadline_;
   std::unordered_map<int32_t, std::unique_ptr<StreamHandler>> streams_;
   std::vector<int32_t> received_;  // streams with DATA not yet written on
-  uint64_t written_ = 0;  // bytes ever written to the socket
   // Streams' first queued bytes: their offset in the socket's byte stream, and since when.
   std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> queued_;
   ByteBuffer control_;    // small frames, coalesced into one TLS record
@@ -192,7 +185,6 @@ class H2Connection : public net::PollWatcher::Handler,
   bool closed_ = false;
   bool counted_active_ = false;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  bool peer_eof_ = false;
   bool output_blocked_ = false;  // a DATA frame waited for room below the high-water mark
 };
 
