@@ -8,14 +8,14 @@
 
 namespace hbone::client {
 
-CaptureListener::CaptureListener(net::WorkerContext& worker, tunnel::Admission& admission, PoolSet& pools,
+CaptureListener::CaptureListener(worker::Context& worker, tunnel::Admission& admission, PoolSet& pools,
                                  net::Fd listener)
     : worker_(worker), admission_(admission), pools_(pools) {
   socklen_t len = sizeof(listen_address_);
   ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&listen_address_), &len);
   acceptor_.emplace(worker.loop, std::move(listener),
                     [this](net::Fd fd, const sockaddr_storage& peer) { on_accept(std::move(fd), peer); },
-                    worker.metrics.accept_errors);
+                    worker.accept_errors());
 }
 
 void CaptureListener::refuse(net::Fd& fd, metrics::CaptureOutcome outcome) {

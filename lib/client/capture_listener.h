@@ -7,7 +7,7 @@
 #include "client/direct_connection.h"
 #include "client/pool_set.h"
 #include "net/listen_socket.h"
-#include "net/worker_context.h"
+#include "worker/context.h"
 #include "tunnel/admission.h"
 
 namespace hbone::client {
@@ -19,7 +19,7 @@ namespace hbone::client {
 // sent on in the clear.
 class CaptureListener {
  public:
-  CaptureListener(net::WorkerContext& worker, tunnel::Admission& admission, PoolSet& pools, net::Fd listener);
+  CaptureListener(worker::Context& worker, tunnel::Admission& admission, PoolSet& pools, net::Fd listener);
   ~CaptureListener() { close_all(); }
 
   void stop_accepting() { acceptor_.reset(); }
@@ -30,7 +30,7 @@ class CaptureListener {
   void on_accept(net::Fd fd, const sockaddr_storage& peer);
   void refuse(net::Fd& fd, metrics::CaptureOutcome outcome);
 
-  net::WorkerContext& worker_;
+  worker::Context& worker_;
   tunnel::Admission& admission_;
   PoolSet& pools_;
   sockaddr_storage listen_address_{};

@@ -10,7 +10,7 @@
 
 namespace hbone::client {
 
-ClientConnection::ClientConnection(net::WorkerContext& worker, Upstream upstream,
+ClientConnection::ClientConnection(worker::Context& worker, Upstream upstream,
                                    std::shared_ptr<const PeerPolicy> policy, OnClosed on_closed,
                                    Reopen reopen)
     : H2Connection(worker, policy->client_tls, Side::client),

@@ -26,7 +26,7 @@ class ClientConnection final : public h2::H2Connection {
   using OnClosed = std::function<void(ClientConnection*)>;
   // Places a local connection on some pooled connection (the pool's job).
   using Reopen = std::function<void(net::Fd, Tunnel::Info)>;
-  ClientConnection(net::WorkerContext& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy,
+  ClientConnection(worker::Context& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy,
                    OnClosed on_closed, Reopen reopen);
 
   // Dials the upstream gateway and starts the handshake.

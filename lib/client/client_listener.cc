@@ -6,7 +6,7 @@
 
 namespace hbone::client {
 
-tunnel::Admission::Ticket admit_local(net::WorkerContext& worker, tunnel::Admission& admission, net::Fd& fd,
+tunnel::Admission::Ticket admit_local(worker::Context& worker, tunnel::Admission& admission, net::Fd& fd,
                                       const std::string& source) {
   tunnel::Admission::Refusal refusal;
   tunnel::Admission::Ticket ticket = admission.admit("", refusal);
@@ -18,7 +18,7 @@ tunnel::Admission::Ticket admit_local(net::WorkerContext& worker, tunnel::Admiss
   return ticket;
 }
 
-ClientListener::ClientListener(net::WorkerContext& worker, tunnel::Admission& admission, PoolSet& pools,
+ClientListener::ClientListener(worker::Context& worker, tunnel::Admission& admission, PoolSet& pools,
                                net::Fd listener, address::HostPort target)
     : worker_(worker),
       admission_(admission),
@@ -27,7 +27,7 @@ ClientListener::ClientListener(net::WorkerContext& worker, tunnel::Admission& ad
       target_(std::move(target)),
       acceptor_(worker.loop, std::move(listener),
                 [this](net::Fd fd, const sockaddr_storage& peer) { on_accept(std::move(fd), peer); },
-                worker.metrics.accept_errors) {}
+                worker.accept_errors()) {}
 
 void ClientListener::on_accept(net::Fd fd, const sockaddr_storage& peer) {
   std::string source = net::format_address(reinterpret_cast<const sockaddr*>(&peer));

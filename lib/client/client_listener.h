@@ -3,7 +3,7 @@
 #include "address/host_port.h"
 #include "client/pool_set.h"
 #include "net/listen_socket.h"
-#include "net/worker_context.h"
+#include "worker/context.h"
 #include "tunnel/admission.h"
 
 namespace hbone::client {
@@ -12,13 +12,13 @@ namespace hbone::client {
 // to `target` through client.gateway, once admitted under limits.max_tunnels.
 class ClientListener {
  public:
-  ClientListener(net::WorkerContext& worker, tunnel::Admission& admission, PoolSet& pools, net::Fd listener,
+  ClientListener(worker::Context& worker, tunnel::Admission& admission, PoolSet& pools, net::Fd listener,
                  address::HostPort target);
 
  private:
   void on_accept(net::Fd fd, const sockaddr_storage& peer);
 
-  net::WorkerContext& worker_;
+  worker::Context& worker_;
   tunnel::Admission& admission_;
   PoolSet& pools_;
   Upstream upstream_;
@@ -29,7 +29,7 @@ class ClientListener {
 // Admits a local connection under limits.max_tunnels; when refused, counts it, resets
 // the connection (the application sees a reset and may retry elsewhere) and returns an
 // empty ticket.
-tunnel::Admission::Ticket admit_local(net::WorkerContext& worker, tunnel::Admission& admission, net::Fd& fd,
+tunnel::Admission::Ticket admit_local(worker::Context& worker, tunnel::Admission& admission, net::Fd& fd,
                                       const std::string& source);
 
 }  // namespace hbone::client

@@ -6,7 +6,7 @@
 
 namespace hbone::client {
 
-ConnectionPool::ConnectionPool(net::WorkerContext& worker, Upstream upstream,
+ConnectionPool::ConnectionPool(worker::Context& worker, Upstream upstream,
                                std::shared_ptr<const PeerPolicy> policy)
     : worker_(worker), upstream_(std::move(upstream)), policy_(std::move(policy)), connections_(worker.loop) {}
 

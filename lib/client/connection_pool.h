@@ -13,7 +13,7 @@ namespace hbone::client {
 // connection is dialled. Parallel tunnels thus spread over several TLS connections.
 class ConnectionPool {
  public:
-  ConnectionPool(net::WorkerContext& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy);
+  ConnectionPool(worker::Context& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy);
   ~ConnectionPool() { close_all(); }  // before the set: no retried tunnel is placed again
 
   // Puts a local connection on a pooled connection with room (dialling one if needed).
@@ -33,7 +33,7 @@ class ConnectionPool {
  private:
   ClientConnection& acquire();
 
-  net::WorkerContext& worker_;
+  worker::Context& worker_;
   Upstream upstream_;
   std::shared_ptr<const PeerPolicy> policy_;
   h2::ConnectionSet<ClientConnection> connections_;

@@ -12,7 +12,7 @@
 
 namespace hbone::client {
 
-DirectConnection::DirectConnection(net::WorkerContext& worker, net::Fd app, const sockaddr_storage& destination,
+DirectConnection::DirectConnection(worker::Context& worker, net::Fd app, const sockaddr_storage& destination,
                                    Info info, OnDone done)
     : worker_(worker), info_(std::move(info)), done_(std::move(done)) {
   app_.owner = upstream_.owner = this;

@@ -11,7 +11,7 @@
 #include "net/dialer.h"
 #include "net/fd.h"
 #include "net/poll_watcher.h"
-#include "net/worker_context.h"
+#include "worker/context.h"
 #include "tunnel/admission.h"
 #include "util/byte_buffer.h"
 
@@ -29,7 +29,7 @@ class DirectConnection final : public net::Retirable {
     std::string route;
     tunnel::Admission::Ticket ticket;
   };
-  DirectConnection(net::WorkerContext& worker, net::Fd app, const sockaddr_storage& destination, Info info,
+  DirectConnection(worker::Context& worker, net::Fd app, const sockaddr_storage& destination, Info info,
                    OnDone done);
   ~DirectConnection() override;
 
@@ -59,7 +59,7 @@ class DirectConnection final : public net::Retirable {
   void update();
   void finish(const char* how, bool reset);
 
-  net::WorkerContext& worker_;
+  worker::Context& worker_;
   Info info_;
   OnDone done_;
   Side app_;

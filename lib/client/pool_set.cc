@@ -2,7 +2,7 @@
 
 namespace hbone::client {
 
-PoolSet::PoolSet(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy)
+PoolSet::PoolSet(worker::Context& worker, std::shared_ptr<const PeerPolicy> policy)
     : worker_(worker), policy_(std::move(policy)) {}
 
 ConnectionPool& PoolSet::get(const Upstream& upstream) {

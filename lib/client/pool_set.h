@@ -14,7 +14,7 @@ namespace hbone::client {
 // `destination:15008` peers holds connections only to the peers in use.
 class PoolSet {
  public:
-  PoolSet(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy);
+  PoolSet(worker::Context& worker, std::shared_ptr<const PeerPolicy> policy);
   ~PoolSet() { close_all(); }
 
   ConnectionPool& get(const Upstream& upstream);
@@ -31,7 +31,7 @@ class PoolSet {
   void set_policy(std::shared_ptr<const PeerPolicy> policy);
 
  private:
-  net::WorkerContext& worker_;
+  worker::Context& worker_;
   std::shared_ptr<const PeerPolicy> policy_;
   std::map<std::string, std::unique_ptr<ConnectionPool>> pools_;
 };

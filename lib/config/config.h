@@ -9,6 +9,7 @@
 #include "address/destination_policy.h"
 #include "address/host_port.h"
 #include "address/route.h"
+#include "net/socket_options.h"
 
 namespace hbone::config {
 
@@ -86,20 +87,13 @@ struct Http2Config {
   milliseconds keepalive_timeout{20'000};
 };
 
-struct SocketConfig {
-  uint32_t send_buffer = 0;  // 0: kernel default
-  uint32_t recv_buffer = 0;
+// The socket options proper (net::SocketOptions: buffers; on HBONE connections
+// TCP_NOTSENT_LOWAT, which also bounds hbone's own queue in front of them, keepalive as
+// ztunnel's 180s/180s/9 so a dead peer behind a NAT is found without traffic, and
+// TCP_USER_TIMEOUT), plus what hbone itself does with sockets.
+struct SocketConfig : net::SocketOptions {
   uint32_t read_size = 256u << 10;
-  // TCP_NOTSENT_LOWAT on HBONE connections, and the bound of hbone's own queue in front of
-  // them: what an interactive tunnel's bytes may wait behind. 0: off (1 MiB queue).
-  uint32_t notsent_lowat = 0;
   uint32_t mark = 0x539;  // SO_MARK on sockets hbone opens, so capture rules skip them (ztunnel's)
-  // TCP keepalive on HBONE connections (ztunnel's 180s/180s/9): a dead peer behind a NAT is
-  // found without traffic. 0s: off.
-  milliseconds keepalive_time{180'000};
-  milliseconds keepalive_interval{180'000};
-  uint32_t keepalive_probes = 9;
-  milliseconds user_timeout{1'800'000};  // TCP_USER_TIMEOUT: unacknowledged data this long ends it; 0s: off
 };
 
 struct LimitsConfig {

@@ -17,7 +17,7 @@
 #include "net/fd.h"
 #include "net/own_listeners.h"
 #include "net/timer.h"
-#include "net/worker_context.h"
+#include "worker/context.h"
 #include "tunnel/admission.h"
 #include "tunnel/peer_policy.h"
 
@@ -75,7 +75,7 @@ class Worker {
   WorkerSockets sockets_;
   net::EventLoop loop_;
   metrics::WorkerMetrics metrics_;
-  net::WorkerContext context_;
+  worker::Context context_;
   std::optional<gateway::GatewayServer> gateway_;
   std::optional<client::PoolSet> pools_;
   std::vector<std::unique_ptr<client::ClientListener>> listeners_;

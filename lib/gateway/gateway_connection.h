@@ -24,7 +24,7 @@ using tunnel::Tunnel;
 
 // What the gateway role shares across its connections on one worker.
 struct GatewayContext {
-  net::WorkerContext& worker;
+  worker::Context& worker;
   std::shared_ptr<const PeerPolicy> policy;  // the newest; a reload replaces it
   tunnel::Admission& admission;              // process-wide tunnel caps
   net::ConnectionBalancer* balancer;         // null: each worker keeps what it accepts

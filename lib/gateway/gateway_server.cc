@@ -5,7 +5,7 @@
 
 namespace hbone::gateway {
 
-GatewayServer::GatewayServer(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy,
+GatewayServer::GatewayServer(worker::Context& worker, std::shared_ptr<const PeerPolicy> policy,
                              tunnel::Admission& admission, net::ConnectionBalancer* balancer,
                              const net::OwnListeners& own_listeners, net::Fd listener)
     : ctx_{worker, std::move(policy), admission, balancer, own_listeners}, connections_(worker.loop) {
@@ -20,7 +20,7 @@ GatewayServer::GatewayServer(net::WorkerContext& worker, std::shared_ptr<const P
       }
     }
     start_connection(std::move(fd), std::move(address));
-  }, worker.metrics.accept_errors);
+  }, worker.accept_errors());
 }
 
 GatewayServer::~GatewayServer() { close_all(); }

@@ -15,7 +15,7 @@ namespace hbone::gateway {
 class GatewayServer {
  public:
   // `balancer`: null, or shared by all workers (gateway.balance: exact).
-  GatewayServer(net::WorkerContext& worker, std::shared_ptr<const PeerPolicy> policy,
+  GatewayServer(worker::Context& worker, std::shared_ptr<const PeerPolicy> policy,
                 tunnel::Admission& admission, net::ConnectionBalancer* balancer,
                 const net::OwnListeners& own_listeners, net::Fd listener);
   ~GatewayServer();

@@ -35,13 +35,23 @@ long data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* 
   return n;
 }
 
+metrics::TlsResult handshake_result(tls::TlsSession::Failure failure) {
+  switch (failure) {
+    case tls::TlsSession::Failure::no_certificate: return metrics::TlsResult::no_certificate;
+    case tls::TlsSession::Failure::bad_certificate: return metrics::TlsResult::bad_certificate;
+    case tls::TlsSession::Failure::none:
+    case tls::TlsSession::Failure::error: break;
+  }
+  return metrics::TlsResult::error;
+}
+
 struct OptionFree {
   void operator()(nghttp2_option* o) const { nghttp2_option_del(o); }
 };
 
 }  // namespace
 
-H2Connection::H2Connection(net::WorkerContext& worker, std::shared_ptr<const tls::TlsContext> tls,
+H2Connection::H2Connection(worker::Context& worker, std::shared_ptr<const tls::TlsContext> tls,
                            Side side)
     : worker_(worker),
       tls_context_(std::move(tls)),
@@ -173,7 +183,7 @@ void H2Connection::on_input_done() {
 void H2Connection::on_below_high_water() { schedule_flush(); }
 
 void H2Connection::on_stream_closed(const std::string& reason, bool handshake) {
-  if (handshake) metrics().tls_handshakes[role()][transport_.session()->failure()].add();
+  if (handshake) metrics().tls_handshakes[role()][handshake_result(transport_.session()->failure())].add();
   close(reason);
 }
 

@@ -17,7 +17,7 @@
 #include "net/event_loop.h"
 #include "net/fd.h"
 #include "net/timer.h"
-#include "net/worker_context.h"
+#include "worker/context.h"
 #include "tls/secure_stream.h"
 #include "tls/tls_session.h"
 #include "util/byte_buffer.h"
@@ -42,7 +42,7 @@ class H2Connection : public tls::SecureStream::Handler,
 
   // `tls` stays alive with the connection (a reload may replace it for new ones); null
   // means h2c (tls.plaintext_h2c).
-  H2Connection(net::WorkerContext& worker, std::shared_ptr<const tls::TlsContext> tls, Side side);
+  H2Connection(worker::Context& worker, std::shared_ptr<const tls::TlsContext> tls, Side side);
   ~H2Connection() override;
 
   // Takes the connected socket and starts the TLS handshake.
@@ -63,7 +63,7 @@ class H2Connection : public tls::SecureStream::Handler,
   net::EventLoop& loop() { return worker_.loop; }
   const config::Config& config() const { return worker_.config; }
   metrics::WorkerMetrics& metrics() { return worker_.metrics; }
-  net::WorkerContext& worker() { return worker_; }
+  worker::Context& worker() { return worker_; }
   int role() const { return side_ == Side::client ? metrics::kClient : metrics::kGateway; }
   const std::string& own_identity() const { return own_identity_; }
 
@@ -159,7 +159,7 @@ class H2Connection : public tls::SecureStream::Handler,
   // stream_window: auto: raises the stream and connection receive windows to `window`.
   void grow_windows(uint32_t window);
 
-  net::WorkerContext& worker_;
+  worker::Context& worker_;
   std::shared_ptr<const tls::TlsContext> tls_context_;  // null with tls.plaintext_h2c
   const std::string& own_identity_;
   const Side side_;

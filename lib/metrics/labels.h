@@ -3,6 +3,8 @@
 #include <array>
 #include <cstddef>
 
+#include "net/failures.h"
+
 namespace hbone::metrics {
 
 // Every outcome that becomes a metric label is one enum here, ending in `count`: the layer
@@ -13,15 +15,13 @@ enum class StallScope { stream, connection, count };
 enum class TlsResult {
   ok, no_certificate, bad_certificate, alpn, spiffe_id, trust_domain, identity, timeout, error, count
 };
-// Why a dial of an upstream target failed (net::DialFailure).
-// `descriptors`: no socket could be made (EMFILE, ENFILE, ENOBUFS, ENOMEM).
-enum class ConnectFailure { none, refused, unreachable, timeout, resolve, forbidden, descriptors, other, count };
+// The failures net/ reports, counted and labelled here.
+using ConnectFailure = net::DialFailure;
+using AcceptFailure = net::AcceptFailure;
 // Why the gateway refused to dial a CONNECT target (gateway/destination_guard.h).
 enum class DestinationRefusal {
   none, own_listener, loopback, link_local, unspecified, metadata, not_allowed, not_arrived, count
 };
-// Why accept() failed on a listener: out of descriptors (process, system) or kernel memory.
-enum class AcceptFailure { emfile, enfile, enobufs, enomem, other, count };
 // Which tunnel cap refused a tunnel (tunnel::Admission::Refusal).
 enum class LimitRefusal { none, max_tunnels, max_tunnels_per_identity, count };
 // What became of a captured connection (client.capture).

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "metrics/labels.h"
+#include "net/failures.h"
 #include "net/event_loop.h"
 #include "net/fd.h"
 #include "address/host_port.h"
@@ -22,7 +22,6 @@ namespace hbone::net {
 // one deadline for resolution and connect together. Every resolved address is tried in
 // turn until one connects (a name with an unreachable first address still works).
 // Destroying it cancels the attempt.
-using DialFailure = metrics::ConnectFailure;
 
 // At namespace scope, not nested: clang 14 cannot default-construct a nested class with
 // member initializers inside its enclosing class (std::optional<Result>::emplace()).

@@ -67,24 +67,24 @@ int reserve_start() {
   return max - std::clamp(max / 8, 8, 256);
 }
 
-metrics::AcceptFailure accept_failure(int err) {
+AcceptFailure accept_failure(int err) {
   switch (err) {
-    case EMFILE: return metrics::AcceptFailure::emfile;
-    case ENFILE: return metrics::AcceptFailure::enfile;
-    case ENOBUFS: return metrics::AcceptFailure::enobufs;
-    case ENOMEM: return metrics::AcceptFailure::enomem;
-    default: return metrics::AcceptFailure::other;
+    case EMFILE: return AcceptFailure::emfile;
+    case ENFILE: return AcceptFailure::enfile;
+    case ENOBUFS: return AcceptFailure::enobufs;
+    case ENOMEM: return AcceptFailure::enomem;
+    default: return AcceptFailure::other;
   }
 }
 
 }  // namespace
 
-Acceptor::Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept, Errors& errors)
+Acceptor::Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept, OnError on_error)
     : fd_(std::move(listener)),
       address_(local_address(fd_.get()).to_string()),
       poll_(loop.uv(), fd_.get(), this),
       on_accept_(std::move(on_accept)),
-      errors_(errors),
+      on_error_(std::move(on_error)),
       reserve_from_(reserve_start()),
       resume_(loop.uv(), [this] { poll_.watch(UV_READABLE); }) {
   poll_.watch(UV_READABLE);
@@ -117,7 +117,7 @@ void Acceptor::on_io(int status, int) {
 }
 
 void Acceptor::back_off(int err) {
-  errors_[accept_failure(err)].add();
+  on_error_(accept_failure(err));
   poll_.watch(0);
   backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
   resume_.start(backoff_);

@@ -12,8 +12,7 @@
 #include "address/host_port.h"
 #include "net/poll_watcher.h"
 #include "net/timer.h"
-#include "metrics/counters.h"
-#include "metrics/labels.h"
+#include "net/failures.h"
 
 namespace hbone::net {
 
@@ -44,8 +43,8 @@ address::HostPort local_address(int fd);
 class Acceptor final : public PollWatcher::Handler {
  public:
   using OnAccept = std::function<void(Fd fd, const sockaddr_storage& peer)>;
-  using Errors = metrics::ByEnum<metrics::AcceptFailure, metrics::Counter>;
-  Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept, Errors& errors);
+  using OnError = std::function<void(AcceptFailure)>;
+  Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept, OnError on_error);
   void on_io(int status, int events) override;
 
  private:
@@ -55,7 +54,7 @@ class Acceptor final : public PollWatcher::Handler {
   std::string address_;  // for the log
   PollWatcher poll_;
   OnAccept on_accept_;
-  Errors& errors_;
+  OnError on_error_;
   int reserve_from_;  // the lowest descriptor of the reserve
   Timer resume_;
   std::chrono::milliseconds backoff_{0};

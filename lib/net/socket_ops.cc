@@ -19,7 +19,7 @@
 
 namespace hbone::net {
 
-void apply_socket_options(int fd, const config::SocketConfig& options) {
+void apply_socket_options(int fd, const SocketOptions& options) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (options.send_buffer) {
@@ -32,7 +32,7 @@ void apply_socket_options(int fd, const config::SocketConfig& options) {
   }
 }
 
-void apply_hbone_options(int fd, const config::SocketConfig& options) {
+void apply_hbone_options(int fd, const SocketOptions& options) {
   using std::chrono::duration_cast;
   using std::chrono::seconds;
   if (options.keepalive_time.count() > 0) {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "config/config.h"
+#include "net/socket_options.h"
 #include "net/fd.h"
 #include "address/host_port.h"
 
@@ -13,13 +13,13 @@ namespace hbone::net {
 
 // Applies socket.send_buffer / recv_buffer and TCP_NODELAY (tunnels carry interactive
 // traffic too; batching is done by us, not by Nagle).
-void apply_socket_options(int fd, const config::SocketConfig& options);
+void apply_socket_options(int fd, const SocketOptions& options);
 
 // On an HBONE connection: TCP keepalive and TCP_USER_TIMEOUT (socket.keepalive_*,
 // socket.user_timeout), so a peer gone silent (behind a NAT, power loss) is noticed; and
 // TCP_NOTSENT_LOWAT (socket.notsent_lowat): the socket takes writes and reports writable
 // only while fewer unsent bytes than that are queued in it.
-void apply_hbone_options(int fd, const config::SocketConfig& options);
+void apply_hbone_options(int fd, const SocketOptions& options);
 
 // Closes with RST instead of FIN (SO_LINGER 0): how a reset travels across the tunnel.
 void close_with_reset(Fd& fd);

@@ -34,7 +34,7 @@ std::string last_ssl_error() {
   return buf;
 }
 
-TlsContext::TlsContext(const config::TlsConfig& config, Role role)
+TlsContext::TlsContext(const Credentials& files, Role role)
     : ctx_(SSL_CTX_new(TLS_method())), role_(role) {
   if (!ctx_) throw TlsSetupError("tls: cannot create SSL_CTX: " + last_ssl_error());
   SSL_CTX* ctx = ctx_.get();
@@ -42,24 +42,24 @@ TlsContext::TlsContext(const config::TlsConfig& config, Role role)
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   // Idle tunnels' connections should not pin 2 x 17 KiB of TLS buffers each.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  if (SSL_CTX_use_certificate_chain_file(ctx, config.cert.c_str()) != 1) {
-    throw TlsSetupError("tls.cert: cannot load certificate chain \"" + config.cert +
+  if (SSL_CTX_use_certificate_chain_file(ctx, files.cert.c_str()) != 1) {
+    throw TlsSetupError("tls.cert: cannot load certificate chain \"" + files.cert +
                         "\": " + last_ssl_error());
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, config.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    throw TlsSetupError("tls.key: cannot load private key \"" + config.key +
+  if (SSL_CTX_use_PrivateKey_file(ctx, files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw TlsSetupError("tls.key: cannot load private key \"" + files.key +
                         "\": " + last_ssl_error());
   }
   std::string why;
   auto id = spiffe_id_of(SSL_CTX_get0_certificate(ctx), why);
-  if (!id) throw TlsSetupError("tls.cert: \"" + config.cert + "\": " + why);
+  if (!id) throw TlsSetupError("tls.cert: \"" + files.cert + "\": " + why);
   identity_ = id->to_string();
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    throw TlsSetupError("tls.key: \"" + config.key + "\" does not match tls.cert \"" +
-                        config.cert + "\"");
+    throw TlsSetupError("tls.key: \"" + files.key + "\" does not match tls.cert \"" +
+                        files.cert + "\"");
   }
-  if (SSL_CTX_load_verify_locations(ctx, config.ca.c_str(), nullptr) != 1) {
-    throw TlsSetupError("tls.ca: cannot load trust bundle \"" + config.ca +
+  if (SSL_CTX_load_verify_locations(ctx, files.ca.c_str(), nullptr) != 1) {
+    throw TlsSetupError("tls.ca: cannot load trust bundle \"" + files.ca +
                         "\": " + last_ssl_error());
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);

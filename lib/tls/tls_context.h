@@ -6,7 +6,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "config/config.h"
 
 namespace hbone::tls {
 
@@ -21,12 +20,19 @@ class TlsSetupError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// PEM files: our chain, its key, the trust bundle (tls.cert, tls.key, tls.ca).
+struct Credentials {
+  std::string cert;
+  std::string key;
+  std::string ca;
+};
+
 // TLS 1.3 only, ALPN "h2" only, certificates required and verified on both sides against
-// tls.ca. The SPIFFE identity is checked after the handshake by the connection.
+// the trust bundle. The SPIFFE identity is checked after the handshake by the connection.
 class TlsContext {
  public:
   enum class Role { server, client };
-  TlsContext(const config::TlsConfig& config, Role role);
+  TlsContext(const Credentials& files, Role role);
   SSL_CTX* get() const { return ctx_.get(); }
   Role role() const { return role_; }
   // Our own SPIFFE id, from tls.cert.

@@ -115,13 +115,13 @@ TlsSession::Status TlsSession::fail_or_retry(int rc) {
       // (garbage instead of a ClientHello): that is not a certificate problem.
       long verify = SSL_get_verify_result(ssl_.get());
       if (verify != X509_V_OK && verify != X509_V_ERR_INVALID_CALL) {
-        failure_ = metrics::TlsResult::bad_certificate;
+        failure_ = Failure::bad_certificate;
         error_ = std::string("certificate verification failed: ") +
                  X509_verify_cert_error_string(verify);
         ERR_clear_error();
       } else {
-        failure_ = missing_certificate(ERR_peek_last_error()) ? metrics::TlsResult::no_certificate
-                                                             : metrics::TlsResult::error;
+        failure_ = missing_certificate(ERR_peek_last_error()) ? Failure::no_certificate
+                                                             : Failure::error;
         error_ = last_ssl_error();
       }
       return Status::failed;
@@ -158,7 +158,7 @@ TlsSession::Status TlsSession::read(std::span<const uint8_t>& plaintext) {
         return Status::closed;
       case RecordLayer::Result::failed:
         error_ = records_->error();
-        failure_ = metrics::TlsResult::error;
+        failure_ = Failure::error;
         return Status::failed;
     }
   }

@@ -8,7 +8,6 @@
 #include <span>
 #include <string>
 
-#include "metrics/labels.h"
 #include "identity/spiffe_id.h"
 #include "tls/record_layer.h"
 #include "tls/tls_context.h"
@@ -28,6 +27,8 @@ struct SslFree {
 class TlsSession {
  public:
   enum class Status { ok, want_io, closed, failed };
+  // Why a handshake failed, as far as TLS can tell.
+  enum class Failure { none, no_certificate, bad_certificate, error };
 
   explicit TlsSession(const TlsContext& ctx);
 
@@ -52,8 +53,8 @@ class TlsSession {
 
   // Why the last call failed: TLS alert, certificate verification, protocol error.
   const std::string& error() const { return error_; }
-  // The same as a handshake outcome: no_certificate, bad_certificate or error.
-  metrics::TlsResult failure() const { return failure_; }
+  // The same as a handshake outcome.
+  Failure failure() const { return failure_; }
   std::string alpn() const;
   // The peer certificate's SPIFFE id when it has exactly one, else nullopt with error().
   std::optional<identity::SpiffeId> peer_identity();
@@ -74,7 +75,7 @@ class TlsSession {
   std::optional<RecordLayer> records_;
 #endif
   std::string error_;
-  metrics::TlsResult failure_ = metrics::TlsResult::ok;
+  Failure failure_ = Failure::none;
 };
 
 }  // namespace hbone::tls

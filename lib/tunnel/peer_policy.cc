@@ -7,20 +7,21 @@ namespace hbone::tunnel {
 std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config) {
   auto policy = std::make_shared<PeerPolicy>();
   bool tls = !config.tls.plaintext_h2c;
+  const tls::Credentials files{config.tls.cert, config.tls.key, config.tls.ca};
   if (tls) {
     policy->own_chain = tls::read_certificates(config.tls.cert);
     policy->ca_bundle = tls::read_certificates(config.tls.ca);
   }
   if (config.gateway) {
     if (tls) {
-      policy->server_tls = std::make_shared<const tls::TlsContext>(config.tls, tls::TlsContext::Role::server);
+      policy->server_tls = std::make_shared<const tls::TlsContext>(files, tls::TlsContext::Role::server);
     }
     policy->allowed_identities = config.gateway->allowed_identities;
     policy->destinations = config.gateway->allowed_destinations;
   }
   if (config.client) {
     if (tls) {
-      policy->client_tls = std::make_shared<const tls::TlsContext>(config.tls, tls::TlsContext::Role::client);
+      policy->client_tls = std::make_shared<const tls::TlsContext>(files, tls::TlsContext::Role::client);
     }
     policy->gateway_identity = config.client->gateway_identity;
   }

@@ -15,7 +15,7 @@
 #include "net/event_loop.h"
 #include "net/fd.h"
 #include "net/own_listeners.h"
-#include "net/worker_context.h"
+#include "worker/context.h"
 #include "tunnel/admission.h"
 #include "tunnel/peer_policy.h"
 
@@ -39,7 +39,7 @@ struct Fixture {
   config::Config config = fuzz_config();
   metrics::WorkerMetrics metrics;
   tunnel::Admission admission{64, 0};
-  net::WorkerContext worker{0, loop, config, metrics};
+  worker::Context worker{0, loop, config, metrics};
   net::OwnListeners own_listeners;
   gateway::GatewayContext context{worker, tunnel::PeerPolicy::build(config), admission, nullptr, own_listeners};
 };

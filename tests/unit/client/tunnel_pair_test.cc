@@ -21,7 +21,7 @@
 #include "gateway/gateway_server.h"
 #include "net/listen_socket.h"
 #include "net/socket_ops.h"
-#include "net/worker_context.h"
+#include "worker/context.h"
 
 namespace hbone {
 namespace {
@@ -172,7 +172,7 @@ class TunnelPair : public ::testing::Test {
   metrics::WorkerMetrics metrics_;
   tunnel::Admission admission_{0, 0};
   net::OwnListeners own_listeners_;
-  net::WorkerContext worker_{0, loop_, config_, metrics_};
+  worker::Context worker_{0, loop_, config_, metrics_};
   std::shared_ptr<const tunnel::PeerPolicy> policy_;
   std::optional<gateway::GatewayServer> gateway_;
   std::optional<client::ConnectionPool> pool_;

@@ -60,7 +60,7 @@ TEST(SocketOps, TransparentOriginalDestinationIsTheLocalAddress) {
 
 TEST(SocketOps, HboneOptionsAreSet) {
   Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
-  hbone::config::SocketConfig options;
+  SocketOptions options;
   options.keepalive_time = std::chrono::seconds(42);
   options.keepalive_interval = std::chrono::seconds(7);
   options.keepalive_probes = 5;

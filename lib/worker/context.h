@@ -1,0 +1,23 @@
+#pragma once
+
+#include "config/config.h"
+#include "metrics/worker_metrics.h"
+#include "net/event_loop.h"
+#include "net/listen_socket.h"
+
+namespace hbone::worker {
+
+// What every object on one worker shares: its loop, the config and its metrics.
+struct Context {
+  unsigned index;
+  net::EventLoop& loop;
+  const config::Config& config;
+  metrics::WorkerMetrics& metrics;
+
+  // Counts a listener's accept() failures into this worker's metrics.
+  net::Acceptor::OnError accept_errors() const {
+    return [&errors = metrics.accept_errors](net::AcceptFailure failure) { errors[failure].add(); };
+  }
+};
+
+}  // namespace hbone::worker
