@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 
+#include "net/descriptor_reserve.h"
 #include "net/own_connections.h"
 #include "net/socket_ops.h"
 
@@ -135,6 +136,10 @@ void Dialer::try_next() {
     fd_.reset(::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd_) {
       attempt_failed(classify(errno), std::string("socket: ") + std::strerror(errno));
+      continue;
+    }
+    if (fd_.get() >= DescriptorReserve::current().dial_below) {
+      attempt_failed(Failure::descriptors, "socket: the last descriptors are kept for the admin endpoint");
       continue;
     }
     // Fails only without CAP_NET_ADMIN, which the daemon checks at startup (fatal with capture).

@@ -3,14 +3,12 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <system_error>
 
+#include "net/descriptor_reserve.h"
 #include "net/socket_ops.h"
 
 namespace hbone::net {
@@ -55,18 +53,6 @@ namespace {
 constexpr auto kFirstBackoff = std::chrono::milliseconds(10);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
 
-// Descriptors are numbered lowest-free first: an accepted descriptor at or above this one
-// means the reserve is being eaten into.
-int reserve_start() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
-      limit.rlim_cur > static_cast<rlim_t>(std::numeric_limits<int>::max())) {
-    return std::numeric_limits<int>::max();
-  }
-  auto max = static_cast<int>(limit.rlim_cur);
-  return max - std::clamp(max / 8, 8, 256);
-}
-
 AcceptFailure accept_failure(int err) {
   switch (err) {
     case EMFILE: return AcceptFailure::emfile;
@@ -85,7 +71,7 @@ Acceptor::Acceptor(EventLoop& loop, Fd listener, OnAccept on_accept, OnError on_
       poll_(loop.uv(), fd_.get(), this),
       on_accept_(std::move(on_accept)),
       on_error_(std::move(on_error)),
-      reserve_from_(reserve_start()),
+      reserve_from_(DescriptorReserve::current().accept_below),
       resume_(loop.uv(), [this] { poll_.watch(UV_READABLE); }) {
   poll_.watch(UV_READABLE);
 }

@@ -37,9 +37,8 @@ address::HostPort local_address(int fd);
 // again at once (a core spinning, as nginx avoids the same way), the listener is left
 // unwatched for a back-off that doubles while the failures repeat (10 ms .. 1 s), then
 // accepting resumes by itself. Failures are counted and logged at most once a second.
-// The last eighth of the descriptor limit (8 to 256) is kept for what the process must
-// still do there: dial the targets of open connections, answer the admin endpoint. A
-// connection accepted into that reserve is reset at once and counts as EMFILE.
+// A connection accepted into the descriptor reserve (net/descriptor_reserve.h) is reset at
+// once and counts as EMFILE.
 class Acceptor final : public PollWatcher::Handler {
  public:
   using OnAccept = std::function<void(Fd fd, const sockaddr_storage& peer)>;
