@@ -100,6 +100,7 @@ struct LimitsConfig {
   uint32_t max_tunnels = 0;               // per process, both roles; 0: no limit
   uint32_t max_tunnels_per_identity = 0;  // gateway, per peer SPIFFE id; 0: no limit
   milliseconds idle_timeout{3'600'000};   // no byte either way for this long: closed; 0: never
+  uint64_t buffer_memory = 256ull << 20;  // bytes all tunnels may hold in user space; 0: no budget
 };
 
 struct Config {

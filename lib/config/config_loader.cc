@@ -91,7 +91,8 @@ class MapReader {
   std::string path(const std::string& key) const { return prefix_ + key; }
   Diagnostics& diag() { return diag_; }
 
-  void size(const std::string& key, uint32_t& out, uint64_t min, uint64_t max) {
+  template <typename T>
+  void size(const std::string& key, T& out, uint64_t min, uint64_t max) {
     YAML::Node n = child(key);
     if (!n) return;
     auto value = n.IsScalar() ? parse_size(n.Scalar()) : std::nullopt;
@@ -101,7 +102,7 @@ class MapReader {
       diag_.error(n, path(key), "size " + quoted(n) + " out of range " + format_size(min) +
                                     " .. " + std::to_string(max) + "B");
     } else {
-      out = static_cast<uint32_t>(*value);
+      out = static_cast<T>(*value);
     }
   }
 
@@ -273,7 +274,8 @@ class Parser {
   void integer(const Key& key, Int& out, uint64_t min, uint64_t max) {
     if (!skipped(key)) reader().integer(key.name, out, min, max);
   }
-  void size(const Key& key, uint32_t& out, uint64_t min, uint64_t max) {
+  template <typename T>
+  void size(const Key& key, T& out, uint64_t min, uint64_t max) {
     if (!skipped(key)) reader().size(key.name, out, min, max);
   }
   void duration(const Key& key, milliseconds& out, milliseconds min) {
@@ -540,7 +542,7 @@ class ValueWriter {
  public:
   template <typename Int>
   void integer(const Key& key, const Int& v, uint64_t, uint64_t) { self().put(key, std::to_string(v)); }
-  void size(const Key& key, uint32_t v, uint64_t, uint64_t) { self().put(key, format_size(v)); }
+  void size(const Key& key, uint64_t v, uint64_t, uint64_t) { self().put(key, format_size(v)); }
   void duration(const Key& key, milliseconds v, milliseconds) { self().put(key, format_duration(v)); }
   void string(const Key& key, const std::string& v) { self().put(key, v); }
   void boolean(const Key& key, bool v) { self().put(key, v ? "true" : "false"); }
@@ -676,7 +678,7 @@ class Documenter : PathTracker {
   }
   template <typename Int>
   void integer(const Key& key, const Int& v, uint64_t, uint64_t) { row(key, std::to_string(v)); }
-  void size(const Key& key, uint32_t v, uint64_t, uint64_t) { row(key, format_size(v)); }
+  void size(const Key& key, uint64_t v, uint64_t, uint64_t) { row(key, format_size(v)); }
   void duration(const Key& key, milliseconds v, milliseconds) { row(key, format_duration(v)); }
   void string(const Key& key, const std::string& v) { row(key, v.empty() ? "\"\"" : v); }
   void boolean(const Key& key, bool v) { row(key, v ? "true" : "false"); }

@@ -20,6 +20,7 @@ struct Key {
 inline constexpr uint64_t kMaxWindow = (1ull << 31) - 1;  // RFC 9113 §6.9.1
 inline constexpr uint64_t kMaxSocketBuffer = 1ull << 30;
 inline constexpr unsigned kMaxCpu = 1023;  // CPU_SETSIZE - 1
+inline constexpr uint64_t kMaxBufferMemory = 1ull << 40;
 
 // Every config key, declared once: path (by nesting), kind, bounds, reload class and help;
 // its default is the Config member's initializer. The loader, /config_dump, the reload
@@ -30,7 +31,7 @@ inline constexpr unsigned kMaxCpu = 1023;  // CPU_SETSIZE - 1
 //   section(Key, fn)                    a mapping that is always there
 //   optional_section(Key, opt, fn)      a mapping whose presence means something (a role)
 //   list(Key, what, vector, required, fn)  a list of mappings (non-empty when required)
-//   integer(Key, T&, min, max)  size(Key, uint32_t&, min, max)  duration(Key, ms&, min)
+//   integer(Key, T&, min, max)  size(Key, uint32_t& or uint64_t&, min, max)  duration(Key, ms&, min)
 //   string(Key, s)  boolean(Key, b)  choice(Key, s, {words})  toggle(Key, b, on, off)
 //   host_port(Key, HostPort&, listen, required)  optional_listen(Key, optional<HostPort>&) ("": off)
 //   spiffe_id(Key, s)  identities(Key, list)
@@ -203,6 +204,10 @@ void visit_keys(V& v, C& c) {
               c.limits.max_tunnels_per_identity, 0, 1u << 24);
     v.duration(Key{"idle_timeout", R::restart, "a tunnel with no byte either way this long is reset (0s: never)"},
                c.limits.idle_timeout, milliseconds(0));
+    v.size(Key{"buffer_memory", R::restart,
+               "user-space bytes all tunnels may hold (read buffers, received bytes not yet written; 0: no "
+               "budget); at it, tunnels holding bytes stop reading and returning stream credit until it has room"},
+           c.limits.buffer_memory, 0, kMaxBufferMemory);
   });
 }
 

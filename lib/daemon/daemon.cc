@@ -72,6 +72,7 @@ Daemon::Daemon(config::Config config, std::string config_path,
   }
   check_socket_mark();
   check_cpu_affinity();
+  process_metrics_.buffer_budget = config_.limits.buffer_memory;
   publish_expiry(*policy_);
   std::vector<WorkerSockets> sockets(config_.workers);
   if (config_.gateway) {
@@ -99,7 +100,7 @@ Daemon::Daemon(config::Config config, std::string config_path,
     });
   }
   for (unsigned i = 0; i < config_.workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, config_, admission_, balancer_ ? &*balancer_ : nullptr,
+    workers_.push_back(std::make_unique<Worker>(i, config_, admission_, budget_, balancer_ ? &*balancer_ : nullptr,
                                                 own_listeners_, policy_, std::move(sockets[i])));
   }
   try {
@@ -205,7 +206,9 @@ void Daemon::drain_or_stop() {
 }
 
 void Daemon::watch_heap() {
-  constexpr uint64_t kKeepFree = 32u << 20;  // reuse this much without asking the OS again
+  // Reused without asking the OS again; above it, free heap goes back (within a second), so RSS
+  // returns near its baseline once a load is gone (limits.buffer_memory bounds the peak).
+  constexpr uint64_t kKeepFree = 8u << 20;
   uint64_t released = admin::release_free_heap(kKeepFree);
   if (released) {
     process_metrics_.heap_released.add(released);
@@ -397,7 +400,7 @@ int Daemon::run() {
   net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(); });
   expiry_check.start(std::chrono::minutes(1), std::chrono::minutes(1));
   net::Timer heap_watch(main_loop.uv(), [this] { watch_heap(); });
-  heap_watch.start(std::chrono::seconds(0), std::chrono::seconds(5));
+  heap_watch.start(std::chrono::seconds(0), std::chrono::seconds(1));
 
   for (auto& worker : workers_) worker->start();
   running_ = true;

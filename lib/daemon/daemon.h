@@ -16,6 +16,7 @@
 #include "tls/tls_context.h"
 #include "metrics/collector.h"
 #include "tunnel/admission.h"
+#include "worker/buffer_budget.h"
 #include "tunnel/peer_policy.h"
 
 namespace hbone::daemon {
@@ -82,6 +83,7 @@ class Daemon {
   std::string expiry_warned_;  // serial of the certificate last warned about
   metrics::ProcessMetrics process_metrics_;
   tunnel::Admission admission_{config_.limits.max_tunnels, config_.limits.max_tunnels_per_identity};
+  worker::BufferBudget budget_{config_.limits.buffer_memory};
   std::optional<net::ConnectionBalancer> balancer_;  // gateway.balance: exact, workers > 1
   net::OwnListeners own_listeners_;  // complete before the workers start
   std::vector<std::unique_ptr<Worker>> workers_;

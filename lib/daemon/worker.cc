@@ -9,7 +9,7 @@
 namespace hbone::daemon {
 
 Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
-               net::ConnectionBalancer* balancer, const net::OwnListeners& own_listeners,
+               worker::BufferBudget& budget, net::ConnectionBalancer* balancer, const net::OwnListeners& own_listeners,
                std::shared_ptr<const tunnel::PeerPolicy> policy, WorkerSockets sockets)
     : index_(index),
       config_(config),
@@ -18,7 +18,8 @@ Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& 
       own_listeners_(own_listeners),
       policy_(std::move(policy)),
       sockets_(std::move(sockets)),
-      context_{index_, loop_, config_, metrics_} {}
+      buffers_(loop_, budget),
+      context_{index_, loop_, config_, metrics_, buffers_} {}
 
 Worker::~Worker() { join(); }
 

@@ -37,7 +37,7 @@ class Worker {
   // `balancer`: null, or shared by all workers (gateway.balance: exact).
   // `own_listeners`: every address the process listens on (the gateway never dials them).
   Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
-         net::ConnectionBalancer* balancer, const net::OwnListeners& own_listeners,
+         worker::BufferBudget& budget, net::ConnectionBalancer* balancer, const net::OwnListeners& own_listeners,
          std::shared_ptr<const tunnel::PeerPolicy> policy, WorkerSockets sockets);
   ~Worker();
 
@@ -75,6 +75,7 @@ class Worker {
   WorkerSockets sockets_;
   net::EventLoop loop_;
   metrics::WorkerMetrics metrics_;
+  worker::BufferGate buffers_;
   worker::Context context_;
   std::optional<gateway::GatewayServer> gateway_;
   std::optional<client::PoolSet> pools_;

@@ -116,6 +116,18 @@ void H2Connection::consume(int32_t stream_id, size_t n) {
   schedule_flush();
 }
 
+void H2Connection::consume_connection(size_t n) {
+  if (n == 0 || !session_) return;
+  nghttp2_session_consume_connection(session_.get(), n);
+  schedule_flush();
+}
+
+void H2Connection::consume_stream(int32_t stream_id, size_t n) {
+  if (n == 0 || !session_) return;
+  nghttp2_session_consume_stream(session_.get(), stream_id, n);  // fails harmlessly once it closed
+  schedule_flush();
+}
+
 void H2Connection::resume(int32_t stream_id) {
   if (session_) nghttp2_session_resume_data(session_.get(), stream_id);
   schedule_flush();

@@ -95,6 +95,9 @@ class H2Connection : public tls::SecureStream::Handler,
   // `n` bytes of the stream's DATA were written on: give the peer that much window again
   // (the connection's too, also for a stream that is already gone).
   void consume(int32_t stream_id, size_t n);
+  // The same, in two halves: the connection's window now, the stream's possibly later.
+  void consume_connection(size_t n);
+  void consume_stream(int32_t stream_id, size_t n);
   // The handler has data again after next_data() deferred.
   void resume(int32_t stream_id);
   // RST_STREAM with `error_code`.

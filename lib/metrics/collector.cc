@@ -267,6 +267,27 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
     f.value({}, sum(W, [](auto& w) { return w.captured[CaptureOutcome::unrouted].value(); }));
   }
   {
+    FamilyBuilder f(out, "hbone_buffered_bytes",
+                    "Bytes the tunnels' buffers hold (allocated): local reads not yet sent, peer bytes not yet "
+                    "written; limits.buffer_memory bounds their sum",
+                    MetricType::Gauge);
+    for (int r = 0; r < kRoles; ++r) {
+      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.buffered_bytes[r].value(); }));
+    }
+  }
+  {
+    FamilyBuilder f(out, "hbone_buffer_budget_deferrals_total",
+                    "Times a tunnel holding bytes stopped reading because limits.buffer_memory was reached",
+                    MetricType::Counter);
+    for (int r = 0; r < kRoles; ++r) {
+      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.budget_deferrals[r].value(); }));
+    }
+  }
+  if (process.buffer_budget) {
+    FamilyBuilder f(out, "hbone_buffer_budget_bytes", "limits.buffer_memory", MetricType::Gauge);
+    f.value({}, static_cast<double>(process.buffer_budget));
+  }
+  {
     FamilyBuilder f(out, "hbone_tunnel_idle_timeouts_total",
                     "Tunnels closed after limits.idle_timeout without a byte either way", MetricType::Counter);
     for (int r = 0; r < kRoles; ++r) {

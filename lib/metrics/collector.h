@@ -19,6 +19,7 @@ struct ProcessMetrics {
   // Unix seconds when our certificate and the soonest of the CA bundle expire (0: no TLS).
   std::atomic<int64_t> own_certificate_expiry{0};
   std::atomic<int64_t> ca_certificate_expiry{0};
+  uint64_t buffer_budget = 0;  // limits.buffer_memory (0: none), set before the workers start
 };
 
 // Sums the workers' metrics into Prometheus families (Istio TCP names plus hbone_*).

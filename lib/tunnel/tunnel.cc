@@ -18,6 +18,10 @@ namespace {
 constexpr size_t kFirstReadChunk = 64 * 1024;
 // Peer chunks (one per TLS record) gathered into one sendmsg(); well below IOV_MAX.
 constexpr size_t kMaxGather = 64;
+// At the budget, a tunnel that holds nothing still reads, this much at a time: interactive
+// traffic goes on, and the budget is overrun by no more than this per such tunnel (plus
+// the up to doubled capacity of a buffer that grows).
+constexpr size_t kBudgetRead = 16 * 1024;
 
 }  // namespace
 
@@ -41,6 +45,29 @@ Tunnel::~Tunnel() {
   poll_.reset();
   if (fd_) net::close_with_reset(fd_);  // never finished cleanly
   conn_.metrics().tunnels_active[conn_.role()].add(-1);
+  if (budget_waiting_) conn_.worker().buffers.cancel(this);
+  conn_.worker().buffers.budget().charge(-charged_);
+  conn_.metrics().buffered_bytes[conn_.role()].add(-charged_);
+}
+
+void Tunnel::recharge() {
+  auto now = static_cast<int64_t>(up_.capacity() + down_.capacity());
+  if (now == charged_) return;
+  conn_.worker().buffers.budget().charge(now - charged_);
+  conn_.metrics().buffered_bytes[conn_.role()].add(now - charged_);
+  charged_ = now;
+}
+
+void Tunnel::wait_for_budget() {
+  if (budget_waiting_) return;
+  budget_waiting_ = true;
+  conn_.worker().buffers.wait(this);
+}
+
+void Tunnel::on_budget_room() {
+  budget_waiting_ = false;
+  if (owed_) conn_.consume_stream(stream_id_, std::exchange(owed_, 0));
+  update_interest();
 }
 
 metrics::IstioLabels Tunnel::istio_labels(const char* flags) const {
@@ -105,6 +132,7 @@ void Tunnel::sample_rate(double seconds) {
   if (bytes_up_ == sampled_up_ && bytes_down_ == sampled_down_) {
     up_.shrink();
     down_.shrink();
+    recharge();
     read_chunk_ = kFirstReadChunk;
     idle_seconds_ += seconds;
   } else {
@@ -173,7 +201,12 @@ void Tunnel::update_interest() {
   if (!poll_) return;
   int events = 0;
   if (relaying_ && !local_eof_ && up_.size() < conn_.config().socket.read_size) {
-    events |= UV_READABLE;
+    if (!holds_bytes() || !conn_.worker().buffers.exhausted()) {
+      events |= UV_READABLE;
+    } else {
+      if (poll_->events() & UV_READABLE) conn_.metrics().budget_deferrals[conn_.role()].add();
+      wait_for_budget();
+    }
   }
   if (!down_.empty()) events |= UV_WRITABLE;
   poll_->watch(events);
@@ -191,6 +224,17 @@ void Tunnel::on_io(int status, int events) {
 
 void Tunnel::read_local() {
   size_t room = std::min<size_t>(read_chunk_, conn_.config().socket.read_size - up_.size());
+  uint64_t left = conn_.worker().buffers.budget().room();
+  if (room > left) {
+    // More than the budget has left: a tunnel that holds nothing still reads, into the
+    // buffer it has or a small one; one that holds bytes waits for room.
+    size_t small = holds_bytes() ? 0 : std::max(up_.capacity(), kBudgetRead);
+    room = std::min(room, std::max(static_cast<size_t>(left), small));
+    if (room == 0) {
+      update_interest();
+      return;
+    }
+  }
   auto space = up_.prepare(room);
   ssize_t n = ::read(fd_.get(), space.data(), room);
   if (n < 0) {
@@ -207,6 +251,7 @@ void Tunnel::read_local() {
     // A read that filled its chunk: a bulk sender; fewer, larger reads from now on.
     if (static_cast<size_t>(n) == room) read_chunk_ = std::min<size_t>(read_chunk_ * 2, conn_.config().socket.read_size);
   }
+  recharge();
   if (deferred_) {
     deferred_ = false;
     conn_.resume(stream_id_);
@@ -232,6 +277,7 @@ long Tunnel::next_data(size_t max, bool* eof) {
 
 void Tunnel::outgoing_sent(size_t n) {
   up_.consume(n);
+  recharge();
   queued_since_ = {};
   update_interest();
   update_stall();
@@ -250,6 +296,7 @@ void Tunnel::on_peer_data(const uint8_t* data, size_t n) {
     return;
   }
   down_.append(data, n);
+  recharge();
   update_interest();
 }
 
@@ -275,7 +322,7 @@ void Tunnel::write_received() {
     }
     w = 0;
   }
-  acknowledge(static_cast<size_t>(w));
+  credit_written(static_cast<size_t>(w));
   // What the socket did not take is copied aside: the chunks' buffer is about to be reused.
   size_t skip = static_cast<size_t>(w);
   for (const iovec& chunk : received_) {
@@ -284,7 +331,10 @@ void Tunnel::write_received() {
     skip -= taken;
   }
   received_.clear();
-  if (static_cast<size_t>(w) < total) update_interest();
+  if (static_cast<size_t>(w) < total) {
+    recharge();
+    update_interest();
+  }
 }
 
 void Tunnel::drop_received() {
@@ -301,13 +351,14 @@ void Tunnel::write_local() {
     ssize_t w = ::send(fd_.get(), down_.data(), down_.size(), MSG_NOSIGNAL);
     if (w > 0) {
       down_.consume(static_cast<size_t>(w));
-      acknowledge(static_cast<size_t>(w));
+      credit_written(static_cast<size_t>(w));
       continue;
     }
     if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
     reset_both(NGHTTP2_CANCEL, std::strerror(errno));
     return;
   }
+  recharge();
   if (down_.empty()) {
     if (peer_eof_ && !fin_written_) {
       ::shutdown(fd_.get(), SHUT_WR);
@@ -319,6 +370,18 @@ void Tunnel::write_local() {
 }
 
 void Tunnel::acknowledge(size_t n) { conn_.consume(stream_id_, n); }
+
+void Tunnel::credit_written(size_t n) {
+  // The connection's window always: other tunnels on the connection must not wait for
+  // this one's consumer.
+  conn_.consume_connection(n);
+  if (holds_bytes() && conn_.worker().buffers.exhausted()) {
+    owed_ += n;
+    wait_for_budget();
+    return;
+  }
+  conn_.consume_stream(stream_id_, n + std::exchange(owed_, 0));
+}
 
 void Tunnel::on_peer_end_stream() {
   peer_eof_ = true;
@@ -350,6 +413,7 @@ void Tunnel::reset_local(const char* why) {
   down_.consume(unacked);
   acknowledge(unacked);
   drop_received();
+  recharge();
   poll_.reset();
   net::close_with_reset(fd_);
   finished_ = true;
@@ -377,6 +441,9 @@ void Tunnel::maybe_finish() {
 
 void Tunnel::record_close(const char* how) {
   up_.consume(up_.size());
+  up_.shrink();
+  down_.shrink();
+  recharge();
   update_stall();  // ends any stall in progress
   if (istio_) istio_->closed.add();
   auto age = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -14,6 +14,7 @@
 #include "net/poll_watcher.h"
 #include "tunnel/admission.h"
 #include "util/byte_buffer.h"
+#include "worker/buffer_budget.h"
 
 namespace hbone::tunnel {
 
@@ -26,8 +27,11 @@ const char* response_flags(int status);
 // Backpressure: bytes from the peer are acknowledged to nghttp2 (and so to the remote
 // sender's window) only once written to the local socket; the local socket is only read
 // while the outgoing buffer has room, and that buffer drains only as the peer's windows
-// allow. Memory per tunnel is bounded by socket.read_size plus the stream window.
-class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
+// allow. Memory per tunnel is bounded by socket.read_size plus the stream window, and all
+// tunnels together by limits.buffer_memory: at it, a tunnel that holds bytes stops reading
+// its local socket and withholds its stream's credit (the connection's still flows, so
+// tunnels that hold nothing, new or interactive ones, go on) until there is room again.
+class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worker::BufferGate::Waiter {
  public:
   struct Info {
     std::string role;    // "client" or "gateway"
@@ -88,12 +92,23 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
 
   // PollWatcher::Handler (local socket)
   void on_io(int status, int events) override;
+  // BufferGate::Waiter
+  void on_budget_room() override;
 
  private:
   void read_local();
   void write_local();
   void update_interest();
+  // Gives the peer credit for `n` bytes that will never be written (both windows, now).
   void acknowledge(size_t n);
+  // Credit for `n` bytes written to the local socket; the stream's is withheld while the
+  // budget is exhausted and this tunnel still holds bytes.
+  void credit_written(size_t n);
+  bool holds_bytes() const { return !up_.empty() || !down_.empty(); }
+  // Brings the budget's charge in line with the buffers' capacity.
+  void recharge();
+  // Waits for the budget to have room (once: on_budget_room() then comes).
+  void wait_for_budget();
   // Gives the windows back for pending peer bytes that will never be written.
   void drop_received();
   size_t pending_received() const;  // bytes in received_
@@ -115,6 +130,9 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler {
   ByteBuffer up_;    // local -> peer, read but not yet framed
   size_t read_chunk_;  // the next local read's size (grows with a bulk sender)
   ByteBuffer down_;  // peer -> local, received but not yet written
+  int64_t charged_ = 0;  // up_'s and down_'s capacity, as counted in the budget
+  size_t owed_ = 0;      // stream credit withheld while the budget is exhausted
+  bool budget_waiting_ = false;  // on the worker's BufferGate
   // Peer bytes still in the connection's receive buffer, written in one call by
   // write_received(); whatever the socket does not take moves to down_. Never both.
   std::vector<iovec> received_;

@@ -4,15 +4,18 @@
 #include "metrics/worker_metrics.h"
 #include "net/event_loop.h"
 #include "net/listen_socket.h"
+#include "worker/buffer_budget.h"
 
 namespace hbone::worker {
 
-// What every object on one worker shares: its loop, the config and its metrics.
+// What every object on one worker shares: its loop, the config, its metrics and its side of
+// the buffer budget.
 struct Context {
   unsigned index;
   net::EventLoop& loop;
   const config::Config& config;
   metrics::WorkerMetrics& metrics;
+  BufferGate& buffers;
 
   // Counts a listener's accept() failures into this worker's metrics.
   net::Acceptor::OnError accept_errors() const {

@@ -39,7 +39,9 @@ struct Fixture {
   config::Config config = fuzz_config();
   metrics::WorkerMetrics metrics;
   tunnel::Admission admission{64, 0};
-  worker::Context worker{0, loop, config, metrics};
+  worker::BufferBudget budget{0};
+  worker::BufferGate buffers{loop, budget};
+  worker::Context worker{0, loop, config, metrics, buffers};
   net::OwnListeners own_listeners;
   gateway::GatewayContext context{worker, tunnel::PeerPolicy::build(config), admission, nullptr, own_listeners};
 };

@@ -172,7 +172,9 @@ class TunnelPair : public ::testing::Test {
   metrics::WorkerMetrics metrics_;
   tunnel::Admission admission_{0, 0};
   net::OwnListeners own_listeners_;
-  worker::Context worker_{0, loop_, config_, metrics_};
+  worker::BufferBudget budget_{0};
+  worker::BufferGate buffers_{loop_, budget_};
+  worker::Context worker_{0, loop_, config_, metrics_, buffers_};
   std::shared_ptr<const tunnel::PeerPolicy> policy_;
   std::optional<gateway::GatewayServer> gateway_;
   std::optional<client::ConnectionPool> pool_;
