@@ -513,6 +513,7 @@ void H2Connection::on_keepalive() {
   auto now = std::chrono::steady_clock::now();
   if (ping_outstanding_) {
     if (now - ping_sent_ >= config().http2.keepalive_timeout) {
+      metrics().keepalive_timeouts[role()].add();
       close("keepalive timeout: no PING ack in " +
             std::to_string(config().http2.keepalive_timeout.count()) + "ms");
     }

@@ -267,6 +267,15 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
     f.value({}, sum(W, [](auto& w) { return w.captured[CaptureOutcome::unrouted].value(); }));
   }
   {
+    FamilyBuilder f(out, "hbone_h2_keepalive_timeouts_total",
+                    "HBONE connections closed because a PING went unanswered for http2.keepalive_timeout (a "
+                    "peer or the path to it is gone); their tunnels are reset",
+                    MetricType::Counter);
+    for (int r = 0; r < kRoles; ++r) {
+      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.keepalive_timeouts[r].value(); }));
+    }
+  }
+  {
     FamilyBuilder f(out, "hbone_buffered_bytes",
                     "Bytes the tunnels' buffers hold (allocated): local reads not yet sent, peer bytes not yet "
                     "written; limits.buffer_memory bounds their sum",

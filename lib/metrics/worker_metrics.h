@@ -72,6 +72,7 @@ class WorkerMetrics {
   ByEnum<AcceptFailure, Counter> accept_errors;
   std::array<ByEnum<LimitRefusal, Counter>, kRoles> limit_rejections;
   std::array<Counter, kRoles> idle_timeouts;
+  std::array<Counter, kRoles> keepalive_timeouts;  // HBONE connections closed on an unanswered PING
   std::array<Gauge, kRoles> buffered_bytes;      // tunnels' buffers (limits.buffer_memory)
   std::array<Counter, kRoles> budget_deferrals;  // tunnels that stopped reading for the budget
   std::array<Counter, kRoles> bytes_in;   // read from sockets we relay (local side)

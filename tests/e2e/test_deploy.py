@@ -139,3 +139,4 @@ def test_manifests_match_their_config(overlay, tmp_path):
     path.write_text(config_text)
     out = subprocess.run([HBONE, "--check-config", str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
