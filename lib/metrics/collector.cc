@@ -68,6 +68,17 @@ double sum(const std::vector<const WorkerMetrics*>& workers, F&& field) {
   return total;
 }
 
+// A family with one sample per role: `member`, an array of counters or gauges by role,
+// summed over the workers.
+template <typename T>
+void per_role(std::vector<MetricFamily>& out, const char* name, const char* help, MetricType type,
+              const std::vector<const WorkerMetrics*>& workers, const std::array<T, kRoles> WorkerMetrics::*member) {
+  FamilyBuilder f(out, name, help, type);
+  for (int r = 0; r < kRoles; ++r) {
+    f.value({{"role", role_name(r)}}, sum(workers, [&](const WorkerMetrics& w) { return (w.*member)[r].value(); }));
+  }
+}
+
 void istio_families(std::vector<MetricFamily>& out, const std::vector<const WorkerMetrics*>& workers) {
   struct Totals {
     uint64_t opened = 0, closed = 0, failed = 0, sent = 0, received = 0;
@@ -139,26 +150,15 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
     f.value({}, static_cast<double>(process.heap_released.value()));
   }
   const auto& W = workers;
-  {
-    FamilyBuilder f(out, "hbone_tunnels_active", "Open tunnels", MetricType::Gauge);
-    for (int r = 0; r < kRoles; ++r) {
-      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.tunnels_active[r].value(); }));
-    }
-  }
-  {
-    FamilyBuilder f(out, "hbone_h2_connections_active", "Open HTTP/2 connections (pooled, on the client)",
-                    MetricType::Gauge);
-    for (int r = 0; r < kRoles; ++r) {
-      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.connections_active[r].value(); }));
-    }
-  }
-  {
-    FamilyBuilder f(out, "hbone_h2_streams_refused_total",
-                    "Streams refused with REFUSED_STREAM (over max_concurrent_streams)", MetricType::Counter);
-    for (int r = 0; r < kRoles; ++r) {
-      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.streams_refused[r].value(); }));
-    }
-  }
+  per_role(out, "hbone_tunnels_active",
+           "Open tunnels", MetricType::Gauge, W,
+           &WorkerMetrics::tunnels_active);
+  per_role(out, "hbone_h2_connections_active",
+           "Open HTTP/2 connections (pooled, on the client)", MetricType::Gauge, W,
+           &WorkerMetrics::connections_active);
+  per_role(out, "hbone_h2_streams_refused_total",
+           "Streams refused with REFUSED_STREAM (over max_concurrent_streams)", MetricType::Counter, W,
+           &WorkerMetrics::streams_refused);
   for (auto [name, help, sent] : {std::tuple{"hbone_h2_frames_sent_total", "HTTP/2 frames sent", true},
                                   {"hbone_h2_frames_received_total", "HTTP/2 frames received", false}}) {
     FamilyBuilder f(out, name, help, MetricType::Counter);
@@ -266,43 +266,24 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
                     MetricType::Counter);
     f.value({}, sum(W, [](auto& w) { return w.captured[CaptureOutcome::unrouted].value(); }));
   }
-  {
-    FamilyBuilder f(out, "hbone_h2_keepalive_timeouts_total",
-                    "HBONE connections closed because a PING went unanswered for http2.keepalive_timeout (a "
-                    "peer or the path to it is gone); their tunnels are reset",
-                    MetricType::Counter);
-    for (int r = 0; r < kRoles; ++r) {
-      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.keepalive_timeouts[r].value(); }));
-    }
-  }
-  {
-    FamilyBuilder f(out, "hbone_buffered_bytes",
-                    "Bytes the tunnels' buffers hold (allocated): local reads not yet sent, peer bytes not yet "
-                    "written; limits.buffer_memory bounds their sum",
-                    MetricType::Gauge);
-    for (int r = 0; r < kRoles; ++r) {
-      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.buffered_bytes[r].value(); }));
-    }
-  }
-  {
-    FamilyBuilder f(out, "hbone_buffer_budget_deferrals_total",
-                    "Times a tunnel holding bytes stopped reading because limits.buffer_memory was reached",
-                    MetricType::Counter);
-    for (int r = 0; r < kRoles; ++r) {
-      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.budget_deferrals[r].value(); }));
-    }
-  }
+  per_role(out, "hbone_h2_keepalive_timeouts_total",
+           "HBONE connections closed because a PING went unanswered for http2.keepalive_timeout (a "
+          "peer or the path to it is gone); their tunnels are reset", MetricType::Counter, W,
+           &WorkerMetrics::keepalive_timeouts);
+  per_role(out, "hbone_buffered_bytes",
+           "Bytes the tunnels' buffers hold (allocated): local reads not yet sent, peer bytes not yet "
+           "written; limits.buffer_memory bounds their sum", MetricType::Gauge, W,
+           &WorkerMetrics::buffered_bytes);
+  per_role(out, "hbone_buffer_budget_deferrals_total",
+           "Times a tunnel holding bytes stopped reading because limits.buffer_memory was reached",
+           MetricType::Counter, W, &WorkerMetrics::budget_deferrals);
   if (process.buffer_budget) {
     FamilyBuilder f(out, "hbone_buffer_budget_bytes", "limits.buffer_memory", MetricType::Gauge);
     f.value({}, static_cast<double>(process.buffer_budget));
   }
-  {
-    FamilyBuilder f(out, "hbone_tunnel_idle_timeouts_total",
-                    "Tunnels closed after limits.idle_timeout without a byte either way", MetricType::Counter);
-    for (int r = 0; r < kRoles; ++r) {
-      f.value({{"role", role_name(r)}}, sum(W, [r](auto& w) { return w.idle_timeouts[r].value(); }));
-    }
-  }
+  per_role(out, "hbone_tunnel_idle_timeouts_total",
+           "Tunnels closed after limits.idle_timeout without a byte either way", MetricType::Counter, W,
+           &WorkerMetrics::idle_timeouts);
   {
     FamilyBuilder f(out, "hbone_worker_bytes_total", "Bytes relayed on the local sockets, per worker",
                     MetricType::Counter);
