@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace hbone::metrics {
 namespace {
@@ -77,6 +78,18 @@ void per_role(std::vector<MetricFamily>& out, const char* name, const char* help
   for (int r = 0; r < kRoles; ++r) {
     f.value({{"role", role_name(r)}}, sum(workers, [&](const WorkerMetrics& w) { return (w.*member)[r].value(); }));
   }
+}
+
+// A counter family with one sample per value of `E` but `none` (labelled `label_name`):
+// `member`, counters by E, summed over the workers.
+template <typename E>
+void by_label(std::vector<MetricFamily>& out, const char* name, const char* help, const char* label_name,
+              const std::vector<const WorkerMetrics*>& workers, const ByEnum<E, Counter> WorkerMetrics::*member) {
+  FamilyBuilder f(out, name, help, MetricType::Counter);
+  ByEnum<E, Counter>::for_each([&](E e) {
+    if (std::string_view(label(e)) == "none") return;
+    f.value({{label_name, label(e)}}, sum(workers, [&](const WorkerMetrics& w) { return (w.*member)[e].value(); }));
+  });
 }
 
 void istio_families(std::vector<MetricFamily>& out, const std::vector<const WorkerMetrics*>& workers) {
@@ -211,34 +224,18 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
       });
     }
   }
-  {
-    FamilyBuilder f(out, "hbone_upstream_connect_failures_total", "Gateway dials that failed, by cause",
-                    MetricType::Counter);
-    ByEnum<ConnectFailure, Counter>::for_each([&](ConnectFailure c) {
-      if (c == ConnectFailure::none) return;
-      f.value({{"cause", label(c)}}, sum(W, [&](auto& w) { return w.upstream_connect_failures[c].value(); }));
-    });
-  }
-  {
-    FamilyBuilder f(out, "hbone_accept_errors_total",
-                    "accept() failures on hbone's listeners (out of descriptors or memory); each pauses that "
-                    "listener briefly instead of spinning on it",
-                    MetricType::Counter);
-    ByEnum<AcceptFailure, Counter>::for_each([&](AcceptFailure a) {
-      f.value({{"reason", label(a)}}, sum(W, [&](auto& w) { return w.accept_errors[a].value(); }));
-    });
-  }
-  {
-    FamilyBuilder f(out, "hbone_gateway_destinations_refused_total",
-                    "CONNECT targets the gateway refused to dial: hbone's own listeners, reserved addresses "
-                    "(loopback, link-local, unspecified, metadata) not named in allowed_destinations, others not "
-                    "allowed, or not the address the connection arrived on",
-                    MetricType::Counter);
-    ByEnum<DestinationRefusal, Counter>::for_each([&](DestinationRefusal r) {
-      if (r == DestinationRefusal::none) return;
-      f.value({{"reason", label(r)}}, sum(W, [&](auto& w) { return w.destinations_refused[r].value(); }));
-    });
-  }
+  by_label<ConnectFailure>(out, "hbone_upstream_connect_failures_total",
+              "Gateway dials that failed, by cause",
+              "cause", W, &WorkerMetrics::upstream_connect_failures);
+  by_label<AcceptFailure>(out, "hbone_accept_errors_total",
+              "accept() failures on hbone's listeners (out of descriptors or memory); each pauses that "
+              "listener briefly instead of spinning on it",
+              "reason", W, &WorkerMetrics::accept_errors);
+  by_label<DestinationRefusal>(out, "hbone_gateway_destinations_refused_total",
+              "CONNECT targets the gateway refused to dial: hbone's own listeners, reserved addresses "
+              "(loopback, link-local, unspecified, metadata) not named in allowed_destinations, others not "
+              "allowed, or not the address the connection arrived on",
+              "reason", W, &WorkerMetrics::destinations_refused);
   {
     FamilyBuilder f(out, "hbone_tunnel_limit_rejections_total",
                     "Tunnels refused by limits.max_tunnels or limits.max_tunnels_per_identity",
@@ -251,15 +248,10 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
       });
     }
   }
-  {
-    FamilyBuilder f(out, "hbone_capture_connections_total",
-                    "Captured connections (client.capture) by outcome: tunnel, direct, unrouted (no route: "
-                    "reset), loop (hbone's own connection captured: reset), no_destination, limited",
-                    MetricType::Counter);
-    ByEnum<CaptureOutcome, Counter>::for_each([&](CaptureOutcome c) {
-      f.value({{"outcome", label(c)}}, sum(W, [&](auto& w) { return w.captured[c].value(); }));
-    });
-  }
+  by_label<CaptureOutcome>(out, "hbone_capture_connections_total",
+              "Captured connections (client.capture) by outcome: tunnel, direct, unrouted (no route: "
+              "reset), loop (hbone's own connection captured: reset), no_destination, limited",
+              "outcome", W, &WorkerMetrics::captured);
   {
     FamilyBuilder f(out, "hbone_capture_unrouted_total",
                     "Captured connections no client.routes entry matched (reset, never sent in the clear)",
