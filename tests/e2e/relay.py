@@ -32,7 +32,11 @@ class FaultyRelay:
                 client, _ = self.sock.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            except OSError:  # nothing listens upstream (being restarted): refuse this one
+                client.close()
+                continue
             pair = [client, upstream, "relay"]
             with self._lock:
                 self.accepted += 1
