@@ -26,6 +26,7 @@ void ClientConnection::connect() {
   dialer_ = std::make_unique<net::Dialer>(loop(), upstream_.address, options, nullptr, [this, gateway](net::Dialer::Result r) {
     loop().retire(std::move(dialer_));  // we are inside its callback
     if (r.failure != net::Dialer::Failure::none) {
+      overflow_ = r.failure == net::DialFailure::descriptors;
       close("cannot reach gateway " + gateway + ": " + net::to_string(r.failure) + " (" + r.detail + ")");
       return;
     }
@@ -139,7 +140,8 @@ bool ClientConnection::retry_unanswered(int32_t stream_id) {
 void ClientConnection::on_closed(const std::string& reason) {
   if (!pending_.empty()) {
     spdlog::warn("client: {} tunnels failed: {}", pending_.size(), reason);
-    for (auto& tunnel : pending_) tunnel->count_failure(503);
+    // Out of descriptors is this process's overflow (UO), not the gateway's failure (UF).
+    for (auto& tunnel : pending_) tunnel->count_failure(503, overflow_ ? "UO" : nullptr);
     pending_.clear();
   }
   on_closed_(this);

@@ -60,6 +60,7 @@ class ClientConnection final : public h2::H2Connection {
   Reopen reopen_;
   std::unique_ptr<net::Dialer> dialer_;
   std::vector<std::unique_ptr<Tunnel>> pending_;
+  bool overflow_ = false;  // the dial failed for lack of descriptors
   std::optional<std::chrono::steady_clock::time_point> idle_since_;
 };
 
