@@ -21,8 +21,11 @@ constexpr uint8_t kHandshake = 22;
 constexpr uint8_t kApplicationData = 23;
 constexpr uint8_t kNewSessionTicket = 4;
 constexpr uint8_t kKeyUpdate = 24;
-// BoringSSL's own limit: a peer may not make us rekey forever without sending data.
+// BoringSSL's own limits: a peer may not make us rekey, open empty records or read warning
+// alerts forever without sending data.
 constexpr unsigned kMaxKeyUpdatesInARow = 32;
+constexpr unsigned kMaxEmptyRecordsInARow = 32;
+constexpr unsigned kMaxWarningAlertsInARow = 4;
 // A post-handshake message larger than this is not a ticket or a KeyUpdate.
 constexpr size_t kMaxHandshakeMessage = 64 * 1024;
 
@@ -41,7 +44,45 @@ bool expand_label(const EVP_MD* hash, std::span<const uint8_t> secret, std::stri
   return HKDF_expand(out, length, hash, secret.data(), secret.size(), info, 4 + label_length) == 1;
 }
 
+// §4.6.1: lifetime(4) age_add(4) nonce<0..255> ticket<1..2^16-1> extensions<0..2^16-2>,
+// exactly filling the message.
+bool valid_ticket(const uint8_t* body, size_t length) {
+  size_t at = 8;
+  if (length < at + 1) return false;
+  at += 1 + body[at];
+  if (length < at + 2) return false;
+  size_t ticket = (size_t{body[at]} << 8) | body[at + 1];
+  if (ticket == 0) return false;
+  at += 2 + ticket;
+  if (length < at + 2) return false;
+  at += 2 + ((size_t{body[at]} << 8) | body[at + 1]);
+  return at == length;
+}
+
 }  // namespace
+
+RecordLayer::Direction::Direction(Direction&& other) noexcept
+    : aead(std::move(other.aead)), secret(std::move(other.secret)), sequence(other.sequence) {
+  std::memcpy(iv, other.iv, sizeof(iv));
+  OPENSSL_cleanse(other.iv, sizeof(other.iv));
+}
+
+RecordLayer::Direction& RecordLayer::Direction::operator=(Direction&& other) noexcept {
+  if (this != &other) {
+    OPENSSL_cleanse(secret.data(), secret.size());
+    aead = std::move(other.aead);
+    secret = std::move(other.secret);
+    sequence = other.sequence;
+    std::memcpy(iv, other.iv, sizeof(iv));
+    OPENSSL_cleanse(other.iv, sizeof(other.iv));
+  }
+  return *this;
+}
+
+RecordLayer::Direction::~Direction() {
+  OPENSSL_cleanse(secret.data(), secret.size());
+  OPENSSL_cleanse(iv, sizeof(iv));
+}
 
 std::optional<RecordLayer> RecordLayer::take_over(SSL* ssl, std::string& why,
                                                   uint64_t records_per_key) {
@@ -86,6 +127,7 @@ bool RecordLayer::install(Direction& direction, std::span<const uint8_t> secret,
   }
   direction.aead.reset(EVP_AEAD_CTX_new(aead_, key, key_length, EVP_AEAD_DEFAULT_TAG_LENGTH));
   OPENSSL_cleanse(key, sizeof(key));
+  OPENSSL_cleanse(direction.secret.data(), direction.secret.size());  // the generation it replaces
   direction.secret.assign(secret.begin(), secret.end());
   direction.sequence = sequence;
   return direction.aead != nullptr;
@@ -105,46 +147,66 @@ void RecordLayer::nonce(const Direction& direction, uint8_t out[kNonce]) const {
   for (size_t i = 0; i < 8; ++i) out[kNonce - 1 - i] ^= static_cast<uint8_t>(direction.sequence >> (8 * i));
 }
 
-void RecordLayer::seal_record(uint8_t type, const uint8_t* bytes, size_t n, ByteBuffer& out) {
-  size_t max_tag = 1 + EVP_AEAD_max_overhead(aead_);  // the inner content type, then the tag
-  uint8_t* record = out.prepare(kHeader + n + max_tag).data();
-  size_t length = n + max_tag;
+bool RecordLayer::seal_record(uint8_t type, const uint8_t* bytes, size_t n, size_t padding, ByteBuffer& out) {
+  size_t max_tag = EVP_AEAD_max_overhead(aead_);
+  size_t inner = 1 + padding;  // after the content: its type, then the padding zeros
+  uint8_t* record = out.prepare(kHeader + n + inner + max_tag).data();
+  size_t length = n + inner + max_tag;
   record[0] = kApplicationData;  // §5.2: every protected record says application_data
   record[1] = 0x03;
   record[2] = 0x03;
   record[3] = static_cast<uint8_t>(length >> 8);
   record[4] = static_cast<uint8_t>(length);
+  std::vector<uint8_t> trailer(inner, 0);
+  trailer[0] = type;
   uint8_t iv[kNonce];
   nonce(write_, iv);
   size_t tag = 0;
-  EVP_AEAD_CTX_seal_scatter(write_.aead.get(), record + kHeader, record + kHeader + n, &tag, max_tag,
-                            iv, kNonce, bytes, n, &type, 1, record, kHeader);
+  if (!EVP_AEAD_CTX_seal_scatter(write_.aead.get(), record + kHeader, record + kHeader + n, &tag, inner + max_tag,
+                                 iv, kNonce, bytes, n, trailer.data(), trailer.size(), record, kHeader)) {
+    state_ = State::failed;
+    error_ = "cannot seal a record";
+    return false;
+  }
   out.commit(kHeader + n + tag);
   ++write_.sequence;
   ++records_sealed_;
+  return true;
 }
 
-void RecordLayer::seal(const uint8_t* bytes, size_t n, ByteBuffer& out) {
+bool RecordLayer::seal(const uint8_t* bytes, size_t n, ByteBuffer& out) {
   while (n > 0) {
-    if (write_.sequence >= records_per_key_) send_key_update(false, out);
+    if (state_ == State::failed) return false;
+    if (write_.sequence >= records_per_key_ && !send_key_update(false, out)) return false;
     size_t chunk = std::min(n, kMaxPlaintext);
-    seal_record(kApplicationData, bytes, chunk, out);
+    if (!seal_record(kApplicationData, bytes, chunk, 0, out)) return false;
     bytes += chunk;
     n -= chunk;
   }
+  return state_ != State::failed;
 }
 
-void RecordLayer::send_key_update(bool request_peer, ByteBuffer& out) {
+bool RecordLayer::seal_inner(uint8_t type, std::span<const uint8_t> content, size_t padding, ByteBuffer& out) {
+  return state_ != State::failed && seal_record(type, content.data(), content.size(), padding, out);
+}
+
+bool RecordLayer::send_key_update(bool request_peer, ByteBuffer& out) {
   const uint8_t message[] = {kKeyUpdate, 0, 0, 1, request_peer ? uint8_t{1} : uint8_t{0}};
-  seal_record(kHandshake, message, sizeof(message), out);
-  update(write_);
+  if (!seal_record(kHandshake, message, sizeof(message), 0, out)) return false;
+  if (!update(write_)) {
+    state_ = State::failed;
+    error_ = "cannot derive the next write key";
+    return false;
+  }
   ++key_updates_sent_;
+  return true;
 }
 
 RecordLayer::Result RecordLayer::fail(uint8_t alert, std::string why, ByteBuffer& out) {
   error_ = std::move(why);
   const uint8_t fatal[] = {2, alert};
-  seal_record(kAlert, fatal, sizeof(fatal), out);
+  if (state_ != State::failed) seal_record(kAlert, fatal, sizeof(fatal), 0, out);
+  state_ = State::failed;
   return Result::failed;
 }
 
@@ -152,6 +214,7 @@ RecordLayer::Result RecordLayer::open(std::span<uint8_t> in, std::span<const uin
                                       size_t& consumed, ByteBuffer& out) {
   consumed = 0;
   plaintext = {};
+  if (state_ != State::open) return state_ == State::closed ? Result::closed : Result::failed;
   if (in.size() < kHeader) return Result::need_more;
   size_t length = (size_t{in[3]} << 8) | in[4];
   if (in[0] != kApplicationData || in[1] != 0x03 || in[2] != 0x03) {
@@ -162,6 +225,8 @@ RecordLayer::Result RecordLayer::open(std::span<uint8_t> in, std::span<const uin
   if (in.size() < kHeader + length) return Result::need_more;
   consumed = kHeader + length;
 
+  // §5.3: a sequence number must not wrap.
+  if (read_.sequence == UINT64_MAX) return fail(SSL_AD_INTERNAL_ERROR, "read sequence number exhausted", out);
   uint8_t iv[kNonce];
   nonce(read_, iv);
   uint8_t* body = in.data() + kHeader;
@@ -171,29 +236,30 @@ RecordLayer::Result RecordLayer::open(std::span<uint8_t> in, std::span<const uin
   }
   ++read_.sequence;
   ++records_opened_;
-  // §5.4: the content type is the last non-zero byte; zeros after it are padding.
+  // §5.4: TLSInnerPlaintext (content, type, padding) is at most 2^14 + 1 bytes.
+  if (n > kMaxPlaintext + 1) return fail(SSL_AD_RECORD_OVERFLOW, "record too long", out);
+  // The content type is the last non-zero byte; zeros after it are padding.
   while (n > 0 && body[n - 1] == 0) --n;
   if (n == 0) return fail(SSL_AD_UNEXPECTED_MESSAGE, "record without a content type", out);
   uint8_t type = body[--n];
-  if (n > kMaxPlaintext) return fail(SSL_AD_RECORD_OVERFLOW, "record too long", out);
+  if (type != kAlert) warning_alerts_in_a_row_ = 0;
 
   switch (type) {
     case kApplicationData:
       if (!handshake_.empty()) {
         return fail(SSL_AD_UNEXPECTED_MESSAGE, "application data inside a handshake message", out);
       }
-      key_updates_in_a_row_ = 0;
+      if (n == 0 && ++empty_records_in_a_row_ > kMaxEmptyRecordsInARow) {
+        return fail(SSL_AD_UNEXPECTED_MESSAGE, "too many empty records", out);
+      }
+      if (n > 0) {
+        empty_records_in_a_row_ = 0;
+        key_updates_in_a_row_ = 0;
+      }
       plaintext = {body, n};
       return Result::record;
     case kAlert:
-      if (n != 2) return fail(SSL_AD_DECODE_ERROR, "malformed alert", out);
-      if (body[1] == SSL_AD_CLOSE_NOTIFY) {
-        error_ = "peer sent close_notify";
-        return Result::closed;
-      }
-      if (body[1] == SSL_AD_USER_CANCELLED) return Result::record;  // close_notify follows
-      error_ = std::string("peer sent alert: ") + SSL_alert_desc_string_long(body[1]);
-      return Result::failed;
+      return alert({body, n}, out);
     case kHandshake:
       if (n == 0) return fail(SSL_AD_UNEXPECTED_MESSAGE, "empty handshake record", out);
       handshake_.insert(handshake_.end(), body, body + n);
@@ -203,38 +269,69 @@ RecordLayer::Result RecordLayer::open(std::span<uint8_t> in, std::span<const uin
   }
 }
 
+RecordLayer::Result RecordLayer::alert(std::span<const uint8_t> body, ByteBuffer& out) {
+  if (body.size() != 2) return fail(SSL_AD_DECODE_ERROR, "malformed alert", out);
+  uint8_t level = body[0], description = body[1];
+  if (level != SSL3_AL_WARNING && level != SSL3_AL_FATAL) {
+    return fail(SSL_AD_ILLEGAL_PARAMETER, "alert level " + std::to_string(level), out);
+  }
+  if (description == SSL_AD_CLOSE_NOTIFY) {
+    error_ = "peer sent close_notify";
+    state_ = State::closed;
+    return Result::closed;
+  }
+  // §6.1: user_canceled is a closure alert (close_notify follows) at warning level; at fatal
+  // level, like every other alert (§6: error alerts whatever their level), it ends the
+  // connection.
+  if (description == SSL_AD_USER_CANCELLED && level == SSL3_AL_WARNING) {
+    if (++warning_alerts_in_a_row_ > kMaxWarningAlertsInARow) {
+      return fail(SSL_AD_UNEXPECTED_MESSAGE, "too many warning alerts", out);
+    }
+    return Result::record;
+  }
+  error_ = std::string("peer sent alert: ") + SSL_alert_desc_string_long(description);
+  state_ = State::failed;
+  return Result::failed;
+}
+
 RecordLayer::Result RecordLayer::handshake_messages(ByteBuffer& out) {
-  while (handshake_.size() >= 4) {
-    const uint8_t* message = handshake_.data();
+  // Messages are parsed by offset and the buffer trimmed once: a record packed with
+  // thousands of small tickets costs linear time.
+  size_t at = 0;
+  while (handshake_.size() - at >= 4) {
+    const uint8_t* message = handshake_.data() + at;
     size_t length = (size_t{message[1]} << 16) | (size_t{message[2]} << 8) | message[3];
     if (length > kMaxHandshakeMessage) {
       return fail(SSL_AD_DECODE_ERROR, "post-handshake message too long", out);
     }
-    if (handshake_.size() < 4 + length) break;
+    if (handshake_.size() - at < 4 + length) break;
     if (message[0] == kKeyUpdate) {
       if (length != 1 || message[4] > 1) return fail(SSL_AD_DECODE_ERROR, "malformed KeyUpdate", out);
       // §5.1: a key change must end its record, else later bytes were sent under the old key.
-      if (handshake_.size() != 5) {
+      if (handshake_.size() - at != 5) {
         return fail(SSL_AD_UNEXPECTED_MESSAGE, "KeyUpdate not at the end of its record", out);
       }
       if (++key_updates_in_a_row_ > kMaxKeyUpdatesInARow) {
         return fail(SSL_AD_UNEXPECTED_MESSAGE, "too many KeyUpdates without data", out);
       }
       bool requested = message[4] == 1;
-      handshake_.clear();
+      at = handshake_.size();
       if (!update(read_)) return fail(SSL_AD_INTERNAL_ERROR, "cannot derive the next read key", out);
       ++key_updates_received_;
       // §4.6.3: answer before any more application data.
-      if (requested) send_key_update(false, out);
-      continue;
+      if (requested && !send_key_update(false, out)) return Result::failed;
+      break;
     }
     if (message[0] != kNewSessionTicket || server_) {
       return fail(SSL_AD_UNEXPECTED_MESSAGE,
                   "unexpected post-handshake message " + std::to_string(message[0]), out);
     }
-    // A ticket: hbone does not resume sessions (every connection shows its certificate).
-    handshake_.erase(handshake_.begin(), handshake_.begin() + static_cast<long>(4 + length));
+    // A ticket: hbone does not resume sessions (every connection shows its certificate),
+    // but it must be one.
+    if (!valid_ticket(message + 4, length)) return fail(SSL_AD_DECODE_ERROR, "malformed NewSessionTicket", out);
+    at += 4 + length;
   }
+  handshake_.erase(handshake_.begin(), handshake_.begin() + static_cast<long>(at));
   return Result::record;
 }
 

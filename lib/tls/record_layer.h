@@ -41,8 +41,12 @@ class RecordLayer {
   // data. Replies to the peer (a KeyUpdate, a fatal alert) are appended to `out`.
   Result open(std::span<uint8_t> in, std::span<const uint8_t>& plaintext, size_t& consumed,
               ByteBuffer& out);
-  // Appends `bytes` to `out` as application data records.
-  void seal(const uint8_t* bytes, size_t n, ByteBuffer& out);
+  // Appends `bytes` to `out` as application data records; false once the layer failed
+  // (nothing is sealed after a fatal alert).
+  bool seal(const uint8_t* bytes, size_t n, ByteBuffer& out);
+  // One record of any inner content type with `padding` zeros (§5.4): what a peer may
+  // send, for tests and fuzzers that must make records a real stack would not.
+  bool seal_inner(uint8_t type, std::span<const uint8_t> content, size_t padding, ByteBuffer& out);
 
   // Why open() failed or closed.
   const std::string& error() const { return error_; }
@@ -52,22 +56,30 @@ class RecordLayer {
   uint64_t key_updates_received() const { return key_updates_received_; }
 
  private:
-  // One direction's key: the AEAD, its static IV and next sequence number (§5.3).
+  // One direction's key: the AEAD, its static IV and next sequence number (§5.3), and the
+  // traffic secret the next generation is derived from. Wiped when replaced or gone.
   struct Direction {
+    Direction() = default;
+    Direction(Direction&& other) noexcept;
+    Direction& operator=(Direction&& other) noexcept;
+    ~Direction();
     bssl::UniquePtr<EVP_AEAD_CTX> aead;
     std::vector<uint8_t> secret;
-    uint8_t iv[12];
+    uint8_t iv[12] = {};
     uint64_t sequence = 0;
   };
+  // Once failed or closed, every later open() says so again and seal() seals nothing.
+  enum class State { open, closed, failed };
 
   RecordLayer(const EVP_AEAD* aead, const EVP_MD* hash, uint64_t records_per_key, bool server)
       : aead_(aead), hash_(hash), records_per_key_(records_per_key), server_(server) {}
   bool install(Direction& direction, std::span<const uint8_t> secret, uint64_t sequence);
+  Result alert(std::span<const uint8_t> body, ByteBuffer& out);
   // §7.2: the next generation of a direction's traffic secret.
   bool update(Direction& direction);
   void nonce(const Direction& direction, uint8_t out[12]) const;
-  void seal_record(uint8_t type, const uint8_t* bytes, size_t n, ByteBuffer& out);
-  void send_key_update(bool request_peer, ByteBuffer& out);
+  bool seal_record(uint8_t type, const uint8_t* bytes, size_t n, size_t padding, ByteBuffer& out);
+  bool send_key_update(bool request_peer, ByteBuffer& out);
   Result handshake_messages(ByteBuffer& out);
   Result fail(uint8_t alert, std::string why, ByteBuffer& out);
 
@@ -78,7 +90,10 @@ class RecordLayer {
   Direction read_;
   Direction write_;
   std::vector<uint8_t> handshake_;  // post-handshake messages split across records
+  State state_ = State::open;
   unsigned key_updates_in_a_row_ = 0;
+  unsigned empty_records_in_a_row_ = 0;
+  unsigned warning_alerts_in_a_row_ = 0;
   uint64_t records_sealed_ = 0;
   uint64_t records_opened_ = 0;
   uint64_t key_updates_sent_ = 0;

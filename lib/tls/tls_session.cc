@@ -203,8 +203,10 @@ void TlsSession::shrink() {
 bool TlsSession::write(const uint8_t* bytes, size_t n) {
 #if defined(OPENSSL_IS_BORINGSSL)
   if (records_) {
-    records_->seal(bytes, n, out_);
-    return true;
+    if (records_->seal(bytes, n, out_)) return true;
+    error_ = records_->error();
+    failure_ = Failure::error;
+    return false;
   }
 #endif
   while (n > 0) {

@@ -116,9 +116,24 @@ class RecordLayerTest : public ::testing::Test {
     EXPECT_EQ(got, sent);
   }
 
+  // The peer's side taken over too, to send records no stack would: its SSL sends nothing
+  // from then on.
+  void take_over_peer() {
+    std::string why;
+    peer_layer_ = RecordLayer::take_over(peer_.get(), why);
+    ASSERT_TRUE(peer_layer_) << why;
+  }
+  // One crafted record from the peer, opened by our side.
+  RecordLayer::Result crafted(uint8_t type, std::vector<uint8_t> content, size_t padding = 0) {
+    EXPECT_TRUE(peer_layer_->seal_inner(type, content, padding, in_));
+    std::vector<uint8_t> got;
+    return receive(got);
+  }
+
   bssl::UniquePtr<SSL> ours_ssl_;
   bssl::UniquePtr<SSL> peer_;
   std::optional<RecordLayer> ours_;
+  std::optional<RecordLayer> peer_layer_;
   ByteBuffer in_;
   ByteBuffer out_;
 };
@@ -194,6 +209,83 @@ TEST_F(RecordLayerTest, CloseNotifyCloses) {
   std::vector<uint8_t> got;
   EXPECT_EQ(receive(got), RecordLayer::Result::closed);
   EXPECT_EQ(ours_->error(), "peer sent close_notify");
+}
+
+constexpr uint8_t kAlertType = 21, kHandshakeType = 22, kData = 23;
+using Result = RecordLayer::Result;
+
+// RFC 8446 §5.4: TLSInnerPlaintext, type and padding included, is at most 2^14 + 1 bytes.
+TEST_F(RecordLayerTest, InnerPlaintextLimitCountsTypeAndPadding) {
+  connect(true);
+  take_over_peer();
+  EXPECT_EQ(crafted(kData, pattern(16384)), Result::need_more);  // 2^14 + its type: the most
+  EXPECT_EQ(crafted(kData, pattern(16000), 385), Result::failed);
+  EXPECT_EQ(ours_->error(), "record too long");
+}
+
+// BoringSSL's caps: 32 empty records in a row, 4 warning alerts in a row.
+TEST_F(RecordLayerTest, EmptyRecordsAreCapped) {
+  connect(false);
+  take_over_peer();
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(crafted(kData, {}), Result::need_more) << i;
+  EXPECT_EQ(crafted(kData, pattern(1)), Result::need_more);  // data starts the count again
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(crafted(kData, {}), Result::need_more) << i;
+  EXPECT_EQ(crafted(kData, {}), Result::failed);
+  EXPECT_EQ(ours_->error(), "too many empty records");
+}
+
+TEST_F(RecordLayerTest, AlertsByLevel) {
+  connect(true);
+  take_over_peer();
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(crafted(kAlertType, {1, SSL_AD_USER_CANCELLED}), Result::need_more);
+  EXPECT_EQ(crafted(kAlertType, {1, SSL_AD_USER_CANCELLED}), Result::failed);
+  EXPECT_EQ(ours_->error(), "too many warning alerts");
+
+  connect(true);
+  take_over_peer();
+  EXPECT_EQ(crafted(kAlertType, {2, SSL_AD_USER_CANCELLED}), Result::failed);  // fatal: it ends
+  EXPECT_EQ(ours_->error(), "peer sent alert: user canceled");
+
+  connect(true);
+  take_over_peer();
+  EXPECT_EQ(crafted(kAlertType, {3, SSL_AD_CLOSE_NOTIFY}), Result::failed);
+  EXPECT_EQ(ours_->error(), "alert level 3");
+
+  connect(true);
+  take_over_peer();
+  EXPECT_EQ(crafted(kAlertType, {1, SSL_AD_CLOSE_NOTIFY}), Result::closed);
+}
+
+// §4.6.1: each ticket is parsed whole, many to a record in one pass.
+TEST_F(RecordLayerTest, TicketsAreValidated) {
+  connect(false);
+  take_over_peer();
+  const std::vector<uint8_t> ticket = {4, 0, 0, 14,           // NewSessionTicket, 14 bytes:
+                                       0, 0, 0, 60, 1, 2, 3, 4,  // lifetime, age_add
+                                       0,                     // no nonce
+                                       0, 1, 9,               // a one-byte ticket
+                                       0, 0};                 // no extensions
+  std::vector<uint8_t> many;
+  for (int i = 0; i < 800; ++i) many.insert(many.end(), ticket.begin(), ticket.end());
+  EXPECT_EQ(crafted(kHandshakeType, many), Result::need_more);
+  EXPECT_EQ(crafted(kData, pattern(3)), Result::need_more);  // data still flows
+  std::vector<uint8_t> bad = ticket;
+  bad[14] = 2;  // says two ticket bytes: the extensions' length no longer fits
+  EXPECT_EQ(crafted(kHandshakeType, bad), Result::failed);
+  EXPECT_EQ(ours_->error(), "malformed NewSessionTicket");
+}
+
+// After a fatal error nothing more is opened or sealed (no key is used again).
+TEST_F(RecordLayerTest, FailureSticks) {
+  connect(true);
+  take_over_peer();
+  EXPECT_EQ(crafted(kAlertType, {3, 0}), Result::failed);
+  size_t alert = out_.size();
+  EXPECT_GT(alert, 0u);  // our fatal alert
+  EXPECT_EQ(crafted(kData, pattern(10)), Result::failed);  // a good record, still failed
+  uint8_t byte = 1;
+  EXPECT_FALSE(ours_->seal(&byte, 1, out_));
+  EXPECT_EQ(out_.size(), alert);  // nothing sealed after the alert
 }
 
 }  // namespace
