@@ -135,7 +135,14 @@ TlsSession::Status TlsSession::handshake() {
 #if defined(OPENSSL_IS_BORINGSSL)
   std::string why;
   records_ = RecordLayer::take_over(ssl_.get(), why);
-  if (!records_) spdlog::warn("tls: records stay with SSL_read/SSL_write: {}", why);
+  if (!records_) {
+    spdlog::warn("tls: records stay with SSL_read/SSL_write: {}", why);
+    return Status::ok;
+  }
+  Handshaken kept{alpn(), peer_identity(), error_, SSL_CIPHER_get_name(SSL_get_current_cipher(ssl_.get()))};
+  handshaken_ = std::move(kept);
+  error_.clear();
+  ssl_.reset();
 #endif
   return Status::ok;
 }
@@ -180,7 +187,9 @@ bool TlsSession::keeps_plaintext() const {
 }
 
 void TlsSession::describe(nlohmann::json& out) const {
-  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_.get())) {
+  if (handshaken_) {
+    out["tls_cipher"] = handshaken_->cipher;
+  } else if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_.get())) {
     out["tls_cipher"] = SSL_CIPHER_get_name(cipher);
   }
 #if defined(OPENSSL_IS_BORINGSSL)
@@ -223,6 +232,7 @@ bool TlsSession::write(const uint8_t* bytes, size_t n) {
 }
 
 std::string TlsSession::alpn() const {
+  if (handshaken_) return handshaken_->alpn;
   const uint8_t* data = nullptr;
   unsigned len = 0;
   SSL_get0_alpn_selected(ssl_.get(), &data, &len);
@@ -230,6 +240,10 @@ std::string TlsSession::alpn() const {
 }
 
 std::optional<identity::SpiffeId> TlsSession::peer_identity() {
+  if (handshaken_) {
+    error_ = handshaken_->peer_error;
+    return handshaken_->peer;
+  }
   auto cert = peer_certificate(ssl_.get());
   if (!cert) {
     error_ = "peer sent no certificate";

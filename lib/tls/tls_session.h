@@ -39,7 +39,6 @@ class TlsSession {
   const ByteBuffer& outbound() const { return out_; }
 
   Status handshake();
-  bool handshake_done() const { return SSL_is_init_finished(ssl_.get()); }
 
   // The next decrypted bytes (ok; possibly none), valid until inbound() is next written
   // to; want_io when more ciphertext is needed. Replies (a KeyUpdate, an alert) may be
@@ -67,7 +66,18 @@ class TlsSession {
  private:
   Status fail_or_retry(int rc);
 
-  std::unique_ptr<SSL, SslFree> ssl_;
+  // What is kept of the handshake once the record layer took over and the SSL was freed:
+  // no key BoringSSL still held can seal or open a record again (its write key would
+  // reuse nonces our records already used).
+  struct Handshaken {
+    std::string alpn;
+    std::optional<identity::SpiffeId> peer;
+    std::string peer_error;
+    std::string cipher;
+  };
+
+  std::unique_ptr<SSL, SslFree> ssl_;  // null once the record layer took over
+  std::optional<Handshaken> handshaken_;
   ByteBuffer in_;
   ByteBuffer out_;
   ByteBuffer plain_;  // SSL_read's output
