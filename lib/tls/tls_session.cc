@@ -219,12 +219,24 @@ bool TlsSession::write(const uint8_t* bytes, size_t n) {
   }
 #endif
   while (n > 0) {
-    int chunk = static_cast<int>(std::min<size_t>(n, 1 << 30));
+    // The same rekey limit as the record layer's (RFC 8446 §5.5): neither OpenSSL nor
+    // BoringSSL's SSL_write updates its key by itself.
+    if (records_written_ >= kRecordsPerKey) {
+      if (SSL_key_update(ssl_.get(), SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
+        error_ = "cannot update the write key: " + last_ssl_error();
+        failure_ = Failure::error;
+        return false;
+      }
+      records_written_ = 0;
+    }
+    constexpr size_t kRecord = 16384;  // SSL_write seals at most this much per record
+    int chunk = static_cast<int>(std::min<size_t>({n, size_t{1} << 30, kRecord * (kRecordsPerKey - records_written_)}));
     int rc = SSL_write(ssl_.get(), bytes, chunk);
     if (rc <= 0) {
       fail_or_retry(rc);
       return false;
     }
+    records_written_ += (static_cast<uint64_t>(rc) + kRecord - 1) / kRecord;
     bytes += rc;
     n -= static_cast<size_t>(rc);
   }

@@ -78,6 +78,10 @@ class TlsSession {
 
   std::unique_ptr<SSL, SslFree> ssl_;  // null once the record layer took over
   std::optional<Handshaken> handshaken_;
+  // Through SSL_write (OpenSSL, or BoringSSL when the record layer could not take over):
+  // records sealed under the current key, rekeyed at kRecordsPerKey.
+  static constexpr uint64_t kRecordsPerKey = uint64_t{1} << 24;
+  uint64_t records_written_ = 0;
   ByteBuffer in_;
   ByteBuffer out_;
   ByteBuffer plain_;  // SSL_read's output
