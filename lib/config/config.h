@@ -29,6 +29,9 @@ struct TlsConfig {
   milliseconds handshake_timeout{10'000};  // connect-to-HTTP/2-ready deadline
   // HTTP/2 over plain TCP (h2c), no TLS and no identities: for benchmarks and fuzzing only.
   bool plaintext_h2c = false;
+  // Who protects records after the handshake: hbone's own record layer (BoringSSL builds)
+  // or the library's SSL_read/SSL_write.
+  bool own_record_layer = true;
 };
 
 struct GatewayConfig {

@@ -74,6 +74,10 @@ void visit_keys(V& v, C& c) {
     v.duration(Key{"handshake_timeout", R::restart,
                    "a connection not through TLS and identity checks by then is closed"},
                c.tls.handshake_timeout, milliseconds(1));
+    v.toggle(Key{"record_layer", R::restart,
+                 "who protects TLS 1.3 records after the handshake: `own` (hbone's record layer, no copy; "
+                 "BoringSSL builds) or `library` (SSL_read/SSL_write, the fallback)"},
+             c.tls.own_record_layer, "own", "library");
     v.boolean(Key{"plaintext_h2c", R::restart,
                   "HTTP/2 over plain TCP, no TLS, no identities: **for benchmarks and fuzzing only**"},
               c.tls.plaintext_h2c);

@@ -32,7 +32,10 @@ struct Credentials {
 class TlsContext {
  public:
   enum class Role { server, client };
-  TlsContext(const Credentials& files, Role role);
+  // `own_record_layer`: sessions hand their records to RecordLayer after the handshake
+  // (BoringSSL builds), else SSL_read/SSL_write keep them.
+  TlsContext(const Credentials& files, Role role, bool own_record_layer = true);
+  bool own_record_layer() const { return own_record_layer_; }
   SSL_CTX* get() const { return ctx_.get(); }
   Role role() const { return role_; }
   // Our own SPIFFE id, from tls.cert.
@@ -41,6 +44,7 @@ class TlsContext {
  private:
   SslCtxPtr ctx_;
   Role role_;
+  bool own_record_layer_;
   std::string identity_;
 };
 

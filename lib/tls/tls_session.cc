@@ -88,7 +88,8 @@ bool missing_certificate(uint32_t error) {
 
 }  // namespace
 
-TlsSession::TlsSession(const TlsContext& ctx) : ssl_(SSL_new(ctx.get())) {
+TlsSession::TlsSession(const TlsContext& ctx)
+    : ssl_(SSL_new(ctx.get())), own_record_layer_(ctx.own_record_layer()) {
   if (!ssl_) throw std::runtime_error("SSL_new: " + last_ssl_error());
   BIO* bio = BIO_new(buffer_bio_method());
   BIO_set_data(bio, std::make_unique<BufferPair>(BufferPair{&in_, &out_}).release());
@@ -133,6 +134,7 @@ TlsSession::Status TlsSession::handshake() {
   int rc = SSL_do_handshake(ssl_.get());
   if (rc != 1) return fail_or_retry(rc);
 #if defined(OPENSSL_IS_BORINGSSL)
+  if (!own_record_layer_) return Status::ok;  // tls.record_layer: library
   std::string why;
   records_ = RecordLayer::take_over(ssl_.get(), why);
   if (!records_) {

@@ -77,6 +77,7 @@ class TlsSession {
   };
 
   std::unique_ptr<SSL, SslFree> ssl_;  // null once the record layer took over
+  const bool own_record_layer_;        // tls.record_layer: own
   std::optional<Handshaken> handshaken_;
   // Through SSL_write (OpenSSL, or BoringSSL when the record layer could not take over):
   // records sealed under the current key, rekeyed at kRecordsPerKey.

@@ -14,14 +14,16 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
   }
   if (config.gateway) {
     if (tls) {
-      policy->server_tls = std::make_shared<const tls::TlsContext>(files, tls::TlsContext::Role::server);
+      policy->server_tls = std::make_shared<const tls::TlsContext>(files, tls::TlsContext::Role::server,
+                                                                 config.tls.own_record_layer);
     }
     policy->allowed_identities = config.gateway->allowed_identities;
     policy->destinations = config.gateway->allowed_destinations;
   }
   if (config.client) {
     if (tls) {
-      policy->client_tls = std::make_shared<const tls::TlsContext>(files, tls::TlsContext::Role::client);
+      policy->client_tls = std::make_shared<const tls::TlsContext>(files, tls::TlsContext::Role::client,
+                                                                 config.tls.own_record_layer);
     }
     policy->gateway_identity = config.client->gateway_identity;
   }

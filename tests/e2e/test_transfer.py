@@ -1,5 +1,6 @@
 """Bytes through the tunnel: large random transfers both ways, and half-close."""
 
+import json
 import socket
 
 from harness import Mesh, TargetServer, exchange, random_bytes, read_all, sha256
@@ -88,3 +89,25 @@ def test_target_reset_reaches_client(tmp_path):
         except ConnectionResetError:
             pass
     mesh.stop()
+
+
+def test_record_layer_library_fallback(tmp_path):
+    """tls.record_layer: library keeps SSL_read/SSL_write after the handshake (the fallback
+    operators can choose); every byte still arrives, and /debug/tunnels says which ran."""
+    payload = random_bytes(8 << 20, seed=5)
+    server = TargetServer(lambda conn: (read_all(conn), conn.sendall(payload))[0])
+    for layer in ("own", "library"):
+        tls_extra = {"tls": {"record_layer": layer}}
+        (tmp_path / layer).mkdir()
+        mesh = Mesh(tmp_path / layer, server.port, gateway=dict(tls_extra), client=dict(tls_extra))
+        with mesh.connect() as conn:
+            conn.sendall(payload)
+            conn.shutdown(socket.SHUT_WR)
+            assert read_all(conn) == (sha256(payload), len(payload))
+            status, body = mesh.client.admin_request("/debug/tunnels")
+        used = {c.get("tls_record_layer") for c in json.loads(body)["connections"]}
+        if layer == "library":
+            assert used == {"ssl"}, used
+        else:
+            assert used <= {"in-place", "ssl"} and used, used  # in-place where BoringSSL runs
+        assert mesh.stop() == (0, 0)
