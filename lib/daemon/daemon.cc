@@ -208,7 +208,7 @@ void Daemon::drain_or_stop() {
 void Daemon::watch_heap() {
   // Reused without asking the OS again; above it, free heap goes back (within a second), so RSS
   // returns near its baseline once a load is gone (limits.buffer_memory bounds the peak).
-  constexpr uint64_t kKeepFree = 8u << 20;
+  constexpr uint64_t kKeepFree = 2u << 20;
   uint64_t released = admin::release_free_heap(kKeepFree);
   if (released) {
     process_metrics_.heap_released.add(released);

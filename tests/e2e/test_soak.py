@@ -1,7 +1,7 @@
 """Soak: rounds of 10,000 concurrent tunnels, every byte checked (hbone-loadgen), opened
 and closed again; afterwards the client's and gateway's fd counts and heap in use are back
 to what they were after the first round, and so is RSS once free heap is handed back
-(POST /memory/release: the daemon's own policy keeps up to 8 MiB of free heap for reuse,
+(POST /memory/release: the daemon's own policy keeps up to 2 MiB of free heap for reuse,
 so RSS without a release may legitimately sit that much higher). SOAK_SECONDS (default 20)
 sets how long the rounds go on; perf/soak.sh runs it for minutes."""
 
