@@ -6,6 +6,7 @@
 #include <openssl/hkdf.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 
@@ -94,24 +95,37 @@ std::optional<RecordLayer> RecordLayer::take_over(SSL* ssl, std::string& why,
     why = "records still buffered in BoringSSL";
     return std::nullopt;
   }
-  const EVP_AEAD* aead = nullptr;
-  const EVP_MD* hash = nullptr;
-  switch (SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl))) {
-    case 0x1301: aead = EVP_aead_aes_128_gcm(); hash = EVP_sha256(); break;
-    case 0x1302: aead = EVP_aead_aes_256_gcm(); hash = EVP_sha384(); break;
-    case 0x1303: aead = EVP_aead_chacha20_poly1305(); hash = EVP_sha256(); break;
-    default:
-      why = std::string("unknown TLS 1.3 cipher ") + SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
-      return std::nullopt;
-  }
   bssl::Span<const uint8_t> read_secret, write_secret;
   if (!bssl::SSL_get_traffic_secrets(ssl, &read_secret, &write_secret)) {
     why = "BoringSSL gave no traffic secrets";
     return std::nullopt;
   }
-  RecordLayer layer(aead, hash, records_per_key, SSL_is_server(ssl) == 1);
-  if (!layer.install(layer.read_, read_secret, SSL_get_read_sequence(ssl)) ||
-      !layer.install(layer.write_, write_secret, SSL_get_write_sequence(ssl))) {
+  return from_secrets(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(ssl)), SSL_is_server(ssl) == 1,
+                      {read_secret, SSL_get_read_sequence(ssl)}, {write_secret, SSL_get_write_sequence(ssl)}, why,
+                      records_per_key);
+}
+
+std::optional<RecordLayer> RecordLayer::from_secrets(uint16_t suite, bool server, Traffic read, Traffic write,
+                                                     std::string& why, uint64_t records_per_key) {
+  const EVP_AEAD* aead = nullptr;
+  const EVP_MD* hash = nullptr;
+  switch (suite) {
+    case 0x1301: aead = EVP_aead_aes_128_gcm(); hash = EVP_sha256(); break;
+    case 0x1302: aead = EVP_aead_aes_256_gcm(); hash = EVP_sha384(); break;
+    case 0x1303: aead = EVP_aead_chacha20_poly1305(); hash = EVP_sha256(); break;
+    default:
+      char name[32];
+      std::snprintf(name, sizeof(name), "0x%04x", suite);
+      why = std::string("unknown TLS 1.3 cipher suite ") + name;
+      return std::nullopt;
+  }
+  if (read.secret.size() != EVP_MD_size(hash) || write.secret.size() != EVP_MD_size(hash)) {
+    why = "traffic secrets of the wrong length";
+    return std::nullopt;
+  }
+  RecordLayer layer(aead, hash, records_per_key, server);
+  if (!layer.install(layer.read_, read.secret, read.sequence) ||
+      !layer.install(layer.write_, write.secret, write.sequence)) {
     why = "cannot derive record keys";
     return std::nullopt;
   }

@@ -36,6 +36,16 @@ class RecordLayer {
   static std::optional<RecordLayer> take_over(SSL* ssl, std::string& why,
                                               uint64_t records_per_key = kRecordsPerKey);
 
+  // Where one direction starts: its traffic secret and next sequence number.
+  struct Traffic {
+    std::span<const uint8_t> secret;
+    uint64_t sequence = 0;
+  };
+  // The record layer of TLS 1.3 cipher suite `suite` (0x1301-0x1303) from its traffic
+  // secrets: what take_over() builds from BoringSSL's, and known-answer tests from RFC 8448's.
+  static std::optional<RecordLayer> from_secrets(uint16_t suite, bool server, Traffic read, Traffic write,
+                                                 std::string& why, uint64_t records_per_key = kRecordsPerKey);
+
   // Opens the first record of `in` in place. `consumed` is its length whatever the result
   // (0 with need_more). record: `plaintext` (inside `in`, possibly empty) is application
   // data. Replies to the peer (a KeyUpdate, a fatal alert) are appended to `out`.
