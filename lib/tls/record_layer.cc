@@ -27,8 +27,10 @@ constexpr uint8_t kKeyUpdate = 24;
 constexpr unsigned kMaxKeyUpdatesInARow = 32;
 constexpr unsigned kMaxEmptyRecordsInARow = 32;
 constexpr unsigned kMaxWarningAlertsInARow = 4;
-// A post-handshake message larger than this is not a ticket or a KeyUpdate.
-constexpr size_t kMaxHandshakeMessage = 64 * 1024;
+// BoringSSL's limits on a post-handshake message: a client's may be a ticket, a server's
+// only a KeyUpdate.
+constexpr size_t kMaxClientHandshakeMessage = 16384;
+constexpr size_t kMaxServerHandshakeMessage = 1;
 
 // §7.1: HKDF-Expand-Label(secret, label, "", length).
 bool expand_label(const EVP_MD* hash, std::span<const uint8_t> secret, std::string_view label,
@@ -257,25 +259,24 @@ RecordLayer::Result RecordLayer::open(std::span<uint8_t> in, std::span<const uin
   if (n == 0) return fail(SSL_AD_UNEXPECTED_MESSAGE, "record without a content type", out);
   uint8_t type = body[--n];
   if (type != kAlert) warning_alerts_in_a_row_ = 0;
+  // BoringSSL's limit: an empty record of any type is allowed, 32 in a row are not.
+  if (n > 0) {
+    empty_records_in_a_row_ = 0;
+  } else if (++empty_records_in_a_row_ > kMaxEmptyRecordsInARow) {
+    return fail(SSL_AD_UNEXPECTED_MESSAGE, "too many empty records", out);
+  }
 
   switch (type) {
     case kApplicationData:
       if (!handshake_.empty()) {
         return fail(SSL_AD_UNEXPECTED_MESSAGE, "application data inside a handshake message", out);
       }
-      if (n == 0 && ++empty_records_in_a_row_ > kMaxEmptyRecordsInARow) {
-        return fail(SSL_AD_UNEXPECTED_MESSAGE, "too many empty records", out);
-      }
-      if (n > 0) {
-        empty_records_in_a_row_ = 0;
-        key_updates_in_a_row_ = 0;
-      }
+      if (n > 0) key_updates_in_a_row_ = 0;
       plaintext = {body, n};
       return Result::record;
     case kAlert:
       return alert({body, n}, out);
     case kHandshake:
-      if (n == 0) return fail(SSL_AD_UNEXPECTED_MESSAGE, "empty handshake record", out);
       handshake_.insert(handshake_.end(), body, body + n);
       return handshake_messages(out);
     default:
@@ -289,7 +290,8 @@ RecordLayer::Result RecordLayer::alert(std::span<const uint8_t> body, ByteBuffer
   if (level != SSL3_AL_WARNING && level != SSL3_AL_FATAL) {
     return fail(SSL_AD_ILLEGAL_PARAMETER, "alert level " + std::to_string(level), out);
   }
-  if (description == SSL_AD_CLOSE_NOTIFY) {
+  // A fatal close_notify is an error, as BoringSSL reads it.
+  if (description == SSL_AD_CLOSE_NOTIFY && level == SSL3_AL_WARNING) {
     error_ = "peer sent close_notify";
     state_ = State::closed;
     return Result::closed;
@@ -315,7 +317,7 @@ RecordLayer::Result RecordLayer::handshake_messages(ByteBuffer& out) {
   while (handshake_.size() - at >= 4) {
     const uint8_t* message = handshake_.data() + at;
     size_t length = (size_t{message[1]} << 16) | (size_t{message[2]} << 8) | message[3];
-    if (length > kMaxHandshakeMessage) {
+    if (length > (server_ ? kMaxServerHandshakeMessage : kMaxClientHandshakeMessage)) {
       return fail(SSL_AD_DECODE_ERROR, "post-handshake message too long", out);
     }
     if (handshake_.size() - at < 4 + length) break;
@@ -340,6 +342,7 @@ RecordLayer::Result RecordLayer::handshake_messages(ByteBuffer& out) {
       return fail(SSL_AD_UNEXPECTED_MESSAGE,
                   "unexpected post-handshake message " + std::to_string(message[0]), out);
     }
+    key_updates_in_a_row_ = 0;
     // A ticket: hbone does not resume sessions (every connection shows its certificate),
     // but it must be one.
     if (!valid_ticket(message + 4, length)) return fail(SSL_AD_DECODE_ERROR, "malformed NewSessionTicket", out);

@@ -4,12 +4,11 @@
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
-#include <openssl/ec_key.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include <numeric>
 #include <vector>
+
+#include "tls_pair.h"
 
 namespace hbone::tls {
 namespace {
@@ -21,43 +20,8 @@ class RecordLayerTest : public ::testing::Test {
   // `ours_is_server`: which end RecordLayer takes over. `tickets`: NewSessionTickets the
   // server sends after the handshake.
   void connect(bool ours_is_server, size_t tickets = 0, uint64_t records_per_key = RecordLayer::kRecordsPerKey) {
-    bssl::UniquePtr<EVP_PKEY> key(EVP_PKEY_new());
-    EC_KEY* ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
-    ASSERT_TRUE(EC_KEY_generate_key(ec));
-    EVP_PKEY_assign_EC_KEY(key.get(), ec);
-    bssl::UniquePtr<X509> cert(X509_new());
-    X509_set_version(cert.get(), X509_VERSION_3);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_ASC,
-                               reinterpret_cast<const uint8_t*>("test"), -1, -1, 0);
-    X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
-    X509_set_pubkey(cert.get(), key.get());
-    ASSERT_TRUE(X509_sign(cert.get(), key.get(), EVP_sha256()));
-
-    bssl::UniquePtr<SSL_CTX> server_ctx(SSL_CTX_new(TLS_method()));
-    bssl::UniquePtr<SSL_CTX> client_ctx(SSL_CTX_new(TLS_method()));
-    for (SSL_CTX* ctx : {server_ctx.get(), client_ctx.get()}) {
-      SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-    }
-    SSL_CTX_use_certificate(server_ctx.get(), cert.get());
-    SSL_CTX_use_PrivateKey(server_ctx.get(), key.get());
-    SSL_CTX_set_num_tickets(server_ctx.get(), tickets);
-    bssl::UniquePtr<SSL> server(SSL_new(server_ctx.get()));
-    bssl::UniquePtr<SSL> client(SSL_new(client_ctx.get()));
-    BIO* server_bio = nullptr;
-    BIO* client_bio = nullptr;
-    ASSERT_TRUE(BIO_new_bio_pair(&server_bio, 1 << 20, &client_bio, 1 << 20));
-    SSL_set_bio(server.get(), server_bio, server_bio);
-    SSL_set_bio(client.get(), client_bio, client_bio);
-    SSL_set_accept_state(server.get());
-    SSL_set_connect_state(client.get());
-    for (int i = 0; i < 10 && !(SSL_is_init_finished(server.get()) && SSL_is_init_finished(client.get())); ++i) {
-      SSL_do_handshake(client.get());
-      SSL_do_handshake(server.get());
-    }
-    ASSERT_TRUE(SSL_is_init_finished(server.get()) && SSL_is_init_finished(client.get()));
+    auto [client, server] = test::handshake_pair(tickets);
+    ASSERT_TRUE(client && server);
     ours_ssl_ = ours_is_server ? std::move(server) : std::move(client);
     peer_ = ours_is_server ? std::move(client) : std::move(server);
     std::string why;
@@ -232,6 +196,13 @@ TEST_F(RecordLayerTest, EmptyRecordsAreCapped) {
   for (int i = 0; i < 32; ++i) ASSERT_EQ(crafted(kData, {}), Result::need_more) << i;
   EXPECT_EQ(crafted(kData, {}), Result::failed);
   EXPECT_EQ(ours_->error(), "too many empty records");
+
+  // An empty record of another type counts the same (BoringSSL reads them so).
+  connect(false);
+  take_over_peer();
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(crafted(i % 2 ? kHandshakeType : kData, {}), Result::need_more) << i;
+  EXPECT_EQ(crafted(kHandshakeType, {}), Result::failed);
+  EXPECT_EQ(ours_->error(), "too many empty records");
 }
 
 TEST_F(RecordLayerTest, AlertsByLevel) {
@@ -254,6 +225,27 @@ TEST_F(RecordLayerTest, AlertsByLevel) {
   connect(true);
   take_over_peer();
   EXPECT_EQ(crafted(kAlertType, {1, SSL_AD_CLOSE_NOTIFY}), Result::closed);
+
+  connect(true);
+  take_over_peer();
+  EXPECT_EQ(crafted(kAlertType, {2, SSL_AD_CLOSE_NOTIFY}), Result::failed);  // as BoringSSL reads it
+}
+
+// BoringSSL's sizes: a server takes only a KeyUpdate (1 byte) after the handshake, refused
+// from its header on; a client up to 16 KiB.
+TEST_F(RecordLayerTest, PostHandshakeMessageSizes) {
+  connect(true);
+  take_over_peer();
+  EXPECT_EQ(crafted(kHandshakeType, {24, 0, 0, 2}), Result::failed);
+  EXPECT_EQ(ours_->error(), "post-handshake message too long");
+
+  connect(false);
+  take_over_peer();
+  EXPECT_EQ(crafted(kHandshakeType, {4, 0, 0x40, 0x00}), Result::need_more);  // 16,384: waits for it
+  EXPECT_EQ(crafted(kHandshakeType, {}), Result::need_more);
+  connect(false);
+  take_over_peer();
+  EXPECT_EQ(crafted(kHandshakeType, {4, 0, 0x40, 0x01}), Result::failed);
 }
 
 // §4.6.1: each ticket is parsed whole, many to a record in one pass.
