@@ -78,7 +78,11 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
   }
   worker_.metrics.captured[CaptureOutcome::tunnel].add();
   pools_.get(upstream).open_tunnel(
-      std::move(fd), {"client", std::move(source), std::move(target), 0, std::move(ticket), route->describe()});
+      std::move(fd), {.role = "client",
+                      .source = std::move(source),
+                      .target = std::move(target),
+                      .ticket = std::move(ticket),
+                      .route = route->describe()});
 }
 
 void CaptureListener::close_all() {

@@ -34,7 +34,10 @@ void ClientListener::on_accept(net::Fd fd, const sockaddr_storage& peer) {
   tunnel::Admission::Ticket ticket = admit_local(worker_, admission_, fd, source);
   if (!ticket) return;
   pools_.get(upstream_).open_tunnel(std::move(fd),
-                                    {"client", std::move(source), target_.to_string(), 0, std::move(ticket), ""});
+                                    {.role = "client",
+                                     .source = std::move(source),
+                                     .target = target_.to_string(),
+                                     .ticket = std::move(ticket)});
 }
 
 }  // namespace hbone::client

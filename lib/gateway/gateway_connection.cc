@@ -10,6 +10,7 @@
 #include "gateway/destination_guard.h"
 #include "gateway/proxy_protocol.h"
 #include "net/socket_ops.h"
+#include "tunnel/trace_context.h"
 
 namespace hbone::gateway {
 
@@ -68,6 +69,7 @@ void GatewayConnection::on_headers_complete(const nghttp2_frame* frame) {
 
 void GatewayConnection::handle_request(GatewayStream& stream) {
   const GatewayStream::Request& request = stream.request();
+  if (auto trace_id = tunnel::trace_id_of(request.traceparent)) stream.set_trace_id(std::move(*trace_id));
   // nghttp2 already reset malformed CONNECTs (RFC 9113 §8.5: :scheme/:path present or
   // :authority missing) with PROTOCOL_ERROR; what reaches here is well-formed HTTP/2.
   if (request.header_bytes > config().http2.max_header_list_size) {
@@ -206,8 +208,10 @@ void GatewayConnection::respond_error(GatewayStream& stream, int status, const s
                                       const char* flags) {
   stream.set_status(status);
   stream.count_failure(status, flags);
-  spdlog::info("gateway: {} stream {} -> {}: {} flags={} peer={} dst={}", peer_address(), stream.stream_id(), status,
-               why, flags ? flags : tunnel::response_flags(status), peer_identity(), stream.info().target);
+  const auto& info = stream.info();
+  spdlog::info("gateway: {} stream {} -> {}: {} flags={} peer={} dst={}{}{}", peer_address(), stream.stream_id(), status,
+               why, flags ? flags : tunnel::response_flags(status), peer_identity(), info.target,
+               info.trace_id.empty() ? "" : " trace_id=", info.trace_id);
   submit_response(stream.stream_id(), status, nullptr);
 }
 

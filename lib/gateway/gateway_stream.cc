@@ -5,7 +5,7 @@
 namespace hbone::gateway {
 
 GatewayStream::GatewayStream(h2::H2Connection& conn, int32_t stream_id, std::string peer_address)
-    : Tunnel(conn, Info{"gateway", std::move(peer_address), "", 0, {}, ""}) {
+    : Tunnel(conn, Info{.role = "gateway", .source = std::move(peer_address)}) {
   set_stream_id(stream_id);
 }
 
@@ -18,6 +18,8 @@ void GatewayStream::add_header(std::string_view name, std::string_view value, si
     request_.authority = value;
   } else if (name == "forwarded") {
     request_.forwarded = value;
+  } else if (name == "traceparent") {
+    request_.traceparent = value;
   }
 }
 

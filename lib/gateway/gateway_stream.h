@@ -23,6 +23,7 @@ class GatewayStream final : public tunnel::Tunnel {
     std::string method;
     std::string authority;
     std::string forwarded;
+    std::string traceparent;
     size_t header_bytes = 0;  // RFC 9113 §6.5.2 accounting: name + value + 32 per field
   };
 

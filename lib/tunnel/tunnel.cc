@@ -161,6 +161,7 @@ void Tunnel::describe(nlohmann::json& out) const {
   out["peer_identity"] = conn_.peer_identity();
   out["target"] = info_.target;
   if (!info_.route.empty()) out["route"] = info_.route;
+  if (!info_.trace_id.empty()) out["trace_id"] = info_.trace_id;
   out["stream_id"] = stream_id_;
   out["status"] = status_;
   out["age_seconds"] = std::chrono::duration<double>(now - opened_).count();
@@ -448,10 +449,11 @@ void Tunnel::record_close(const char* how) {
   if (istio_) istio_->closed.add();
   auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - opened_);
-  spdlog::info("tunnel role={} src={} peer={} dst={}{}{}{} status={} sent={} received={} duration={}ms "
+  spdlog::info("tunnel role={} src={} peer={} dst={}{}{}{}{}{} status={} sent={} received={} duration={}ms "
                "close=\"{}\"",
                info_.role, info_.source, conn_.peer_identity(), info_.target, info_.route.empty() ? "" : " route=\"",
-               info_.route, info_.route.empty() ? "" : "\"", status_, bytes_up_, bytes_down_, age.count(), how);
+               info_.route, info_.route.empty() ? "" : "\"", info_.trace_id.empty() ? "" : " trace_id=",
+               info_.trace_id, status_, bytes_up_, bytes_down_, age.count(), how);
 }
 
 }  // namespace hbone::tunnel

@@ -34,12 +34,14 @@ const char* response_flags(int status);
 class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worker::BufferGate::Waiter {
  public:
   struct Info {
-    std::string role;    // "client" or "gateway"
-    std::string source;  // the local peer (client) or the HTTP/2 peer (gateway)
-    std::string target;  // CONNECT authority
-    int attempt = 0;     // client: how often this connection was retried elsewhere
-    Admission::Ticket ticket;  // its place under limits.max_tunnels*
-    std::string route;   // client: the listener or capture route that chose the target
+    // Built with named fields; whatever is left out starts empty.
+    std::string role = {};      // "client" or "gateway"
+    std::string source = {};    // the local peer (client) or the HTTP/2 peer (gateway)
+    std::string target = {};    // CONNECT authority
+    int attempt = 0;            // client: how often this connection was retried elsewhere
+    Admission::Ticket ticket = {};  // its place under limits.max_tunnels*
+    std::string route = {};     // client: the listener or capture route that chose the target
+    std::string trace_id = {};  // gateway: from the CONNECT's traceparent, for the access log
   };
   // What a retry takes elsewhere: the local socket and the tunnel's description.
   struct Handoff {
@@ -57,6 +59,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worke
   void set_status(int status) { status_ = status; }
   int status() const { return status_; }
   void set_target(std::string target) { info_.target = std::move(target); }
+  void set_trace_id(std::string trace_id) { info_.trace_id = std::move(trace_id); }
 
   // The local socket: accepted (client) or dialled (gateway).
   void attach_local(net::Fd fd);
