@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgoogle-perftools-dev google-perftools
   iperf3 socat procps iproute2 iptables curl prometheus gnuplot-nox sockperf
-  python3 python3-h2 python3-pytest python3-yaml python3-cryptography
+  python3 python3-h2 python3-pytest python3-yaml python3-cryptography golang-go
 )
 # For the deploy/ manifest checks (tests/e2e/test_deploy.py, skipped without them):
 # installed where apt has them (kubectl comes from the Google Cloud SDK source, not Debian).

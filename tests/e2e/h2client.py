@@ -14,10 +14,13 @@ from harness import CERTS
 class H2Client:
     """One mTLS HTTP/2 connection to the gateway, driven frame by frame."""
 
-    def __init__(self, port, cert="client", sock=None, preface=True):
+    def __init__(self, port, cert="client", sock=None, preface=True, tls13_only=False):
         """`sock`: a TCP socket already connected to `port` (to set options first);
-        preface=False stops after TLS, before the HTTP/2 connection preface."""
+        preface=False stops after TLS, before the HTTP/2 connection preface. No SNI is sent
+        (no server_hostname), as ztunnel sends none."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if tls13_only:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         ctx.load_verify_locations(CERTS / "ca.pem")
         ctx.load_cert_chain(CERTS / f"{cert}.pem", CERTS / f"{cert}-key.pem")
         ctx.check_hostname = False
