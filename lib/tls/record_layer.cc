@@ -196,6 +196,7 @@ bool RecordLayer::seal(const uint8_t* bytes, size_t n, ByteBuffer& out) {
     if (write_.sequence >= records_per_key_ && !send_key_update(false, out)) return false;
     size_t chunk = std::min(n, kMaxPlaintext);
     if (!seal_record(kApplicationData, bytes, chunk, 0, out)) return false;
+    answered_key_update_ = false;
     bytes += chunk;
     n -= chunk;
   }
@@ -334,8 +335,12 @@ RecordLayer::Result RecordLayer::handshake_messages(ByteBuffer& out) {
       at = handshake_.size();
       if (!update(read_)) return fail(SSL_AD_INTERNAL_ERROR, "cannot derive the next read key", out);
       ++key_updates_received_;
-      // §4.6.3: answer before any more application data.
-      if (requested && !send_key_update(false, out)) return Result::failed;
+      // §4.6.3: answer before our next application data record; one answer covers every
+      // request until then (as BoringSSL does), so requests do not multiply KeyUpdates.
+      if (requested && !answered_key_update_) {
+        if (!send_key_update(false, out)) return Result::failed;
+        answered_key_update_ = true;
+      }
       break;
     }
     if (message[0] != kNewSessionTicket || server_) {

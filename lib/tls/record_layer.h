@@ -101,6 +101,7 @@ class RecordLayer {
   Direction write_;
   std::vector<uint8_t> handshake_;  // post-handshake messages split across records
   State state_ = State::open;
+  bool answered_key_update_ = false;  // a requested KeyUpdate sent, no application data since
   unsigned key_updates_in_a_row_ = 0;
   unsigned empty_records_in_a_row_ = 0;
   unsigned warning_alerts_in_a_row_ = 0;

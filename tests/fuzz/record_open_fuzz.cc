@@ -77,21 +77,21 @@ class Receivers {
     ours_out.consume(ours_out.size());
   }
 
+  // Feeds `wire` to the twin as fast as the BIO pair takes it, reading as it goes.
   void read_twin(std::span<const uint8_t> wire) {
-    for (size_t at = 0; at < wire.size();) {
-      int n = BIO_write(SSL_get_wbio(sender), wire.data() + at, static_cast<int>(wire.size() - at));
-      if (n <= 0) std::abort();  // the pair's buffer outgrew the input limit
-      at += static_cast<size_t>(n);
-    }
     uint8_t chunk[32768];
-    int n;
-    while ((n = SSL_read(twin, chunk, sizeof(chunk))) > 0) theirs_got.insert(theirs_got.end(), chunk, chunk + n);
-    int error = SSL_get_error(twin, n);
-    if (error == SSL_ERROR_ZERO_RETURN) theirs_end = End::closed;
-    else if (error != SSL_ERROR_WANT_READ) theirs_end = End::failed;
-    if (theirs_end == End::failed) ERR_error_string_n(ERR_get_error(), theirs_error, sizeof(theirs_error));
-    ERR_clear_error();
-    while (BIO_read(SSL_get_rbio(sender), chunk, sizeof(chunk)) > 0) {}
+    for (size_t at = 0; theirs_end == End::open;) {
+      int n = at < wire.size() ? BIO_write(SSL_get_wbio(sender), wire.data() + at, static_cast<int>(wire.size() - at)) : 0;
+      if (n > 0) at += static_cast<size_t>(n);
+      while ((n = SSL_read(twin, chunk, sizeof(chunk))) > 0) theirs_got.insert(theirs_got.end(), chunk, chunk + n);
+      int error = SSL_get_error(twin, n);
+      if (error == SSL_ERROR_ZERO_RETURN) theirs_end = End::closed;
+      else if (error != SSL_ERROR_WANT_READ) theirs_end = End::failed;
+      if (theirs_end == End::failed) ERR_error_string_n(ERR_get_error(), theirs_error, sizeof(theirs_error));
+      ERR_clear_error();
+      while (BIO_read(SSL_get_rbio(sender), chunk, sizeof(chunk)) > 0) {}
+      if (at == wire.size()) break;
+    }
   }
 
   RecordLayer ours;

@@ -127,6 +127,26 @@ TEST_F(RecordLayerTest, AnswersAKeyUpdateThatAsksForOne) {
   expect_round_trip(10);
 }
 
+// Requests until our next application data are answered once (BoringSSL does the same): a
+// peer cannot make us send a KeyUpdate per request.
+TEST_F(RecordLayerTest, AnswersRequestsOnceUntilItSendsData) {
+  connect(true);
+  const uint8_t byte = 1;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(SSL_key_update(peer_.get(), SSL_KEY_UPDATE_REQUESTED));
+    ASSERT_EQ(SSL_write(peer_.get(), &byte, 1), 1);
+  }
+  std::vector<uint8_t> got;
+  EXPECT_EQ(receive(got), RecordLayer::Result::need_more);
+  EXPECT_EQ(got.size(), 3u);
+  EXPECT_EQ(ours_->key_updates_received(), 3u);
+  EXPECT_EQ(ours_->key_updates_sent(), 1u);
+  expect_round_trip(10);  // our data under the new key; the peer asks again
+  ASSERT_TRUE(SSL_key_update(peer_.get(), SSL_KEY_UPDATE_REQUESTED));
+  expect_round_trip(10);
+  EXPECT_EQ(ours_->key_updates_sent(), 2u);
+}
+
 TEST_F(RecordLayerTest, UpdatesItsKeyAfterRecordsPerKey) {
   connect(false, 0, 3);
   expect_round_trip(10 * 16384);  // 10 records: three keys used up
