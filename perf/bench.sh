@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throughput of hbone against direct and a plain TCP relay, measured in one run.
-#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,socat2,pinned,w2,go] [-b BIN] [-y YAML]
+#   perf/bench.sh [-t SECONDS] [-r ROUNDS] [-p direct,socat,hbone,h2c,socat2,pinned,w2,go,library] [-b BIN] [-y YAML]
 #                 [-m P1,P4,R] [-o DIR]
 # Paths: direct iperf3; socat relay (-b 262144); hbone client -> gateway over mTLS HTTP/2;
 # h2c: the same hbone pair with tls.plaintext_h2c (no TLS: what the crypto costs);
@@ -9,7 +9,9 @@
 # pinned: the mTLS pair with the client's worker on the first CPU this script may use and
 # the gateway's on the last (`cpu_affinity`; not in the default list);
 # w2: the mTLS pair with `workers: 2` on both sides (not in the default list); go: the Go
-# stdlib HBONE pair of perf/gohbone (not in the default list; installs golang-go).
+# stdlib HBONE pair of perf/gohbone (not in the default list; installs golang-go); library: the
+# mTLS pair with `tls.record_layer: library` (SSL_read/SSL_write instead of hbone's own record
+# layer: what the in-place record layer gains; not in the default list).
 # -b BIN adds path `base`: the mTLS pair run by another hbone binary (an earlier build), for
 # before/after figures from one run. -y YAML adds path `tuned`: the mTLS pair with YAML added
 # to both configs (e.g. -y 'socket: {read_size: 1MiB}'). -m: the modes to run (default all).
@@ -56,8 +58,9 @@ if [[ " ${paths[*]} " == *" socat2 "* ]]; then
   pids+=($!)
   procs[socat2]="$! $socat_pid"
 fi
-declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2" [base]="" [tuned]="$tuned_yaml" [pinned]="")
-declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="" [base]="" [tuned]="" [pinned]="")
+declare -A mesh_yaml=([hbone]="" [h2c]="" [w2]="workers: 2" [base]="" [tuned]="$tuned_yaml" [pinned]="" [library]="")
+declare -A mesh_tls=([hbone]="" [h2c]=", plaintext_h2c: true" [w2]="" [base]="" [tuned]="" [pinned]=""
+                     [library]=", record_layer: library")
 read -r first_cpu last_cpu < <(python3 -c 'import os; c = sorted(os.sched_getaffinity(0)); print(c[0], c[-1])')
 for path in "${paths[@]}"; do
   [ -n "${port[$path]:-}" ] && continue

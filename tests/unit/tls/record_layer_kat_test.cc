@@ -150,6 +150,25 @@ INSTANTIATE_TEST_SUITE_P(
       }
     });
 
+// §5.3: a sequence number must not wrap; the last one is refused, not reused as 0.
+TEST(RecordLayerKnownAnswers, ReadSequenceDoesNotWrap) {
+  constexpr uint64_t kLast = UINT64_MAX;
+  auto sender = layer(0x1301, false, {kServerSecret, 0}, {kClientSecret, kLast - 1}, kLast);  // no rekey
+  auto receiver = layer(0x1301, true, {kClientSecret, kLast - 1}, {kServerSecret, 0});
+  ByteBuffer out;
+  auto bytes = payload();
+  ASSERT_TRUE(sender.seal(bytes.data(), bytes.size(), out));  // sequence 2^64 - 2: fine
+  EXPECT_EQ(open_all(receiver, contents(out), RecordLayer::Result::record), payload());
+  out.consume(out.size());
+  ASSERT_TRUE(sender.seal(bytes.data(), bytes.size(), out));  // 2^64 - 1: the read side stops
+  ByteBuffer replies;
+  std::span<const uint8_t> plaintext;
+  size_t consumed = 0;
+  std::vector<uint8_t> record = contents(out);
+  EXPECT_EQ(receiver.open(record, plaintext, consumed, replies), RecordLayer::Result::failed);
+  EXPECT_EQ(receiver.error(), "read sequence number exhausted");
+}
+
 TEST(RecordLayerKnownAnswers, RefusesUnknownSuitesAndWrongSecretLengths) {
   std::string why;
   EXPECT_FALSE(RecordLayer::from_secrets(0x1304, false, {kClientSecret, 0}, {kServerSecret, 0}, why));
