@@ -285,6 +285,23 @@ TEST_F(RecordLayerTest, TicketsAreValidated) {
   bad[14] = 2;  // says two ticket bytes: the extensions' length no longer fits
   EXPECT_EQ(crafted(kHandshakeType, bad), Result::failed);
   EXPECT_EQ(ours_->error(), "malformed NewSessionTicket");
+
+  // Extensions as BoringSSL parses them: whole; early_data (42) once, 4 bytes; others ignored.
+  auto with_extensions = [&](std::vector<uint8_t> extensions) {
+    std::vector<uint8_t> message(ticket.begin(), ticket.end() - 2);
+    message.push_back(static_cast<uint8_t>(extensions.size() >> 8));
+    message.push_back(static_cast<uint8_t>(extensions.size()));
+    message.insert(message.end(), extensions.begin(), extensions.end());
+    message[3] = static_cast<uint8_t>(message.size() - 4);
+    connect(false);
+    take_over_peer();
+    return crafted(kHandshakeType, message);
+  };
+  EXPECT_EQ(with_extensions({0, 42, 0, 4, 0, 0, 64, 0, 0x5a, 0x5a, 0, 1, 7, 0x5a, 0x5a, 0, 0}), Result::need_more);
+  EXPECT_EQ(with_extensions({0, 42, 0, 4, 0, 0, 64, 0, 0, 42, 0, 4, 0, 0, 64, 0}), Result::failed);  // twice
+  EXPECT_EQ(with_extensions({0, 42, 0, 2, 0, 0}), Result::failed);                                  // 2 bytes
+  EXPECT_EQ(with_extensions({0, 9, 0, 5, 1, 2}), Result::failed);                                   // cut short
+  EXPECT_EQ(with_extensions({0, 9, 0}), Result::failed);                                            // half a header
 }
 
 // After a fatal error nothing more is opened or sealed (no key is used again).
