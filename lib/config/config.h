@@ -10,6 +10,7 @@
 #include "address/host_port.h"
 #include "address/route.h"
 #include "net/socket_options.h"
+#include "policy/authorization.h"
 
 namespace hbone::config {
 
@@ -50,6 +51,8 @@ struct GatewayConfig {
   // IP_TRANSPARENT listener: accepts connections addressed to any IP (node-level TPROXY
   // of the node's pods' port 15008, scripts/capture.sh node-install).
   bool transparent = false;
+  // L4 authorization (Istio's AuthorizationPolicy), after the allow-lists.
+  std::vector<policy::AuthorizationPolicy> policies;
 };
 
 struct ListenerConfig {

@@ -256,14 +256,18 @@ class Parser {
   template <typename T, typename F>
   void list(const Key& key, const char* what, std::vector<T>& out, bool required, F&& fn) {
     YAML::Node node = reader().child(key.name);
-    if (skipped(key) || (!node && !required)) return;
+    if (skipped(key)) return;
+    out.clear();  // a reload replaces a live list, or empties it when the file has none
+    if (!node && !required) return;
     if (!node || !node.IsSequence() || node.size() == 0) {
       diag_.error(node.IsDefined() ? node : reader_node(), reader().path(key.name),
                   std::string("expected a non-empty list of ") + what);
       return;
     }
     for (size_t i = 0; i < node.size(); ++i) {
-      list_item_ = node[i];
+      // reset() rebinds; `=` would write node[i] into the item it held (the outer list's, in
+      // a list inside a list item).
+      list_item_.reset(node[i]);
       enter(node[i], std::string(key.name) + "[" + std::to_string(i) + "]");
       fn(out.emplace_back());
       leave();
@@ -354,6 +358,7 @@ class Parser {
   template <typename T>
   void numbers(const Key& key, std::vector<T>& out, const char* noun, unsigned min, unsigned max) {
     if (skipped(key)) return;
+    out.clear();
     std::vector<std::string> items;
     reader().string_list(key.name, items);
     for (const auto& item : items) {
@@ -366,6 +371,34 @@ class Parser {
         continue;
       }
       out.push_back(static_cast<T>(value));
+    }
+  }
+  void patterns(const Key& key, std::vector<std::string>& out) {
+    if (skipped(key)) return;
+    out.clear();
+    reader().string_list(key.name, out);
+    for (const auto& pattern : out) {
+      if (!policy::valid_pattern(pattern)) {
+        diag_.error(reader().child(key.name), reader().path(key.name),
+                    "bad pattern \"" + pattern + "\" (exact, *, prefix* or *suffix)");
+      }
+    }
+  }
+  void cidrs(const Key& key, std::vector<address::Cidr>& out) {
+    if (skipped(key)) return;
+    out.clear();
+    std::vector<std::string> items;
+    reader().string_list(key.name, items);
+    for (const auto& item : items) {
+      // A bare address is one host, as Istio's ipBlocks read it.
+      std::string text = item.find('/') != std::string::npos ? item
+                         : item + (item.find(':') != std::string::npos ? "/128" : "/32");
+      if (auto cidr = address::Cidr::parse(text)) {
+        out.push_back(*cidr);
+      } else {
+        diag_.error(reader().child(key.name), reader().path(key.name),
+                    "bad CIDR \"" + item + "\" (e.g. 198.18.0.0/15, 198.18.0.1, fd00::/16)");
+      }
     }
   }
   void route_via(const Key& key, address::RouteVia& out) {
@@ -463,6 +496,23 @@ void check_listeners(const YAML::Node& root, const Config& config, Diagnostics& 
 }
 
 // Rules between keys, once every key is read.
+// Every policy is named, once: the name is what the log and the metrics report.
+void check_policies(const YAML::Node& node, const GatewayConfig& gateway, Diagnostics& diag) {
+  std::set<std::string> names;
+  for (size_t i = 0; i < gateway.policies.size(); ++i) {
+    const std::string& name = gateway.policies[i].name;
+    std::string path = "gateway.policies[" + std::to_string(i) + "].name";
+    YAML::Node at = node && node.IsSequence() && i < node.size() ? node[i] : node;
+    if (name.empty()) {
+      diag.error(at, path, "required (the log and metrics name the policy that decided)");
+    } else if (name == policy::kNoneMatched) {
+      diag.error(field(at, "name"), path, "\"none-matched\" is what the log says when no ALLOW policy matched");
+    } else if (!names.insert(name).second) {
+      diag.error(field(at, "name"), path, "a second policy named \"" + name + "\"");
+    }
+  }
+}
+
 void validate(const YAML::Node& root, Config& config, Diagnostics& diag) {
   check_listeners(root, config, diag);
   const TlsConfig& tls = config.tls;
@@ -495,6 +545,7 @@ void validate(const YAML::Node& root, Config& config, Diagnostics& diag) {
       }
     }
   }
+  if (const auto& gateway = config.gateway) check_policies(field(field(root, "gateway"), "policies"), *gateway, diag);
   if (const auto& client = config.client) {
     YAML::Node at = field(root, "client");
     if (client->listeners.empty() && !client->capture && !field(at, "listeners")) {
@@ -566,6 +617,12 @@ class ValueWriter {
     self().put_list(key, items);
   }
   void route_via(const Key& key, const address::RouteVia& v) { self().put(key, v.to_string()); }
+  void patterns(const Key& key, const std::vector<std::string>& v) { self().put_list(key, v); }
+  void cidrs(const Key& key, const std::vector<address::Cidr>& v) {
+    std::vector<std::string> items;
+    for (const auto& cidr : v) items.push_back(cidr.to_string());
+    self().put_list(key, items);
+  }
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
@@ -698,6 +755,8 @@ class Documenter : PathTracker {
     row(key, "[]");
   }
   void route_via(const Key& key, const address::RouteVia&) { row(key, "required"); }
+  void patterns(const Key& key, const std::vector<std::string>&) { row(key, "[]"); }
+  void cidrs(const Key& key, const std::vector<address::Cidr>&) { row(key, "[]"); }
 
  private:
   void row(const Key& key, const std::string& value, const std::string& lead = "") {

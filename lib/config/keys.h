@@ -38,6 +38,8 @@ inline constexpr uint64_t kMaxBufferMemory = 1ull << 40;
 //   destinations(Key, DestinationPolicy&)  window(Key, uint32_t&, bool& automatic)
 //   cidr(Key, Cidr&)  route_via(Key, RouteVia&)   (all required)
 //   numbers(Key, vector<T>&, noun, min, max)  a list of integers in [min, max]
+//   patterns(Key, vector<string>&)  exact, *, prefix* or *suffix
+//   cidrs(Key, vector<Cidr>&)  CIDRs or bare addresses (one host)
 template <typename V, typename C>
 void visit_keys(V& v, C& c) {
   using R = Reload;
@@ -111,6 +113,40 @@ void visit_keys(V& v, C& c) {
                   "IP_TRANSPARENT listener: accepts connections addressed to any IP, as node-level TPROXY "
                   "delivers them (scripts/capture.sh node-install; needs CAP_NET_ADMIN)"},
               g.transparent);
+    v.list(Key{"policies", R::live,
+               "L4 authorization with Istio's AuthorizationPolicy semantics, after the allow-lists: a "
+               "matching DENY denies; then, if any ALLOW policy exists, one must match. Denied: 403, the "
+               "log names the policy (`policy=NAME` or `policy=none-matched`); open tunnels a changed "
+               "policy denies are reset"},
+           "{name, action, rules}", g.policies, false, [&](auto& p) {
+             v.string(Key{"name", R::live, "named in the log and in hbone_policy_decisions_total (required)"},
+                      p.name);
+             v.toggle(Key{"action", R::live, "ALLOW or DENY"}, p.deny, "DENY", "ALLOW");
+             v.list(Key{"rules", R::live,
+                        "the policy matches when one rule does; in a rule every non-empty field must match "
+                        "(any entry of it); no rules: it matches nothing, `- {}`: everything"},
+                    "{from, to}", p.rules, false, [&](auto& r) {
+                      v.section(Key{"from", R::live, ""}, [&] {
+                        v.patterns(Key{"principals", R::live,
+                                       "peer SPIFFE ids (with or without spiffe://): exact, *, prefix* or *suffix"},
+                                   r.from.principals);
+                        v.patterns(Key{"namespaces", R::live, "the /ns/NAME/ of the peer's SPIFFE id, same patterns"},
+                                   r.from.namespaces);
+                        v.cidrs(Key{"ip_blocks", R::live, "the HBONE peer's address: CIDRs or addresses"},
+                                r.from.ip_blocks);
+                      });
+                      v.section(Key{"to", R::live, ""}, [&] {
+                        v.patterns(Key{"hosts", R::live,
+                                       "the CONNECT authority's host, before DNS, any case: exact, *.suffix, "
+                                       "prefix*"},
+                                   r.to.hosts);
+                        v.cidrs(Key{"cidrs", R::live, "the address dialled (after DNS): CIDRs or addresses"},
+                                r.to.cidrs);
+                        v.numbers(Key{"ports", R::live, "the CONNECT authority's port"}, r.to.ports, "port", 1,
+                                  65535);
+                      });
+                    });
+           });
   });
   v.optional_section(Key{"client", R::restart, "the client role"}, c.client, [&](auto& cl) {
     v.host_port(Key{"gateway", R::restart, "the gateway to tunnel to (host:port)"}, cl.gateway, false, false);

@@ -409,3 +409,63 @@ TEST_F(ConfigLoaderTest, ListenersNeedAddressesOfTheirOwn) {
   load(gateway_config("admin:\n  listen: 127.0.0.1:15009\n  metrics_listen: 127.0.0.2:15009\n"));
   load(gateway_config("admin:\n  listen: 127.0.0.1:0\n  metrics_listen: 127.0.0.1:0\n"));
 }
+
+TEST_F(ConfigLoaderTest, Policies) {
+  Config c = load(gateway_config(
+      "  policies:\n"
+      "    - name: no-other\n      action: DENY\n      rules:\n"
+      "        - from: {principals: [\"spiffe://cluster.local/ns/default/sa/other\"]}\n"
+      "    - name: payments\n      rules:\n"
+      "        - from: {namespaces: [payments], ip_blocks: [198.18.0.0/16, 198.18.9.9, \"fd00::1\"]}\n"
+      "          to: {hosts: [\"*.example.com\"], cidrs: [198.18.1.0/24], ports: [443, 8443]}\n"
+      "    - name: nothing\n"));
+  ASSERT_TRUE(c.gateway);
+  const auto& p = c.gateway->policies;
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_TRUE(p[0].deny);
+  EXPECT_EQ(p[0].rules.at(0).from.principals, std::vector<std::string>{"spiffe://cluster.local/ns/default/sa/other"});
+  EXPECT_FALSE(p[1].deny);  // ALLOW is the default action, as in Istio
+  const auto& rule = p[1].rules.at(0);
+  EXPECT_EQ(rule.from.namespaces, std::vector<std::string>{"payments"});
+  ASSERT_EQ(rule.from.ip_blocks.size(), 3u);
+  EXPECT_EQ(rule.from.ip_blocks[1].to_string(), "198.18.9.9/32");  // a bare address is one host
+  EXPECT_EQ(rule.from.ip_blocks[2].to_string(), "fd00::1/128");
+  EXPECT_EQ(rule.to.hosts, std::vector<std::string>{"*.example.com"});
+  EXPECT_EQ(rule.to.ports, (std::vector<uint16_t>{443, 8443}));
+  EXPECT_TRUE(p[2].rules.empty());  // matches nothing
+
+  // What /config_dump writes reads back the same.
+  Config again = load(dump_config(c));
+  ASSERT_TRUE(again.gateway);
+  EXPECT_EQ(dump_config(again), dump_config(c));
+}
+
+TEST_F(ConfigLoaderTest, BadPolicies) {
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - action: DENY\n")),
+            "t.yaml:8: gateway.policies[0].name: required (the log and metrics name the policy that decided)");
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - {name: a}\n    - {name: a}\n")),
+            "t.yaml:9: gateway.policies[1].name: a second policy named \"a\"");
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - {name: a, action: deny}\n")),
+            "t.yaml:8: gateway.policies[0].action: \"deny\" is not one of DENY, ALLOW");
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - name: a\n      rules:\n        - from: {principals: [\"a*b\"]}\n")),
+            "t.yaml:10: gateway.policies[0].rules[0].from.principals: bad pattern \"a*b\" (exact, *, prefix* or *suffix)");
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - name: a\n      rules:\n        - to: {cidrs: [10.0.0.0/33]}\n")),
+            "t.yaml:10: gateway.policies[0].rules[0].to.cidrs: bad CIDR \"10.0.0.0/33\" (e.g. 198.18.0.0/15, 198.18.0.1, "
+            "fd00::/16)");
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - name: a\n      rules:\n        - to: {ports: [0]}\n")),
+            "t.yaml:10: gateway.policies[0].rules[0].to.ports: bad port \"0\" (1..65535)");
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - name: a\n      rules:\n        - from: {principal: [x]}\n")),
+            "t.yaml:10: gateway.policies[0].rules[0].from.principal: unknown key");
+}
+
+TEST_F(ConfigLoaderTest, ReloadReplacesPolicies) {
+  Config running = load(gateway_config("  policies:\n    - {name: a, action: DENY, rules: [{}]}\n"));
+  Config loaded = load(gateway_config("  policies:\n    - {name: b, rules: [{to: {ports: [443]}}]}\n"));
+  ReloadPlan plan = plan_reload(running, loaded);
+  EXPECT_TRUE(plan.restart_keys.empty());
+  ASSERT_EQ(plan.effective.gateway->policies.size(), 1u);
+  EXPECT_EQ(plan.effective.gateway->policies[0].name, "b");
+  EXPECT_EQ(plan.effective.gateway->policies[0].rules.at(0).to.ports, std::vector<uint16_t>{443});
+  // A file without policies removes them.
+  EXPECT_TRUE(plan_reload(running, load(gateway_config())).effective.gateway->policies.empty());
+}
