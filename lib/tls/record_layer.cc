@@ -48,17 +48,16 @@ bool expand_label(const EVP_MD* hash, std::span<const uint8_t> secret, std::stri
 }
 
 // §4.6.1: lifetime(4) age_add(4) nonce<0..255> ticket<1..2^16-1> extensions<0..2^16-2>,
-// exactly filling the message. The extensions are parsed as BoringSSL does: each whole, and
-// early_data (42) at most once, holding a 4-byte max_early_data_size; others are ignored.
+// exactly filling the message, read as BoringSSL reads it: an empty ticket passes (hbone
+// keeps no ticket), the extensions are parsed each whole, early_data (42) at most once with
+// a 4-byte max_early_data_size, others ignored.
 bool valid_ticket(const uint8_t* body, size_t length) {
   auto u16 = [body](size_t at) { return (size_t{body[at]} << 8) | body[at + 1]; };
   size_t at = 8;
   if (length < at + 1) return false;
   at += 1 + body[at];
   if (length < at + 2) return false;
-  size_t ticket = u16(at);
-  if (ticket == 0) return false;
-  at += 2 + ticket;
+  at += 2 + u16(at);
   if (length < at + 2) return false;
   size_t end = at + 2 + u16(at);
   if (end != length) return false;

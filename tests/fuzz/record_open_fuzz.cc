@@ -45,7 +45,10 @@ class Receivers {
     if (wire.empty()) return;
     if (ours_end == End::open) open_ours(wire);
     if (theirs_end == End::open) read_twin(wire);
-    if (ours_got != theirs_got) differ("application bytes", ours_end, theirs_end, ours.error(), theirs_error);
+    if (ours_got != theirs_got) {
+      std::fprintf(stderr, "RecordLayer returned %zu bytes, SSL_read %zu\n", ours_got.size(), theirs_got.size());
+      differ("application bytes", ours_end, theirs_end, ours.error(), theirs_error);
+    }
     // RecordLayer refuses a bad header at once; BoringSSL first waits for the whole record.
     if (ours_end == End::failed && theirs_end == End::open) return;
     if (ours_end != theirs_end) differ("outcome", ours_end, theirs_end, ours.error(), theirs_error);
