@@ -114,6 +114,8 @@ struct Config {
   std::vector<unsigned> cpu_affinity;  // worker i runs on cpu_affinity[i % size]; empty: anywhere
   std::string log_level = "info";
   milliseconds drain_timeout{30'000};
+  // Reload the live keys when the config file changes (a ConfigMap's ..data swap), as SIGHUP does.
+  bool watch_config = true;
   AdminConfig admin;
   TlsConfig tls;
   std::optional<GatewayConfig> gateway;

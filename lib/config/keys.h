@@ -54,6 +54,10 @@ void visit_keys(V& v, C& c) {
            c.log_level, {"trace", "debug", "info", "warn", "error", "off"});
   v.duration(Key{"drain_timeout", R::restart, "how long SIGTERM waits for open tunnels"}, c.drain_timeout,
              milliseconds(0));
+  v.boolean(Key{"watch_config", R::restart,
+                "reload the live keys when the config file changes (its directory is watched, so a "
+                "ConfigMap's ..data symlink swap counts), as SIGHUP does"},
+            c.watch_config);
   v.section(Key{"admin", R::restart, ""}, [&] {
     v.host_port(Key{"listen", R::restart,
                   "admin endpoint (metrics, profiles, tunnels); port 0 = any, the bound address is logged"},

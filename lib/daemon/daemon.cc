@@ -63,10 +63,10 @@ void raise_fd_limit() {
 Daemon::Daemon(config::Config config, std::string config_path,
                std::shared_ptr<const tunnel::PeerPolicy> policy)
     : config_(std::move(config)),
-      effective_(config_),
-      config_path_(std::move(config_path)),
       policy_(std::move(policy)),
-      config_dump_(config::dump_config(config_)) {
+      config_dump_(config::dump_config(config_)),
+      reloader_(config_, std::move(config_path), process_metrics_,
+                [this](std::shared_ptr<const tunnel::PeerPolicy> p, const config::Config& c) { apply(std::move(p), c); }) {
   if (config_.tls.plaintext_h2c) {
     spdlog::warn("tls.plaintext_h2c: HTTP/2 WITHOUT TLS, no identities checked: for benchmarks only");
   }
@@ -218,35 +218,21 @@ void Daemon::watch_heap() {
 
 namespace {
 
-// The bytes of the certificate files, hashed: tls.watch acts only when they changed.
-size_t fingerprint(const config::TlsConfig& tls) {
-  std::string all;
-  for (const std::string* path : {&tls.cert, &tls.key, &tls.ca}) {
-    std::ifstream in(*path, std::ios::binary);
-    all += std::string(std::istreambuf_iterator<char>(in), {}) + '\0';
-  }
-  return std::hash<std::string>{}(all);
-}
-
 int64_t unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
 }  // namespace
 
-void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective) {
-  bool paths_changed = effective.tls.cert != effective_.tls.cert || effective.tls.key != effective_.tls.key ||
-                       effective.tls.ca != effective_.tls.ca;
+void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective) {
   for (auto& worker : workers_) worker->reload(policy);
   {
     std::lock_guard lock(state_mutex_);
     policy_ = policy;
     config_dump_ = config::dump_config(effective);
   }
-  effective_ = std::move(effective);
   publish_expiry(*policy);
   warn_expiry();
-  if (paths_changed && main_loop_) watch_certificates();
 }
 
 void Daemon::publish_expiry(const tunnel::PeerPolicy& policy) {
@@ -255,39 +241,6 @@ void Daemon::publish_expiry(const tunnel::PeerPolicy& policy) {
   auto soonest = std::min_element(policy.ca_bundle.begin(), policy.ca_bundle.end(),
                                   [](const auto& a, const auto& b) { return a.not_after < b.not_after; });
   process_metrics_.ca_certificate_expiry = unix_seconds(soonest->not_after);
-}
-
-void Daemon::watch_certificates() {
-  certificate_watch_.reset();
-  if (!effective_.tls.watch || effective_.tls.plaintext_h2c) return;
-  const config::TlsConfig& tls = effective_.tls;
-  tls_fingerprint_ = fingerprint(tls);
-  try {
-    certificate_watch_.emplace(main_loop_, std::vector<std::string>{tls.cert, tls.key, tls.ca},
-                               std::chrono::milliseconds(200), [this] { reload_certificates(); });
-  } catch (const std::runtime_error& e) {
-    spdlog::warn("tls.watch: {}; certificates reload on SIGHUP only", e.what());
-  }
-}
-
-void Daemon::reload_certificates() {
-  size_t now = fingerprint(effective_.tls);
-  if (now == tls_fingerprint_) return;  // another file of the directory changed
-  tls_fingerprint_ = now;
-  std::shared_ptr<const tunnel::PeerPolicy> policy;
-  try {
-    policy = tunnel::PeerPolicy::build(effective_);
-  } catch (const std::exception& e) {
-    spdlog::error("tls.watch: certificate files changed but cannot be used, nothing changed (retried on the "
-                  "next change): {}", e.what());
-    process_metrics_.reloads_failed.add();
-    return;
-  }
-  apply(policy, effective_);
-  process_metrics_.reloads_ok.add();
-  const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
-  spdlog::info("tls.watch: certificates reloaded (identity {}, serial {}); open tunnels kept", tls->identity(),
-               policy->own_chain.front().serial);
 }
 
 void Daemon::warn_expiry() {
@@ -299,10 +252,10 @@ void Daemon::warn_expiry() {
   expiry_warned_ = own.serial;
   auto hours = std::chrono::duration_cast<std::chrono::hours>(left).count();
   if (left <= std::chrono::seconds(0)) {
-    spdlog::warn("tls.cert {} (serial {}) EXPIRED {} h ago: peers will refuse it", effective_.tls.cert, own.serial,
+    spdlog::warn("tls.cert {} (serial {}) EXPIRED {} h ago: peers will refuse it", reloader_.effective().tls.cert, own.serial,
                  -hours);
   } else {
-    spdlog::warn("tls.cert {} (serial {}) expires in {} h", effective_.tls.cert, own.serial, hours);
+    spdlog::warn("tls.cert {} (serial {}) expires in {} h", reloader_.effective().tls.cert, own.serial, hours);
   }
 }
 
@@ -329,35 +282,6 @@ std::string Daemon::certs_json() const {
   return out.dump(2) + "\n";
 }
 
-bool Daemon::reload() {
-  config::Config effective;
-  std::shared_ptr<const tunnel::PeerPolicy> policy;
-  try {
-    config::LoadResult loaded = config::load_config_file(config_path_);
-    for (const auto& warning : loaded.warnings) spdlog::warn("reload: {}", warning);
-    config::ReloadPlan plan = config::plan_reload(config_, loaded.config);
-    effective = std::move(plan.effective);
-    for (const auto& key : plan.restart_keys) {
-      spdlog::warn("reload: {} changed in {}; it takes effect at the next restart", key, config_path_);
-    }
-    policy = tunnel::PeerPolicy::build(effective);
-  } catch (const config::ConfigError& e) {
-    for (const auto& problem : e.problems()) spdlog::error("reload failed, nothing changed: {}", problem);
-    process_metrics_.reloads_failed.add();
-    return false;
-  } catch (const std::exception& e) {
-    spdlog::error("reload failed, nothing changed: {}: {}", config_path_, e.what());
-    process_metrics_.reloads_failed.add();
-    return false;
-  }
-  apply(policy, std::move(effective));
-  process_metrics_.reloads_ok.add();
-  const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
-  spdlog::info("reload: certificates and allow-lists applied from {} (identity {}); open tunnels kept",
-               config_path_, tls ? tls->identity() : "none: plaintext_h2c");
-  return true;
-}
-
 Daemon::~Daemon() {
   metrics_endpoint_.reset();  // no admin thread may reach into the workers from here on
   admin_.reset();
@@ -378,8 +302,8 @@ int Daemon::run() {
     for (auto& worker : workers_) worker->stop();
   };
   auto on_hup = [&] {
-    spdlog::info("SIGHUP: reloading {}", config_path_);
-    reload();
+    spdlog::info("SIGHUP: reloading the config");
+    reloader_.reload("SIGHUP");
   };
   std::function<void()> term_handler = on_term, int_handler = on_int, hup_handler = on_hup;
   for (auto [handle, signum, handler] : {std::tuple{&sigterm, SIGTERM, &term_handler},
@@ -394,8 +318,7 @@ int Daemon::run() {
     uv_unref(handle->base());  // signals alone do not keep the main loop alive
   }
   std::signal(SIGPIPE, SIG_IGN);
-  main_loop_ = main_loop.uv();
-  watch_certificates();
+  reloader_.start(main_loop.uv());
   warn_expiry();
   net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(); });
   expiry_check.start(std::chrono::minutes(1), std::chrono::minutes(1));
@@ -417,8 +340,7 @@ int Daemon::run() {
   });
   main_loop.run();
   joiner.join();
-  certificate_watch_.reset();  // its handles belong to the main loop
-  main_loop_ = nullptr;
+  reloader_.stop();  // its handles belong to the main loop
   spdlog::info("hbone stopped");
   return 0;
 }

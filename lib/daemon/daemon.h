@@ -10,9 +10,9 @@
 
 #include "admin/admin_server.h"
 #include "config/config.h"
+#include "daemon/reloader.h"
 #include "daemon/worker.h"
 #include "net/connection_balancer.h"
-#include "net/file_watcher.h"
 #include "tls/tls_context.h"
 #include "metrics/collector.h"
 #include "tunnel/admission.h"
@@ -41,15 +41,6 @@ class Daemon {
 
   // Thread-safe. The first call drains (GOAWAY, finish tunnels, exit); later calls stop.
   void drain_or_stop();
-  // Re-reads the config file and applies its certificates and allow-lists to new
-  // connections and requests; open tunnels stay. On any error nothing changes. Other
-  // changed keys need a restart (logged). Main thread only.
-  bool reload();
-  // tls.watch: the certificate, key or CA file changed. Rebuilds the TLS contexts from
-  // them as a reload does, unless their bytes are the same as at the last attempt (a
-  // half-written or mismatched set fails, changes nothing and is tried again on the
-  // next change). Main thread only.
-  void reload_certificates();
   // Main thread, every few seconds: free heap handed back to the OS.
   void watch_heap();
 
@@ -59,10 +50,8 @@ class Daemon {
   void check_socket_mark();
   // Every CPU of cpu_affinity must be one the process may use (a cgroup or taskset may limit it).
   void check_cpu_affinity();
-  // Puts a new snapshot in force on every worker, /certs and the metrics.
-  void apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective);
-  // Watches the directories of tls.cert/key/ca (tls.watch) while the main loop runs.
-  void watch_certificates();
+  // Puts a new snapshot in force on every worker, /certs, /config_dump and the metrics.
+  void apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective);
   // The expiry gauge's figures.
   void publish_expiry(const tunnel::PeerPolicy& policy);
   // Logs our certificate's expiry once it is near or past (each certificate once).
@@ -72,16 +61,12 @@ class Daemon {
   std::string tunnels_json() const;
 
   config::Config config_;  // as started: what the workers run with
-  config::Config effective_;  // with the live keys of the last reload
-  std::string config_path_;
   mutable std::mutex state_mutex_;  // what the admin threads read of the two below
   std::shared_ptr<const tunnel::PeerPolicy> policy_;
   std::string config_dump_;  // /config_dump: the config in effect, reloads included
-  uv_loop_t* main_loop_ = nullptr;  // while run() runs
-  std::optional<net::FileWatcher> certificate_watch_;
-  size_t tls_fingerprint_ = 0;  // of the certificate files' bytes at the last attempt
   std::string expiry_warned_;  // serial of the certificate last warned about
   metrics::ProcessMetrics process_metrics_;
+  Reloader reloader_;  // SIGHUP, the config file and certificate watches
   tunnel::Admission admission_{config_.limits.max_tunnels, config_.limits.max_tunnels_per_identity};
   worker::BufferBudget budget_{config_.limits.buffer_memory};
   std::optional<net::ConnectionBalancer> balancer_;  // gateway.balance: exact, workers > 1

@@ -143,20 +143,57 @@ bool GatewayConnection::arrived_at(const address::HostPort& target) const {
 }
 
 void GatewayConnection::dial(GatewayStream& stream, const address::HostPort& target) {
+  stream.destination() = {target.host, target.port, {}};
   // Every candidate address is vetted, also with an empty allow-list (hbone's own
-  // listeners and reserved addresses). The check holds the policy snapshot: a reload
-  // during the dial must not free the list it reads. The stream owns the dialer, so the
-  // check may note on it why it refused.
-  auto check = [snapshot = ctx_.policy, &own = ctx_.own_listeners,
+  // listeners and reserved addresses), then judged by gateway.policies. The check holds the
+  // policy snapshot: a reload during the dial must not free the lists it reads. The stream
+  // owns the dialer, so the check may note on it why it refused.
+  auto check = [this, snapshot = ctx_.policy, &own = ctx_.own_listeners,
                 listed = ctx_.policy->destinations.allows_authority(target), &stream](const sockaddr* addr) {
     std::string why;
     DestinationRefusal refusal = DestinationGuard{snapshot->destinations, own, listed}.check(addr, why);
-    if (refusal != DestinationRefusal::none) stream.note_refusal(refusal);
+    if (refusal != DestinationRefusal::none) {
+      stream.note_refusal(refusal);
+      return why;
+    }
+    stream.destination().address = address::unmapped(addr);
+    policy::Decision decision = decide(*snapshot, stream, addr);
+    stream.note_decision(decision);
+    if (!decision.allowed) why = "denied: policy=" + std::string(decision.policy);
     return why;
   };
   stream.start_dial(std::make_unique<net::Dialer>(
       loop(), target, net::DialOptions{config().gateway->connect_timeout, config().socket.mark}, std::move(check),
       [this, id = stream.stream_id()](net::Dialer::Result result) { on_dialed(id, std::move(result)); }));
+}
+
+policy::Decision GatewayConnection::decide(const PeerPolicy& snapshot, const GatewayStream& stream,
+                                           const sockaddr* destination) const {
+  if (snapshot.authorization.empty()) return {};
+  sockaddr_storage dialled = address::unmapped(destination);
+  const auto& d = stream.destination();
+  return policy::decide(snapshot.authorization,
+                        {peer_identity(), reinterpret_cast<const sockaddr*>(&peer_), d.host, d.port,
+                         reinterpret_cast<const sockaddr*>(&dialled)});
+}
+
+void GatewayConnection::set_peer(const sockaddr_storage& address) {
+  peer_ = address::unmapped(reinterpret_cast<const sockaddr*>(&address));
+}
+
+void GatewayConnection::recheck_tunnels() {
+  const PeerPolicy& snapshot = *ctx_.policy;
+  for_each_stream([&](int32_t, h2::StreamHandler& handler) {
+    auto& stream = static_cast<GatewayStream&>(handler);
+    if (stream.status() != 200) return;  // still dialling: its check reads the old snapshot; answered: over
+    policy::Decision decision = decide(snapshot, stream, reinterpret_cast<const sockaddr*>(&stream.destination().address));
+    if (decision.allowed) return;
+    metrics().policy_decision(decision.policy, false)->add();
+    metrics().policy_resets.add();
+    spdlog::info("gateway: {} stream {} reset: policy={} denies it now peer={} dst={}", peer_address(),
+                 stream.stream_id(), decision.policy, peer_identity(), stream.info().target);
+    stream.fail(NGHTTP2_CONNECT_ERROR, "denied by a changed policy");
+  });
 }
 
 void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result) {
@@ -168,7 +205,11 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
   stream->dial_done();
   if (closed()) return;
   if (result.failure == net::DialFailure::forbidden) {
-    metrics().destinations_refused[stream->refusal()].add();
+    if (stream->allowed()) {
+      metrics().destinations_refused[stream->refusal()].add();
+    } else {
+      metrics().policy_decision(stream->decided_by(), false)->add();
+    }
     respond_error(*stream, 403, result.detail);
     return;
   }
@@ -182,6 +223,7 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
     respond_error(*stream, 503, "cannot send the PROXY header to " + stream->info().target);
     return;
   }
+  if (!stream->decided_by().empty()) metrics().policy_decision(stream->decided_by(), true)->add();
   stream->set_status(200);
   stream->established();
   stream->attach_local(std::move(result.fd));

@@ -39,6 +39,10 @@ class GatewayConnection final : public h2::H2Connection {
   GatewayConnection(GatewayContext& ctx, OnClosed on_closed);
   // The local address the connection arrived on (gateway.require_arrived_address).
   void set_arrived_address(const sockaddr_storage& address) { arrived_ = address; }
+  // The peer's address (gateway.policies' ip_blocks).
+  void set_peer(const sockaddr_storage& address);
+  // gateway.policies changed: tunnels the new ones deny are reset and counted.
+  void recheck_tunnels();
 
   int on_begin_headers(const nghttp2_frame* frame) override;
   int on_header(const nghttp2_frame* frame, std::string_view name,
@@ -58,6 +62,8 @@ class GatewayConnection final : public h2::H2Connection {
   bool arrived_at(const address::HostPort& target) const;
   void dial(GatewayStream& stream, const address::HostPort& target);
   void on_dialed(int32_t stream_id, net::Dialer::Result result);
+  // gateway.policies on `stream`'s request with `destination` as the address dialled.
+  policy::Decision decide(const PeerPolicy& snapshot, const GatewayStream& stream, const sockaddr* destination) const;
   // A final non-200 response; the stream is then reset with NO_ERROR (RFC 9113 §8.1).
   // gateway.proxy_protocol: v2, written to the target before any relayed byte.
   bool send_proxy_header(const GatewayStream& stream, const net::Dialer::Result& dialed);
@@ -67,6 +73,7 @@ class GatewayConnection final : public h2::H2Connection {
   GatewayContext& ctx_;
   OnClosed on_closed_;
   sockaddr_storage arrived_{};
+  sockaddr_storage peer_{};
   // Admitted requests of the current input batch, dialled once it is processed: a stream
   // opened and reset in one batch (rapid reset) never costs the target a connection.
   std::vector<int32_t> to_dial_;

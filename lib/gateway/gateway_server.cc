@@ -36,6 +36,9 @@ void GatewayServer::adopt(net::Fd fd, std::string peer) {
 void GatewayServer::start_connection(net::Fd fd, std::string peer) {
   GatewayConnection& conn = connections_.add(
       std::make_unique<GatewayConnection>(ctx_, [this](GatewayConnection* c) { release(c); }));
+  sockaddr_storage peer_address{};
+  socklen_t peer_length = sizeof(peer_address);
+  if (::getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer_address), &peer_length) == 0) conn.set_peer(peer_address);
   if (ctx_.worker.config.gateway->require_arrived_address) {
     sockaddr_storage local{};
     socklen_t len = sizeof(local);
@@ -43,6 +46,12 @@ void GatewayServer::start_connection(net::Fd fd, std::string peer) {
     conn.set_arrived_address(local);
   }
   conn.start(std::move(fd), std::move(peer));
+}
+
+void GatewayServer::set_policy(std::shared_ptr<const PeerPolicy> policy) {
+  bool recheck = !policy->authorization.empty() || !ctx_.policy->authorization.empty();
+  ctx_.policy = std::move(policy);
+  if (recheck) connections_.for_each([](GatewayConnection& conn) { conn.recheck_tunnels(); });
 }
 
 void GatewayServer::release(GatewayConnection* conn) {

@@ -28,8 +28,9 @@ class GatewayServer {
   // Stops accepting; each connection sends GOAWAY and ends with its last stream.
   void drain();
   void close_all();
-  // New connections and new requests use `policy`; open tunnels are left alone.
-  void set_policy(std::shared_ptr<const PeerPolicy> policy) { ctx_.policy = std::move(policy); }
+  // New connections and new requests use `policy`; open tunnels carry on unless its
+  // gateway.policies deny them.
+  void set_policy(std::shared_ptr<const PeerPolicy> policy);
   // A connection another worker accepted and the balancer placed here (already counted).
   void adopt(net::Fd fd, std::string peer);
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -10,6 +12,7 @@
 #include "address/host_port.h"
 #include "metrics/labels.h"
 #include "net/dialer.h"
+#include "policy/authorization.h"
 #include "tunnel/tunnel.h"
 
 namespace hbone::gateway {
@@ -48,11 +51,32 @@ class GatewayStream final : public tunnel::Tunnel {
   void note_refusal(metrics::DestinationRefusal refusal) { refusal_ = refusal; }
   metrics::DestinationRefusal refusal() const { return refusal_; }
 
+  // What gateway.policies decide on: the authority's host and port, and the address dialled
+  // (the last candidate checked; once connected, the one in use). Kept to judge the open
+  // tunnel again when the policies change.
+  struct Destination {
+    std::string host;
+    uint16_t port = 0;
+    sockaddr_storage address{};
+  };
+  Destination& destination() { return destination_; }
+  const Destination& destination() const { return destination_; }
+  // The policy that decided on the last candidate ("" without policies) and its verdict.
+  void note_decision(const policy::Decision& decision) {
+    decided_by_ = decision.policy;
+    allowed_ = decision.allowed;
+  }
+  const std::string& decided_by() const { return decided_by_; }
+  bool allowed() const { return allowed_; }
+
  private:
   Request request_;
   std::optional<address::HostPort> pending_target_;
   std::unique_ptr<net::Dialer> dialer_;
   metrics::DestinationRefusal refusal_ = metrics::DestinationRefusal::none;
+  Destination destination_;
+  std::string decided_by_;
+  bool allowed_ = true;
 };
 
 }  // namespace hbone::gateway

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "config/config.h"
 #include "h2/header.h"
@@ -58,6 +59,16 @@ class H2Connection : public tls::SecureStream::Handler,
   bool ready() const { return ready_; }
   bool peer_settings_received() const { return peer_settings_received_; }
   size_t stream_count() const { return streams_.size(); }
+  // Calls f(stream_id, handler) for each open stream; f may reset streams.
+  template <typename F>
+  void for_each_stream(F&& f) {
+    std::vector<int32_t> ids;
+    ids.reserve(streams_.size());
+    for (const auto& entry : streams_) ids.push_back(entry.first);
+    for (int32_t id : ids) {
+      if (auto it = streams_.find(id); it != streams_.end()) f(id, *it->second);
+    }
+  }
   const std::string& peer_address() const { return peer_address_; }
   const std::string& peer_identity() const { return peer_identity_; }
   net::EventLoop& loop() { return worker_.loop; }

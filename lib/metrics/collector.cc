@@ -128,12 +128,32 @@ void istio_families(std::vector<MetricFamily>& out, const std::vector<const Work
   }
 }
 
+void policy_families(std::vector<MetricFamily>& out, const std::vector<const WorkerMetrics*>& workers) {
+  std::map<std::pair<std::string, bool>, uint64_t> totals;
+  for (const WorkerMetrics* w : workers) {
+    w->for_each_policy_decision([&](const std::string& policy, bool allowed, const Counter& c) {
+      totals[{policy, allowed}] += c.value();
+    });
+  }
+  FamilyBuilder f(out, "hbone_policy_decisions_total",
+                  "gateway.policies decisions on CONNECTs, by the policy that decided (none-matched: ALLOW "
+                  "policies exist and none matched) and action",
+                  MetricType::Counter);
+  for (const auto& [key, value] : totals) {
+    f.value({{"policy", key.first}, {"action", key.second ? "allow" : "deny"}}, static_cast<double>(value));
+  }
+  FamilyBuilder resets(out, "hbone_policy_tunnels_reset_total",
+                       "Open tunnels reset because a reloaded policy no longer allows them", MetricType::Counter);
+  resets.value({}, sum(workers, [](const WorkerMetrics& w) { return w.policy_resets.value(); }));
+}
+
 }  // namespace
 
 std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& workers,
                                   const ProcessMetrics& process) {
   std::vector<MetricFamily> out;
   istio_families(out, workers);
+  policy_families(out, workers);
   {
     FamilyBuilder f(out, "hbone_config_reloads_total",
                     "Reloads of certificates and allow-lists (SIGHUP, or tls.watch seeing the files change), "

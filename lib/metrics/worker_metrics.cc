@@ -12,4 +12,13 @@ IstioTcp* WorkerMetrics::istio(IstioLabels labels) {
   return &istio_[labels];
 }
 
+Counter* WorkerMetrics::policy_decision(std::string_view policy, bool allowed) {
+  std::lock_guard lock(istio_mutex_);
+  std::pair<std::string, bool> key{policy, allowed};
+  auto it = policy_decisions_.find(key);
+  if (it != policy_decisions_.end()) return &it->second;
+  if (policy_decisions_.size() >= kMaxIstioLabelSets) key.first = "overflow";
+  return &policy_decisions_[key];
+}
+
 }  // namespace hbone::metrics

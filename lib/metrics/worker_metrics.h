@@ -4,6 +4,8 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <tuple>
 
 #include "metrics/counters.h"
@@ -52,6 +54,14 @@ class WorkerMetrics {
     std::lock_guard lock(istio_mutex_);
     for (const auto& [labels, counters] : istio_) f(labels, counters);
   }
+  // gateway.policies decisions by the deciding policy's name and action; as bounded as istio().
+  Counter* policy_decision(std::string_view policy, bool allowed);
+  template <typename F>
+  void for_each_policy_decision(F&& f) const {
+    std::lock_guard lock(istio_mutex_);
+    for (const auto& [key, counter] : policy_decisions_) f(key.first, key.second, counter);
+  }
+  Counter policy_resets;  // open tunnels reset because a changed policy denies them
 
   std::array<Gauge, kRoles> tunnels_active;
   std::array<Gauge, kRoles> connections_active;
@@ -92,8 +102,9 @@ class WorkerMetrics {
     return Histogram{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   }
 
-  mutable std::mutex istio_mutex_;
+  mutable std::mutex istio_mutex_;  // guards both maps
   std::map<IstioLabels, IstioTcp> istio_;
+  std::map<std::pair<std::string, bool>, Counter, std::less<>> policy_decisions_;
 };
 
 }  // namespace hbone::metrics

@@ -19,6 +19,7 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
     }
     policy->allowed_identities = config.gateway->allowed_identities;
     policy->destinations = config.gateway->allowed_destinations;
+    policy->authorization = config.gateway->policies;
   }
   if (config.client) {
     if (tls) {

@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "address/destination_policy.h"
+#include "policy/authorization.h"
 #include "tls/certificate_info.h"
 #include "tls/tls_context.h"
 
@@ -20,6 +21,7 @@ struct PeerPolicy {
   std::shared_ptr<const tls::TlsContext> client_tls;
   std::vector<std::string> allowed_identities;        // gateway.allowed_identities
   address::DestinationPolicy destinations;                // gateway.allowed_destinations
+  std::vector<policy::AuthorizationPolicy> authorization;  // gateway.policies
   std::string gateway_identity;                       // client.gateway_identity
   // What the TLS contexts were built from (empty with tls.plaintext_h2c): /certs and the
   // expiry gauge.

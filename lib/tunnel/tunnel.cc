@@ -399,7 +399,7 @@ void Tunnel::on_stream_closed(uint32_t error_code) {
   maybe_finish();
 }
 
-void Tunnel::fail(uint32_t h2_error) { reset_both(h2_error, "refused"); }
+void Tunnel::fail(uint32_t h2_error, const char* why) { reset_both(h2_error, why); }
 
 void Tunnel::reset_both(uint32_t h2_error, const char* why) {
   if (finished_) return;

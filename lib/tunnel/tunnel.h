@@ -69,8 +69,9 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worke
   void admit(Admission::Ticket ticket) { info_.ticket = std::move(ticket); }
   // Response is settled (200 sent or received): start moving bytes.
   void start_relay();
-  // Refuse the tunnel: close the local side with RST and reset the stream if it is open.
-  void fail(uint32_t h2_error);
+  // Refuse the tunnel: close the local side with RST and reset the stream if it is open;
+  // `why` (a literal) is the access log's close reason.
+  void fail(uint32_t h2_error, const char* why = "refused");
 
   // Outcome for the metrics: the response was 200 (counts as opened, records the setup
   // latency), or the tunnel failed with an HTTP status (counts as failed).

@@ -22,7 +22,9 @@ class H2Client:
         if tls13_only:
             ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         ctx.load_verify_locations(CERTS / "ca.pem")
-        ctx.load_cert_chain(CERTS / f"{cert}.pem", CERTS / f"{cert}-key.pem")
+        # `cert`: a name in certs/dev, or a (certificate, key) pair of paths.
+        chain, key = cert if isinstance(cert, tuple) else (CERTS / f"{cert}.pem", CERTS / f"{cert}-key.pem")
+        ctx.load_cert_chain(chain, key)
         ctx.check_hostname = False
         ctx.set_alpn_protocols(["h2"])
         sock = sock or socket.create_connection(("127.0.0.1", port), timeout=5)

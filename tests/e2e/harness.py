@@ -61,6 +61,21 @@ def tls(name):
     }
 
 
+def issue_cert(directory, name, spiffe_id):
+    """A certificate for `spiffe_id` (new key and serial) from the dev CA: `name`.pem and
+    `name`-key.pem in `directory`."""
+    key, csr, cert, ext = (directory / f"{name}{suffix}" for suffix in ("-key.pem", ".csr", ".pem", ".ext"))
+    ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyAgreement\n"
+                   f"extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=URI:{spiffe_id}\n")
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)
+    run("req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-keyout", str(key), "-out", str(csr), "-subj", f"/O=hbone dev/CN={name}")
+    run("x509", "-req", "-in", str(csr), "-CA", str(CERTS / "ca.pem"), "-CAkey", str(CERTS / "ca-key.pem"),
+        "-set_serial", str(int.from_bytes(name.encode(), "big") % (1 << 60)), "-days", "1",
+        "-sha256", "-extfile", str(ext), "-out", str(cert))
+    return cert, key
+
+
 def merge(base, extra):
     for key, value in (extra or {}).items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -77,7 +92,7 @@ class Hbone:
 
     started = []  # every process, so a failed test cannot leave one behind (conftest.py)
 
-    def __init__(self, tmp_path, name, config, wait=True, env=None, netns=None, wrapper=None):
+    def __init__(self, tmp_path, name, config, wait=True, env=None, netns=None, wrapper=None, config_path=None):
         self.name = name
         # In a test's network namespace (netns.py): started there, and its admin endpoint
         # (on that namespace's loopback) is asked from there too. `wrapper`: a command that
@@ -85,7 +100,9 @@ class Hbone:
         self.prefix = ["ip", "netns", "exec", netns] if netns else []
         config.setdefault("admin", {"listen": "127.0.0.1:0"})
         self._admin = None
-        self.config_path = tmp_path / f"{name}.yaml"
+        # `config_path`: where the config is written (through symlinks) and read from; by default
+        # beside the log.
+        self.config_path = config_path or tmp_path / f"{name}.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.log_path = tmp_path / f"{name}.log"
         self._log = open(self.log_path, "w")
@@ -211,10 +228,10 @@ class TargetServer:
     """A TCP server on 127.0.0.1 running `handler(conn)` in a thread per connection;
     what handlers return is collected in `results`."""
 
-    def __init__(self, handler, backlog=512):
+    def __init__(self, handler, backlog=512, host="127.0.0.1"):
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(backlog)
         self.port = self.sock.getsockname()[1]
         self.handler = handler

@@ -11,7 +11,7 @@ import time
 
 import yaml
 
-from harness import (CERTS, Mesh, TargetServer, echo, paced_bulk, random_bytes, start_bulk,
+from harness import (CERTS, Mesh, TargetServer, echo, issue_cert, paced_bulk, random_bytes, start_bulk,
                      rejected_at_once, sha256)
 
 MiB = 1 << 20
@@ -20,16 +20,7 @@ GATEWAY_ID = "spiffe://cluster.local/ns/default/sa/gateway"
 
 def issue_gateway_cert(directory, name):
     """A fresh gateway certificate (same SPIFFE id, new key and serial) from the dev CA."""
-    key, csr, cert, ext = (directory / f"{name}{suffix}" for suffix in ("-key.pem", ".csr", ".pem", ".ext"))
-    ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyAgreement\n"
-                   f"extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=URI:{GATEWAY_ID}\n")
-    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)
-    run("req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-keyout", str(key), "-out", str(csr), "-subj", f"/O=hbone dev/CN={name}")
-    run("x509", "-req", "-in", str(csr), "-CA", str(CERTS / "ca.pem"), "-CAkey", str(CERTS / "ca-key.pem"),
-        "-set_serial", str(int.from_bytes(name.encode(), "big") % (1 << 60)), "-days", "1",
-        "-sha256", "-extfile", str(ext), "-out", str(cert))
-    return cert, key
+    return issue_cert(directory, name, GATEWAY_ID)
 
 
 def served_certificate(port):
@@ -74,8 +65,10 @@ def test_rotated_certificate_and_allow_list(tmp_path):
     live_cert, live_key = tmp_path / "gw.pem", tmp_path / "gw-key.pem"
     shutil.copy(CERTS / "gateway.pem", live_cert)
     shutil.copy(CERTS / "gateway-key.pem", live_key)
-    # tls.watch off: this test is about SIGHUP (the watcher would reload on the copies too).
-    mesh = Mesh(tmp_path, server.port, gateway={"tls": {"cert": str(live_cert), "key": str(live_key), "watch": False}})
+    # tls.watch and watch_config off: this test is about SIGHUP (the watchers would reload on
+    # the copies and the rewritten config too).
+    mesh = Mesh(tmp_path, server.port, gateway={"watch_config": False,
+                                                "tls": {"cert": str(live_cert), "key": str(live_key), "watch": False}})
     gw, config_path = mesh.gateway, mesh.gateway.config_path
     config = yaml.safe_load(config_path.read_text())
     assert served_certificate(mesh.gateway_port) == der(CERTS / "gateway.pem")

@@ -1,0 +1,134 @@
+#include "daemon/reloader.h"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iterator>
+#include <utility>
+
+#include "config/config_loader.h"
+
+namespace hbone::daemon {
+namespace {
+
+// The bytes of `paths`, hashed: a watch acts only when they changed (a directory holds
+// other files, and an editor may write the same bytes again).
+size_t fingerprint(std::initializer_list<const std::string*> paths) {
+  std::string all;
+  for (const std::string* path : paths) {
+    std::ifstream in(*path, std::ios::binary);
+    all += std::string(std::istreambuf_iterator<char>(in), {}) + '\0';
+  }
+  return std::hash<std::string>{}(all);
+}
+
+size_t fingerprint(const config::TlsConfig& tls) { return fingerprint({&tls.cert, &tls.key, &tls.ca}); }
+
+}  // namespace
+
+Reloader::Reloader(const config::Config& started, std::string config_path, metrics::ProcessMetrics& metrics,
+                   Apply apply)
+    : started_(started),
+      effective_(started),
+      config_path_(std::move(config_path)),
+      metrics_(metrics),
+      apply_(std::move(apply)),
+      config_fingerprint_(fingerprint({&config_path_})) {}
+
+void Reloader::start(uv_loop_t* loop) {
+  loop_ = loop;
+  watch_certificates();
+  watch_config();
+}
+
+void Reloader::stop() {
+  certificate_watch_.reset();  // their handles belong to the loop
+  config_watch_.reset();
+  loop_ = nullptr;
+}
+
+bool Reloader::reload(const char* trigger) {
+  config::Config effective;
+  std::shared_ptr<const tunnel::PeerPolicy> policy;
+  config_fingerprint_ = fingerprint({&config_path_});
+  try {
+    config::LoadResult loaded = config::load_config_file(config_path_);
+    for (const auto& warning : loaded.warnings) spdlog::warn("reload: {}", warning);
+    config::ReloadPlan plan = config::plan_reload(started_, loaded.config);
+    effective = std::move(plan.effective);
+    for (const auto& key : plan.restart_keys) {
+      spdlog::warn("reload: {} changed in {}; it takes effect at the next restart", key, config_path_);
+    }
+    policy = tunnel::PeerPolicy::build(effective);
+  } catch (const config::ConfigError& e) {
+    for (const auto& problem : e.problems()) spdlog::error("reload failed, nothing changed ({}): {}", trigger, problem);
+    metrics_.reloads_failed.add();
+    return false;
+  } catch (const std::exception& e) {
+    spdlog::error("reload failed, nothing changed ({}): {}: {}", trigger, config_path_, e.what());
+    metrics_.reloads_failed.add();
+    return false;
+  }
+  const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
+  std::string identity = tls ? tls->identity() : "none: plaintext_h2c";
+  apply(std::move(policy), std::move(effective));
+  metrics_.reloads_ok.add();
+  spdlog::info("reload ({}): live keys applied from {} (identity {}); open tunnels kept unless a policy now "
+               "denies them",
+               trigger, config_path_, identity);
+  return true;
+}
+
+void Reloader::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective) {
+  bool paths_changed = effective.tls.cert != effective_.tls.cert || effective.tls.key != effective_.tls.key ||
+                       effective.tls.ca != effective_.tls.ca;
+  effective_ = std::move(effective);
+  apply_(std::move(policy), effective_);
+  if (paths_changed && loop_) watch_certificates();
+}
+
+void Reloader::watch_certificates() {
+  certificate_watch_.reset();
+  if (!effective_.tls.watch || effective_.tls.plaintext_h2c) return;
+  const config::TlsConfig& tls = effective_.tls;
+  tls_fingerprint_ = fingerprint(tls);
+  try {
+    certificate_watch_.emplace(loop_, std::vector<std::string>{tls.cert, tls.key, tls.ca},
+                               std::chrono::milliseconds(200), [this] { reload_certificates(); });
+  } catch (const std::runtime_error& e) {
+    spdlog::warn("tls.watch: {}; certificates reload on SIGHUP only", e.what());
+  }
+}
+
+void Reloader::watch_config() {
+  if (!started_.watch_config) return;
+  try {
+    config_watch_.emplace(loop_, std::vector<std::string>{config_path_}, std::chrono::milliseconds(200), [this] {
+      if (fingerprint({&config_path_}) != config_fingerprint_) reload("the config file changed");
+    });
+  } catch (const std::runtime_error& e) {
+    spdlog::warn("watch_config: {}; the config reloads on SIGHUP only", e.what());
+  }
+}
+
+void Reloader::reload_certificates() {
+  size_t now = fingerprint(effective_.tls);
+  if (now == tls_fingerprint_) return;  // another file of the directory changed
+  tls_fingerprint_ = now;
+  std::shared_ptr<const tunnel::PeerPolicy> policy;
+  try {
+    policy = tunnel::PeerPolicy::build(effective_);
+  } catch (const std::exception& e) {
+    spdlog::error("tls.watch: certificate files changed but cannot be used, nothing changed (retried on the "
+                  "next change): {}", e.what());
+    metrics_.reloads_failed.add();
+    return;
+  }
+  const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
+  std::string identity = tls->identity(), serial = policy->own_chain.front().serial;
+  apply(std::move(policy), effective_);
+  metrics_.reloads_ok.add();
+  spdlog::info("tls.watch: certificates reloaded (identity {}, serial {}); open tunnels kept", identity, serial);
+}
+
+}  // namespace hbone::daemon
