@@ -717,6 +717,7 @@ class Flattener : public ValueWriter<Flattener>, PathTracker {
 class Documenter : PathTracker {
  public:
   const std::string& table() const { return out_; }
+  const std::vector<std::string>& live() const { return live_; }
 
   template <typename F>
   void section(const Key& key, F&& fn) {
@@ -760,10 +761,12 @@ class Documenter : PathTracker {
 
  private:
   void row(const Key& key, const std::string& value, const std::string& lead = "") {
+    if (key.reload == Reload::live) live_.push_back(path(key));
     out_ += "| `" + path(key) + "` | " + value + " | " + (key.reload == Reload::live ? "live" : "restart") +
             " | " + lead + key.help + " |\n";
   }
   std::string out_ = "| key | default | reload | meaning |\n| --- | --- | --- | --- |\n";
+  std::vector<std::string> live_;
 };
 
 std::vector<Flattener::Entry> flatten(const Config& config) {
@@ -835,6 +838,13 @@ std::string key_table() {
   const Config defaults;
   visit_keys(doc, defaults);
   return doc.table();
+}
+
+std::vector<std::string> live_keys() {
+  Documenter doc;
+  const Config defaults;
+  visit_keys(doc, defaults);
+  return doc.live();
 }
 
 }  // namespace hbone::config

@@ -40,5 +40,7 @@ ReloadPlan plan_reload(const Config& running, const Config& loaded);
 
 // Every key as a Markdown table (key, default, reload, meaning): `hbone --config-keys`.
 std::string key_table();
+// The paths of the keys a reload applies (Reload::live); a list's items as "list[].key".
+std::vector<std::string> live_keys();
 
 }  // namespace hbone::config
