@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "client/client_listener.h"
+#include "client/route_decision.h"
 #include "net/own_connections.h"
 #include "net/socket_ops.h"
 
@@ -45,8 +46,8 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
     refuse(fd, CaptureOutcome::loop);
     return;
   }
-  const address::Route* route = address::find_route(worker_.config.client->routes, destination);
-  if (!route) {
+  RouteDecision decision = decide_route(worker_.config.client->routes, destination);
+  if (decision.kind == RouteDecision::Kind::reject) {
     spdlog::warn("capture: src={} dst={}: no route matches, reset", source, target);
     refuse(fd, CaptureOutcome::unrouted);
     return;
@@ -56,11 +57,11 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
     worker_.metrics.captured[CaptureOutcome::limited].add();
     return;
   }
-  if (route->via.kind == address::RouteVia::Kind::direct) {
+  if (decision.kind == RouteDecision::Kind::direct) {
     worker_.metrics.captured[CaptureOutcome::direct].add();
     auto relay = std::make_unique<DirectConnection>(
         worker_, std::move(fd), original,
-        DirectConnection::Info{std::move(source), std::move(target), route->describe(), std::move(ticket)},
+        DirectConnection::Info{std::move(source), std::move(target), decision.route->describe(), std::move(ticket)},
         [this](DirectConnection* done) {
           auto it = direct_.find(done);
           if (it == direct_.end()) return;  // close_all owns it now
@@ -71,18 +72,13 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
     direct_.emplace(key, std::move(relay));
     return;
   }
-  Upstream upstream{route->via.gateway, route->identity};
-  if (route->via.kind == address::RouteVia::Kind::destination) {
-    upstream.address = net::host_port_of(destination);
-    upstream.address.port = route->via.port;
-  }
   worker_.metrics.captured[CaptureOutcome::tunnel].add();
-  pools_.get(upstream).open_tunnel(
-      std::move(fd), {.role = "client",
-                      .source = std::move(source),
-                      .target = std::move(target),
-                      .ticket = std::move(ticket),
-                      .route = route->describe()});
+  pools_.get(decision.upstream)
+      .open_tunnel(std::move(fd), {.role = "client",
+                                   .source = std::move(source),
+                                   .target = std::move(target),
+                                   .ticket = std::move(ticket),
+                                   .route = decision.route->describe()});
 }
 
 void CaptureListener::close_all() {
