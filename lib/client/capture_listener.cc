@@ -46,7 +46,7 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
     refuse(fd, CaptureOutcome::loop);
     return;
   }
-  RouteDecision decision = decide_route(worker_.config.client->routes, destination);
+  RouteDecision decision = decide_route(pools_.policy().routes, destination);  // a reload may change them
   if (decision.kind == RouteDecision::Kind::reject) {
     spdlog::warn("capture: src={} dst={}: no route matches, reset", source, target);
     refuse(fd, CaptureOutcome::unrouted);

@@ -29,6 +29,8 @@ class PoolSet {
   void drain();
   void close_all();
   void set_policy(std::shared_ptr<const PeerPolicy> policy);
+  // The newest snapshot (client.routes, identities); valid until the next set_policy.
+  const PeerPolicy& policy() const { return *policy_; }
 
  private:
   worker::Context& worker_;

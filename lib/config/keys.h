@@ -175,16 +175,17 @@ void visit_keys(V& v, C& c) {
                    "IP_TRANSPARENT listener, the target is the accepted socket's local address"},
                cap.tproxy, "tproxy", "redirect");
     });
-    v.list(Key{"routes", R::restart,
-               "where captured connections go, first match wins; no match: reset and counted"},
+    v.list(Key{"routes", R::live,
+               "where captured connections go, first match wins; no match: reset and counted. A reload applies "
+               "to new connections; open tunnels keep their route"},
            "{cidr, ports, gateway, identity}", cl.routes, false, [&](auto& r) {
-             v.cidr(Key{"cidr", R::restart, "original destinations this route takes"}, r.cidr);
-             v.numbers(Key{"ports", R::restart, "their ports (empty: every port)"}, r.ports, "port", 1, 65535);
-             v.route_via(Key{"gateway", R::restart,
+             v.cidr(Key{"cidr", R::live, "original destinations this route takes"}, r.cidr);
+             v.numbers(Key{"ports", R::live, "their ports (empty: every port)"}, r.ports, "port", 1, 65535);
+             v.route_via(Key{"gateway", R::live,
                              "`host:port` (a gateway), `destination:15008` (the destination's own "
                              "address, ztunnel-style) or `direct` (untunnelled, in the clear)"},
                          r.via);
-             v.spiffe_id(Key{"identity", R::restart, "when set, the gateway's SPIFFE id must equal it"},
+             v.spiffe_id(Key{"identity", R::live, "when set, the gateway's SPIFFE id must equal it"},
                         r.identity);
            });
   });

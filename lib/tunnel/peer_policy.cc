@@ -27,6 +27,7 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
                                                                  config.tls.own_record_layer);
     }
     policy->gateway_identity = config.client->gateway_identity;
+    policy->routes = config.client->routes;
   }
   return policy;
 }

@@ -6,14 +6,15 @@
 
 #include "config/config.h"
 #include "address/destination_policy.h"
+#include "address/route.h"
 #include "policy/authorization.h"
 #include "tls/certificate_info.h"
 #include "tls/tls_context.h"
 
 namespace hbone::tunnel {
 
-// What SIGHUP replaces while tunnels stay open: the certificates (TLS contexts) and the
-// allow-lists. Immutable once built; each worker swaps in whole snapshots, and each
+// What a reload replaces while tunnels stay open: the certificates (TLS contexts), the
+// allow-lists, the policies and the client's routes. Immutable once built; each worker swaps in whole snapshots, and each
 // connection keeps the snapshot it was made with alive for as long as it needs it.
 struct PeerPolicy {
   // Set when the role runs, unless tls.plaintext_h2c.
@@ -23,6 +24,7 @@ struct PeerPolicy {
   address::DestinationPolicy destinations;                // gateway.allowed_destinations
   std::vector<policy::AuthorizationPolicy> authorization;  // gateway.policies
   std::string gateway_identity;                       // client.gateway_identity
+  std::vector<address::Route> routes;                 // client.routes
   // What the TLS contexts were built from (empty with tls.plaintext_h2c): /certs and the
   // expiry gauge.
   std::vector<tls::CertificateInfo> own_chain;

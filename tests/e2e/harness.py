@@ -76,6 +76,30 @@ def issue_cert(directory, name, spiffe_id):
     return cert, key
 
 
+class ConfigMapDir:
+    """A config file laid out as kubelet mounts a ConfigMap: NAME -> ..data/NAME, ..data ->
+    a timestamped directory; update() writes a new directory and renames a new ..data link
+    over the old one (one atomic rename)."""
+
+    def __init__(self, root, name, config):
+        self.root, self.name, self.version = root, name, 0
+        root.mkdir()
+        self.update(config)
+        os.symlink(f"..data/{name}", root / name)
+
+    @property
+    def path(self):
+        return self.root / self.name
+
+    def update(self, config):
+        self.version += 1
+        directory = self.root / f"..2026_12_01_v{self.version}"
+        directory.mkdir()
+        (directory / self.name).write_text(yaml.safe_dump(config))
+        os.symlink(directory.name, self.root / "..data_tmp")
+        os.rename(self.root / "..data_tmp", self.root / "..data")
+
+
 def merge(base, extra):
     for key, value in (extra or {}).items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):

@@ -104,8 +104,35 @@ def talk(host, port, size):
     print(json.dumps(result), flush=True)
 
 
+def trickle(host, port, seconds):
+    """Sends 4 KiB every 20 ms for `seconds` while reading the server's bytes, then half-closes
+    and reads to EOF: a transfer that spans whatever happens meanwhile."""
+    result = {}
+    try:
+        with socket.create_connection((host, port), timeout=60) as conn:
+            received = {}
+            reader = threading.Thread(target=lambda: received.update(zip(("sha256", "count"), read_to_eof(conn))))
+            reader.start()
+            digest, sent, deadline = hashlib.sha256(), 0, time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                chunk = payload(4096, sent)
+                conn.sendall(chunk)
+                digest.update(chunk)
+                sent += len(chunk)
+                time.sleep(0.02)
+            conn.shutdown(socket.SHUT_WR)
+            reader.join(60)
+            result = {"sent_sha256": digest.hexdigest(), "sent": sent,
+                      "received_sha256": received.get("sha256"), "received": received.get("count")}
+    except OSError as e:
+        result["error"] = str(e)
+    print(json.dumps(result), flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0)
+    elif sys.argv[1] == "trickle":
+        trickle(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     else:
         talk(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

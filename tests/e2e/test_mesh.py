@@ -19,7 +19,7 @@ import time
 import pytest
 
 import netns
-from harness import ROOT, Hbone, tls
+from harness import ROOT, ConfigMapDir, Hbone, tls
 
 pytestmark = pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
 
@@ -41,7 +41,7 @@ ROUTES = [
 
 
 class Mesh:
-    def __init__(self, topo, tmp_path, client_extra=None, node_b_extra=None):
+    def __init__(self, topo, tmp_path, client_extra=None, node_b_extra=None, routes=ROUTES, configmap=False):
         self.topo = topo
         self.a = topo.add_node("a", A)
         self.b = topo.add_node("b", B)
@@ -54,9 +54,13 @@ class Mesh:
                             netns=self.b)
         self.egress_gw = Hbone(tmp_path, "egress", {"tls": tls("gateway"), "gateway": {
             "listen": f"{EGRESS}:15008", "allowed_destinations": [f"{EXT}:8080"]}}, netns=self.egress)
-        config = {"tls": tls("client"), "client": {"capture": {"listen": "127.0.0.1:15001"}, "routes": ROUTES}}
+        config = {"tls": tls("client"), "client": {"capture": {"listen": "127.0.0.1:15001"}, "routes": routes}}
         config.update(client_extra or {})
-        self.pod_a = Hbone(tmp_path, "pod-a", config, netns=self.a)
+        # configmap: pod A's config mounted as kubelet mounts a ConfigMap (update() swaps it).
+        self.configmap = ConfigMapDir(tmp_path / "pod-a-config", "pod-a.yaml", config) if configmap else None
+        self.pod_a_config = config
+        self.pod_a = Hbone(tmp_path, "pod-a", config, netns=self.a,
+                           config_path=self.configmap.path if configmap else None)
         self.daemons = [self.pod_a, self.node_b, self.egress_gw]
 
     def stop(self):
@@ -249,3 +253,31 @@ def test_capture_script_is_idempotent_and_removes_everything(topo):
     assert topo.run(ns, "iptables", "-t", "nat", "-S").stdout == rules
     topo.run(ns, CAPTURE, "remove")
     assert topo.run(ns, "iptables", "-t", "nat", "-S").stdout == before
+
+
+def test_route_added_by_a_configmap_swap_takes_traffic_at_once(make_mesh):
+    """A route added to the running sidecar's config (kubelet's ..data swap, no signal) takes
+    captured traffic within a second; a transfer on another route spans the swap whole."""
+    mesh = make_mesh(routes=ROUTES[:3], configmap=True)  # no route to the external network
+    pod_b_server = mesh.serve(mesh.b, 9100, "talkfirst", MiB)
+    trickle = mesh.topo.spawn(mesh.a, *APP, "trickle", B, "9100", "3", stdout=subprocess.PIPE, text=True)
+    ext_server = mesh.serve(mesh.ext, 8080, "talkfirst", 1000)
+    assert mesh.talk(EXT, 8080, 1000, timeout=20).get("error") == "reset"  # unrouted
+    mesh.pod_a.wait_for_log(f"dst={EXT}:8080: no route matches, reset")
+
+    mesh.configmap.update({**mesh.pod_a_config, "client": {**mesh.pod_a_config["client"], "routes": ROUTES}})
+    swapped = time.monotonic()
+    while "error" in (result := mesh.talk(EXT, 8080, 1000, timeout=20)):
+        assert time.monotonic() - swapped < 1.0 + 0.5, result  # the watch settles 200 ms after the rename
+    assert result["received"] == 1000 and mesh.seen(ext_server)["received"] == 1000
+    mesh.pod_a.wait_for_log("reload (the config file changed): live keys applied")
+    mesh.pod_a.wait_for_log(f'dst={EXT}:8080 route="198.18.1.0/24 via {EGRESS}:15008" status=200')
+
+    # The pod B transfer that was open across the swap, every byte both ways.
+    ready, _, _ = select.select([trickle.stdout], [], [], 30)
+    assert ready, "the trickling transfer did not finish"
+    sent = json.loads(trickle.stdout.readline())
+    seen = mesh.seen(pod_b_server)
+    assert "error" not in sent and "error" not in seen, (sent, seen)
+    assert (sent["received"], sent["received_sha256"]) == (MiB, seen["sent_sha256"])
+    assert (seen["received"], seen["received_sha256"]) == (sent["sent"], sent["sent_sha256"])

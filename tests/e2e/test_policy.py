@@ -4,14 +4,13 @@ the metrics), and a config swapped in the way kubelet updates a ConfigMap (a `..
 symlink renamed, no signal) resets the open tunnel it no longer allows within a second while
 the others carry on."""
 
-import os
 import time
 
 import h2.events
 import yaml
 
 from h2client import H2Client
-from harness import LOOPBACK_TARGETS, Hbone, TargetServer, echo, issue_cert, random_bytes, tls
+from harness import LOOPBACK_TARGETS, ConfigMapDir, Hbone, TargetServer, echo, issue_cert, random_bytes, tls
 
 OTHER = "spiffe://cluster.local/ns/default/sa/other"
 PAYMENTS = "spiffe://cluster.local/ns/payments/sa/api"
@@ -28,30 +27,6 @@ def policies(payments_host, payments_port, client_ports=None):
                     "to": {"cidrs": [f"{payments_host}/32"], "ports": [payments_port]}}]},
         {"name": "client", "rules": [client_rule]},
     ]
-
-
-class ConfigMapDir:
-    """A config file laid out as kubelet mounts a ConfigMap: NAME -> ..data/NAME, ..data ->
-    a timestamped directory; update() writes a new directory and renames a new ..data link
-    over the old one (one atomic rename)."""
-
-    def __init__(self, root, name, config):
-        self.root, self.name, self.version = root, name, 0
-        root.mkdir()
-        self.update(config)
-        os.symlink(f"..data/{name}", root / name)
-
-    @property
-    def path(self):
-        return self.root / self.name
-
-    def update(self, config):
-        self.version += 1
-        directory = self.root / f"..2026_12_01_v{self.version}"
-        directory.mkdir()
-        (directory / self.name).write_text(yaml.safe_dump(config))
-        os.symlink(directory.name, self.root / "..data_tmp")
-        os.rename(self.root / "..data_tmp", self.root / "..data")
 
 
 def tunnel(port, cert, target):

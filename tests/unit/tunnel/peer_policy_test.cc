@@ -32,6 +32,8 @@ config::Config base() {
   c.gateway->policies = {{"p", false, {rule}}};
   c.client.emplace();
   c.client->gateway_identity = "spiffe://cluster.local/ns/default/sa/gateway";
+  c.client->routes = {{*address::Cidr::parse("198.18.0.0/15"), {443}, *address::RouteVia::parse("destination:15008", nullptr),
+                       "spiffe://cluster.local/ns/default/sa/node"}};
   return c;
 }
 
@@ -49,6 +51,7 @@ std::string seen(const config::Config& c) {
     out << "chain " << p->own_chain.front().serial << " ca " << p->ca_bundle.front().serial << " ids "
         << join(p->allowed_identities) << " dst " << join(p->destinations.entries()) << " gw "
         << p->gateway_identity;
+    for (const auto& route : p->routes) out << " route " << route.describe() << " " << route.identity;
     for (const auto& policy : p->authorization) {
       out << " policy " << policy.name << (policy.deny ? " deny" : " allow");
       for (const auto& r : policy.rules) {
@@ -89,6 +92,11 @@ TEST(PeerPolicy, EveryLiveKeyIsReadIntoTheSnapshot) {
       {"gateway.policies[].rules[].to.cidrs", [&](auto& c) { rule(c).to.cidrs.clear(); }},
       {"gateway.policies[].rules[].to.ports", [&](auto& c) { rule(c).to.ports = {80}; }},
       {"client.gateway_identity", [](auto& c) { c.client->gateway_identity = ""; }},
+      {"client.routes", [](auto& c) { c.client->routes.clear(); }},
+      {"client.routes[].cidr", [](auto& c) { c.client->routes[0].cidr = *address::Cidr::parse("10.0.0.0/8"); }},
+      {"client.routes[].ports", [](auto& c) { c.client->routes[0].ports.clear(); }},
+      {"client.routes[].gateway", [](auto& c) { c.client->routes[0].via = *address::RouteVia::parse("direct", nullptr); }},
+      {"client.routes[].identity", [](auto& c) { c.client->routes[0].identity = ""; }},
   };
   std::vector<std::string> probed;
   for (const auto& [key, change] : probes) probed.push_back(key);
