@@ -65,7 +65,8 @@ bool Route::matches(const sockaddr* destination) const {
 std::string Route::describe() const {
   std::string text = cidr.to_string();
   for (size_t i = 0; i < ports.size(); ++i) text += (i ? "," : ":") + std::to_string(ports[i]);
-  return text + " via " + via.to_string();
+  text += " via " + via.to_string();
+  return through ? text + " through " + through->to_string() : text;
 }
 
 const Route* find_route(const std::vector<Route>& routes, const sockaddr* destination) {

@@ -35,9 +35,13 @@ struct Route {
   std::vector<uint16_t> ports;  // empty: every port
   RouteVia via;
   std::string identity;  // the gateway's expected SPIFFE id; empty: any in the trust domain
+  // Double HBONE (another network): the tunnel to `via`'s gateway runs inside a tunnel
+  // through this east-west gateway, which sees only ciphertext.
+  std::optional<HostPort> through = {};
+  std::string through_identity = {};  // the east-west gateway's expected SPIFFE id
 
   bool matches(const sockaddr* destination) const;
-  // "CIDR[:ports] via VIA": how the access log and /debug/tunnels name it.
+  // "CIDR[:ports] via VIA[ through HOST:PORT]": how the access log and /debug/tunnels name it.
   std::string describe() const;
 };
 

@@ -1,6 +1,7 @@
 #include "client/client_connection.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -12,16 +13,33 @@ namespace hbone::client {
 
 ClientConnection::ClientConnection(worker::Context& worker, Upstream upstream,
                                    std::shared_ptr<const PeerPolicy> policy, OnClosed on_closed,
-                                   Reopen reopen)
+                                   Reopen reopen, Carrier carrier)
     : H2Connection(worker, policy->client_tls, Side::client),
       upstream_(std::move(upstream)),
       policy_(std::move(policy)),
       on_closed_(std::move(on_closed)),
-      reopen_(std::move(reopen)) {}
+      reopen_(std::move(reopen)),
+      carrier_(std::move(carrier)) {}
 
 void ClientConnection::connect() {
   std::string gateway = upstream_.address.to_string();
   set_peer_address(gateway);
+  if (carrier_) {
+    // Double HBONE: TLS and HTTP/2 to the gateway over one end of a socket pair, the
+    // other end carried by a tunnel through the east-west gateway (CONNECT gateway).
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+      close("cannot make a socket pair for the tunnel through " + upstream_.through->to_string());
+      return;
+    }
+    net::Fd inner(pair[0]), outer(pair[1]);
+    carrier_(std::move(outer), {.role = "client",
+                                .source = "hbone (inner connection to " + gateway + ")",
+                                .target = gateway,
+                                .route = "double HBONE through " + upstream_.through->to_string()});
+    start(std::move(inner), gateway);
+    return;
+  }
   net::DialOptions options{config().client->connect_timeout, config().socket.mark};
   dialer_ = std::make_unique<net::Dialer>(loop(), upstream_.address, options, nullptr, [this, gateway](net::Dialer::Result r) {
     loop().retire(std::move(dialer_));  // we are inside its callback

@@ -26,10 +26,13 @@ class ClientConnection final : public h2::H2Connection {
   using OnClosed = std::function<void(ClientConnection*)>;
   // Places a local connection on some pooled connection (the pool's job).
   using Reopen = std::function<void(net::Fd, Tunnel::Info)>;
+  // Double HBONE: takes the outer end of a socket pair and carries it in a tunnel.
+  using Carrier = std::function<void(net::Fd, Tunnel::Info)>;
   ClientConnection(worker::Context& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy,
-                   OnClosed on_closed, Reopen reopen);
+                   OnClosed on_closed, Reopen reopen, Carrier carrier = {});
 
-  // Dials the upstream gateway and starts the handshake.
+  // Dials the upstream gateway (or, double HBONE, has a tunnel carry the connection to it)
+  // and starts the handshake.
   void connect();
   void open_tunnel(net::Fd local, Tunnel::Info info);
 
@@ -58,6 +61,7 @@ class ClientConnection final : public h2::H2Connection {
   std::shared_ptr<const PeerPolicy> policy_;
   OnClosed on_closed_;
   Reopen reopen_;
+  Carrier carrier_;
   std::unique_ptr<net::Dialer> dialer_;
   std::vector<std::unique_ptr<Tunnel>> pending_;
   bool overflow_ = false;  // the dial failed for lack of descriptors

@@ -7,8 +7,12 @@
 namespace hbone::client {
 
 ConnectionPool::ConnectionPool(worker::Context& worker, Upstream upstream,
-                               std::shared_ptr<const PeerPolicy> policy)
-    : worker_(worker), upstream_(std::move(upstream)), policy_(std::move(policy)), connections_(worker.loop) {}
+                               std::shared_ptr<const PeerPolicy> policy, Carrier carrier)
+    : worker_(worker),
+      upstream_(std::move(upstream)),
+      policy_(std::move(policy)),
+      carrier_(std::move(carrier)),
+      connections_(worker.loop) {}
 
 ClientConnection& ConnectionPool::acquire() {
   ClientConnection* found = nullptr;
@@ -18,7 +22,7 @@ ClientConnection& ConnectionPool::acquire() {
   if (found) return *found;
   ClientConnection& conn = connections_.add(std::make_unique<ClientConnection>(
       worker_, upstream_, policy_, [this](ClientConnection* c) { connections_.release(c); },
-      [this](net::Fd local, Tunnel::Info info) { open_tunnel(std::move(local), std::move(info)); }));
+      [this](net::Fd local, Tunnel::Info info) { open_tunnel(std::move(local), std::move(info)); }, carrier_));
   conn.connect();
   return conn;
 }

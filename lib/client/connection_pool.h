@@ -13,7 +13,11 @@ namespace hbone::client {
 // connection is dialled. Parallel tunnels thus spread over several TLS connections.
 class ConnectionPool {
  public:
-  ConnectionPool(worker::Context& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy);
+  // How a connection of a double-HBONE pool reaches its gateway: one end of a socket pair
+  // handed to a tunnel of the east-west gateway's pool. Empty: dialled over TCP.
+  using Carrier = ClientConnection::Carrier;
+  ConnectionPool(worker::Context& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy,
+                 Carrier carrier = {});
   ~ConnectionPool() { close_all(); }  // before the set: no retried tunnel is placed again
 
   // Puts a local connection on a pooled connection with room (dialling one if needed).
@@ -36,6 +40,7 @@ class ConnectionPool {
   worker::Context& worker_;
   Upstream upstream_;
   std::shared_ptr<const PeerPolicy> policy_;
+  Carrier carrier_;
   h2::ConnectionSet<ClientConnection> connections_;
   bool stopping_ = false;  // draining or closing: retried tunnels are not placed again
 };

@@ -7,7 +7,16 @@ PoolSet::PoolSet(worker::Context& worker, std::shared_ptr<const PeerPolicy> poli
 
 ConnectionPool& PoolSet::get(const Upstream& upstream) {
   std::unique_ptr<ConnectionPool>& pool = pools_[upstream.key()];
-  if (!pool) pool = std::make_unique<ConnectionPool>(worker_, upstream, policy_);
+  if (pool) return *pool;
+  ConnectionPool::Carrier carrier;
+  if (upstream.through) {
+    // Double HBONE: each connection of this pool is carried by a tunnel of the east-west
+    // gateway's pool (made on first use, swept like any other once it has no connection).
+    carrier = [this, outer = upstream.outer()](net::Fd fd, Tunnel::Info info) {
+      get(outer).open_tunnel(std::move(fd), std::move(info));
+    };
+  }
+  pool = std::make_unique<ConnectionPool>(worker_, upstream, policy_, std::move(carrier));
   return *pool;
 }
 

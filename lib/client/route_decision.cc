@@ -8,7 +8,7 @@ RouteDecision decide_route(const std::vector<address::Route>& routes, const sock
   const address::Route* route = address::find_route(routes, destination);
   if (!route) return {};
   if (route->via.kind == address::RouteVia::Kind::direct) return {RouteDecision::Kind::direct, route, {}};
-  Upstream upstream{route->via.gateway, route->identity};
+  Upstream upstream{route->via.gateway, route->identity, route->through, route->through_identity};
   if (route->via.kind == address::RouteVia::Kind::destination) {
     // ztunnel's node-to-node path: the destination's own address, on the HBONE port.
     upstream.address = net::host_port_of(destination);

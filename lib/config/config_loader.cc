@@ -164,7 +164,7 @@ class MapReader {
   }
 
   // A listen address that may be "" (off).
-  void optional_listen(const std::string& key, std::optional<address::HostPort>& out) {
+  void optional_host_port(const std::string& key, std::optional<address::HostPort>& out, bool listen) {
     YAML::Node n = child(key);
     if (!n) return;
     if (n.IsScalar() && n.Scalar().empty()) {
@@ -172,7 +172,7 @@ class MapReader {
       return;
     }
     address::HostPort value;
-    if (host_port_node(n, path(key), value, true)) out = value;
+    if (host_port_node(n, path(key), value, listen)) out = value;
   }
 
   bool host_port_node(const YAML::Node& n, const std::string& name, address::HostPort& out,
@@ -304,8 +304,8 @@ class Parser {
     if (needed ? !required(key) : skipped(key)) return;
     reader().host_port(key.name, out, listen);
   }
-  void optional_listen(const Key& key, std::optional<address::HostPort>& out) {
-    if (!skipped(key)) reader().optional_listen(key.name, out);
+  void optional_host_port(const Key& key, std::optional<address::HostPort>& out, bool listen) {
+    if (!skipped(key)) reader().optional_host_port(key.name, out, listen);
   }
   void spiffe_id(const Key& key, std::string& out) {
     if (skipped(key)) return;
@@ -557,6 +557,17 @@ void validate(const YAML::Node& root, Config& config, Diagnostics& diag) {
     if (!client->capture && !client->routes.empty()) {
       diag.error(field(at, "routes"), "client.capture", "required with client.routes (routes apply to captured connections)");
     }
+    YAML::Node routes = field(at, "routes");
+    for (size_t i = 0; i < client->routes.size(); ++i) {
+      const auto& route = client->routes[i];
+      YAML::Node item = routes && routes.IsSequence() && i < routes.size() ? routes[i] : routes;
+      std::string path = "client.routes[" + std::to_string(i) + "].via";
+      if (route.through && route.via.kind == address::RouteVia::Kind::direct) {
+        diag.error(field(item, "via"), path, "a direct route has no gateway to reach through another");
+      } else if (!route.through && !route.through_identity.empty()) {
+        diag.error(field(item, "via_identity"), path + "_identity", "set without via");
+      }
+    }
     if (tls.plaintext_h2c) {
       for (const auto& route : client->routes) {
         if (!route.identity.empty()) {
@@ -600,7 +611,7 @@ class ValueWriter {
   void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { self().put(key, v); }
   void toggle(const Key& key, bool v, const char* on, const char* off) { self().put(key, v ? on : off); }
   void host_port(const Key& key, const address::HostPort& v, bool, bool) { self().put(key, v.to_string()); }
-  void optional_listen(const Key& key, const std::optional<address::HostPort>& v) {
+  void optional_host_port(const Key& key, const std::optional<address::HostPort>& v, bool) {
     self().put(key, v ? v->to_string() : "");
   }
   void spiffe_id(const Key& key, const std::string& v) { self().put(key, v); }
@@ -745,7 +756,7 @@ class Documenter : PathTracker {
   void host_port(const Key& key, const address::HostPort& v, bool, bool required) {
     row(key, required ? "required" : v.to_string());
   }
-  void optional_listen(const Key& key, const std::optional<address::HostPort>&) { row(key, "\"\" (off)"); }
+  void optional_host_port(const Key& key, const std::optional<address::HostPort>&, bool) { row(key, "\"\""); }
   void spiffe_id(const Key& key, const std::string& v) { string(key, v); }
   void identities(const Key& key, const std::vector<std::string>&) { row(key, "[]"); }
   void destinations(const Key& key, const address::DestinationPolicy&) { row(key, "[]"); }

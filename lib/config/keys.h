@@ -33,7 +33,7 @@ inline constexpr uint64_t kMaxBufferMemory = 1ull << 40;
 //   list(Key, what, vector, required, fn)  a list of mappings (non-empty when required)
 //   integer(Key, T&, min, max)  size(Key, uint32_t& or uint64_t&, min, max)  duration(Key, ms&, min)
 //   string(Key, s)  boolean(Key, b)  choice(Key, s, {words})  toggle(Key, b, on, off)
-//   host_port(Key, HostPort&, listen, required)  optional_listen(Key, optional<HostPort>&) ("": off)
+//   host_port(Key, HostPort&, listen, required)  optional_host_port(Key, optional<HostPort>&, listen) ("": none)
 //   spiffe_id(Key, s)  identities(Key, list)
 //   destinations(Key, DestinationPolicy&)  window(Key, uint32_t&, bool& automatic)
 //   cidr(Key, Cidr&)  route_via(Key, RouteVia&)   (all required)
@@ -62,10 +62,10 @@ void visit_keys(V& v, C& c) {
     v.host_port(Key{"listen", R::restart,
                   "admin endpoint (metrics, profiles, tunnels); port 0 = any, the bound address is logged"},
               c.admin.listen, true, false);
-    v.optional_listen(Key{"metrics_listen", R::restart,
+    v.optional_host_port(Key{"metrics_listen", R::restart,
                           "read-only endpoint for Prometheus and probes (GET /metrics and /healthz/ready "
                           "only), e.g. 0.0.0.0:15020; \"\": none. Keep admin.listen on loopback"},
-                      c.admin.metrics_listen);
+                      c.admin.metrics_listen, true);
   });
   v.section(Key{"tls", R::restart, ""}, [&] {
     v.string(Key{"cert", R::live, "certificate chain (PEM); required with TLS; re-read on SIGHUP"}, c.tls.cert);
@@ -178,7 +178,7 @@ void visit_keys(V& v, C& c) {
     v.list(Key{"routes", R::live,
                "where captured connections go, first match wins; no match: reset and counted. A reload applies "
                "to new connections; open tunnels keep their route"},
-           "{cidr, ports, gateway, identity}", cl.routes, false, [&](auto& r) {
+           "{cidr, ports, gateway, identity, via, via_identity}", cl.routes, false, [&](auto& r) {
              v.cidr(Key{"cidr", R::live, "original destinations this route takes"}, r.cidr);
              v.numbers(Key{"ports", R::live, "their ports (empty: every port)"}, r.ports, "port", 1, 65535);
              v.route_via(Key{"gateway", R::live,
@@ -187,6 +187,12 @@ void visit_keys(V& v, C& c) {
                          r.via);
              v.spiffe_id(Key{"identity", R::live, "when set, the gateway's SPIFFE id must equal it"},
                         r.identity);
+             v.optional_host_port(Key{"via", R::live,
+                                      "double HBONE: reach the gateway through a tunnel to this east-west "
+                                      "gateway (host:port), TLS and HTTP/2 to the gateway inside it; \"\": none"},
+                                  r.through, false);
+             v.spiffe_id(Key{"via_identity", R::live, "when set, the east-west gateway's SPIFFE id must equal it"},
+                        r.through_identity);
            });
   });
   v.section(Key{"http2", R::restart, ""}, [&] {

@@ -41,7 +41,8 @@ ROUTES = [
 
 
 class Mesh:
-    def __init__(self, topo, tmp_path, client_extra=None, node_b_extra=None, routes=ROUTES, configmap=False):
+    def __init__(self, topo, tmp_path, client_extra=None, node_b_extra=None, routes=ROUTES, configmap=False,
+                 egress_extra=None):
         self.topo = topo
         self.a = topo.add_node("a", A)
         self.b = topo.add_node("b", B)
@@ -53,7 +54,8 @@ class Mesh:
                                                  "gateway": {"listen": f"{B}:15008", **(node_b_extra or {})}},
                             netns=self.b)
         self.egress_gw = Hbone(tmp_path, "egress", {"tls": tls("gateway"), "gateway": {
-            "listen": f"{EGRESS}:15008", "allowed_destinations": [f"{EXT}:8080"]}}, netns=self.egress)
+            "listen": f"{EGRESS}:15008", "allowed_destinations": [f"{EXT}:8080"], **(egress_extra or {})}},
+            netns=self.egress)
         config = {"tls": tls("client"), "client": {"capture": {"listen": "127.0.0.1:15001"}, "routes": routes}}
         config.update(client_extra or {})
         # configmap: pod A's config mounted as kubelet mounts a ConfigMap (update() swaps it).
@@ -281,3 +283,37 @@ def test_route_added_by_a_configmap_swap_takes_traffic_at_once(make_mesh):
     assert "error" not in sent and "error" not in seen, (sent, seen)
     assert (sent["received"], sent["received_sha256"]) == (MiB, seen["sent_sha256"])
     assert (seen["received"], seen["received_sha256"]) == (sent["sent"], sent["sent_sha256"])
+
+
+def test_double_hbone_through_an_east_west_gateway(make_mesh, tmp_path):
+    """Another network: pod A reaches the external network's node through the east-west
+    gateway (the egress namespace), which sees only a CONNECT to the remote node's :15008
+    and ciphertext; TLS and HTTP/2 to the remote node run inside that tunnel, pooled: a
+    second tunnel costs no handshake."""
+    routes = [{"cidr": "198.18.1.0/24", "gateway": "destination:15008", "identity": GATEWAY_ID,
+               "via": f"{EGRESS}:15008", "via_identity": GATEWAY_ID}]
+    mesh = make_mesh(routes=routes, egress_extra={"allowed_destinations": [f"{EXT}:15008"]})
+    remote = Hbone(tmp_path, "remote", {"tls": tls("gateway"), "gateway": {"listen": f"{EXT}:15008"}},
+                   netns=mesh.ext)
+    mesh.daemons.append(remote)
+
+    times = []
+    for port in (8080, 8081):
+        start = time.monotonic()
+        _, seen = mesh.exchange(mesh.ext, EXT, port, MiB)
+        times.append(time.monotonic() - start)
+        assert seen["peer"] == EXT  # dialled by the remote node's gateway
+        remote.wait_for_log(f"peer={CLIENT_ID} dst={EXT}:{port} status=200 sent={MiB} received={MiB}")
+    print(f"double HBONE: first exchange {times[0] * 1000:.0f} ms, second {times[1] * 1000:.0f} ms")
+    # One TLS handshake at each gateway: the inner connection is pooled, and so is its carrier.
+    assert remote.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 1
+    assert mesh.egress_gw.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 1
+    # The east-west gateway carries one tunnel, to the remote node's HBONE port, for pod A.
+    (conn,) = json.loads(mesh.egress_gw.admin_request("/debug/tunnels")[1])["connections"]
+    assert conn["peer_identity"] == CLIENT_ID
+    assert [t["target"] for t in conn["tunnels"]] == [f"{EXT}:15008"]
+    # Pod A shows both pools: the inner one through the east-west gateway, and its carrier.
+    pools = {c["pool"] for c in json.loads(mesh.pod_a.admin_request("/debug/tunnels")[1])["connections"]}
+    assert pools == {f"{EXT}:15008 {GATEWAY_ID} through {EGRESS}:15008 {GATEWAY_ID}", f"{EGRESS}:15008 {GATEWAY_ID}"}
+    mesh.pod_a.wait_for_log(f'dst={EXT}:8081 route="198.18.1.0/24 via destination:15008 through {EGRESS}:15008" '
+                            "status=200")

@@ -51,7 +51,9 @@ std::string seen(const config::Config& c) {
     out << "chain " << p->own_chain.front().serial << " ca " << p->ca_bundle.front().serial << " ids "
         << join(p->allowed_identities) << " dst " << join(p->destinations.entries()) << " gw "
         << p->gateway_identity;
-    for (const auto& route : p->routes) out << " route " << route.describe() << " " << route.identity;
+    for (const auto& route : p->routes) {
+      out << " route " << route.describe() << " " << route.identity << " " << route.through_identity;
+    }
     for (const auto& policy : p->authorization) {
       out << " policy " << policy.name << (policy.deny ? " deny" : " allow");
       for (const auto& r : policy.rules) {
@@ -97,6 +99,8 @@ TEST(PeerPolicy, EveryLiveKeyIsReadIntoTheSnapshot) {
       {"client.routes[].ports", [](auto& c) { c.client->routes[0].ports.clear(); }},
       {"client.routes[].gateway", [](auto& c) { c.client->routes[0].via = *address::RouteVia::parse("direct", nullptr); }},
       {"client.routes[].identity", [](auto& c) { c.client->routes[0].identity = ""; }},
+      {"client.routes[].via", [](auto& c) { c.client->routes[0].through = address::HostPort{"198.18.0.9", 15008}; }},
+      {"client.routes[].via_identity", [](auto& c) { c.client->routes[0].through_identity = "spiffe://x/y"; }},
   };
   std::vector<std::string> probed;
   for (const auto& [key, change] : probes) probed.push_back(key);
