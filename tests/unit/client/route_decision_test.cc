@@ -49,6 +49,23 @@ TEST(RouteDecision, GatewayRoutesTunnelToTheGateway) {
   EXPECT_EQ(decision.route->describe(), kRoutes[2].describe());
 }
 
+// Double HBONE: the upstream is the remote gateway, reached through the east-west one; its
+// pool is keyed by both, apart from a pool straight to the same gateway.
+TEST(RouteDecision, ViaRoutesGoThroughTheEastWestGateway) {
+  auto remote = route("198.20.0.0/16", "destination:15008", {}, "spiffe://cluster.local/ns/default/sa/node");
+  remote.through = address::HostPort{"198.18.0.9", 15008};
+  remote.through_identity = "spiffe://cluster.local/ns/istio-system/sa/eastwest";
+  auto pod = test::socket_address("198.20.1.5:80");
+  auto decision = decide_route({remote}, test::sa(pod));
+  ASSERT_EQ(decision.kind, RouteDecision::Kind::tunnel);
+  EXPECT_EQ(decision.upstream.address.to_string(), "198.20.1.5:15008");
+  ASSERT_TRUE(decision.upstream.through);
+  EXPECT_EQ(decision.upstream.outer().key(), "198.18.0.9:15008 spiffe://cluster.local/ns/istio-system/sa/eastwest");
+  EXPECT_EQ(decision.upstream.key(), "198.20.1.5:15008 spiffe://cluster.local/ns/default/sa/node through "
+                                     "198.18.0.9:15008 spiffe://cluster.local/ns/istio-system/sa/eastwest");
+  EXPECT_EQ(remote.describe(), "198.20.0.0/16 via destination:15008 through 198.18.0.9:15008");
+}
+
 TEST(RouteDecision, NoRouteRejects) {
   auto v6 = test::socket_address("[fd00::1]:443");  // no IPv6 route
   auto decision = decide_route(kRoutes, test::sa(v6));
