@@ -216,12 +216,16 @@ TEST_F(ConfigLoaderTest, CaptureAndRoutes) {
     - {cidr: 198.18.0.0/24, ports: [80, 8080], gateway: destination:15008, identity: spiffe://cluster.local/ns/b/sa/b}
     - {cidr: 0.0.0.0/0, gateway: egress.mesh:15008}
     - {cidr: "fd00::/16", gateway: direct}
+    - {cidr: 198.19.0.0/16, gateway: destination:15008, via: eastwest.mesh:15008, via_identity: spiffe://cluster.local/ns/e/sa/e}
 socket:
   mark: 0x539
 )");
   ASSERT_TRUE(c.client->capture);
   EXPECT_TRUE(c.client->capture->tproxy);
-  ASSERT_EQ(c.client->routes.size(), 3u);
+  ASSERT_EQ(c.client->routes.size(), 4u);
+  EXPECT_EQ(c.client->routes[3].describe(), "198.19.0.0/16 via destination:15008 through eastwest.mesh:15008");
+  EXPECT_EQ(c.client->routes[3].through_identity, "spiffe://cluster.local/ns/e/sa/e");
+  EXPECT_FALSE(c.client->routes[0].through);
   EXPECT_EQ(c.client->routes[0].describe(), "198.18.0.0/24:80,8080 via destination:15008");
   EXPECT_EQ(c.client->routes[0].identity, "spiffe://cluster.local/ns/b/sa/b");
   EXPECT_EQ(c.client->routes[1].via.kind, hbone::address::RouteVia::Kind::gateway);
@@ -242,6 +246,10 @@ TEST_F(ConfigLoaderTest, BadRoutes) {
   EXPECT_EQ(problem(routes + "    - {cidr: 10.0.0.0/8}\n"), "t.yaml:8: client.routes[0].gateway: required");
   EXPECT_EQ(problem(routes + "    - {cidr: 10.0.0.0/8, gateway: direct, ports: [0]}\n"),
             "t.yaml:8: client.routes[0].ports: bad port \"0\" (1..65535)");
+  EXPECT_EQ(problem(routes + "    - {cidr: 10.0.0.0/8, gateway: direct, via: 10.0.0.1:15008}\n"),
+            "t.yaml:8: client.routes[0].via: a direct route has no gateway to reach through another");
+  EXPECT_EQ(problem(routes + "    - {cidr: 10.0.0.0/8, gateway: direct, via_identity: spiffe://a/b}\n"),
+            "t.yaml:8: client.routes[0].via_identity: set without via");
   EXPECT_EQ(problem(tls_block() + "client:\n  capture: {}\n"),
             "t.yaml:6: client.routes: required with client.capture (every captured connection would be reset)");
   EXPECT_EQ(problem(tls_block() + "socket:\n  mark: 0xfffffffff\n" + "client:\n  capture: {}\n  routes: [{cidr: 0.0.0.0/0, gateway: direct}]\n"),
