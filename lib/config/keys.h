@@ -246,16 +246,16 @@ void visit_keys(V& v, C& c) {
                c.socket.user_timeout, milliseconds(0));
   });
   v.section(Key{"limits", R::restart, ""}, [&] {
-    v.integer(Key{"max_tunnels", R::restart,
+    v.integer(Key{"max_tunnels", R::live,
                   "open tunnels per process (0: no cap); beyond it the gateway answers 503, the client "
                   "resets"},
               c.limits.max_tunnels, 0, 1u << 24);
-    v.integer(Key{"max_tunnels_per_identity", R::restart, "gateway: open tunnels per peer SPIFFE id (0: no cap); "
+    v.integer(Key{"max_tunnels_per_identity", R::live, "gateway: open tunnels per peer SPIFFE id (0: no cap); "
                                                           "beyond it 429"},
               c.limits.max_tunnels_per_identity, 0, 1u << 24);
-    v.duration(Key{"idle_timeout", R::restart, "a tunnel with no byte either way this long is reset (0s: never)"},
+    v.duration(Key{"idle_timeout", R::live, "a tunnel with no byte either way this long is reset (0s: never)"},
                c.limits.idle_timeout, milliseconds(0));
-    v.size(Key{"buffer_memory", R::restart,
+    v.size(Key{"buffer_memory", R::live,
                "user-space bytes all tunnels may hold (read buffers, received bytes not yet written; 0: no "
                "budget); at it, tunnels holding bytes stop reading and returning stream credit until it has room"},
            c.limits.buffer_memory, 0, kMaxBufferMemory);

@@ -225,6 +225,9 @@ int64_t unix_seconds(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective) {
+  admission_.set_limits(policy->limits.max_tunnels, policy->limits.max_tunnels_per_identity);
+  budget_.set_limit(policy->limits.buffer_memory);
+  process_metrics_.buffer_budget = policy->limits.buffer_memory;
   for (auto& worker : workers_) worker->reload(policy);
   {
     std::lock_guard lock(state_mutex_);

@@ -90,6 +90,7 @@ void Worker::stop() {
 void Worker::reload(std::shared_ptr<const tunnel::PeerPolicy> policy) {
   loop_.post([this, policy = std::move(policy)] {
     policy_ = policy;
+    context_.idle_timeout = policy->limits.idle_timeout;
     if (gateway_) gateway_->set_policy(policy);
     if (pools_) pools_->set_policy(policy);
   });

@@ -25,15 +25,18 @@ void Admission::Ticket::release() {
 Admission::Ticket Admission::admit(const std::string& identity, Refusal& refusal) {
   refusal = Refusal::none;
   uint32_t before = active_.fetch_add(1, std::memory_order_relaxed);
-  if (max_tunnels_ && before >= max_tunnels_) {
+  uint32_t max_tunnels = max_tunnels_.load(std::memory_order_relaxed);
+  if (max_tunnels && before >= max_tunnels) {
     active_.fetch_sub(1, std::memory_order_relaxed);
     refusal = Refusal::max_tunnels;
     return {};
   }
-  if (!max_per_identity_ || identity.empty()) return Ticket(this, "");
+  // Counted per identity even without a cap: a reload may set one, and it must see them.
+  if (identity.empty()) return Ticket(this, "");
+  uint32_t max_per_identity = max_per_identity_.load(std::memory_order_relaxed);
   std::lock_guard lock(mutex_);
   uint32_t& count = per_identity_[identity];
-  if (count >= max_per_identity_) {
+  if (max_per_identity && count >= max_per_identity) {
     active_.fetch_sub(1, std::memory_order_relaxed);
     refusal = Refusal::max_tunnels_per_identity;
     return {};

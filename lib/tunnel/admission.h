@@ -35,6 +35,11 @@ class Admission {
 
   Admission(uint32_t max_tunnels, uint32_t max_per_identity)
       : max_tunnels_(max_tunnels), max_per_identity_(max_per_identity) {}
+  // A reload's caps, for tunnels admitted from now on (open ones are not closed to fit).
+  void set_limits(uint32_t max_tunnels, uint32_t max_per_identity) {
+    max_tunnels_.store(max_tunnels, std::memory_order_relaxed);
+    max_per_identity_.store(max_per_identity, std::memory_order_relaxed);
+  }
 
   // A ticket for one more tunnel of `identity` (empty: no per-identity cap), or an empty
   // ticket and the cap that refused it.
@@ -44,8 +49,8 @@ class Admission {
  private:
   void release(const std::string& identity);
 
-  const uint32_t max_tunnels_;
-  const uint32_t max_per_identity_;
+  std::atomic<uint32_t> max_tunnels_;
+  std::atomic<uint32_t> max_per_identity_;
   std::atomic<uint32_t> active_{0};
   std::mutex mutex_;
   std::unordered_map<std::string, uint32_t> per_identity_;

@@ -12,6 +12,7 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
     policy->own_chain = tls::read_certificates(config.tls.cert);
     policy->ca_bundle = tls::read_certificates(config.tls.ca);
   }
+  policy->limits = config.limits;
   if (config.gateway) {
     if (tls) {
       policy->server_tls = std::make_shared<const tls::TlsContext>(files, tls::TlsContext::Role::server,

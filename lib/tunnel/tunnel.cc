@@ -138,7 +138,7 @@ void Tunnel::sample_rate(double seconds) {
   } else {
     idle_seconds_ = 0;
   }
-  auto idle_timeout = conn_.config().limits.idle_timeout;
+  auto idle_timeout = conn_.worker().idle_timeout;
   if (relaying_ && !finished_ && idle_timeout.count() > 0 &&
       idle_seconds_ * 1000 >= static_cast<double>(idle_timeout.count())) {
     conn_.metrics().idle_timeouts[conn_.role()].add();

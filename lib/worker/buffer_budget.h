@@ -16,20 +16,26 @@ namespace hbone::worker {
 class BufferBudget {
  public:
   explicit BufferBudget(uint64_t limit) : limit_(limit) {}
+  // A reload's limit (0: none); tunnels over it stop reading until there is room.
+  void set_limit(uint64_t limit) { limit_.store(limit, std::memory_order_relaxed); }
   void charge(int64_t delta) { used_.fetch_add(delta, std::memory_order_relaxed); }
   // At or above the limit (never with limit 0).
-  bool exhausted() const { return limit_ && used() >= static_cast<int64_t>(limit_); }
+  bool exhausted() const {
+    uint64_t limit = this->limit();
+    return limit && used() >= static_cast<int64_t>(limit);
+  }
   int64_t used() const { return used_.load(std::memory_order_relaxed); }
   // What may still be taken before the limit (unbounded without one).
   uint64_t room() const {
-    if (!limit_) return UINT64_MAX;
-    int64_t left = static_cast<int64_t>(limit_) - used();
+    uint64_t limit = this->limit();
+    if (!limit) return UINT64_MAX;
+    int64_t left = static_cast<int64_t>(limit) - used();
     return left > 0 ? static_cast<uint64_t>(left) : 0;
   }
-  uint64_t limit() const { return limit_; }
+  uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
 
  private:
-  const uint64_t limit_;
+  std::atomic<uint64_t> limit_;
   std::atomic<int64_t> used_{0};
 };
 

@@ -16,6 +16,8 @@ struct Context {
   const config::Config& config;
   metrics::WorkerMetrics& metrics;
   BufferGate& buffers;
+  // limits.idle_timeout as the last reload left it (changed only on this worker's loop).
+  std::chrono::milliseconds idle_timeout = config.limits.idle_timeout;
 
   // Counts a listener's accept() failures into this worker's metrics.
   net::Acceptor::OnError accept_errors() const {

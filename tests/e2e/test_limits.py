@@ -6,6 +6,7 @@ import socket
 import time
 
 import h2.events
+import yaml
 
 from h2client import H2Client
 from harness import Mesh, TargetServer, echo, rejected_at_once
@@ -122,4 +123,31 @@ def test_idle_tunnel_closed_busy_one_kept(tmp_path):
     mesh.client.wait_for_log('close="idle timeout"')
     assert echoes(busy, b"still open")
     busy.close()
+    mesh.stop()
+
+
+def test_caps_change_with_a_reload(tmp_path):
+    """limits.* are live: a reload that lowers the per-identity cap holds back the next
+    tunnel (429) and closes none; one that lifts it admits again."""
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port)
+    gw = mesh.gateway
+    target = f"127.0.0.1:{server.port}"
+    client = H2Client(mesh.gateway_port)
+    open_sids = [client.connect(target)[0] for _ in range(2)]
+    config = yaml.safe_load(gw.config_path.read_text())
+    for cap, expect in [(2, "429"), (0, "200")]:
+        config["limits"] = {"max_tunnels_per_identity": cap}
+        before = gw.metric("hbone_config_reloads_total", result="ok")
+        gw.config_path.write_text(yaml.safe_dump(config))  # watch_config reloads it
+        wait_until(lambda: gw.metric("hbone_config_reloads_total", result="ok") > before)
+        assert client.connect(target)[1] == expect
+    # The two tunnels opened before any cap still carry bytes.
+    for sid in open_sids:
+        client.conn.send_data(sid, b"still here")
+        client.flush()
+        event = client.wait(lambda e, sid=sid: isinstance(e, h2.events.DataReceived) and e.stream_id == sid)
+        assert event.data == b"still here"
+    assert gw.metric("hbone_tunnel_limit_rejections_total", role="gateway", **IDENTITY) == 1
+    client.sock.close()
     mesh.stop()

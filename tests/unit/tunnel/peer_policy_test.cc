@@ -51,6 +51,8 @@ std::string seen(const config::Config& c) {
     out << "chain " << p->own_chain.front().serial << " ca " << p->ca_bundle.front().serial << " ids "
         << join(p->allowed_identities) << " dst " << join(p->destinations.entries()) << " gw "
         << p->gateway_identity;
+    out << " limits " << p->limits.max_tunnels << " " << p->limits.max_tunnels_per_identity << " "
+        << p->limits.idle_timeout.count() << " " << p->limits.buffer_memory;
     for (const auto& route : p->routes) {
       out << " route " << route.describe() << " " << route.identity << " " << route.through_identity;
     }
@@ -95,6 +97,10 @@ TEST(PeerPolicy, EveryLiveKeyIsReadIntoTheSnapshot) {
       {"gateway.policies[].rules[].to.ports", [&](auto& c) { rule(c).to.ports = {80}; }},
       {"client.gateway_identity", [](auto& c) { c.client->gateway_identity = ""; }},
       {"client.routes", [](auto& c) { c.client->routes.clear(); }},
+      {"limits.max_tunnels", [](auto& c) { c.limits.max_tunnels = 7; }},
+      {"limits.max_tunnels_per_identity", [](auto& c) { c.limits.max_tunnels_per_identity = 7; }},
+      {"limits.idle_timeout", [](auto& c) { c.limits.idle_timeout = std::chrono::seconds(7); }},
+      {"limits.buffer_memory", [](auto& c) { c.limits.buffer_memory = 7; }},
       {"client.routes[].cidr", [](auto& c) { c.client->routes[0].cidr = *address::Cidr::parse("10.0.0.0/8"); }},
       {"client.routes[].ports", [](auto& c) { c.client->routes[0].ports.clear(); }},
       {"client.routes[].gateway", [](auto& c) { c.client->routes[0].via = *address::RouteVia::parse("direct", nullptr); }},
