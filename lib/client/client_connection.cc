@@ -40,7 +40,7 @@ void ClientConnection::connect() {
     start(std::move(inner), gateway);
     return;
   }
-  net::DialOptions options{config().client->connect_timeout, config().socket.mark};
+  net::DialOptions options = worker().dial_options(config().client->connect_timeout);
   dialer_ = std::make_unique<net::Dialer>(loop(), upstream_.address, options, nullptr, [this, gateway](net::Dialer::Result r) {
     loop().retire(std::move(dialer_));  // we are inside its callback
     if (r.failure != net::Dialer::Failure::none) {

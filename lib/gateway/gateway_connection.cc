@@ -163,7 +163,7 @@ void GatewayConnection::dial(GatewayStream& stream, const address::HostPort& tar
     return why;
   };
   stream.start_dial(std::make_unique<net::Dialer>(
-      loop(), target, net::DialOptions{config().gateway->connect_timeout, config().socket.mark}, std::move(check),
+      loop(), target, worker().dial_options(config().gateway->connect_timeout), std::move(check),
       [this, id = stream.stream_id()](net::Dialer::Result result) { on_dialed(id, std::move(result)); }));
 }
 

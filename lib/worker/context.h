@@ -2,6 +2,7 @@
 
 #include "config/config.h"
 #include "metrics/worker_metrics.h"
+#include "net/dialer.h"
 #include "net/event_loop.h"
 #include "net/listen_socket.h"
 #include "worker/buffer_budget.h"
@@ -18,6 +19,10 @@ struct Context {
   BufferGate& buffers;
   // limits.idle_timeout as the last reload left it (changed only on this worker's loop).
   std::chrono::milliseconds idle_timeout = config.limits.idle_timeout;
+
+  // What every dial of this worker uses: the role's connect timeout and socket.mark (capture
+  // rules skip marked sockets); socket.* options follow on the connected socket.
+  net::DialOptions dial_options(std::chrono::milliseconds timeout) const { return {timeout, config.socket.mark}; }
 
   // Counts a listener's accept() failures into this worker's metrics.
   net::Acceptor::OnError accept_errors() const {
