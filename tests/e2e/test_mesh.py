@@ -11,7 +11,6 @@ Needs root (namespaces, iptables); skipped only where that is missing."""
 import json
 import select
 import pathlib
-import socket
 import subprocess
 import sys
 import time

@@ -13,7 +13,6 @@ import time
 
 import h2.events
 import pytest
-import yaml
 
 import netns
 
