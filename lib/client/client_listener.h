@@ -14,6 +14,8 @@ class ClientListener {
  public:
   ClientListener(worker::Context& worker, tunnel::Admission& admission, PoolSet& pools, net::Fd listener,
                  address::HostPort target);
+  // A reload named another target for this listener: its next connections go there.
+  void set_target(address::HostPort target) { target_ = std::move(target); }
 
  private:
   void on_accept(net::Fd fd, const sockaddr_storage& peer);

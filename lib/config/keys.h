@@ -161,10 +161,11 @@ void visit_keys(V& v, C& c) {
     v.duration(Key{"pool_idle_timeout", R::restart,
                    "a pooled connection without a tunnel this long is closed with GOAWAY (0s: never)"},
                cl.pool_idle_timeout, milliseconds(0));
-    v.list(Key{"listeners", R::restart, "accept on `listen`, CONNECT to `target`"}, "{listen, target}",
+    v.list(Key{"listeners", R::live, "accept on `listen`, CONNECT to `target`; a reload binds new ones, closes removed ones (their tunnels "
+                                                "carry on) and retargets the rest"}, "{listen, target}",
            cl.listeners, false, [&](auto& l) {
-             v.host_port(Key{"listen", R::restart, "local listener (IP literal)"}, l.listen, true, true);
-             v.host_port(Key{"target", R::restart, "CONNECT authority (host:port)"}, l.target, false, true);
+             v.host_port(Key{"listen", R::live, "local listener (IP literal)"}, l.listen, true, true);
+             v.host_port(Key{"target", R::live, "CONNECT authority (host:port)"}, l.target, false, true);
            });
     v.optional_section(Key{"capture", R::restart, "transparent capture of outbound TCP (sidecar, egress)"},
                        cl.capture, [&](auto& cap) {

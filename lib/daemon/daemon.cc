@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <system_error>
 
 #include "config/config_loader.h"
@@ -30,7 +31,7 @@ namespace {
 // Binds `address` once per worker. Port 0 is resolved by the first bind so that all
 // workers share one port.
 std::vector<net::Fd> bind_all(const std::string& key, address::HostPort address, unsigned workers,
-                              net::OwnListeners& own, bool transparent = false) {
+                              net::OwnListeners& own, bool transparent = false, address::HostPort* bound = nullptr) {
   std::vector<net::Fd> fds;
   for (unsigned i = 0; i < workers; ++i) {
     try {
@@ -43,6 +44,7 @@ std::vector<net::Fd> bind_all(const std::string& key, address::HostPort address,
   }
   own.add(address);
   spdlog::info("{}: listening on {}", key, address.to_string());
+  if (bound) *bound = address;
   return fds;
 }
 
@@ -82,8 +84,11 @@ Daemon::Daemon(config::Config config, std::string config_path,
   }
   if (config_.client) {
     for (size_t l = 0; l < config_.client->listeners.size(); ++l) {
-      auto fds = bind_all("client.listeners[" + std::to_string(l) + "].listen",
-                          config_.client->listeners[l].listen, config_.workers, own_listeners_);
+      const config::ListenerConfig& listener = config_.client->listeners[l];
+      ClientListenerState& state = client_listeners_[listener_key(config_.client->listeners, l)];
+      state.target = listener.target;
+      auto fds = bind_all("client.listeners[" + std::to_string(l) + "].listen", listener.listen, config_.workers,
+                          own_listeners_, false, &state.bound);
       for (unsigned i = 0; i < config_.workers; ++i) sockets[i].client.push_back(std::move(fds[i]));
     }
     if (const auto& capture = config_.client->capture) {
@@ -224,7 +229,50 @@ int64_t unix_seconds(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
+void Daemon::update_client_listeners(const config::Config& effective) {
+  if (!config_.client || !effective.client) return;  // a role is added or removed by a restart
+  const auto& wanted = effective.client->listeners;
+  std::set<std::string> keys;
+  for (size_t l = 0; l < wanted.size(); ++l) keys.insert(listener_key(wanted, l));
+  for (auto it = client_listeners_.begin(); it != client_listeners_.end();) {
+    bool kept = keys.count(it->first) > 0;
+    if (kept) {
+      ++it;
+      continue;
+    }
+    for (auto& worker : workers_) worker->remove_client_listener(it->first);
+    own_listeners_.remove(it->second.bound);
+    spdlog::info("client.listeners: {} removed by the reload (its open tunnels carry on)", it->second.bound.to_string());
+    it = client_listeners_.erase(it);
+  }
+  for (size_t l = 0; l < wanted.size(); ++l) {
+    std::string key = listener_key(wanted, l);
+    auto found = client_listeners_.find(key);
+    if (found != client_listeners_.end()) {
+      if (found->second.target.to_string() == wanted[l].target.to_string()) continue;
+      found->second.target = wanted[l].target;
+      for (auto& worker : workers_) worker->retarget_client_listener(key, wanted[l].target);
+      spdlog::info("client.listeners: {} now tunnels to {}", found->second.bound.to_string(),
+                   wanted[l].target.to_string());
+      continue;
+    }
+    ClientListenerState state{{}, wanted[l].target};
+    std::vector<net::Fd> fds;
+    try {
+      fds = bind_all("client.listeners[" + std::to_string(l) + "].listen", wanted[l].listen, config_.workers,
+                     own_listeners_, false, &state.bound);
+    } catch (const StartupError& e) {
+      spdlog::error("reload: {}; the other listeners are unchanged", e.what());
+      process_metrics_.reloads_failed.add();
+      continue;
+    }
+    for (unsigned i = 0; i < config_.workers; ++i) workers_[i]->add_client_listener(key, std::move(fds[i]), state.target);
+    client_listeners_[key] = state;
+  }
+}
+
 void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective) {
+  update_client_listeners(effective);
   admission_.set_limits(policy->limits.max_tunnels, policy->limits.max_tunnels_per_identity);
   budget_.set_limit(policy->limits.buffer_memory);
   process_metrics_.buffer_budget = policy->limits.buffer_memory;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +51,9 @@ class Daemon {
   void check_socket_mark();
   // Every CPU of cpu_affinity must be one the process may use (a cgroup or taskset may limit it).
   void check_cpu_affinity();
+  // client.listeners after a reload: new ones bound and handed to every worker, removed ones
+  // closed (their tunnels carry on), a changed target used by the next connections.
+  void update_client_listeners(const config::Config& effective);
   // Puts a new snapshot in force on every worker, /certs, /config_dump and the metrics.
   void apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective);
   // The expiry gauge's figures.
@@ -70,7 +74,12 @@ class Daemon {
   tunnel::Admission admission_{config_.limits.max_tunnels, config_.limits.max_tunnels_per_identity};
   worker::BufferBudget budget_{config_.limits.buffer_memory};
   std::optional<net::ConnectionBalancer> balancer_;  // gateway.balance: exact, workers > 1
-  net::OwnListeners own_listeners_;  // complete before the workers start
+  net::OwnListeners own_listeners_;  // the workers' dials read it; reloads add and remove client listeners
+  struct ClientListenerState {
+    address::HostPort bound;   // the address as bound (port 0 resolved)
+    address::HostPort target;
+  };
+  std::map<std::string, ClientListenerState> client_listeners_;  // by configured address
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> running_{false};
   std::atomic<bool> draining_{false};

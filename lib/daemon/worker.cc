@@ -52,9 +52,8 @@ void Worker::run() {
   if (config_.client) {
     pools_.emplace(context_, policy_);
     for (size_t i = 0; i < sockets_.client.size(); ++i) {
-      listeners_.push_back(std::make_unique<client::ClientListener>(
-          context_, admission_, *pools_, std::move(sockets_.client[i]),
-          config_.client->listeners[i].target));
+      listeners_[listener_key(config_.client->listeners, i)] = std::make_unique<client::ClientListener>(
+          context_, admission_, *pools_, std::move(sockets_.client[i]), config_.client->listeners[i].target);
     }
     if (sockets_.capture) capture_.emplace(context_, admission_, *pools_, std::move(*sockets_.capture));
   }
@@ -94,6 +93,24 @@ void Worker::reload(std::shared_ptr<const tunnel::PeerPolicy> policy) {
     if (gateway_) gateway_->set_policy(policy);
     if (pools_) pools_->set_policy(policy);
   });
+}
+
+void Worker::add_client_listener(std::string key, net::Fd fd, address::HostPort target) {
+  auto socket = std::make_shared<net::Fd>(std::move(fd));  // a posted task must be copyable
+  loop_.post([this, key = std::move(key), socket, target = std::move(target)] {
+    if (!pools_) return;  // stopping
+    listeners_[key] = std::make_unique<client::ClientListener>(context_, admission_, *pools_, std::move(*socket), target);
+  });
+}
+
+void Worker::retarget_client_listener(const std::string& key, address::HostPort target) {
+  loop_.post([this, key, target = std::move(target)] {
+    if (auto it = listeners_.find(key); it != listeners_.end()) it->second->set_target(target);
+  });
+}
+
+void Worker::remove_client_listener(const std::string& key) {
+  loop_.post([this, key] { listeners_.erase(key); });
 }
 
 void Worker::adopt_gateway_connection(net::Fd fd, std::string peer) {

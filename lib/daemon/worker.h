@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -22,6 +23,15 @@
 #include "tunnel/peer_policy.h"
 
 namespace hbone::daemon {
+
+// How a reload recognises client.listeners[i]: its configured address, numbered among
+// entries with the same one (two "127.0.0.1:0" listeners are two listeners).
+inline std::string listener_key(const std::vector<config::ListenerConfig>& listeners, size_t i) {
+  std::string listen = listeners[i].listen.to_string();
+  size_t same = 0;
+  for (size_t j = 0; j < i; ++j) same += listeners[j].listen.to_string() == listen;
+  return listen + "#" + std::to_string(same);
+}
 
 // This worker's share of the listening sockets (one SO_REUSEPORT socket each).
 struct WorkerSockets {
@@ -48,6 +58,11 @@ class Worker {
   void stop();
   // Thread-safe: new connections and requests use `policy` from now on.
   void reload(std::shared_ptr<const tunnel::PeerPolicy> policy);
+  // Thread-safe: client.listeners changed by a reload. `key` is the listener's configured
+  // address; a removed listener stops accepting (its tunnels carry on).
+  void add_client_listener(std::string key, net::Fd fd, address::HostPort target);
+  void retarget_client_listener(const std::string& key, address::HostPort target);
+  void remove_client_listener(const std::string& key);
   // Thread-safe: a gateway connection the balancer placed on this worker.
   void adopt_gateway_connection(net::Fd fd, std::string peer);
   void join();
@@ -79,7 +94,7 @@ class Worker {
   worker::Context context_;
   std::optional<gateway::GatewayServer> gateway_;
   std::optional<client::PoolSet> pools_;
-  std::vector<std::unique_ptr<client::ClientListener>> listeners_;
+  std::map<std::string, std::unique_ptr<client::ClientListener>> listeners_;  // by configured address
   std::optional<client::CaptureListener> capture_;
   std::optional<net::Timer> rate_sampler_;
   std::chrono::steady_clock::time_point last_sample_;

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 #include "address/reserved.h"
 #include "net/socket_ops.h"
@@ -54,10 +55,26 @@ bool is_local(const sockaddr* addr) {
 void OwnListeners::add(const address::HostPort& bound) {
   sockaddr_storage addr{};
   socklen_t len = 0;
-  if (to_sockaddr(bound, addr, len)) listeners_.push_back(address::unmapped(reinterpret_cast<sockaddr*>(&addr)));
+  if (!to_sockaddr(bound, addr, len)) return;
+  std::unique_lock lock(mutex_);
+  listeners_.push_back(address::unmapped(reinterpret_cast<sockaddr*>(&addr)));
+}
+
+void OwnListeners::remove(const address::HostPort& bound) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (!to_sockaddr(bound, addr, len)) return;
+  sockaddr_storage gone = address::unmapped(reinterpret_cast<sockaddr*>(&addr));
+  std::unique_lock lock(mutex_);
+  std::erase_if(listeners_, [&](const sockaddr_storage& s) {
+    const auto* a = reinterpret_cast<const sockaddr*>(&s);
+    const auto* b = reinterpret_cast<const sockaddr*>(&gone);
+    return same_ip(a, b) && port_of(a) == port_of(b);
+  });
 }
 
 bool OwnListeners::reaches(const sockaddr* target) const {
+  std::shared_lock lock(mutex_);
   sockaddr_storage plain_storage = address::unmapped(target);
   const auto* plain = reinterpret_cast<const sockaddr*>(&plain_storage);
   for (const sockaddr_storage& storage : listeners_) {

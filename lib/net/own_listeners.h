@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <shared_mutex>
 #include <vector>
 
 #include "address/host_port.h"
@@ -11,15 +12,18 @@ namespace hbone::net {
 // The addresses this process listens on (gateway, client listeners, capture, admin,
 // metrics), as bound. A gateway never dials them for a peer: a tunnel must not lead back
 // into hbone, to its admin endpoint or round through its own listeners (ztunnel refuses
-// its own ports the same way). Filled before the workers start, read-only afterwards.
+// its own ports the same way). Filled before the workers start; a reload adds and removes
+// client listeners while workers read it (a shared lock: dials only read).
 class OwnListeners {
  public:
   void add(const address::HostPort& bound);
+  void remove(const address::HostPort& bound);
   // True when connecting to `addr` reaches one of them: its address and port, or the port
   // of a wildcard listener on any address of this host (unspecified and loopback included).
   bool reaches(const sockaddr* addr) const;
 
  private:
+  mutable std::shared_mutex mutex_;
   std::vector<sockaddr_storage> listeners_;
 };
 

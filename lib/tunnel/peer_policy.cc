@@ -29,6 +29,7 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
     }
     policy->gateway_identity = config.client->gateway_identity;
     policy->routes = config.client->routes;
+    policy->listeners = config.client->listeners;
   }
   return policy;
 }

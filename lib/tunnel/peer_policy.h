@@ -25,6 +25,7 @@ struct PeerPolicy {
   std::vector<policy::AuthorizationPolicy> authorization;  // gateway.policies
   std::string gateway_identity;                       // client.gateway_identity
   std::vector<address::Route> routes;                 // client.routes
+  std::vector<config::ListenerConfig> listeners;      // client.listeners (bound by the daemon)
   config::LimitsConfig limits;                        // limits.*
   // What the TLS contexts were built from (empty with tls.plaintext_h2c): /certs and the
   // expiry gauge.

@@ -8,9 +8,10 @@ import socket
 import ssl
 import time
 
+import pytest
 import yaml
 
-from harness import (CERTS, Mesh, TargetServer, echo, issue_cert, paced_bulk, random_bytes, start_bulk,
+from harness import (CERTS, Mesh, TargetServer, echo, free_port, issue_cert, paced_bulk, random_bytes, start_bulk,
                      rejected_at_once, sha256)
 
 MiB = 1 << 20
@@ -127,4 +128,43 @@ def test_client_reload_applies_to_new_pooled_connections(tmp_path):
     held.sendall(b"still")
     assert recv_exactly(held, 5) == b"still"
     held.close()
+    mesh.stop()
+
+
+def test_listeners_added_removed_and_retargeted_by_the_config_file(tmp_path):
+    """client.listeners are live: rewriting the file binds a new listener, closes a removed
+    one (its open tunnel carries on) and sends a kept listener's next connections to its new
+    target."""
+    first, second = TargetServer(echo), TargetServer(echo)
+    kept_port, removed_port, added_port = free_port(), free_port(), free_port()
+    listeners = [{"listen": f"127.0.0.1:{kept_port}", "target": f"127.0.0.1:{first.port}"},
+                 {"listen": f"127.0.0.1:{removed_port}", "target": f"127.0.0.1:{first.port}"}]
+    mesh = Mesh(tmp_path, first.port, client={"client": {"listeners": listeners}})
+    client = mesh.client
+    open_tunnel = socket.create_connection(("127.0.0.1", removed_port), timeout=10)
+    open_tunnel.sendall(b"before")
+    assert recv_exactly(open_tunnel, 6) == b"before"
+
+    config = yaml.safe_load(client.config_path.read_text())
+    config["client"]["listeners"] = [
+        {"listen": f"127.0.0.1:{kept_port}", "target": f"127.0.0.1:{second.port}"},
+        {"listen": f"127.0.0.1:{added_port}", "target": f"127.0.0.1:{first.port}"}]
+    before = client.metric("hbone_config_reloads_total", result="ok")
+    client.config_path.write_text(yaml.safe_dump(config))  # watch_config: no signal
+    deadline = time.monotonic() + 5
+    while client.metric("hbone_config_reloads_total", result="ok") == before:
+        assert time.monotonic() < deadline, client.log()
+        time.sleep(0.02)
+    client.wait_for_log(f"client.listeners: 127.0.0.1:{removed_port} removed by the reload")
+    for port, server in [(added_port, first), (kept_port, second)]:
+        accepted = server.accepted
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"hello")
+            assert recv_exactly(conn, 5) == b"hello"
+        assert server.accepted == accepted + 1
+    with pytest.raises(ConnectionRefusedError):  # nothing listens there any more
+        socket.create_connection(("127.0.0.1", removed_port), timeout=2)
+    open_tunnel.sendall(b"after")  # the removed listener's tunnel carries on
+    assert recv_exactly(open_tunnel, 5) == b"after"
+    open_tunnel.close()
     mesh.stop()

@@ -32,6 +32,7 @@ config::Config base() {
   c.gateway->policies = {{"p", false, {rule}}};
   c.client.emplace();
   c.client->gateway_identity = "spiffe://cluster.local/ns/default/sa/gateway";
+  c.client->listeners = {{{"127.0.0.1", 15001}, {"198.18.1.1", 80}}};
   c.client->routes = {{*address::Cidr::parse("198.18.0.0/15"), {443}, *address::RouteVia::parse("destination:15008", nullptr),
                        "spiffe://cluster.local/ns/default/sa/node"}};
   return c;
@@ -53,6 +54,7 @@ std::string seen(const config::Config& c) {
         << p->gateway_identity;
     out << " limits " << p->limits.max_tunnels << " " << p->limits.max_tunnels_per_identity << " "
         << p->limits.idle_timeout.count() << " " << p->limits.buffer_memory;
+    for (const auto& l : p->listeners) out << " listener " << l.listen.to_string() << ">" << l.target.to_string();
     for (const auto& route : p->routes) {
       out << " route " << route.describe() << " " << route.identity << " " << route.through_identity;
     }
@@ -97,6 +99,9 @@ TEST(PeerPolicy, EveryLiveKeyIsReadIntoTheSnapshot) {
       {"gateway.policies[].rules[].to.ports", [&](auto& c) { rule(c).to.ports = {80}; }},
       {"client.gateway_identity", [](auto& c) { c.client->gateway_identity = ""; }},
       {"client.routes", [](auto& c) { c.client->routes.clear(); }},
+      {"client.listeners", [](auto& c) { c.client->listeners.clear(); }},
+      {"client.listeners[].listen", [](auto& c) { c.client->listeners[0].listen.port = 15002; }},
+      {"client.listeners[].target", [](auto& c) { c.client->listeners[0].target.port = 81; }},
       {"limits.max_tunnels", [](auto& c) { c.limits.max_tunnels = 7; }},
       {"limits.max_tunnels_per_identity", [](auto& c) { c.limits.max_tunnels_per_identity = 7; }},
       {"limits.idle_timeout", [](auto& c) { c.limits.idle_timeout = std::chrono::seconds(7); }},
