@@ -256,18 +256,18 @@ void Daemon::update_client_listeners(const config::Config& effective) {
                    wanted[l].target.to_string());
       continue;
     }
-    ClientListenerState state{{}, wanted[l].target};
+    address::HostPort bound;
     std::vector<net::Fd> fds;
     try {
       fds = bind_all("client.listeners[" + std::to_string(l) + "].listen", wanted[l].listen, config_.workers,
-                     own_listeners_, false, &state.bound);
+                     own_listeners_, false, &bound);
     } catch (const StartupError& e) {
       spdlog::error("reload: {}; the other listeners are unchanged", e.what());
       process_metrics_.reloads_failed.add();
       continue;
     }
-    for (unsigned i = 0; i < config_.workers; ++i) workers_[i]->add_client_listener(key, std::move(fds[i]), state.target);
-    client_listeners_[key] = state;
+    for (unsigned i = 0; i < config_.workers; ++i) workers_[i]->add_client_listener(key, std::move(fds[i]), wanted[l].target);
+    client_listeners_[key] = ClientListenerState{std::move(bound), wanted[l].target};
   }
 }
 
