@@ -7,8 +7,8 @@
 //       Opens TOTAL connections to 127.0.0.1:PORT, at most CONCURRENCY at once; each sends
 //       BYTES of a pattern derived from its index, checks the echo byte for byte, sends FIN
 //       and waits for the peer's. With ROUNDS, all TOTAL connections of a round are held
-//       open until every one has its echo (TOTAL concurrent tunnels), then all close, and
-//       the next round starts. Prints one JSON line per round: completed, failed,
+//       open until every one has its echo (TOTAL concurrent tunnels) or has failed, then
+//       all close, and the next round starts. Prints one JSON line per round: completed, failed,
 //       corrupted, seconds, setups per second, p50/p99 setup latency (connect to first
 //       echoed byte). Exits 1 if any connection failed or was corrupted.
 #include <sys/resource.h>
@@ -130,6 +130,7 @@ struct Client {
   size_t received = 0;
   Clock::time_point started;
   bool failed = false;
+  bool echoed = false;
   bool done = false;
 };
 
@@ -138,17 +139,25 @@ struct Round {
   sockaddr_in target;
   uint64_t total, concurrency, bytes;
   bool hold;  // keep each connection until all of the round have echoed
-  uint64_t started = 0, finished = 0, echoed = 0, failed = 0, corrupted = 0;
+  // `settled`: echoed, or ended before its echo (a held round waits for nothing more).
+  uint64_t started = 0, finished = 0, settled = 0, failed = 0, corrupted = 0;
   std::vector<double> setup_us;
   std::vector<Client*> held;
   Clock::time_point begin;
 };
 
 void start_next(Round* r);
+void settle(Round* r);
 
 void finish(Client* c) {
   if (c->done) return;
   c->done = true;
+  Round* r = c->round;
+  if (r->hold) std::erase(r->held, c);
+  if (!c->echoed) {
+    ++r->settled;
+    if (r->hold) settle(r);
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
     std::unique_ptr<Client> owned(static_cast<Client*>(h->data));
     Round* r = owned->round;
@@ -172,18 +181,25 @@ void send_fin(Client* c) {
   }
 }
 
+// Once every connection of a held round has its echo (all its tunnels are open at once)
+// or has failed, the held ones close. A failure must not leave the round waiting forever.
+void settle(Round* r) {
+  if (r->settled < r->total) return;
+  std::vector<Client*> held = std::move(r->held);
+  r->held.clear();
+  for (Client* h : held) send_fin(h);
+}
+
 void on_echoed(Client* c) {
   Round* r = c->round;
-  ++r->echoed;
+  c->echoed = true;
+  ++r->settled;
   if (!r->hold) {
     send_fin(c);
     return;
   }
   r->held.push_back(c);
-  if (r->echoed == r->total) {  // every tunnel of the round is open at once: close them all
-    for (Client* h : r->held) send_fin(h);
-    r->held.clear();
-  }
+  settle(r);
 }
 
 void client_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
