@@ -36,7 +36,10 @@ void ClientConnection::connect() {
     carrier_(std::move(outer), {.role = "client",
                                 .source = "hbone (inner connection to " + gateway + ")",
                                 .target = gateway,
-                                .route = "double HBONE through " + upstream_.through->to_string()});
+                                .route = "double HBONE through " + upstream_.through->to_string(),
+                                .drain_carried = [alive = std::weak_ptr<ClientConnection* const>(self_)] {
+                                  if (auto self = alive.lock()) (*self)->drain();
+                                }});
     start(std::move(inner), gateway);
     return;
   }

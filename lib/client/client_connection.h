@@ -65,6 +65,9 @@ class ClientConnection final : public h2::H2Connection {
   std::unique_ptr<net::Dialer> dialer_;
   std::vector<std::unique_ptr<Tunnel>> pending_;
   bool overflow_ = false;  // the dial failed for lack of descriptors
+  // Double HBONE: lets the carrier tunnel (another connection's stream, which may outlive
+  // this connection) reach it while it exists.
+  std::shared_ptr<ClientConnection* const> self_ = std::make_shared<ClientConnection* const>(this);
   std::optional<std::chrono::steady_clock::time_point> idle_since_;
 };
 

@@ -441,7 +441,7 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
       }
       break;
     case NGHTTP2_GOAWAY:
-      draining_ = true;
+      set_draining();
       break;
     case NGHTTP2_SETTINGS:
       if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
@@ -544,9 +544,15 @@ void H2Connection::retire_stream(int32_t stream_id) {
   streams_.erase(it);
 }
 
+void H2Connection::set_draining() {
+  if (draining_) return;
+  draining_ = true;
+  for_each_stream([](int32_t, StreamHandler& handler) { handler.on_connection_draining(); });
+}
+
 void H2Connection::drain() {
   if (closed_ || draining_) return;
-  draining_ = true;
+  set_draining();
   if (!session_) {
     close("draining before handshake");
     return;

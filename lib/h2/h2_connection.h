@@ -169,6 +169,8 @@ class H2Connection : public tls::SecureStream::Handler,
   bool finish_handshake(tls::TlsSession& tls);  // the peer's checks, then open_session()
   bool open_session();
   void flush_control();
+  // Once: no new streams from now on, and each stream is told (on_connection_draining).
+  void set_draining();
   void on_keepalive();
   // stream_window: auto: raises the stream and connection receive windows to `window`.
   void grow_windows(uint32_t window);

@@ -39,6 +39,8 @@ class StreamHandler : public net::Retirable {
   virtual void abort() = 0;
   // The peer raised a send window (this stream's or the connection's).
   virtual void on_window_update() = 0;
+  // The connection takes no new stream (GOAWAY sent or received); this one carries on.
+  virtual void on_connection_draining() {}
 
   // Observability: byte rates over the last `seconds`, and a JSON description.
   virtual void sample_rate(double seconds) = 0;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worke
     Admission::Ticket ticket = {};  // its place under limits.max_tunnels*
     std::string route = {};     // client: the listener or capture route that chose the target
     std::string trace_id = {};  // gateway: from the CONNECT's traceparent, for the access log
+    // client, double HBONE: this tunnel carries a pooled connection, which must drain
+    // (take no new tunnel, close after its last) once this tunnel's connection drains.
+    std::function<void()> drain_carried = {};
   };
   // What a retry takes elsewhere: the local socket and the tunnel's description.
   struct Handoff {
@@ -91,6 +95,9 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worke
   void on_stream_closed(uint32_t error_code) override;
   void abort() override;
   void on_window_update() override { update_stall(); }
+  void on_connection_draining() override {
+    if (info_.drain_carried) info_.drain_carried();
+  }
   void sample_rate(double seconds) override;
   void describe(nlohmann::json& out) const override;
 

@@ -3,7 +3,8 @@
   pod A 198.18.0.1 ──┐                       pod A: an unmodified app + hbone client with
   pod B 198.18.0.2 ──┼── bridge (own netns)         capture rules (scripts/capture.sh)
   egress 198.18.0.3 ─┘                       pod B: servers + hbone gateway on :15008
-     └── external 198.18.1.2 (only behind the egress namespace, which does not forward)
+     ├── external 198.18.1.2 (only behind the egress namespace, which does not forward)
+     └── pod C 198.19.0.2 (another network, the egress namespace its east-west gateway)
 
 Applications in pod A connect to real addresses; hbone captures, routes and tunnels them.
 Needs root (namespaces, iptables); skipped only where that is missing."""
@@ -23,6 +24,7 @@ from harness import ROOT, ConfigMapDir, Hbone, tls
 pytestmark = pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
 
 A, B, EGRESS, EXT = "198.18.0.1", "198.18.0.2", "198.18.0.3", "198.18.1.2"
+POD_C = "198.19.0.2"  # another network, reached only through the east-west gateway (egress)
 GATEWAY_ID = "spiffe://cluster.local/ns/default/sa/gateway"
 CLIENT_ID = "spiffe://cluster.local/ns/default/sa/client"
 CAPTURE = str(ROOT / "scripts" / "capture.sh")
@@ -285,35 +287,54 @@ def test_route_added_by_a_configmap_swap_takes_traffic_at_once(make_mesh):
 
 
 def test_double_hbone_through_an_east_west_gateway(make_mesh, tmp_path):
-    """Another network: pod A reaches the external network's node through the east-west
-    gateway (the egress namespace), which sees only a CONNECT to the remote node's :15008
-    and ciphertext; TLS and HTTP/2 to the remote node run inside that tunnel, pooled: a
-    second tunnel costs no handshake."""
-    routes = [{"cidr": "198.18.1.0/24", "gateway": "destination:15008", "identity": GATEWAY_ID,
-               "via": f"{EGRESS}:15008", "via_identity": GATEWAY_ID}]
-    mesh = make_mesh(routes=routes, egress_extra={"allowed_destinations": [f"{EXT}:15008"]})
-    remote = Hbone(tmp_path, "remote", {"tls": tls("gateway"), "gateway": {"listen": f"{EXT}:15008"}},
-                   netns=mesh.ext)
-    mesh.daemons.append(remote)
+    """Another network, 198.19.0.0/24, joined to pod A's only by the east-west gateway (the
+    egress namespace, which does not forward): an unmodified app in pod A reaches pod C by
+    its address. The east-west gateway sees only a CONNECT to pod C's node (:15008) and
+    ciphertext; TLS and HTTP/2 to that node run inside the tunnel, pooled: a second tunnel
+    costs no handshake. An inner gateway with the wrong identity is refused."""
+    wrong_id = "spiffe://cluster.local/ns/default/sa/other"
+    via = {"gateway": "destination:15008", "via": f"{EGRESS}:15008", "via_identity": GATEWAY_ID}
+    routes = [{"cidr": f"{POD_C}/32", "ports": [9999], "identity": wrong_id, **via},
+              {"cidr": "198.19.0.0/24", "identity": GATEWAY_ID, **via}]
+    mesh = make_mesh(routes=routes, egress_extra={"allowed_destinations": [f"{POD_C}:15008"]})
+    pod_c = mesh.topo.link(mesh.egress, "c", POD_C, "198.19.0.1")
+    mesh.topo.run(mesh.a, "ip", "route", "add", "198.19.0.0/24", "via", EGRESS)
+    node_c = Hbone(tmp_path, "node-c", {"tls": tls("gateway"), "gateway": {"listen": f"{POD_C}:15008"}},
+                   netns=pod_c)
+    mesh.daemons.append(node_c)
 
     setups = []  # pod A's accept-to-200 of each tunnel, from its setup histogram
-    for port in (8080, 8081):
+    for port, size in ((8080, 64 * MiB), (8081, MiB)):
         before = mesh.pod_a.metric("hbone_tunnel_setup_seconds_sum", role="client")
-        _, seen = mesh.exchange(mesh.ext, EXT, port, MiB)
+        _, seen = mesh.exchange(pod_c, POD_C, port, size)
         setups.append(mesh.pod_a.metric("hbone_tunnel_setup_seconds_sum", role="client") - before)
-        assert seen["peer"] == EXT  # dialled by the remote node's gateway
-        remote.wait_for_log(f"peer={CLIENT_ID} dst={EXT}:{port} status=200 sent={MiB} received={MiB}")
+        assert seen["peer"] == POD_C  # dialled by pod C's node
+        # Pod C's node sees pod A's identity.
+        node_c.wait_for_log(f"peer={CLIENT_ID} dst={POD_C}:{port} status=200 sent={size} received={size}")
     print(f"double HBONE setup: first tunnel {setups[0] * 1e3:.2f} ms (two handshakes), "
           f"second {setups[1] * 1e3:.2f} ms (pooled)")
     # One TLS handshake at each gateway: the inner connection is pooled, and so is its carrier.
-    assert remote.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 1
+    assert node_c.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 1
     assert mesh.egress_gw.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 1
-    # The east-west gateway carries one tunnel, to the remote node's HBONE port, for pod A.
+    # The east-west gateway carries one tunnel, to pod C's node's HBONE port, for pod A.
     (conn,) = json.loads(mesh.egress_gw.admin_request("/debug/tunnels")[1])["connections"]
     assert conn["peer_identity"] == CLIENT_ID
-    assert [t["target"] for t in conn["tunnels"]] == [f"{EXT}:15008"]
+    assert [t["target"] for t in conn["tunnels"]] == [f"{POD_C}:15008"]
     # Pod A shows both pools: the inner one through the east-west gateway, and its carrier.
     pools = {c["pool"] for c in json.loads(mesh.pod_a.admin_request("/debug/tunnels")[1])["connections"]}
-    assert pools == {f"{EXT}:15008 {GATEWAY_ID} through {EGRESS}:15008 {GATEWAY_ID}", f"{EGRESS}:15008 {GATEWAY_ID}"}
-    mesh.pod_a.wait_for_log(f'dst={EXT}:8081 route="198.18.1.0/24 via destination:15008 through {EGRESS}:15008" '
+    assert pools == {f"{POD_C}:15008 {GATEWAY_ID} through {EGRESS}:15008 {GATEWAY_ID}", f"{EGRESS}:15008 {GATEWAY_ID}"}
+    mesh.pod_a.wait_for_log(f'dst={POD_C}:8081 route="198.19.0.0/24 via destination:15008 through {EGRESS}:15008" '
                             "status=200")
+
+    # The inner gateway must be the route's identity: pod C's node is not `sa/other`.
+    mesh.serve(pod_c, 9999, "talkfirst", MiB)
+    assert mesh.talk(POD_C, 9999, MiB, timeout=20).get("error") == "reset"
+    mesh.pod_a.wait_for_log(f"gateway identity {GATEWAY_ID} is not the configured {wrong_id}")
+
+    # All the east-west gateway ever saw of pod C were its node's HBONE port, for pod A.
+    mesh.daemons.remove(mesh.egress_gw)
+    assert mesh.egress_gw.stop() == 0
+    log = mesh.egress_gw.log()
+    assert f"dst={POD_C}:15008" in log and f"peer={CLIENT_ID}" in log
+    assert not [line for line in log.splitlines() if "dst=" in line and f"dst={POD_C}:15008" not in line]
+    assert not [line for line in log.splitlines() if "peer=" in line and f"peer={CLIENT_ID}" not in line]
