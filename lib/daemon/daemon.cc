@@ -106,7 +106,7 @@ Daemon::Daemon(config::Config config, std::string config_path,
   }
   for (unsigned i = 0; i < config_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, config_, admission_, budget_, balancer_ ? &*balancer_ : nullptr,
-                                                own_listeners_, policy_, std::move(sockets[i])));
+                                                policy_, std::move(sockets[i])));
   }
   try {
     admin_ = std::make_unique<admin::AdminServer>("admin.listen", config_.admin.listen,
@@ -276,7 +276,8 @@ void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const confi
   admission_.set_limits(policy->limits.max_tunnels, policy->limits.max_tunnels_per_identity);
   budget_.set_limit(policy->limits.buffer_memory);
   process_metrics_.buffer_budget = policy->limits.buffer_memory;
-  for (auto& worker : workers_) worker->reload(policy);
+  auto own = std::make_shared<const net::OwnListeners>(own_listeners_);
+  for (auto& worker : workers_) worker->reload(policy, own);
   {
     std::lock_guard lock(state_mutex_);
     policy_ = policy;
@@ -376,7 +377,8 @@ int Daemon::run() {
   net::Timer heap_watch(main_loop.uv(), [this] { watch_heap(); });
   heap_watch.start(std::chrono::seconds(0), std::chrono::seconds(1));
 
-  for (auto& worker : workers_) worker->start();
+  auto own = std::make_shared<const net::OwnListeners>(own_listeners_);
+  for (auto& worker : workers_) worker->start(own);
   running_ = true;
   spdlog::info("hbone running: {} worker(s){}{}", config_.workers,
                config_.gateway ? ", gateway" : "", config_.client ? ", client" : "");

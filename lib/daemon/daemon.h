@@ -74,7 +74,7 @@ class Daemon {
   tunnel::Admission admission_{config_.limits.max_tunnels, config_.limits.max_tunnels_per_identity};
   worker::BufferBudget budget_{config_.limits.buffer_memory};
   std::optional<net::ConnectionBalancer> balancer_;  // gateway.balance: exact, workers > 1
-  net::OwnListeners own_listeners_;  // the workers' dials read it; reloads add and remove client listeners
+  net::OwnListeners own_listeners_;  // the master copy: reloads add and remove client listeners, workers get copies
   struct ClientListenerState {
     address::HostPort bound;   // the address as bound (port 0 resolved)
     address::HostPort target;

@@ -9,13 +9,12 @@
 namespace hbone::daemon {
 
 Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
-               worker::BufferBudget& budget, net::ConnectionBalancer* balancer, const net::OwnListeners& own_listeners,
+               worker::BufferBudget& budget, net::ConnectionBalancer* balancer,
                std::shared_ptr<const tunnel::PeerPolicy> policy, WorkerSockets sockets)
     : index_(index),
       config_(config),
       admission_(admission),
       balancer_(balancer),
-      own_listeners_(own_listeners),
       policy_(std::move(policy)),
       sockets_(std::move(sockets)),
       buffers_(loop_, budget),
@@ -23,7 +22,10 @@ Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& 
 
 Worker::~Worker() { join(); }
 
-void Worker::start() { thread_ = std::thread([this] { run(); }); }
+void Worker::start(std::shared_ptr<const net::OwnListeners> own_listeners) {
+  own_listeners_ = std::move(own_listeners);
+  thread_ = std::thread([this] { run(); });
+}
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
@@ -86,11 +88,16 @@ void Worker::stop() {
   loop_.post([this] { on_stop(); });
 }
 
-void Worker::reload(std::shared_ptr<const tunnel::PeerPolicy> policy) {
-  loop_.post([this, policy = std::move(policy)] {
+void Worker::reload(std::shared_ptr<const tunnel::PeerPolicy> policy,
+                    std::shared_ptr<const net::OwnListeners> own_listeners) {
+  loop_.post([this, policy = std::move(policy), own = std::move(own_listeners)] {
     policy_ = policy;
+    own_listeners_ = own;
     context_.idle_timeout = policy->limits.idle_timeout;
-    if (gateway_) gateway_->set_policy(policy);
+    if (gateway_) {
+      gateway_->set_own_listeners(own);
+      gateway_->set_policy(policy);
+    }
     if (pools_) pools_->set_policy(policy);
   });
 }

@@ -45,19 +45,19 @@ struct WorkerSockets {
 class Worker {
  public:
   // `balancer`: null, or shared by all workers (gateway.balance: exact).
-  // `own_listeners`: every address the process listens on (the gateway never dials them).
   Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
-         worker::BufferBudget& budget, net::ConnectionBalancer* balancer, const net::OwnListeners& own_listeners,
+         worker::BufferBudget& budget, net::ConnectionBalancer* balancer,
          std::shared_ptr<const tunnel::PeerPolicy> policy, WorkerSockets sockets);
   ~Worker();
 
-  void start();
+  // `own_listeners`: every address the process listens on (the gateway never dials them).
+  void start(std::shared_ptr<const net::OwnListeners> own_listeners);
   // Thread-safe: stop accepting, GOAWAY, exit when idle or at the drain deadline.
   void drain();
   // Thread-safe: close everything now.
   void stop();
-  // Thread-safe: new connections and requests use `policy` from now on.
-  void reload(std::shared_ptr<const tunnel::PeerPolicy> policy);
+  // Thread-safe: new connections and requests use `policy` and `own_listeners` from now on.
+  void reload(std::shared_ptr<const tunnel::PeerPolicy> policy, std::shared_ptr<const net::OwnListeners> own_listeners);
   // Thread-safe: client.listeners changed by a reload. `key` is the listener's configured
   // address; a removed listener stops accepting (its tunnels carry on).
   void add_client_listener(std::string key, net::Fd fd, address::HostPort target);
@@ -85,7 +85,7 @@ class Worker {
   const config::Config& config_;
   tunnel::Admission& admission_;
   net::ConnectionBalancer* balancer_;
-  const net::OwnListeners& own_listeners_;
+  std::shared_ptr<const net::OwnListeners> own_listeners_;
   std::shared_ptr<const tunnel::PeerPolicy> policy_;
   WorkerSockets sockets_;
   net::EventLoop loop_;

@@ -146,18 +146,18 @@ void GatewayConnection::dial(GatewayStream& stream, const address::HostPort& tar
   stream.destination() = {target.host, target.port, {}};
   // Every candidate address is vetted, also with an empty allow-list (hbone's own
   // listeners and reserved addresses), then judged by gateway.policies. The check holds the
-  // policy snapshot: a reload during the dial must not free the lists it reads. The stream
+  // policy and listener snapshots: a reload during the dial must not free the lists it reads. The stream
   // owns the dialer, so the check may note on it why it refused.
-  auto check = [this, snapshot = ctx_.policy, &own = ctx_.own_listeners,
+  auto check = [this, snapshot = ctx_.policy, own = ctx_.own_listeners,
                 listed = ctx_.policy->destinations.allows_authority(target), &stream](const sockaddr* addr) {
     std::string why;
-    DestinationRefusal refusal = DestinationGuard{snapshot->destinations, own, listed}.check(addr, why);
+    DestinationRefusal refusal = DestinationGuard{snapshot->destinations, *own, listed}.check(addr, why);
     if (refusal != DestinationRefusal::none) {
       stream.note_refusal(refusal);
       return why;
     }
     stream.destination().address = address::unmapped(addr);
-    policy::Decision decision = decide(*snapshot, stream, addr);
+    policy::Decision decision = decide(*snapshot, stream);
     stream.note_decision(decision);
     if (!decision.allowed) why = "denied: policy=" + std::string(decision.policy);
     return why;
@@ -167,14 +167,12 @@ void GatewayConnection::dial(GatewayStream& stream, const address::HostPort& tar
       [this, id = stream.stream_id()](net::Dialer::Result result) { on_dialed(id, std::move(result)); }));
 }
 
-policy::Decision GatewayConnection::decide(const PeerPolicy& snapshot, const GatewayStream& stream,
-                                           const sockaddr* destination) const {
+policy::Decision GatewayConnection::decide(const PeerPolicy& snapshot, const GatewayStream& stream) const {
   if (snapshot.authorization.empty()) return {};
-  sockaddr_storage dialled = address::unmapped(destination);
   const auto& d = stream.destination();
   return policy::decide(snapshot.authorization,
                         {peer_identity(), reinterpret_cast<const sockaddr*>(&peer_), d.host, d.port,
-                         reinterpret_cast<const sockaddr*>(&dialled)});
+                         reinterpret_cast<const sockaddr*>(&d.address)});
 }
 
 void GatewayConnection::set_peer(const sockaddr_storage& address) {
@@ -186,7 +184,7 @@ void GatewayConnection::recheck_tunnels() {
   for_each_stream([&](int32_t, h2::StreamHandler& handler) {
     auto& stream = static_cast<GatewayStream&>(handler);
     if (stream.status() != 200) return;  // still dialling: its check reads the old snapshot; answered: over
-    policy::Decision decision = decide(snapshot, stream, reinterpret_cast<const sockaddr*>(&stream.destination().address));
+    policy::Decision decision = decide(snapshot, stream);
     if (decision.allowed) return;
     metrics().policy_decision(decision.policy, false)->add();
     metrics().policy_resets.add();

@@ -28,7 +28,7 @@ struct GatewayContext {
   std::shared_ptr<const PeerPolicy> policy;  // the newest; a reload replaces it
   tunnel::Admission& admission;              // process-wide tunnel caps
   net::ConnectionBalancer* balancer;         // null: each worker keeps what it accepts
-  const net::OwnListeners& own_listeners;    // never dialled for a peer
+  std::shared_ptr<const net::OwnListeners> own_listeners;  // never dialled for a peer; a reload replaces it
 };
 
 // Server side of one HBONE connection: validates each CONNECT, dials the target, answers
@@ -62,8 +62,9 @@ class GatewayConnection final : public h2::H2Connection {
   bool arrived_at(const address::HostPort& target) const;
   void dial(GatewayStream& stream, const address::HostPort& target);
   void on_dialed(int32_t stream_id, net::Dialer::Result result);
-  // gateway.policies on `stream`'s request with `destination` as the address dialled.
-  policy::Decision decide(const PeerPolicy& snapshot, const GatewayStream& stream, const sockaddr* destination) const;
+  // gateway.policies on `stream`'s request and its destination (authority, and the
+  // unmapped address being dialled).
+  policy::Decision decide(const PeerPolicy& snapshot, const GatewayStream& stream) const;
   // A final non-200 response; the stream is then reset with NO_ERROR (RFC 9113 §8.1).
   // gateway.proxy_protocol: v2, written to the target before any relayed byte.
   bool send_proxy_header(const GatewayStream& stream, const net::Dialer::Result& dialed);

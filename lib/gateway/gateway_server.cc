@@ -7,8 +7,8 @@ namespace hbone::gateway {
 
 GatewayServer::GatewayServer(worker::Context& worker, std::shared_ptr<const PeerPolicy> policy,
                              tunnel::Admission& admission, net::ConnectionBalancer* balancer,
-                             const net::OwnListeners& own_listeners, net::Fd listener)
-    : ctx_{worker, std::move(policy), admission, balancer, own_listeners}, connections_(worker.loop) {
+                             std::shared_ptr<const net::OwnListeners> own_listeners, net::Fd listener)
+    : ctx_{worker, std::move(policy), admission, balancer, std::move(own_listeners)}, connections_(worker.loop) {
   acceptor_.emplace(worker.loop, std::move(listener), [this](net::Fd fd, const sockaddr_storage& peer) {
     std::string address = net::format_address(reinterpret_cast<const sockaddr*>(&peer));
     if (ctx_.balancer) {

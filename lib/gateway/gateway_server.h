@@ -17,7 +17,7 @@ class GatewayServer {
   // `balancer`: null, or shared by all workers (gateway.balance: exact).
   GatewayServer(worker::Context& worker, std::shared_ptr<const PeerPolicy> policy,
                 tunnel::Admission& admission, net::ConnectionBalancer* balancer,
-                const net::OwnListeners& own_listeners, net::Fd listener);
+                std::shared_ptr<const net::OwnListeners> own_listeners, net::Fd listener);
   ~GatewayServer();
 
   size_t connection_count() const { return connections_.size(); }
@@ -31,6 +31,8 @@ class GatewayServer {
   // New connections and new requests use `policy`; open tunnels carry on unless its
   // gateway.policies deny them.
   void set_policy(std::shared_ptr<const PeerPolicy> policy);
+  // Dials from now on refuse these (client.listeners changed by a reload).
+  void set_own_listeners(std::shared_ptr<const net::OwnListeners> own) { ctx_.own_listeners = std::move(own); }
   // A connection another worker accepted and the balancer placed here (already counted).
   void adopt(net::Fd fd, std::string peer);
 

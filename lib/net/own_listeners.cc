@@ -5,7 +5,6 @@
 
 #include <cstring>
 #include <memory>
-#include <mutex>
 
 #include "address/reserved.h"
 #include "net/socket_ops.h"
@@ -56,7 +55,6 @@ void OwnListeners::add(const address::HostPort& bound) {
   sockaddr_storage addr{};
   socklen_t len = 0;
   if (!to_sockaddr(bound, addr, len)) return;
-  std::unique_lock lock(mutex_);
   listeners_.push_back(address::unmapped(reinterpret_cast<sockaddr*>(&addr)));
 }
 
@@ -65,7 +63,6 @@ void OwnListeners::remove(const address::HostPort& bound) {
   socklen_t len = 0;
   if (!to_sockaddr(bound, addr, len)) return;
   sockaddr_storage gone = address::unmapped(reinterpret_cast<sockaddr*>(&addr));
-  std::unique_lock lock(mutex_);
   std::erase_if(listeners_, [&](const sockaddr_storage& s) {
     const auto* a = reinterpret_cast<const sockaddr*>(&s);
     const auto* b = reinterpret_cast<const sockaddr*>(&gone);
@@ -74,7 +71,6 @@ void OwnListeners::remove(const address::HostPort& bound) {
 }
 
 bool OwnListeners::reaches(const sockaddr* target) const {
-  std::shared_lock lock(mutex_);
   sockaddr_storage plain_storage = address::unmapped(target);
   const auto* plain = reinterpret_cast<const sockaddr*>(&plain_storage);
   for (const sockaddr_storage& storage : listeners_) {

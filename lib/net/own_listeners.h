@@ -2,7 +2,6 @@
 
 #include <sys/socket.h>
 
-#include <shared_mutex>
 #include <vector>
 
 #include "address/host_port.h"
@@ -12,8 +11,9 @@ namespace hbone::net {
 // The addresses this process listens on (gateway, client listeners, capture, admin,
 // metrics), as bound. A gateway never dials them for a peer: a tunnel must not lead back
 // into hbone, to its admin endpoint or round through its own listeners (ztunnel refuses
-// its own ports the same way). Filled before the workers start; a reload adds and removes
-// client listeners while workers read it (a shared lock: dials only read).
+// its own ports the same way). A value: the daemon keeps the master copy, which a reload
+// changes (client listeners), and hands each worker an immutable copy, swapped on the
+// worker's loop, so a dial reads it without a lock.
 class OwnListeners {
  public:
   void add(const address::HostPort& bound);
@@ -23,7 +23,6 @@ class OwnListeners {
   bool reaches(const sockaddr* addr) const;
 
  private:
-  mutable std::shared_mutex mutex_;
   std::vector<sockaddr_storage> listeners_;
 };
 

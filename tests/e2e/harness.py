@@ -100,6 +100,16 @@ class ConfigMapDir:
         os.rename(self.root / "..data_tmp", self.root / "..data")
 
 
+def wait_until(predicate, timeout=10):
+    """True once predicate() is, polled every 50 ms; False after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def merge(base, extra):
     for key, value in (extra or {}).items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):

@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from harness import HBONE, Mesh, TargetServer, echo, rejected_at_once
+from harness import HBONE, Mesh, TargetServer, echo, rejected_at_once, wait_until
 
 MiB = 1 << 20
 
@@ -28,15 +28,6 @@ def in_background(f):
     thread = threading.Thread(target=lambda: result.setdefault("value", f()))
     thread.start()
     return thread, result
-
-
-def wait_until(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_metrics_valid_and_match_iperf3(tmp_path, iperf_server):

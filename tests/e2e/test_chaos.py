@@ -17,7 +17,7 @@ import time
 
 import yaml
 
-from harness import Hbone, Mesh, free_port
+from harness import Hbone, Mesh
 from relay import FaultyRelay
 
 SECONDS = float(os.environ.get("CHAOS_SECONDS", "20"))

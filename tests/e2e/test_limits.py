@@ -9,17 +9,10 @@ import h2.events
 import yaml
 
 from h2client import H2Client
-from harness import Mesh, TargetServer, echo, rejected_at_once
+from harness import Mesh, TargetServer, echo, rejected_at_once, wait_until
 
 PROCESS = {"limit": "max_tunnels"}
 IDENTITY = {"limit": "max_tunnels_per_identity"}
-
-
-def wait_until(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def echoes(conn, payload):
@@ -48,9 +41,9 @@ def test_gateway_max_tunnels_503_then_place_returned(tmp_path):
     client.conn.end_stream(first[0])
     client.flush()
     client.wait(lambda e: isinstance(e, h2.events.StreamEnded) and e.stream_id == first[0])
-    wait_until(lambda: gw.metric("hbone_tunnels_active", role="gateway") == 1)
+    assert wait_until(lambda: gw.metric("hbone_tunnels_active", role="gateway") == 1)
     assert client.connect(target)[1] == "200"
-    wait_until(lambda: server.accepted >= 3)  # accepted in its own thread
+    assert wait_until(lambda: server.accepted >= 3)  # accepted in its own thread
     time.sleep(0.1)
     assert server.accepted == 3  # the refused CONNECT never reached the target
     client.sock.close()
@@ -73,7 +66,7 @@ def test_per_identity_cap_429_other_identity_unaffected(tmp_path):
     assert mesh.gateway.metric("hbone_tunnel_limit_rejections_total", **PROCESS) == 0
     # The greedy client's connection dies: its places come back.
     greedy.sock.close()
-    wait_until(lambda: mesh.gateway.metric("hbone_tunnels_active", role="gateway") == 2)
+    assert wait_until(lambda: mesh.gateway.metric("hbone_tunnels_active", role="gateway") == 2)
     assert second.connect(target)[1] == "200"
     second.sock.close()
     other.sock.close()
@@ -91,7 +84,7 @@ def test_client_max_tunnels_resets_excess_local_connections(tmp_path):
     for i, conn in enumerate(held):  # admitted tunnels unharmed
         assert echoes(conn, b"still %d" % i)
     held.pop().close()
-    wait_until(lambda: mesh.client.metric("hbone_tunnels_active", role="client") == 2)
+    assert wait_until(lambda: mesh.client.metric("hbone_tunnels_active", role="client") == 2)
     again = mesh.connect()
     assert echoes(again, b"admitted again")
     for conn in held + [again]:
@@ -140,7 +133,7 @@ def test_caps_change_with_a_reload(tmp_path):
         config["limits"] = {"max_tunnels_per_identity": cap}
         before = gw.metric("hbone_config_reloads_total", result="ok")
         gw.config_path.write_text(yaml.safe_dump(config))  # watch_config reloads it
-        wait_until(lambda: gw.metric("hbone_config_reloads_total", result="ok") > before)
+        assert wait_until(lambda: gw.metric("hbone_config_reloads_total", result="ok") > before)
         assert client.connect(target)[1] == expect
     # The two tunnels opened before any cap still carry bytes.
     for sid in open_sids:

@@ -3,14 +3,13 @@ dials loopback, link-local or unspecified addresses only when allowed_destinatio
 them; the read-only metrics listener serves nothing that drains, reconfigures or profiles.
 """
 
-import subprocess
-import socket
 
 import pytest
+import yaml
 
 import netns
 from h2client import H2Client
-from harness import Hbone, Mesh, TargetServer, closed_without_data, echo, free_port, tls
+from harness import Hbone, Mesh, TargetServer, closed_without_data, echo, free_port, tls, wait_until
 
 
 def test_default_refuses_loopback_and_own_listeners(tmp_path):
@@ -60,6 +59,30 @@ def test_named_loopback_works_own_listeners_never(tmp_path):
     assert mesh.gateway.metric("hbone_gateway_destinations_refused_total", reason="own_listener") == 3
     assert "admin:" not in mesh.gateway.log()
     assert mesh.stop() == (0, 0)
+
+
+def test_listeners_a_reload_adds_are_own_and_removed_ones_are_not(tmp_path):
+    """A node that is gateway and client: a client listener added by a reload is one of its
+    own from then on (403), one the reload removed is a loopback port like any other (here
+    nothing listens: 503)."""
+    kept, removed, added = free_port(), free_port(), free_port()
+    config = {"tls": tls("gateway"),
+              "gateway": {"listen": "127.0.0.1:0", "allowed_destinations": ["127.0.0.1/32"]},
+              "client": {"gateway": "127.0.0.1:9", "listeners": [
+                  {"listen": f"127.0.0.1:{port}", "target": "127.0.0.1:9"} for port in (kept, removed)]}}
+    node = Hbone(tmp_path, "node", config)
+    client = H2Client(node.bound_port("gateway.listen"))
+    assert client.connect(f"127.0.0.1:{removed}")[1] == "403"
+    config["client"]["listeners"] = [{"listen": f"127.0.0.1:{port}", "target": "127.0.0.1:9"}
+                                     for port in (kept, added)]
+    node.config_path.write_text(yaml.safe_dump(config))  # watch_config: no signal
+    node.wait_for_log(f"client.listeners: 127.0.0.1:{removed} removed by the reload")
+    assert wait_until(lambda: client.connect(f"127.0.0.1:{added}")[1] == "403")
+    assert client.connect(f"127.0.0.1:{kept}")[1] == "403"
+    assert client.connect(f"127.0.0.1:{removed}")[1] == "503"
+    client.sock.close()
+    assert node.metric("hbone_gateway_destinations_refused_total", reason="own_listener") >= 3
+    assert node.stop() == 0
 
 
 def test_tunnel_to_the_gateways_admin_port_is_reset(tmp_path):

@@ -5,7 +5,7 @@ import socket
 import time
 
 from h2client import H2Client
-from harness import Mesh, TargetServer, closed_without_data, echo
+from harness import Mesh, TargetServer, echo
 
 LIMIT = 64  # the gateway's descriptors (prlimit): a few dozen connections exhaust it
 

@@ -4,9 +4,7 @@ of 100 SIGHUPs during traffic. Nothing hangs, nothing leaks, nothing is corrupte
 
 import json
 import os
-import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time

@@ -171,7 +171,7 @@ class TunnelPair : public ::testing::Test {
   config::Config config_;
   metrics::WorkerMetrics metrics_;
   tunnel::Admission admission_{0, 0};
-  net::OwnListeners own_listeners_;
+  std::shared_ptr<const net::OwnListeners> own_listeners_ = std::make_shared<const net::OwnListeners>();
   worker::BufferBudget budget_{0};
   worker::BufferGate buffers_{loop_, budget_};
   worker::Context worker_{0, loop_, config_, metrics_, buffers_};
