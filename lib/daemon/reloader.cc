@@ -4,6 +4,8 @@
 
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "config/config_loader.h"
@@ -11,18 +13,24 @@
 namespace hbone::daemon {
 namespace {
 
-// The bytes of `paths`, hashed: a watch acts only when they changed (a directory holds
-// other files, and an editor may write the same bytes again).
-size_t fingerprint(std::initializer_list<const std::string*> paths) {
+// A file's bytes; nullopt when it cannot be read.
+std::optional<std::string> contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Files' bytes, hashed: a watch acts only when they changed (a directory holds other
+// files, and an editor may write the same bytes again).
+size_t fingerprint(std::initializer_list<std::optional<std::string>> texts) {
   std::string all;
-  for (const std::string* path : paths) {
-    std::ifstream in(*path, std::ios::binary);
-    all += std::string(std::istreambuf_iterator<char>(in), {}) + '\0';
-  }
+  for (const auto& text : texts) all += text.value_or("") + '\0';
   return std::hash<std::string>{}(all);
 }
 
-size_t fingerprint(const config::TlsConfig& tls) { return fingerprint({&tls.cert, &tls.key, &tls.ca}); }
+size_t fingerprint(const config::TlsConfig& tls) {
+  return fingerprint({contents(tls.cert), contents(tls.key), contents(tls.ca)});
+}
 
 }  // namespace
 
@@ -33,7 +41,7 @@ Reloader::Reloader(const config::Config& started, std::string config_path, metri
       config_path_(std::move(config_path)),
       metrics_(metrics),
       apply_(std::move(apply)),
-      config_fingerprint_(fingerprint({&config_path_})) {}
+      config_fingerprint_(fingerprint({contents(config_path_)})) {}
 
 void Reloader::start(uv_loop_t* loop) {
   loop_ = loop;
@@ -50,9 +58,11 @@ void Reloader::stop() {
 bool Reloader::reload(const char* trigger) {
   config::Config effective;
   std::shared_ptr<const tunnel::PeerPolicy> policy;
-  config_fingerprint_ = fingerprint({&config_path_});
+  std::optional<std::string> text = contents(config_path_);  // read once: what is hashed is what is loaded
+  config_fingerprint_ = fingerprint({text});
   try {
-    config::LoadResult loaded = config::load_config_file(config_path_);
+    if (!text) throw config::ConfigError({config_path_ + ": (file): cannot open config file"});
+    config::LoadResult loaded = config::load_config_string(*text, config_path_);
     for (const auto& warning : loaded.warnings) spdlog::warn("reload: {}", warning);
     config::ReloadPlan plan = config::plan_reload(started_, loaded.config);
     effective = std::move(plan.effective);
@@ -104,7 +114,7 @@ void Reloader::watch_config() {
   if (!started_.watch_config) return;
   try {
     config_watch_.emplace(loop_, std::vector<std::string>{config_path_}, std::chrono::milliseconds(200), [this] {
-      if (fingerprint({&config_path_}) != config_fingerprint_) reload("the config file changed");
+      if (fingerprint({contents(config_path_)}) != config_fingerprint_) reload("the config file changed");
     });
   } catch (const std::runtime_error& e) {
     spdlog::warn("watch_config: {}; the config reloads on SIGHUP only", e.what());

@@ -18,7 +18,7 @@ import socket
 import struct
 import threading
 
-from harness import CERTS
+from harness import CERTS, TargetServer
 
 _ssl = ctypes.CDLL("libssl.so.3")
 _crypto = ctypes.CDLL("libcrypto.so.3")
@@ -112,21 +112,10 @@ class OpenSSLRelay:
             _ssl.SSL_CTX_set_alpn_select_cb(self.ctx, ctypes.cast(_select_h2, ctypes.c_void_p), None)
         else:
             assert _ssl.SSL_CTX_set_alpn_protos(self.ctx, b"\x02h2", 3) == 0  # 0 is success here
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.sessions = []  # per connection: cipher, version, key updates requested, error
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept_loop, daemon=True).start()
-
-    def _accept_loop(self):
-        while True:
-            try:
-                accepted, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._relay, args=(accepted,), daemon=True).start()
+        self.listener = TargetServer(self._relay, backlog=16)  # a thread per accepted connection
+        self.port = self.listener.port
 
     def _relay(self, accepted):
         session = {"cipher": None, "version": None, "key_updates_requested": 0, "error": None}
@@ -217,4 +206,4 @@ class OpenSSLRelay:
             select.select(readable, writable, [], 1.0)
 
     def close(self):
-        self.sock.close()
+        self.listener.sock.close()

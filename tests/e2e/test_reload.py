@@ -92,6 +92,12 @@ def test_rotated_certificate_and_allow_list(tmp_path):
     reload(gw, config_path, broken, expect="error")
     gw.wait_for_log("reload failed, nothing changed")
     assert served_certificate(mesh.gateway_port) == der(new_cert)
+    # So does a config file that is not there (a swap caught half-way, say).
+    away = config_path.rename(config_path.with_suffix(".away"))
+    gw.proc.send_signal(signal.SIGHUP)
+    gw.wait_for_log(f"reload failed, nothing changed (SIGHUP): {config_path}: (file): cannot open config file")
+    away.rename(config_path)
+    assert served_certificate(mesh.gateway_port) == der(new_cert)
 
     # 3. An allow-list without the client: its new requests get 403, on the same connection.
     config["gateway"]["allowed_identities"] = ["spiffe://cluster.local/ns/default/sa/other"]
@@ -104,7 +110,7 @@ def test_rotated_certificate_and_allow_list(tmp_path):
     reader.join(30)
     assert result == {"digest": sha256(payload), "total": len(payload)}
     assert gw.metric("hbone_config_reloads_total", result="ok") == 2
-    assert gw.metric("hbone_config_reloads_total", result="error") == 1
+    assert gw.metric("hbone_config_reloads_total", result="error") == 2
     status, dump = gw.admin_request("/config_dump")
     assert b"sa/other" in dump
     bulk.close()
