@@ -149,3 +149,37 @@ start_go_pair() {
   pids+=("$!")
   sleep 0.5
 }
+
+# Network namespaces (needs root); remove_namespaces deletes every one made, with what
+# runs inside. Only 198.18.0.0/15 inside them, never routed out.
+namespaces=()
+remove_namespaces() {
+  for ns in "${namespaces[@]}"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+add_ns() { ip netns add "$1"; namespaces=("$1" "${namespaces[@]}"); in_ns "$1" ip link set lo up; }
+add_bridge() {  # ns: a namespace holding bridge br0
+  add_ns "$1"
+  in_ns "$1" ip link add br0 type bridge
+  in_ns "$1" ip link set br0 up
+}
+add_bridge_node() {  # bridge-ns ns short address: ns on the bridge (port p-short) at address/24
+  local br=$1 ns=$2 short=$3 addr=$4
+  add_ns "$ns"
+  in_ns "$br" ip link add "p-$short" type veth peer name eth0 netns "$ns"
+  in_ns "$br" ip link set "p-$short" master br0 up
+  in_ns "$ns" ip addr add "$addr/24" dev eth0
+  in_ns "$ns" ip link set eth0 up
+}
+add_link_node() {  # ns new-ns short ns-address address: new-ns behind ns on a veth, /24
+  local ns=$1 peer=$2 short=$3 ns_addr=$4 addr=$5
+  add_ns "$peer"
+  in_ns "$ns" ip link add "to-$short" type veth peer name eth0 netns "$peer"
+  in_ns "$ns" ip addr add "$ns_addr/24" dev "to-$short"
+  in_ns "$ns" ip link set "to-$short" up
+  in_ns "$peer" ip addr add "$addr/24" dev eth0
+  in_ns "$peer" ip link set eth0 up
+}

@@ -29,29 +29,11 @@ prepare "$out"
 out=$(cd "$out" && pwd)
 
 tag="hbdemo$$"
-namespaces=()
-remove_namespaces() {
-  for ns in "${namespaces[@]}"; do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
-}
 trap 'cleanup; remove_namespaces' EXIT
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-add_ns() { ip netns add "$1"; namespaces=("$1" "${namespaces[@]}"); in_ns "$1" ip link set lo up; }
-
 br=$tag-br a=$tag-a b=$tag-b A=198.18.0.1 B=198.18.0.2
-add_ns "$br"
-in_ns "$br" ip link add br0 type bridge
-in_ns "$br" ip link set br0 up
-for node in a b; do
-  ns=$tag-$node addr=$([ $node = a ] && echo $A || echo $B)
-  add_ns "$ns"
-  in_ns "$br" ip link add "p-$node" type veth peer name eth0 netns "$ns"
-  in_ns "$br" ip link set "p-$node" master br0 up
-  in_ns "$ns" ip addr add "$addr/24" dev eth0
-  in_ns "$ns" ip link set eth0 up
-done
+add_bridge "$br"
+add_bridge_node "$br" "$a" a "$A"
+add_bridge_node "$br" "$b" b "$B"
 in_ns "$br" ip link set p-a mtu "$mtu"
 in_ns "$a" ip link set eth0 mtu "$mtu"
 echo "capture rules in pod A:"

@@ -62,6 +62,8 @@ Tunnel* ClientConnection::tunnel(int32_t stream_id) const {
 
 bool ClientConnection::has_capacity() const {
   if (closed() || draining()) return false;
+  uint32_t lifetime = config().client->max_tunnels_per_connection;
+  if (lifetime != 0 && taken_ >= lifetime) return false;
   size_t limit = config().http2.streams_per_connection;
   if (peer_settings_received()) {
     limit = std::min<size_t>(limit, peer_max_concurrent_streams());
@@ -90,8 +92,10 @@ bool ClientConnection::verify_peer(tls::TlsSession&, std::string& why) {
 void ClientConnection::open_tunnel(net::Fd local, Tunnel::Info info) {
   auto tunnel = std::make_unique<Tunnel>(*this, std::move(info));
   tunnel->attach_local(std::move(local));
+  ++taken_;
   if (ready()) {
     submit(std::move(tunnel));
+    drain_if_spent();
   } else {
     pending_.push_back(std::move(tunnel));
   }
@@ -101,6 +105,7 @@ void ClientConnection::on_ready() {
   auto waiting = std::move(pending_);
   pending_.clear();
   for (auto& tunnel : waiting) submit(std::move(tunnel));
+  drain_if_spent();
 }
 
 void ClientConnection::submit(std::unique_ptr<Tunnel> tunnel) {
@@ -119,6 +124,13 @@ void ClientConnection::submit(std::unique_ptr<Tunnel> tunnel) {
   }
   tunnel->set_stream_id(id);
   adopt_stream(id, std::move(tunnel));
+}
+
+void ClientConnection::drain_if_spent() {
+  // The last tunnel client.max_tunnels_per_connection allows is sent: GOAWAY (after it,
+  // not before: nghttp2 starts no stream once GOAWAY is submitted), close after the last.
+  uint32_t lifetime = config().client->max_tunnels_per_connection;
+  if (lifetime != 0 && taken_ >= lifetime && ready()) drain();
 }
 
 int ClientConnection::on_header(const nghttp2_frame* frame, std::string_view name,

@@ -55,6 +55,7 @@ class ClientConnection final : public h2::H2Connection {
 
  private:
   void submit(std::unique_ptr<Tunnel> tunnel);
+  void drain_if_spent();
   Tunnel* tunnel(int32_t stream_id) const;
 
   Upstream upstream_;
@@ -65,6 +66,7 @@ class ClientConnection final : public h2::H2Connection {
   std::unique_ptr<net::Dialer> dialer_;
   std::vector<std::unique_ptr<Tunnel>> pending_;
   bool overflow_ = false;  // the dial failed for lack of descriptors
+  uint32_t taken_ = 0;     // tunnels placed here (client.max_tunnels_per_connection)
   // Double HBONE: lets the carrier tunnel (another connection's stream, which may outlive
   // this connection) reach it while it exists.
   std::shared_ptr<ClientConnection* const> self_ = std::make_shared<ClientConnection* const>(this);

@@ -74,6 +74,7 @@ struct ClientConfig {
   std::optional<CaptureConfig> capture;
   std::vector<address::Route> routes;  // for captured connections; first match wins
   milliseconds pool_idle_timeout{300'000};  // a pooled connection without streams this long: GOAWAY
+  uint32_t max_tunnels_per_connection = 0;  // then the connection drains; 0: no limit
   milliseconds connect_timeout{10'000};
 };
 

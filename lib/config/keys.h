@@ -161,6 +161,10 @@ void visit_keys(V& v, C& c) {
     v.duration(Key{"pool_idle_timeout", R::restart,
                    "a pooled connection without a tunnel this long is closed with GOAWAY (0s: never)"},
                cl.pool_idle_timeout, milliseconds(0));
+    v.integer(Key{"max_tunnels_per_connection", R::restart,
+                  "a pooled connection takes no new tunnel after this many and closes with GOAWAY after its last "
+                  "(0: no limit; as Envoy's max_requests_per_connection)"},
+              cl.max_tunnels_per_connection, 0, 1u << 31);
     v.list(Key{"listeners", R::live, "accept on `listen`, CONNECT to `target`; a reload binds new ones, closes removed ones (their tunnels "
                                                 "carry on) and retargets the rest"}, "{listen, target}",
            cl.listeners, false, [&](auto& l) {

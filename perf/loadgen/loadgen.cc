@@ -1,10 +1,11 @@
 // hbone-loadgen: a native TCP load generator and echo target for perf/ and the soak test.
 // A Python generator topped out near 2,600 connections/s; this one is not the bottleneck.
 //
-//   hbone-loadgen echo PORT
+// ADDRESS is PORT (on 127.0.0.1) or IPv4:PORT.
+//   hbone-loadgen echo ADDRESS
 //       Echo target: returns every byte, ends its side after the peer's FIN.
-//   hbone-loadgen run PORT TOTAL CONCURRENCY BYTES [ROUNDS]
-//       Opens TOTAL connections to 127.0.0.1:PORT, at most CONCURRENCY at once; each sends
+//   hbone-loadgen run ADDRESS TOTAL CONCURRENCY BYTES [ROUNDS]
+//       Opens TOTAL connections to ADDRESS, at most CONCURRENCY at once; each sends
 //       BYTES of a pattern derived from its index, checks the echo byte for byte, sends FIN
 //       and waits for the peer's. With ROUNDS, all TOTAL connections of a round are held
 //       open until every one has its echo (TOTAL concurrent tunnels) or has failed, then
@@ -90,13 +91,22 @@ void echo_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
   }
 }
 
-int run_echo(int port) {
+// "PORT" or "IPv4:PORT"; false when it is neither.
+bool parse_address(const std::string& text, sockaddr_in* addr) {
+  size_t colon = text.rfind(':');
+  std::string host = colon == std::string::npos ? "127.0.0.1" : text.substr(0, colon);
+  std::string port = colon == std::string::npos ? text : text.substr(colon + 1);
+  char* end = nullptr;
+  long number = std::strtol(port.c_str(), &end, 10);
+  return !port.empty() && *end == '\0' && number > 0 && number < 65536 &&
+         uv_ip4_addr(host.c_str(), static_cast<int>(number), addr) == 0;
+}
+
+int run_echo(const sockaddr_in& addr) {
   uv_loop_t* loop = uv_default_loop();
   uv_tcp_t server;
   uv_tcp_init(loop, &server);
-  sockaddr_in addr{};
-  uv_ip4_addr("127.0.0.1", port, &addr);
-  if (uv_tcp_bind(&server, reinterpret_cast<sockaddr*>(&addr), 0) != 0) return 1;
+  if (uv_tcp_bind(&server, reinterpret_cast<const sockaddr*>(&addr), 0) != 0) return 1;
   int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server), 4096, [](uv_stream_t* s, int status) {
     if (status < 0) return;
     auto* c = std::make_unique<EchoConn>().release();  // freed by echo_close
@@ -281,13 +291,13 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-int run_clients(int port, uint64_t total, uint64_t concurrency, uint64_t bytes, int rounds) {
+int run_clients(const sockaddr_in& target, uint64_t total, uint64_t concurrency, uint64_t bytes, int rounds) {
   raise_fd_limit();
   bool ok = true;
   for (int i = 0; i < std::max(rounds, 1); ++i) {
     Round r{};
     r.loop = uv_default_loop();
-    uv_ip4_addr("127.0.0.1", port, &r.target);
+    r.target = target;
     r.total = total;
     r.concurrency = rounds > 0 ? total : concurrency;
     r.bytes = std::max<uint64_t>(bytes, 1);
@@ -314,16 +324,18 @@ int run_clients(int port, uint64_t total, uint64_t concurrency, uint64_t bytes, 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error result, not death
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.size() == 2 && args[0] == "echo") {
+  sockaddr_in address{};
+  bool addressed = args.size() >= 2 && parse_address(args[1], &address);
+  if (addressed && args.size() == 2 && args[0] == "echo") {
     raise_fd_limit();
-    return run_echo(std::stoi(args[1]));
+    return run_echo(address);
   }
-  if ((args.size() == 5 || args.size() == 6) && args[0] == "run") {
-    return run_clients(std::stoi(args[1]), std::stoull(args[2]), std::stoull(args[3]),
-                       std::stoull(args[4]), args.size() == 6 ? std::stoi(args[5]) : 0);
+  if (addressed && (args.size() == 5 || args.size() == 6) && args[0] == "run") {
+    return run_clients(address, std::stoull(args[2]), std::stoull(args[3]), std::stoull(args[4]),
+                       args.size() == 6 ? std::stoi(args[5]) : 0);
   }
   std::fprintf(stderr,
-               "usage: hbone-loadgen echo PORT\n"
-               "       hbone-loadgen run PORT TOTAL CONCURRENCY BYTES [ROUNDS]\n");
+               "usage: hbone-loadgen echo [IPv4:]PORT\n"
+               "       hbone-loadgen run [IPv4:]PORT TOTAL CONCURRENCY BYTES [ROUNDS]\n");
   return 2;
 }

@@ -114,3 +114,28 @@ def test_pooled_connections_have_tcp_keepalive(tmp_path):
     for conn in conns:
         conn.close()
     mesh.stop()
+
+
+def test_max_tunnels_per_connection_rotates_connections(tmp_path):
+    """client.max_tunnels_per_connection: 2. The first two tunnels share a connection,
+    which then takes no more: the third opens a second connection while the first two are
+    still open; the first connection closes (GOAWAY) once both have ended."""
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, client={"client": {"max_tunnels_per_connection": 2}})
+    first = open_tunnels(mesh, 2)
+    assert wait_established(mesh.gateway_port, 1) == 1
+    third = open_tunnels(mesh, 1)
+    assert wait_established(mesh.gateway_port, 2) == 2
+    assert mesh.gateway.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 2
+    for conn in first:
+        conn.sendall(b"still open\n")  # the drained connection carries its tunnels on
+        assert conn.recv(64) == b"still open\n"
+        conn.close()
+    assert wait_established(mesh.gateway_port, 1) == 1  # drained and closed
+    third[0].close()
+    fourth = open_tunnels(mesh, 1)  # the second connection has room for one more
+    assert mesh.gateway.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 2
+    fourth[0].close()
+    server.wait_results(4)
+    assert mesh.client.metric("istio_tcp_connections_failed_total") == 0
+    assert mesh.stop() == (0, 0)

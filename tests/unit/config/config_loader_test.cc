@@ -81,6 +81,7 @@ client:
   gateway: gw.example:15008
   gateway_identity: spiffe://cluster.local/ns/default/sa/gateway
   connect_timeout: 3s
+  max_tunnels_per_connection: 1000
   listeners:
     - listen: 127.0.0.1:15001
       target: 10.1.2.3:80
@@ -114,6 +115,7 @@ limits:
   EXPECT_EQ(c.gateway->allowed_destinations.entries().size(), 2u);
   EXPECT_EQ(c.gateway->connect_timeout.count(), 250);
   EXPECT_EQ(c.client->gateway.host, "gw.example");
+  EXPECT_EQ(c.client->max_tunnels_per_connection, 1000u);
   ASSERT_EQ(c.client->listeners.size(), 2u);
   EXPECT_EQ(c.client->listeners[1].target.to_string(), "[fd00::1]:443");
   EXPECT_EQ(c.http2.max_frame_size, 16384u);
