@@ -9,9 +9,10 @@
 #
 #   pooled    pod A, defaults: inner connections (TLS to node C inside a tunnel through the
 #             east-west gateway) and their carriers are pooled; a tunnel costs no handshake
-#   per-conn  pod A2, http2.streams_per_connection: 1: every tunnel opens its own outer and
-#             inner connection (two handshakes), the control for a proxy that handshakes per
-#             connection (ztunnel opens a new inner TLS session for each, ztunnel#1672)
+#   per-conn  pod A2, client.max_tunnels_per_connection: 1: every tunnel opens its own outer
+#             and inner connection (two handshakes), the control for a proxy that handshakes
+#             per connection (ztunnel opens a new inner TLS session for each, ztunnel#1672;
+#             its outer one is pooled, so its cost lies between the two)
 # Each round: N tunnels one after another (64 bytes echoed, then closed) and N at C at
 # once, from each pod: setup p50/p99 (connect to first echoed byte), tunnels/s, and CPU
 # µs per tunnel of pod A's client, the east-west gateway and node C's gateway.
@@ -46,25 +47,21 @@ add_link_node "$ew" "$c" c 198.19.0.1 "$C"  # the east-west namespace does not f
 
 id=spiffe://cluster.local/ns/default/sa/gateway
 certs="cert: certs/dev/%s.pem, key: certs/dev/%s-key.pem, ca: certs/dev/ca.pem"
-log="log_level: warn"  # an access-log line per tunnel is not what this measures
 cat > "$out/east-west.yaml" <<YAML
-$log
 tls: {$(printf "$certs" gateway gateway)}
 gateway: {listen: "$EW:15008", allowed_destinations: ["$C:15008"]}
 YAML
 cat > "$out/node-c.yaml" <<YAML
-$log
 tls: {$(printf "$certs" gateway gateway)}
 gateway: {listen: "$C:15008"}
 YAML
 for pod in a a2; do
-  h2="{}"
-  [ $pod = a2 ] && h2="{streams_per_connection: 1}"
+  lifetime=0
+  [ $pod = a2 ] && lifetime=1
   cat > "$out/pod-$pod.yaml" <<YAML
-$log
 tls: {$(printf "$certs" client client)}
-http2: $h2
 client:
+  max_tunnels_per_connection: $lifetime
   capture: {listen: "127.0.0.1:15001"}
   routes:
     - {cidr: 198.19.0.0/24, gateway: "destination:15008", identity: $id, via: "$EW:15008", via_identity: $id}
@@ -75,12 +72,20 @@ for ns in "$a" "$a2"; do
   in_ns "$ns" scripts/capture.sh install > /dev/null
 done
 in_ns "$c" "$loadgen" echo "$C:8080" > "$out/echo.log" 2>&1 & pids+=($!)
-in_ns "$c" "$bin" --config "$out/node-c.yaml" > "$out/node-c.log" 2>&1 & pid_c=$!; pids+=($pid_c)
-in_ns "$ew" "$bin" --config "$out/east-west.yaml" > "$out/east-west.log" 2>&1 & pid_ew=$!; pids+=($pid_ew)
-in_ns "$a" "$bin" --config "$out/pod-a.yaml" > "$out/pod-a.log" 2>&1 & pid_a=$!; pids+=($pid_a)
-in_ns "$a2" "$bin" --config "$out/pod-a2.yaml" > "$out/pod-a2.log" 2>&1 & pid_a2=$!; pids+=($pid_a2)
+for f in "$c node-c" "$ew east-west" "$a pod-a" "$a2 pod-a2"; do
+  set -- $f
+  in_ns "$1" "$bin" --config "$out/$2.yaml" > "$out/$2.log" 2>&1 & pids+=($!)
+done
+admin_port() { grep -o 'admin.listen: listening on [0-9.:]*' "$out/$1.log" | sed 's/.*://'; }
 for f in node-c east-west pod-a pod-a2; do wait_running "$out/$f.log"; done
 grep -q ready "$out/echo.log"
+pid_of() { pgrep -f -- "--config $out/$1.yaml" | head -n 1; }  # the daemon, not its background shell
+pid_c=$(pid_of node-c) pid_ew=$(pid_of east-west) pid_a=$(pid_of pod-a) pid_a2=$(pid_of pod-a2)
+# An access-log line per tunnel is not what this measures.
+for f in "$c node-c" "$ew east-west" "$a pod-a" "$a2 pod-a2"; do
+  set -- $f
+  in_ns "$1" curl -sf -XPOST "127.0.0.1:$(admin_port "$2")/logging?level=warn" > /dev/null
+done
 
 csv="$out/double-hbone.csv"
 echo "path,round,mode,tunnels,seconds,tunnels_per_s,p50_us,p99_us,client_us,east_west_us,node_c_us" > "$csv"
@@ -111,13 +116,11 @@ for r in $(seq "$rounds"); do
     measure "$path" "$r" concurrent "$concurrency"
   done
 done
-handshakes() {  # admin metrics of a daemon's log: its gateway-side TLS handshakes that succeeded
-  local ns=$1 logf=$2 port
-  port=$(grep -o 'admin.listen: listening on [0-9.:]*' "$logf" | sed 's/.*://')
-  in_ns "$ns" curl -s "http://127.0.0.1:$port/metrics" |
+handshakes() {  # ns name: the daemon's gateway-side TLS handshakes that succeeded
+  in_ns "$1" curl -s "http://127.0.0.1:$(admin_port "$2")/metrics" |
     awk '/^hbone_tls_handshakes_total\{.*result="ok"/ && /role="gateway"/ {s += $2} END {print s + 0}'
 }
-echo "TLS handshakes at node C: $(handshakes "$c" "$out/node-c.log"), at the east-west gateway: $(handshakes "$ew" "$out/east-west.log")" \
+echo "TLS handshakes at node C: $(handshakes "$c" node-c), at the east-west gateway: $(handshakes "$ew" east-west)" \
   | tee "$out/handshakes.txt"
 python3 - "$csv" <<'PY' | tee "$out/double-hbone.txt"
 import csv, statistics, sys

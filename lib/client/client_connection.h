@@ -49,6 +49,7 @@ class ClientConnection final : public h2::H2Connection {
   bool verify_peer(tls::TlsSession& tls, std::string& why) override;
   void describe_role(nlohmann::json& out) const override;
   void on_ready() override;
+  bool has_waiting_streams() const override { return !pending_.empty(); }
   void on_headers_complete(const nghttp2_frame* frame) override;
   void on_closed(const std::string& reason) override;
   bool retry_unanswered(int32_t stream_id) override;

@@ -289,6 +289,7 @@ bool H2Connection::open_session() {
   ready_ = true;
   spdlog::debug("h2 {}: connected, peer {}", peer_address_, peer_identity_);
   on_ready();
+  if (draining_ && !closed_) submit_goaway();  // drained while it shook hands
   schedule_flush();
   return !closed_;
 }
@@ -554,9 +555,14 @@ void H2Connection::drain() {
   if (closed_ || draining_) return;
   set_draining();
   if (!session_) {
-    close("draining before handshake");
+    // Streams that wait for the handshake still go out; GOAWAY follows them (open_session).
+    if (!has_waiting_streams()) close("draining before handshake");
     return;
   }
+  submit_goaway();
+}
+
+void H2Connection::submit_goaway() {
   int32_t last = side_ == Side::server ? nghttp2_session_get_last_proc_stream_id(session_.get()) : 0;
   nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, nullptr, 0);
   schedule_flush();

@@ -136,6 +136,8 @@ class H2Connection : public tls::SecureStream::Handler,
   // After handshake and identity checks: the session exists and SETTINGS are queued.
   virtual bool verify_peer(tls::TlsSession& tls, std::string& why) = 0;
   virtual void on_ready() {}
+  // Streams queued until the handshake is done (client tunnels): a drain lets them out.
+  virtual bool has_waiting_streams() const { return false; }
   // Adds what only the role knows to describe().
   virtual void describe_role(nlohmann::json&) const {}
   virtual void after_frame_sent(const nghttp2_frame*) {}
@@ -171,6 +173,7 @@ class H2Connection : public tls::SecureStream::Handler,
   void flush_control();
   // Once: no new streams from now on, and each stream is told (on_connection_draining).
   void set_draining();
+  void submit_goaway();
   void on_keepalive();
   // stream_window: auto: raises the stream and connection receive windows to `window`.
   void grow_windows(uint32_t window);

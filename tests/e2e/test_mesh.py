@@ -286,6 +286,18 @@ def test_route_added_by_a_configmap_swap_takes_traffic_at_once(make_mesh):
     assert (seen["received"], seen["received_sha256"]) == (sent["sent"], sent["sent_sha256"])
 
 
+def pod_c_behind_the_east_west_gateway(make_mesh, tmp_path, routes, **mesh_extra):
+    """A mesh whose pod A routes to pod C (198.19.0.0/24) through the east-west gateway,
+    and pod C's node gateway."""
+    mesh = make_mesh(routes=routes, egress_extra={"allowed_destinations": [f"{POD_C}:15008"]}, **mesh_extra)
+    pod_c = mesh.topo.link(mesh.egress, "c", POD_C, "198.19.0.1")
+    mesh.topo.run(mesh.a, "ip", "route", "add", "198.19.0.0/24", "via", EGRESS)
+    node_c = Hbone(tmp_path, "node-c", {"tls": tls("gateway"), "gateway": {"listen": f"{POD_C}:15008"}},
+                   netns=pod_c)
+    mesh.daemons.append(node_c)
+    return mesh, pod_c, node_c
+
+
 def test_double_hbone_through_an_east_west_gateway(make_mesh, tmp_path):
     """Another network, 198.19.0.0/24, joined to pod A's only by the east-west gateway (the
     egress namespace, which does not forward): an unmodified app in pod A reaches pod C by
@@ -296,12 +308,7 @@ def test_double_hbone_through_an_east_west_gateway(make_mesh, tmp_path):
     via = {"gateway": "destination:15008", "via": f"{EGRESS}:15008", "via_identity": GATEWAY_ID}
     routes = [{"cidr": f"{POD_C}/32", "ports": [9999], "identity": wrong_id, **via},
               {"cidr": "198.19.0.0/24", "identity": GATEWAY_ID, **via}]
-    mesh = make_mesh(routes=routes, egress_extra={"allowed_destinations": [f"{POD_C}:15008"]})
-    pod_c = mesh.topo.link(mesh.egress, "c", POD_C, "198.19.0.1")
-    mesh.topo.run(mesh.a, "ip", "route", "add", "198.19.0.0/24", "via", EGRESS)
-    node_c = Hbone(tmp_path, "node-c", {"tls": tls("gateway"), "gateway": {"listen": f"{POD_C}:15008"}},
-                   netns=pod_c)
-    mesh.daemons.append(node_c)
+    mesh, pod_c, node_c = pod_c_behind_the_east_west_gateway(make_mesh, tmp_path, routes)
 
     setups = []  # pod A's accept-to-200 of each tunnel, from its setup histogram
     for port, size in ((8080, 64 * MiB), (8081, MiB)):
@@ -338,3 +345,20 @@ def test_double_hbone_through_an_east_west_gateway(make_mesh, tmp_path):
     assert f"dst={POD_C}:15008" in log and f"peer={CLIENT_ID}" in log
     assert not [line for line in log.splitlines() if "dst=" in line and f"dst={POD_C}:15008" not in line]
     assert not [line for line in log.splitlines() if "peer=" in line and f"peer={CLIENT_ID}" not in line]
+
+
+def test_double_hbone_with_a_connection_per_tunnel(make_mesh, tmp_path):
+    """client.max_tunnels_per_connection: 1 on pod A: each tunnel to pod C opens its own
+    carrier and inner connection, which drain as soon as their one tunnel is sent; the
+    inner one, drained by its carrier's GOAWAY before its own handshake, still carries its
+    tunnel."""
+    routes = [{"cidr": "198.19.0.0/24", "gateway": "destination:15008", "identity": GATEWAY_ID,
+               "via": f"{EGRESS}:15008", "via_identity": GATEWAY_ID}]
+    mesh, pod_c, node_c = pod_c_behind_the_east_west_gateway(
+        make_mesh, tmp_path, routes, client_extra={"client": {
+            "capture": {"listen": "127.0.0.1:15001"}, "routes": routes, "max_tunnels_per_connection": 1}})
+    for port in (8080, 8081):
+        mesh.exchange(pod_c, POD_C, port, MiB)
+    assert node_c.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 2
+    assert mesh.egress_gw.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 2
+    assert mesh.pod_a.metric("istio_tcp_connections_failed_total") == 0

@@ -139,3 +139,17 @@ def test_max_tunnels_per_connection_rotates_connections(tmp_path):
     server.wait_results(4)
     assert mesh.client.metric("istio_tcp_connections_failed_total") == 0
     assert mesh.stop() == (0, 0)
+
+
+def test_max_tunnels_per_connection_counts_tunnels_waiting_for_the_handshake(tmp_path):
+    """Five tunnels at once on a fresh client with client.max_tunnels_per_connection: 2:
+    whether they arrive before or after a connection is ready, each connection takes two
+    at most, so three connections (handshakes) carry them."""
+    server = TargetServer(echo)
+    mesh = Mesh(tmp_path, server.port, client={"client": {"max_tunnels_per_connection": 2}})
+    conns = open_tunnels(mesh, 5)
+    assert mesh.gateway.metric("hbone_tls_handshakes_total", role="gateway", result="ok") == 3
+    for conn in conns:
+        conn.close()
+    server.wait_results(5)
+    assert mesh.stop() == (0, 0)
