@@ -39,7 +39,7 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
   // Someone connected to the capture port itself, or hbone's own dial came back (capture
   // rules without its mark): tunnelling it would dial again, forever.
   bool to_listener = net::same_endpoint(destination, reinterpret_cast<const sockaddr*>(&listen_address_));
-  if (to_listener || net::OwnConnections::instance().take(peer)) {
+  if (to_listener || net::OwnConnections::instance().take(peer, destination)) {
     spdlog::warn("capture: src={} dst={}: refused, {}", source, target,
                  to_listener ? "addressed to the capture listener itself"
                              : "hbone's own connection was captured (do the capture rules skip socket.mark?)");

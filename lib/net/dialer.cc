@@ -146,7 +146,7 @@ void Dialer::try_next() {
     if (mark_) ::setsockopt(fd_.get(), SOL_SOCKET, SO_MARK, &mark_, sizeof(mark_));
     int rc = ::connect(fd_.get(), addr, candidate.length);
     int err = errno;
-    if (rc == 0 || err == EINPROGRESS) OwnConnections::instance().add(fd_.get());
+    if (rc == 0 || err == EINPROGRESS) OwnConnections::instance().add(fd_.get(), addr);
     if (rc == 0) {
       finish(Failure::none, "");
       return;

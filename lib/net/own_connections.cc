@@ -1,10 +1,19 @@
 #include "net/own_connections.h"
 
+#include "address/reserved.h"
 #include "net/socket_ops.h"
 
 namespace hbone::net {
 namespace {
 constexpr auto kLifetime = std::chrono::seconds(10);  // a looped connection arrives within ms
+
+// "local->remote", IPv4-mapped addresses as plain IPv4 (how capture reports them).
+std::string connection_key(const sockaddr* local, const sockaddr* remote) {
+  sockaddr_storage a = address::unmapped(local), b = address::unmapped(remote);
+  return format_address(reinterpret_cast<const sockaddr*>(&a)) + "->" +
+         format_address(reinterpret_cast<const sockaddr*>(&b));
+}
+
 }  // namespace
 
 OwnConnections& OwnConnections::instance() {
@@ -12,12 +21,12 @@ OwnConnections& OwnConnections::instance() {
   return connections;
 }
 
-void OwnConnections::add(int fd) {
+void OwnConnections::add(int fd, const sockaddr* remote) {
   if (!enabled_) return;
   sockaddr_storage local{};
   socklen_t len = sizeof(local);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return;
-  std::string key = format_address(reinterpret_cast<const sockaddr*>(&local));
+  std::string key = connection_key(reinterpret_cast<const sockaddr*>(&local), remote);
   auto now = Clock::now();
   std::lock_guard lock(mutex_);
   expire(now);
@@ -25,9 +34,9 @@ void OwnConnections::add(int fd) {
   order_.emplace_back(now, std::move(key));
 }
 
-bool OwnConnections::take(const sockaddr* peer) {
+bool OwnConnections::take(const sockaddr* peer, const sockaddr* destination) {
   if (!enabled_) return false;
-  std::string key = format_address(peer);
+  std::string key = connection_key(peer, destination);
   std::lock_guard lock(mutex_);
   expire(Clock::now());
   return added_.erase(key) > 0;

@@ -18,14 +18,14 @@ struct Pair {
   Fd dialled;
   Fd accepted;
   sockaddr_storage peer{};  // the dialled socket's address as the accepting side sees it
+  sockaddr_storage addr{};  // the listener's (the dialled socket's destination)
 
   Pair() {
-    sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
     getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len);
     dialled.reset(::socket(AF_INET, SOCK_STREAM, 0));
     EXPECT_EQ(::connect(dialled.get(), reinterpret_cast<sockaddr*>(&addr), len), 0);
-    OwnConnections::instance().add(dialled.get());
+    OwnConnections::instance().add(dialled.get(), reinterpret_cast<sockaddr*>(&addr));
     len = sizeof(peer);
     for (int i = 0; i < 1000 && !accepted; ++i) accepted.reset(::accept(listener.get(), reinterpret_cast<sockaddr*>(&peer), &len));
   }
@@ -33,18 +33,27 @@ struct Pair {
 }  // namespace
 
 TEST(OwnConnections, RecognisesOwnDialOnceWhenEnabled) {
+  auto taken = [](const sockaddr_storage& from, const sockaddr_storage& to) {
+    return OwnConnections::instance().take(reinterpret_cast<const sockaddr*>(&from),
+                                           reinterpret_cast<const sockaddr*>(&to));
+  };
   Pair before;  // not enabled yet: nothing is recorded
-  EXPECT_FALSE(OwnConnections::instance().take(reinterpret_cast<sockaddr*>(&before.peer)));
+  EXPECT_FALSE(taken(before.peer, before.addr));
   OwnConnections::instance().enable();
   Pair pair;
   ASSERT_TRUE(pair.accepted);
-  EXPECT_TRUE(OwnConnections::instance().take(reinterpret_cast<sockaddr*>(&pair.peer)));
-  EXPECT_FALSE(OwnConnections::instance().take(reinterpret_cast<sockaddr*>(&pair.peer)));  // once
+  // The same local address to another destination is not ours: the kernel hands a local
+  // port to connections to different destinations at once.
+  sockaddr_storage elsewhere = pair.addr;
+  reinterpret_cast<sockaddr_in*>(&elsewhere)->sin_port = htons(ntohs(reinterpret_cast<sockaddr_in*>(&pair.addr)->sin_port) ^ 1);
+  EXPECT_FALSE(taken(pair.peer, elsewhere));
+  EXPECT_TRUE(taken(pair.peer, pair.addr));
+  EXPECT_FALSE(taken(pair.peer, pair.addr));  // once
   // The accepted side's own address was never dialled by us.
   sockaddr_storage local{};
   socklen_t len = sizeof(local);
   getsockname(pair.accepted.get(), reinterpret_cast<sockaddr*>(&local), &len);
-  EXPECT_FALSE(OwnConnections::instance().take(reinterpret_cast<sockaddr*>(&local)));
+  EXPECT_FALSE(taken(local, pair.peer));
 }
 
 TEST(SocketOps, TransparentOriginalDestinationIsTheLocalAddress) {
