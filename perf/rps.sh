@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Istio's benchmark shape (#24): a fixed rate of small requests over keep-alive connections
+# (defaults: 1,000 and 10,000 req/s over 64 connections, 1 KiB each way), driven by
+# `hbone-loadgen rate` (latency from when each request was due: coordinated omission
+# corrected, as wrk2 and fortio do) against `hbone-loadgen echo`, through:
+#   direct   the echo itself: the reference latency
+#   socat    two socat relays in a chain (a client side and a gateway side that only move
+#            bytes: the same system calls as a proxy pair, without TLS and HTTP/2)
+#   hbone    the mTLS HBONE pair (client listener -> gateway), defaults
+#   go       the Go stdlib HBONE pair (perf/gohbone; installs golang-go)
+# in alternating rounds of one run. Per path and rate: p50/p90/p99 and what each adds
+# over direct, CPU µs per request of each proxy process (from /proc; µs per request / 1000
+# = vCPU per 1,000 req/s, the unit of Istio's published figures) and its RSS after the run.
+#   perf/rps.sh [-R RATES] [-c CONNECTIONS] [-s BYTES] [-t SECONDS] [-r ROUNDS] [-p PATHS] [-o DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source perf/lib.sh
+rates=1000,10000 connections=64 bytes=1024 seconds=10 rounds=3 path_list=direct,socat,hbone,go
+out=perf/results/rps-$(date +%Y%m%d-%H%M%S)
+while getopts "R:c:s:t:r:p:o:" opt; do
+  case $opt in
+    R) rates=$OPTARG ;;
+    c) connections=$OPTARG ;;
+    s) bytes=$OPTARG ;;
+    t) seconds=$OPTARG ;;
+    r) rounds=$OPTARG ;;
+    p) path_list=$OPTARG ;;
+    o) out=$OPTARG ;;
+    *) sed -n 2,14p "$0"; exit 2 ;;
+  esac
+done
+prepare "$out"
+loadgen=$(dirname "$bin")/hbone-loadgen
+IFS=, read -r -a paths <<<"$path_list"
+IFS=, read -r -a rate_list <<<"$rates"
+[[ " ${paths[*]} " == *" direct "* ]] || { echo "-p must include direct (the others are compared to it)" >&2; exit 2; }
+
+echo_port=$(free_port)
+"$loadgen" echo "$echo_port" > "$out/echo.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q ready "$out/echo.log" && break; sleep 0.05; done
+# path -> "port" and "client-pid gateway-pid" (the proxy processes whose CPU is counted)
+declare -A port=([direct]=$echo_port) procs=([direct]="")
+for path in "${paths[@]}"; do
+  case $path in
+    direct) ;;
+    socat)
+      gw=$(free_port) port[socat]=$(free_port)
+      socat "TCP-LISTEN:$gw,fork,reuseaddr,bind=127.0.0.1,backlog=1024,nodelay" "TCP:127.0.0.1:$echo_port,nodelay" &
+      gw_pid=$!
+      socat "TCP-LISTEN:${port[socat]},fork,reuseaddr,bind=127.0.0.1,backlog=1024,nodelay" "TCP:127.0.0.1:$gw,nodelay" &
+      procs[socat]="$! $gw_pid"
+      pids+=("$gw_pid" "$!")
+      ;;
+    hbone)
+      mkdir -p "$out/hbone"
+      start_mesh "$bin" "$out/hbone" "$echo_port"
+      for admin in "$admin_gw" "$admin_cl"; do  # no access-log line per request's tunnel
+        curl -sf -XPOST "127.0.0.1:$admin/logging?level=warn" > /dev/null
+      done
+      port[hbone]=$client_port procs[hbone]="$client_pid $gateway_pid"
+      ;;
+    go)
+      mkdir -p "$out/go"
+      start_go_pair "$out/go" "$echo_port"
+      port[go]=$client_port procs[go]=$go_pids  # gateway first
+      read -r g c <<<"$go_pids"
+      procs[go]="$c $g"
+      ;;
+    *) echo "unknown path: $path" >&2; exit 2 ;;
+  esac
+done
+sleep 0.5
+
+rss_mib() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+csv="$out/rps.csv"
+echo "path,rate,round,requests,achieved,p50_us,p90_us,p99_us,client_us_per_req,gateway_us_per_req,client_rss_mib,gateway_rss_mib" > "$csv"
+echo "rps: ${rates} req/s over $connections connections, $bytes B each way, $seconds s per run, $rounds alternating rounds"
+for round in $(seq "$rounds"); do
+  order=("${paths[@]}")
+  if ((round % 2 == 0)); then
+    order=()
+    for ((i = ${#paths[@]} - 1; i >= 0; i--)); do order+=("${paths[i]}"); done
+  fi
+  for rate in "${rate_list[@]}"; do
+    for path in "${order[@]}"; do
+      read -r cl gw <<<"${procs[$path]}"
+      c0=0 g0=0
+      [ -n "${cl:-}" ] && c0=$(cpu_seconds "$cl") g0=$(cpu_seconds "$gw")
+      line=$("$loadgen" rate "${port[$path]}" "$connections" "$rate" "$seconds" "$bytes") ||
+        { echo "$path at $rate req/s failed: $line" >&2; exit 1; }
+      sleep 0.3  # socat's forked relays end with their connections and are reaped: their CPU counts
+      c1=0 g1=0 crss="-" grss="-"
+      if [ -n "${cl:-}" ]; then
+        c1=$(cpu_seconds "$cl") g1=$(cpu_seconds "$gw")
+        if [ "$path" != socat ]; then crss=$(rss_mib "$cl") grss=$(rss_mib "$gw"); fi  # socat: a process per connection
+      fi
+      python3 - "$path" "$rate" "$round" "$line" "$c0" "$c1" "$g0" "$g1" "$crss" "$grss" >> "$csv" <<'PY'
+import json, sys
+path, rate, rnd, line, c0, c1, g0, g1, crss, grss = sys.argv[1:]
+r = json.loads(line)
+assert r["errors"] == 0 and r["corrupted"] == 0, line
+per = lambda a, b: f"{(float(b) - float(a)) * 1e6 / r['requests']:.1f}" if path != "direct" else "-"
+print(f"{path},{rate},{rnd},{r['requests']},{r['rate']},{r['p50_us']},{r['p90_us']},{r['p99_us']},"
+      f"{per(c0, c1)},{per(g0, g1)},{crss},{grss}")
+PY
+    done
+  done
+done
+python3 - "$csv" <<'PY' | tee "$out/rps.txt"
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+def med(path, rate, key):
+    vals = [float(r[key]) for r in rows if r["path"] == path and r["rate"] == rate and r[key] != "-"]
+    return statistics.median(vals) if vals else None
+fmt = lambda v, f="{:.0f}": "-" if v is None else f.format(v)
+paths = list(dict.fromkeys(r["path"] for r in rows))
+for rate in dict.fromkeys(r["rate"] for r in rows):
+    print(f"\n{rate} req/s (medians of rounds)")
+    print(f"{'path':7} {'achieved':>9} {'p50':>6} {'p90':>6} {'p99':>7} {'+p50':>6} {'+p90':>6} {'+p99':>7} "
+          f"{'CPU µs/req client':>17} {'gateway':>8} {'RSS MiB client':>14} {'gateway':>8}")
+    base = {k: med("direct", rate, k) for k in ("p50_us", "p90_us", "p99_us")}
+    for p in paths:
+        v = {k: med(p, rate, k) for k in ("achieved", "p50_us", "p90_us", "p99_us", "client_us_per_req",
+                                          "gateway_us_per_req", "client_rss_mib", "gateway_rss_mib")}
+        added = [v[k] - base[k] for k in ("p50_us", "p90_us", "p99_us")]
+        print(f"{p:7} {v['achieved']:9.0f} {v['p50_us']:6.0f} {v['p90_us']:6.0f} {v['p99_us']:7.0f} "
+              f"{added[0]:6.0f} {added[1]:6.0f} {added[2]:7.0f} {fmt(v['client_us_per_req'], '{:.1f}'):>17} "
+              f"{fmt(v['gateway_us_per_req'], '{:.1f}'):>8} {fmt(v['client_rss_mib'], '{:.1f}'):>14} "
+              f"{fmt(v['gateway_rss_mib'], '{:.1f}'):>8}")
+print("\nadded = path minus direct, µs; CPU µs per request / 1000 = vCPU per 1,000 req/s")
+PY
+if command -v gnuplot > /dev/null; then
+  python3 - "$csv" > "$out/rps-summary.csv" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+print("label,added_p50,added_p99,client_us,gateway_us")
+for rate in dict.fromkeys(r["rate"] for r in rows):
+    med = lambda p, k: statistics.median(float(r[k]) for r in rows if r["path"] == p and r["rate"] == rate)
+    for p in dict.fromkeys(r["path"] for r in rows):
+        if p == "direct":
+            continue
+        print(f"{p} @{rate}/s,{med(p, 'p50_us') - med('direct', 'p50_us'):.1f},"
+              f"{med(p, 'p99_us') - med('direct', 'p99_us'):.1f},{med(p, 'client_us_per_req'):.1f},"
+              f"{med(p, 'gateway_us_per_req'):.1f}")
+PY
+  gnuplot -e "csv='$out/rps-summary.csv'; png='$out/rps.png'" perf/rps.gp
+  echo "chart: $out/rps.png"
+fi
