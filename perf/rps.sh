@@ -11,14 +11,19 @@
 # in alternating rounds of one run. Per path and rate: p50/p90/p99 and what each adds
 # over direct, CPU µs per request of each proxy process (from /proc; µs per request / 1000
 # = vCPU per 1,000 req/s, the unit of Istio's published figures) and its RSS after the run.
-#   perf/rps.sh [-R RATES] [-c CONNECTIONS] [-s BYTES] [-t SECONDS] [-r ROUNDS] [-p PATHS] [-o DIR]
+# -m mesh (root) runs it on network namespaces instead, as a mesh carries it: the load
+# generator in pod A (198.18.0.1) sends to the echo in pod B (198.18.0.2) by its address,
+#   direct   a port the capture rules exclude: the reference
+#   hbone    captured by pod A's hbone (scripts/capture.sh), tunnelled to node B's gateway
+#   perf/rps.sh [-m loopback|mesh] [-R RATES] [-c CONNECTIONS] [-s BYTES] [-t SECONDS] [-r ROUNDS] [-p PATHS] [-o DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source perf/lib.sh
-rates=1000,10000 connections=64 bytes=1024 seconds=10 rounds=3 path_list=direct,socat,hbone,go
+rates=1000,10000 connections=64 bytes=1024 seconds=10 rounds=3 path_list="" mode=loopback
 out=perf/results/rps-$(date +%Y%m%d-%H%M%S)
-while getopts "R:c:s:t:r:p:o:" opt; do
+while getopts "m:R:c:s:t:r:p:o:" opt; do
   case $opt in
+    m) mode=$OPTARG ;;
     R) rates=$OPTARG ;;
     c) connections=$OPTARG ;;
     s) bytes=$OPTARG ;;
@@ -26,56 +31,96 @@ while getopts "R:c:s:t:r:p:o:" opt; do
     r) rounds=$OPTARG ;;
     p) path_list=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) sed -n 2,14p "$0"; exit 2 ;;
+    *) sed -n 2,19p "$0"; exit 2 ;;
   esac
 done
+case $mode in
+  loopback) path_list=${path_list:-direct,socat,hbone,go} ;;
+  mesh) path_list=direct,hbone; [ "$(id -u)" -eq 0 ] || { echo "rps.sh -m mesh: needs root" >&2; exit 1; } ;;
+  *) echo "-m: loopback or mesh" >&2; exit 2 ;;
+esac
 prepare "$out"
+out=$(cd "$out" && pwd)
 loadgen=$(dirname "$bin")/hbone-loadgen
 IFS=, read -r -a paths <<<"$path_list"
 IFS=, read -r -a rate_list <<<"$rates"
 [[ " ${paths[*]} " == *" direct "* ]] || { echo "-p must include direct (the others are compared to it)" >&2; exit 2; }
 
-echo_port=$(free_port)
-"$loadgen" echo "$echo_port" > "$out/echo.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q ready "$out/echo.log" && break; sleep 0.05; done
-# path -> "port" and "client-pid gateway-pid" (the proxy processes whose CPU is counted)
-declare -A port=([direct]=$echo_port) procs=([direct]="")
-for path in "${paths[@]}"; do
-  case $path in
-    direct) ;;
-    socat)
-      gw=$(free_port) port[socat]=$(free_port)
-      socat "TCP-LISTEN:$gw,fork,reuseaddr,bind=127.0.0.1,backlog=1024,nodelay" "TCP:127.0.0.1:$echo_port,nodelay" &
-      gw_pid=$!
-      socat "TCP-LISTEN:${port[socat]},fork,reuseaddr,bind=127.0.0.1,backlog=1024,nodelay" "TCP:127.0.0.1:$gw,nodelay" &
-      procs[socat]="$! $gw_pid"
-      pids+=("$gw_pid" "$!")
-      ;;
-    hbone)
-      mkdir -p "$out/hbone"
-      start_mesh "$bin" "$out/hbone" "$echo_port"
-      for admin in "$admin_gw" "$admin_cl"; do  # no access-log line per request's tunnel
-        curl -sf -XPOST "127.0.0.1:$admin/logging?level=warn" > /dev/null
-      done
-      port[hbone]=$client_port procs[hbone]="$client_pid $gateway_pid"
-      ;;
-    go)
-      mkdir -p "$out/go"
-      start_go_pair "$out/go" "$echo_port"
-      port[go]=$client_port procs[go]=$go_pids  # gateway first
-      read -r g c <<<"$go_pids"
-      procs[go]="$c $g"
-      ;;
-    *) echo "unknown path: $path" >&2; exit 2 ;;
-  esac
-done
+# path -> target address and "client-pid gateway-pid" (the proxy processes whose CPU is
+# counted); run_in: how the load generator is started (in pod A's namespace for mesh).
+declare -A port procs=([direct]="")
+run_in=()
+if [ "$mode" = mesh ]; then
+  tag="hbrps$$"
+  trap 'cleanup; remove_namespaces' EXIT
+  br=$tag-br a=$tag-a b=$tag-b A=198.18.0.1 B=198.18.0.2
+  add_bridge "$br"
+  add_bridge_node "$br" "$a" a "$A"
+  add_bridge_node "$br" "$b" b "$B"
+  in_ns "$a" scripts/capture.sh install --exclude-ports 7001 > /dev/null
+  certs="cert: certs/dev/%s.pem, key: certs/dev/%s-key.pem, ca: certs/dev/ca.pem"
+  printf 'tls: {%s}\ngateway: {listen: "%s:15008"}\n' "$(printf "$certs" gateway gateway)" "$B" > "$out/node-b.yaml"
+  cat > "$out/pod-a.yaml" <<YAML
+tls: {$(printf "$certs" client client)}
+client:
+  capture: {listen: "127.0.0.1:15001"}
+  routes: [{cidr: "$B/32", gateway: "destination:15008", identity: spiffe://cluster.local/ns/default/sa/gateway}]
+YAML
+  for port_ in 7000 7001; do in_ns "$b" "$loadgen" echo "$B:$port_" > "$out/echo-$port_.log" 2>&1 & pids+=($!); done
+  for f in "$b node-b" "$a pod-a"; do
+    set -- $f
+    in_ns "$1" "$bin" --config "$out/$2.yaml" > "$out/$2.log" 2>&1 & pids+=($!)
+    wait_running "$out/$2.log"
+    in_ns "$1" curl -sf -XPOST "127.0.0.1:15000/logging?level=warn" > /dev/null  # no line per tunnel
+  done
+  port=([direct]=$B:7001 [hbone]=$B:7000)
+  procs[hbone]="$(pgrep -f -- "--config $out/pod-a.yaml" | head -n 1) $(pgrep -f -- "--config $out/node-b.yaml" | head -n 1)"
+  run_in=(ip netns exec "$a")
+  paths=(direct hbone)
+fi
+
+if [ "$mode" = loopback ]; then
+  echo_port=$(free_port)
+  "$loadgen" echo "$echo_port" > "$out/echo.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q ready "$out/echo.log" && break; sleep 0.05; done
+  port[direct]=$echo_port
+  for path in "${paths[@]}"; do
+    case $path in
+      direct) ;;
+      socat)
+        gw=$(free_port) port[socat]=$(free_port)
+        socat "TCP-LISTEN:$gw,fork,reuseaddr,bind=127.0.0.1,backlog=1024,nodelay" "TCP:127.0.0.1:$echo_port,nodelay" &
+        gw_pid=$!
+        socat "TCP-LISTEN:${port[socat]},fork,reuseaddr,bind=127.0.0.1,backlog=1024,nodelay" "TCP:127.0.0.1:$gw,nodelay" &
+        procs[socat]="$! $gw_pid"
+        pids+=("$gw_pid" "$!")
+        ;;
+      hbone)
+        mkdir -p "$out/hbone"
+        start_mesh "$bin" "$out/hbone" "$echo_port"
+        for admin in "$admin_gw" "$admin_cl"; do  # no access-log line per request's tunnel
+          curl -sf -XPOST "127.0.0.1:$admin/logging?level=warn" > /dev/null
+        done
+        port[hbone]=$client_port procs[hbone]="$client_pid $gateway_pid"
+        ;;
+      go)
+        mkdir -p "$out/go"
+        start_go_pair "$out/go" "$echo_port"
+        port[go]=$client_port
+        read -r g c <<<"$go_pids"  # gateway first
+        procs[go]="$c $g"
+        ;;
+      *) echo "unknown path: $path" >&2; exit 2 ;;
+    esac
+  done
+fi
 sleep 0.5
 
 rss_mib() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 csv="$out/rps.csv"
 echo "path,rate,round,requests,achieved,p50_us,p90_us,p99_us,client_us_per_req,gateway_us_per_req,client_rss_mib,gateway_rss_mib" > "$csv"
-echo "rps: ${rates} req/s over $connections connections, $bytes B each way, $seconds s per run, $rounds alternating rounds"
+echo "rps ($mode): ${rates} req/s over $connections connections, $bytes B each way, $seconds s per run, $rounds alternating rounds"
 for round in $(seq "$rounds"); do
   order=("${paths[@]}")
   if ((round % 2 == 0)); then
@@ -87,7 +132,7 @@ for round in $(seq "$rounds"); do
       read -r cl gw <<<"${procs[$path]}"
       c0=0 g0=0
       [ -n "${cl:-}" ] && c0=$(cpu_seconds "$cl") g0=$(cpu_seconds "$gw")
-      line=$("$loadgen" rate "${port[$path]}" "$connections" "$rate" "$seconds" "$bytes") ||
+      line=$("${run_in[@]}" "$loadgen" rate "${port[$path]}" "$connections" "$rate" "$seconds" "$bytes") ||
         { echo "$path at $rate req/s failed: $line" >&2; exit 1; }
       sleep 0.3  # socat's forked relays end with their connections and are reaped: their CPU counts
       c1=0 g1=0 crss="-" grss="-"
