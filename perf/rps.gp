@@ -1,5 +1,5 @@
 # Chart for perf/rps.sh: added latency and CPU per request, per path and rate.
-set terminal pngcairo size 1100,450
+set terminal pngcairo size 1100,450 noenhanced
 set output png
 set datafile separator ","
 set style data histogram
@@ -7,6 +7,7 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set xtics rotate by -30
 set key top left
+set yrange [0:*]
 set multiplot layout 1,2 title "1 KiB request/response at a fixed rate over 64 keep-alive connections (medians of rounds)"
 set title "latency added over direct"
 set ylabel "µs"
