@@ -86,6 +86,9 @@ struct Http2Config {
   uint32_t max_window = 16u << 20;
   uint32_t stream_window = 4u << 20;
   uint32_t connection_window = 16u << 20;
+  // While two streams of a connection receive DATA, each stream's receive window is at
+  // most this (head-of-line: what one stream may queue ahead of another); 0: off.
+  uint32_t shared_stream_window = 0;
   uint32_t max_frame_size = 1u << 20;
   uint32_t max_concurrent_streams = 200;
   uint32_t streams_per_connection = 100;

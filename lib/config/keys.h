@@ -210,6 +210,11 @@ void visit_keys(V& v, C& c) {
     v.size(Key{"connection_window", R::restart,
                "connection receive window (WINDOW_UPDATE on stream 0); keep it above the stream window"},
            c.http2.connection_window, 65535, kMaxWindow);
+    v.size(Key{"shared_stream_window", R::restart,
+               "while two or more streams of a connection receive DATA (within 100ms of each other), each stream's "
+               "receive window is at most this: a bulk stream queues no more than this ahead of another in their "
+               "TCP connection (head-of-line); keep it above the path's bandwidth-delay product; 0: off"},
+           c.http2.shared_stream_window, 0, kMaxWindow);
     v.size(Key{"max_frame_size", R::restart,
                "SETTINGS_MAX_FRAME_SIZE we advertise and the largest DATA frame we send"},
            c.http2.max_frame_size, 16384, (1u << 24) - 1);  // RFC 9113 §6.5.2

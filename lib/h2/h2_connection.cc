@@ -21,6 +21,10 @@ constexpr size_t kOutboundHighWater = 1024 * 1024;
 constexpr size_t kMinHighWater = 16 * 1024;
 // DATA payloads up to this size are copied next to their frame header (see on_send_data).
 constexpr size_t kCoalescedPayload = 4096;
+// http2.shared_stream_window: DATA on two streams this close together means they share
+// the connection now; the cap holds until neither has shown that for kSharedHold.
+constexpr auto kSharedWithin = std::chrono::milliseconds(100);
+constexpr auto kSharedHold = std::chrono::seconds(1);
 // Opaque data of the window sizer's PINGs (keepalive PINGs carry zeros).
 constexpr uint8_t kBdpPing[8] = {'h', 'b', 'o', 'n', 'e', 'b', 'd', 'p'};
 const std::string kNoIdentity;  // h2c: there are no certificates
@@ -149,6 +153,10 @@ int32_t H2Connection::connection_send_window() const {
 
 int32_t H2Connection::receive_window(int32_t stream_id) const {
   return session_ ? nghttp2_session_get_stream_local_window_size(session_.get(), stream_id) : 0;
+}
+
+int32_t H2Connection::receive_window_size(int32_t stream_id) const {
+  return session_ ? nghttp2_session_get_stream_effective_local_window_size(session_.get(), stream_id) : 0;
 }
 
 void H2Connection::start(net::Fd fd, std::string peer_address) {
@@ -482,6 +490,7 @@ void H2Connection::grow_windows(uint32_t window) {
 
 void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t n) {
   StreamHandler* handler = stream(stream_id);
+  if (config().http2.shared_stream_window) share_windows(stream_id, std::chrono::steady_clock::now());
   if (window_sizer_) {
     if (window_sizer_->on_data(n, std::chrono::steady_clock::now())) {
       nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, kBdpPing);
@@ -500,6 +509,33 @@ void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t 
   }
   handler->on_peer_data(data, n);
   if (received_.empty() || received_.back() != stream_id) received_.push_back(stream_id);
+}
+
+void H2Connection::share_windows(int32_t stream_id, std::chrono::steady_clock::time_point now) {
+  if (stream_id != last_inbound_stream_ && now - last_inbound_at_ < kSharedWithin) {
+    shared_until_ = now + kSharedHold;
+    windows_shared_ = true;
+  }
+  last_inbound_stream_ = stream_id;
+  last_inbound_at_ = now;
+  // A lower window holds back the peer's next credit: what it may still send is what it
+  // had. Each stream is capped when its DATA shows it is sending.
+  auto cap = static_cast<int32_t>(config().http2.shared_stream_window);
+  if (windows_shared_ && nghttp2_session_get_stream_effective_local_window_size(session_.get(), stream_id) > cap) {
+    nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id, cap);
+  }
+}
+
+void H2Connection::unshare_windows(std::chrono::steady_clock::time_point now) {
+  if (!windows_shared_ || now < shared_until_) return;
+  windows_shared_ = false;
+  auto full = static_cast<int32_t>(window_sizer_ ? window_sizer_->window() : config().http2.stream_window);
+  for (const auto& [id, handler] : streams_) {
+    if (nghttp2_session_get_stream_effective_local_window_size(session_.get(), id) < full) {
+      nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, id, full);
+    }
+  }
+  schedule_flush();
 }
 
 void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
@@ -593,6 +629,7 @@ void H2Connection::close(const std::string& reason) {
 }
 
 void H2Connection::sample_rates(double seconds) {
+  if (session_) unshare_windows(std::chrono::steady_clock::now());
   if (streams_.empty()) {
     // An idle pooled connection keeps its socket, not its 256 KiB+ buffers (they are
     // empty between reads; ByteBuffer::shrink only frees empty ones).
@@ -623,6 +660,7 @@ void H2Connection::describe(nlohmann::json& out) const {
     nghttp2_session* s = session_.get();
     out["send_window"] = nghttp2_session_get_remote_window_size(s);
     out["receive_window"] = nghttp2_session_get_local_window_size(s);
+    out["stream_windows_shared"] = windows_shared_;  // capped at http2.shared_stream_window
     transport_.describe(out);
     // What the connection waits for: a stall shows as data to send but no event asked for.
     out["want_write"] = nghttp2_session_want_write(s) != 0;

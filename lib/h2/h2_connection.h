@@ -118,6 +118,8 @@ class H2Connection : public tls::SecureStream::Handler,
   int32_t connection_send_window() const;
   // Credit we gave the peer on this stream.
   int32_t receive_window(int32_t stream_id) const;
+  // The stream's receive window itself (SETTINGS, or capped by http2.shared_stream_window).
+  int32_t receive_window_size(int32_t stream_id) const;
 
   // nghttp2 callback targets (session_callbacks.cc).
   int on_send(const uint8_t* data, size_t n);
@@ -177,6 +179,10 @@ class H2Connection : public tls::SecureStream::Handler,
   void on_keepalive();
   // stream_window: auto: raises the stream and connection receive windows to `window`.
   void grow_windows(uint32_t window);
+  // http2.shared_stream_window: DATA arrived on `stream_id`; caps its window while
+  // another stream receives too. unshare_windows() restores them once that stopped.
+  void share_windows(int32_t stream_id, std::chrono::steady_clock::time_point now);
+  void unshare_windows(std::chrono::steady_clock::time_point now);
 
   worker::Context& worker_;
   std::shared_ptr<const tls::TlsContext> tls_context_;  // null with tls.plaintext_h2c
@@ -198,6 +204,12 @@ class H2Connection : public tls::SecureStream::Handler,
   std::optional<WindowSizer> window_sizer_;  // http2.stream_window: auto
   std::chrono::steady_clock::time_point ping_sent_{};
   bool ping_outstanding_ = false;
+  // http2.shared_stream_window: the stream DATA last arrived on, when, and till when the
+  // stream windows stay capped.
+  int32_t last_inbound_stream_ = 0;
+  std::chrono::steady_clock::time_point last_inbound_at_{};
+  std::chrono::steady_clock::time_point shared_until_{};
+  bool windows_shared_ = false;
   bool ready_ = false;
   bool peer_settings_received_ = false;
   bool draining_ = false;

@@ -178,6 +178,7 @@ void Tunnel::describe(nlohmann::json& out) const {
   if (conn_.ready() && stream_id_ > 0 && !stream_closed_) {
     out["send_window"] = conn_.send_window(stream_id_);
     out["receive_window"] = conn_.receive_window(stream_id_);
+    out["receive_window_size"] = conn_.receive_window_size(stream_id_);
   }
 }
 
