@@ -445,6 +445,8 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
       if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) break;
       if (std::memcmp(frame->ping.opaque_data, kBdpPing, sizeof(kBdpPing)) != 0) {
         ping_outstanding_ = false;
+        auto rtt = std::chrono::steady_clock::now() - ping_sent_;
+        if (min_rtt_.count() == 0 || rtt < min_rtt_) min_rtt_ = rtt;
       } else if (window_sizer_) {
         if (auto window = window_sizer_->on_ack(std::chrono::steady_clock::now())) grow_windows(*window);
       }
@@ -490,6 +492,7 @@ void H2Connection::grow_windows(uint32_t window) {
 
 void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t n) {
   StreamHandler* handler = stream(stream_id);
+  inbound_bytes_ += n;
   if (config().http2.shared_stream_window) share_windows(stream_id, std::chrono::steady_clock::now());
   if (window_sizer_) {
     if (window_sizer_->on_data(n, std::chrono::steady_clock::now())) {
@@ -514,25 +517,48 @@ void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t 
 void H2Connection::share_windows(int32_t stream_id, std::chrono::steady_clock::time_point now) {
   if (stream_id != last_inbound_stream_ && now - last_inbound_at_ < kSharedWithin) {
     shared_until_ = now + kSharedHold;
-    windows_shared_ = true;
+    if (!windows_shared_) {
+      windows_shared_ = true;
+      shared_cap_ = shared_cap();
+      if (min_rtt_.count() == 0 && !ping_outstanding_) send_ping(now);  // the cap's floor needs the RTT
+    }
   }
   last_inbound_stream_ = stream_id;
   last_inbound_at_ = now;
   // A lower window holds back the peer's next credit: what it may still send is what it
   // had. Each stream is capped when its DATA shows it is sending.
-  auto cap = static_cast<int32_t>(config().http2.shared_stream_window);
-  if (windows_shared_ && nghttp2_session_get_stream_effective_local_window_size(session_.get(), stream_id) > cap) {
-    nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id, cap);
+  if (windows_shared_ &&
+      nghttp2_session_get_stream_effective_local_window_size(session_.get(), stream_id) > shared_cap_) {
+    nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id, shared_cap_);
   }
 }
 
+int32_t H2Connection::full_window() const {
+  return static_cast<int32_t>(window_sizer_ ? window_sizer_->window() : config().http2.stream_window);
+}
+
+int32_t H2Connection::shared_cap() const {
+  // Never below twice what arrives in the smallest round trip seen: the cap is to bound a
+  // queue, and on a long path that much is in flight, not queued. A window-limited stream
+  // measures the cap itself, so the cap doubles each second until it no longer limits.
+  double bdp = inbound_rate_ * std::chrono::duration<double>(min_rtt_).count();
+  double cap = std::max<double>(config().http2.shared_stream_window, 2 * bdp);
+  return static_cast<int32_t>(std::min<double>(cap, full_window()));
+}
+
 void H2Connection::unshare_windows(std::chrono::steady_clock::time_point now) {
-  if (!windows_shared_ || now < shared_until_) return;
-  windows_shared_ = false;
-  auto full = static_cast<int32_t>(window_sizer_ ? window_sizer_->window() : config().http2.stream_window);
+  if (!windows_shared_) return;
+  int32_t target = full_window();
+  if (now < shared_until_) {
+    int32_t cap = shared_cap();
+    if (cap <= shared_cap_) return;
+    shared_cap_ = target = cap;  // still shared, with more in flight than the cap allowed
+  } else {
+    windows_shared_ = false;
+  }
   for (const auto& [id, handler] : streams_) {
-    if (nghttp2_session_get_stream_effective_local_window_size(session_.get(), id) < full) {
-      nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, id, full);
+    if (nghttp2_session_get_stream_effective_local_window_size(session_.get(), id) < target) {
+      nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, id, target);
     }
   }
   schedule_flush();
@@ -556,6 +582,10 @@ void H2Connection::on_keepalive() {
     }
     return;
   }
+  send_ping(now);
+}
+
+void H2Connection::send_ping(std::chrono::steady_clock::time_point now) {
   nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr);
   ping_outstanding_ = true;
   ping_sent_ = now;
@@ -629,6 +659,8 @@ void H2Connection::close(const std::string& reason) {
 }
 
 void H2Connection::sample_rates(double seconds) {
+  inbound_rate_ = static_cast<double>(inbound_bytes_ - inbound_sampled_) / seconds;
+  inbound_sampled_ = inbound_bytes_;
   if (session_) unshare_windows(std::chrono::steady_clock::now());
   if (streams_.empty()) {
     // An idle pooled connection keeps its socket, not its 256 KiB+ buffers (they are

@@ -183,6 +183,9 @@ class H2Connection : public tls::SecureStream::Handler,
   // another stream receives too. unshare_windows() restores them once that stopped.
   void share_windows(int32_t stream_id, std::chrono::steady_clock::time_point now);
   void unshare_windows(std::chrono::steady_clock::time_point now);
+  int32_t shared_cap() const;
+  int32_t full_window() const;  // a stream's receive window when not shared
+  void send_ping(std::chrono::steady_clock::time_point now);
 
   worker::Context& worker_;
   std::shared_ptr<const tls::TlsContext> tls_context_;  // null with tls.plaintext_h2c
@@ -210,6 +213,11 @@ class H2Connection : public tls::SecureStream::Handler,
   std::chrono::steady_clock::time_point last_inbound_at_{};
   std::chrono::steady_clock::time_point shared_until_{};
   bool windows_shared_ = false;
+  int32_t shared_cap_ = 0;
+  std::chrono::steady_clock::duration min_rtt_{};  // of keepalive PINGs; zero: none yet
+  uint64_t inbound_bytes_ = 0;    // DATA received
+  uint64_t inbound_sampled_ = 0;  // at the last sample_rates()
+  double inbound_rate_ = 0;       // bytes/s over the last sample period
   bool ready_ = false;
   bool peer_settings_received_ = false;
   bool draining_ = false;

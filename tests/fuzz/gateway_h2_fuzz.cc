@@ -42,7 +42,7 @@ struct Fixture {
   worker::BufferBudget budget{0};
   worker::BufferGate buffers{loop, budget};
   worker::Context worker{0, loop, config, metrics, buffers};
-  net::OwnListeners own_listeners;
+  std::shared_ptr<const net::OwnListeners> own_listeners = std::make_shared<const net::OwnListeners>();
   gateway::GatewayContext context{worker, tunnel::PeerPolicy::build(config), admission, nullptr, own_listeners};
 };
 
