@@ -1,6 +1,8 @@
 """Opens N tunnels through an hbone client (asyncio) to an echo target (hbone-loadgen
 echo), each proven by a 1-byte echo, and holds them; reports the RSS the client and gateway
-grew by per tunnel. (Setup rate: hbone-loadgen run, perf/setup-rate.sh.)
+grew by per tunnel, then closes them all and reports how much of that RSS is handed back
+within 30 s (no admin call: the daemons' own policy). (Setup rate: hbone-loadgen run,
+perf/setup-rate.sh.)
    python3 perf/setup_rate.py CLIENT_PORT CLIENT_PID GATEWAY_PID N CONCURRENCY"""
 import asyncio
 import sys
@@ -46,6 +48,15 @@ async def main(client_port, client_pid, gateway_pid, total, concurrency):
               f"({base[side]} KiB before, +{kib} KiB for {total})")
     for w in tunnels:
         w.close()
+    await asyncio.gather(*(w.wait_closed() for w in tunnels), return_exceptions=True)
+    ended = time.monotonic()
+    peak = {side: base[side] + kib for side, kib in grown.items()}
+    while time.monotonic() - ended < 30:
+        await asyncio.sleep(1)
+    for side, pid in (("client", client_pid), ("gateway", gateway_pid)):
+        now = rss_kib(pid)
+        print(f"RSS 30 s after the tunnels ended, {side}: {now / 1024:.1f} MiB "
+              f"(before {base[side] / 1024:.1f}, held {peak[side] / 1024:.1f}; +{(now - base[side]) / 1024:.1f} MiB)")
 
 
 asyncio.run(main(*map(int, sys.argv[1:6])))
