@@ -65,7 +65,8 @@ wait_running() {  # log
 # mesh_log_level: hbone's log level (default info). mesh_second_target: a second client
 # listener (port client_port2) to that target port, its tunnels on the same pooled connection.
 # start_own_client (after start_mesh) adds a second client process with its own connection.
-# mesh_gateway_yaml / mesh_client_yaml: YAML for one side only (e.g. cpu_affinity).
+# mesh_gateway_yaml / mesh_client_yaml: YAML for one side only (e.g. cpu_affinity);
+# mesh_client_section: keys inside the client's `client:` section, indented by two.
 start_mesh() {
   local bin=$1 dir=$2 target=$3 extra=${4:-} tls_extra=${5:-}
   local gw_port dial_port second=""
@@ -112,6 +113,7 @@ tls: {cert: certs/dev/client.pem, key: certs/dev/client-key.pem, ca: certs/dev/c
 client:
   gateway: 127.0.0.1:$mesh_dial_port
   listeners: [$3]
+${mesh_client_section:-}
 $mesh_extra
 ${mesh_client_yaml:-}
 YAML

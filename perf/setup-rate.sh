@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# Tunnel setup rate on a warm pooled connection, and idle memory per tunnel.
+# Tunnel setup rate and its CPU, and idle memory per tunnel.
 #  1. Rate: hbone-loadgen (native, libuv) opens N short tunnels (1 byte echoed, then FIN),
-#     C at a time, directly to the echo target and through hbone, in alternating rounds:
-#     setups/s, p50/p99 setup latency (connect to first echoed byte), ratio to direct.
+#     C at a time, in alternating rounds through
+#       direct    the echo target itself
+#       hbone     the pair, tunnels on pooled connections
+#       per-conn  the pair with client.max_tunnels_per_connection: 1: a new HBONE
+#                 connection (full mTLS handshake both sides) for every tunnel
+#       go        the Go stdlib HBONE pair (perf/gohbone: a connection per tunnel)
+#     setups/s and its ratio to direct, p50/p99 setup latency (connect to first echoed
+#     byte), and CPU µs per tunnel of each proxy process; per-conn minus hbone is what a
+#     new connection's handshake costs each side.
 #  2. Memory: perf/setup_rate.py opens and holds M tunnels (default 10000) and reports the
-#     RSS growth of client and gateway per tunnel.
-#   perf/setup-rate.sh [-n N] [-c C] [-m M] [-r ROUNDS] [-o DIR]
+#     RSS growth of client and gateway per tunnel, then what is left 30 s after they end.
+#   perf/setup-rate.sh [-n N] [-c C] [-m M] [-r ROUNDS] [-p PATHS] [-o DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-total=30000 concurrency=128 held=10000 rounds=2 out=""
-while getopts "n:c:m:r:o:" opt; do
+total=30000 concurrency=128 held=10000 rounds=2 out="" path_list=direct,hbone,per-conn,go
+while getopts "n:c:m:r:p:o:" opt; do
   case $opt in
     n) total=$OPTARG ;;
     c) concurrency=$OPTARG ;;
     m) held=$OPTARG ;;
     r) rounds=$OPTARG ;;
+    p) path_list=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) echo "usage: $0 [-n N] [-c C] [-m M] [-r ROUNDS] [-o DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-n N] [-c C] [-m M] [-r ROUNDS] [-p PATHS] [-o DIR]" >&2; exit 2 ;;
   esac
 done
 out=${out:-perf/results/setup-$(date +%Y%m%d-%H%M%S)}
@@ -28,37 +36,74 @@ echo_port=$(free_port)
 "$loadgen" echo "$echo_port" > "$out/echo.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q ready "$out/echo.log" && break; sleep 0.05; done
-start_mesh "$bin" "$out" "$echo_port" "$(printf 'http2: {max_concurrent_streams: 1000, streams_per_connection: 1000}')"
-# One access-log line per tunnel is the norm, but not what this measures.
-for admin in "$admin_gw" "$admin_cl"; do curl -sf -XPOST "127.0.0.1:$admin/logging?level=warn" > /dev/null; done
+IFS=, read -r -a paths <<<"$path_list"
+h2='http2: {max_concurrent_streams: 1000, streams_per_connection: 1000}'
+# path -> port, and "client-pid gateway-pid" (the proxy processes whose CPU is counted)
+declare -A port=([direct]=$echo_port) procs=([direct]="")
+for path in "${paths[@]}"; do
+  case $path in
+    direct) ;;
+    hbone|per-conn)
+      mkdir -p "$out/$path"
+      section=""
+      [ "$path" = per-conn ] && section="  max_tunnels_per_connection: 1"
+      mesh_client_section=$section start_mesh "$bin" "$out/$path" "$echo_port" "$h2"
+      # One access-log line per tunnel is the norm, but not what this measures.
+      for admin in "$admin_gw" "$admin_cl"; do curl -sf -XPOST "127.0.0.1:$admin/logging?level=warn" > /dev/null; done
+      port[$path]=$client_port procs[$path]="$client_pid $gateway_pid"
+      [ "$path" = hbone ] && hbone_client_port=$client_port hbone_client_pid=$client_pid hbone_gateway_pid=$gateway_pid
+      ;;
+    go)
+      mkdir -p "$out/go"
+      start_go_pair "$out/go" "$echo_port"
+      read -r g c <<<"$go_pids"  # gateway first
+      port[go]=$client_port procs[go]="$c $g"
+      ;;
+    *) echo "unknown path: $path" >&2; exit 2 ;;
+  esac
+done
 
 echo "rate: $total tunnels per run, concurrency $concurrency, 1 byte echoed each" | tee "$out/setup-rate.txt"
 for round in $(seq "$rounds"); do
-  for path in direct hbone; do
-    port=$echo_port
-    [ "$path" = hbone ] && port=$client_port
-    line=$("$loadgen" run "$port" "$total" "$concurrency" 1)
-    echo "$path $line" | tee -a "$out/setup-rate.txt"
+  for path in "${paths[@]}"; do
+    read -r cl gw <<<"${procs[$path]}"
+    c0=0 g0=0
+    [ -n "${cl:-}" ] && c0=$(cpu_seconds "$cl") g0=$(cpu_seconds "$gw")
+    line=$("$loadgen" run "${port[$path]}" "$total" "$concurrency" 1)
+    c1=0 g1=0
+    [ -n "${cl:-}" ] && c1=$(cpu_seconds "$cl") g1=$(cpu_seconds "$gw")
+    cpu=$(python3 -c "import sys; a = sys.argv[1:]; print(f'{(float(a[1]) - float(a[0])) * 1e6 / int(a[4]):.1f} {(float(a[3]) - float(a[2])) * 1e6 / int(a[4]):.1f}')" \
+      "$c0" "$c1" "$g0" "$g1" "$total")
+    echo "$path $cpu $line" | tee -a "$out/setup-rate.txt"
   done
 done
 python3 - "$out/setup-rate.txt" <<'PY' | tee -a "$out/setup-rate.txt"
-import json, sys
-best = {}
+import json, statistics, sys
+runs = {}
 for line in open(sys.argv[1]):
-    if line.startswith(("direct {", "hbone {")):
-        path, data = line.split(" ", 1)
-        r = json.loads(data)
-        assert r["failed"] == 0 and r["corrupted"] == 0, line
-        best.setdefault(path, []).append(r)
-for path, runs in best.items():
-    rate = sum(r["setups_per_second"] for r in runs) / len(runs)
-    p50 = sum(r["setup_p50_us"] for r in runs) / len(runs)
-    p99 = sum(r["setup_p99_us"] for r in runs) / len(runs)
-    print(f"{path:7s} {rate:8.0f} setups/s  p50 {p50 / 1000:.2f} ms  p99 {p99 / 1000:.2f} ms")
-d = sum(r["setups_per_second"] for r in best["direct"]) / len(best["direct"])
-h = sum(r["setups_per_second"] for r in best["hbone"]) / len(best["hbone"])
-print(f"hbone / direct: {h / d:.2f}")
+    if "{" not in line:
+        continue
+    head, data = line.split("{", 1)
+    path, client_us, gateway_us = head.split()
+    r = json.loads("{" + data)
+    assert r["failed"] == 0 and r["corrupted"] == 0, line
+    runs.setdefault(path, []).append((r, float(client_us), float(gateway_us)))
+med = lambda path, f: statistics.median(f(x) for x in runs[path])
+direct = med("direct", lambda x: x[0]["setups_per_second"])
+print(f"{'path':9} {'setups/s':>9} {'x direct':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU µs/tunnel client':>21} {'gateway':>8}")
+for path in runs:
+    rate = med(path, lambda x: x[0]["setups_per_second"])
+    cpu = "" if path == "direct" else f"{med(path, lambda x: x[1]):21.1f} {med(path, lambda x: x[2]):8.1f}"
+    print(f"{path:9} {rate:9.0f} {rate / direct:8.2f} {med(path, lambda x: x[0]['setup_p50_us']) / 1000:7.2f} "
+          f"{med(path, lambda x: x[0]['setup_p99_us']) / 1000:7.2f} {cpu}")
+if "hbone" in runs and "per-conn" in runs:
+    print("a new HBONE connection's handshake, CPU µs: client "
+          f"{med('per-conn', lambda x: x[1]) - med('hbone', lambda x: x[1]):.0f}, gateway "
+          f"{med('per-conn', lambda x: x[2]) - med('hbone', lambda x: x[2]):.0f} (per-conn minus pooled)")
+print("(medians of the rounds)")
 PY
-echo "memory: $held tunnels held" | tee -a "$out/setup-rate.txt"
-python3 perf/setup_rate.py "$client_port" "$client_pid" "$gateway_pid" "$held" 200 \
-  | tee -a "$out/setup-rate.txt"
+if [ -n "${hbone_client_pid:-}" ]; then
+  echo "memory: $held tunnels held (the hbone pair)" | tee -a "$out/setup-rate.txt"
+  python3 perf/setup_rate.py "$hbone_client_port" "$hbone_client_pid" "$hbone_gateway_pid" "$held" 200 \
+    | tee -a "$out/setup-rate.txt"
+fi
