@@ -6,7 +6,7 @@
 #       hbone     the pair, tunnels on pooled connections
 #       per-conn  the pair with client.max_tunnels_per_connection: 1: a new HBONE
 #                 connection (full mTLS handshake both sides) for every tunnel
-#       go        the Go stdlib HBONE pair (perf/gohbone: a connection per tunnel)
+#       go        the Go stdlib HBONE pair (perf/gohbone; net/http pools its HTTP/2 connections)
 #     setups/s and its ratio to direct, p50/p99 setup latency (connect to first echoed
 #     byte), and CPU µs per tunnel of each proxy process; per-conn minus hbone is what a
 #     new connection's handshake costs each side.
