@@ -16,7 +16,13 @@ std::optional<HeapStats> heap_stats() {
       !m->GetNumericProperty("tcmalloc.pageheap_free_bytes", &free)) {
     return std::nullopt;
   }
-  return HeapStats{allocated, free};
+  size_t cached = 0;
+  for (const char* cache : {"tcmalloc.thread_cache_free_bytes", "tcmalloc.transfer_cache_free_bytes",
+                            "tcmalloc.central_cache_free_bytes"}) {
+    size_t bytes = 0;
+    if (m->GetNumericProperty(cache, &bytes)) cached += bytes;
+  }
+  return HeapStats{allocated, free, cached};
 #else
   return std::nullopt;
 #endif
@@ -32,6 +38,12 @@ uint64_t release_free_heap(uint64_t threshold) {
   return after && after->free < before->free ? before->free - after->free : 0;
 }
 
+void return_thread_cache() {
+#if HBONE_HAVE_TCMALLOC
+  MallocExtension::instance()->MarkThreadIdle();
+#endif
+}
+
 HttpResult release_memory() {
   auto before = heap_stats();
   if (!before) return heap_profile();  // the same 501 and reason
@@ -39,7 +51,8 @@ HttpResult release_memory() {
   auto after = heap_stats().value_or(*before);
   nlohmann::json body = {{"released_bytes", released},
                          {"allocated_bytes", after.allocated},
-                         {"free_bytes", after.free}};
+                         {"free_bytes", after.free},
+                         {"cached_bytes", after.cached}};
   return {200, "application/json", body.dump() + "\n"};
 }
 

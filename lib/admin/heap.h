@@ -10,6 +10,9 @@ namespace hbone::admin {
 struct HeapStats {
   uint64_t allocated = 0;  // bytes the program holds
   uint64_t free = 0;       // bytes tcmalloc holds free in its page heap (still in RSS)
+  // freed small objects tcmalloc keeps for reuse in its thread, transfer and central caches
+  // (in RSS too; only whole free spans reach the page heap)
+  uint64_t cached = 0;
 };
 
 // nullopt without tcmalloc (sanitizer builds).
@@ -19,6 +22,10 @@ std::optional<HeapStats> heap_stats();
 // hands free pages back to the OS once more than `threshold` bytes are held. Returns the
 // bytes released.
 uint64_t release_free_heap(uint64_t threshold);
+
+// Hands the calling thread's cache of freed objects back to tcmalloc's central lists, from
+// which whole free spans reach the page heap (and release_free_heap). No-op without tcmalloc.
+void return_thread_cache();
 
 // POST /memory/release: releases all free heap at once (what a test or an operator
 // measuring RSS wants); JSON with the bytes released and the heap after. 501 without

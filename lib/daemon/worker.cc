@@ -6,6 +6,8 @@
 #include <cstring>
 #include <future>
 
+#include "admin/heap.h"
+
 namespace hbone::daemon {
 
 Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& admission,
@@ -67,6 +69,7 @@ void Worker::run() {
     last_sample_ = now;
     for_each_connection([seconds](h2::H2Connection& conn) { conn.sample_rates(seconds); });
     if (pools_) pools_->sweep();
+    return_cache_after_burst();
   });
   rate_sampler_->start(std::chrono::seconds(1), std::chrono::seconds(1));
   loop_.run();
@@ -78,6 +81,18 @@ void Worker::run() {
   gateway_.reset();
   drain_check_.reset();
   drain_deadline_.reset();
+}
+
+void Worker::return_cache_after_burst() {
+  // What a burst's tunnels freed stays in this thread's allocator cache, in RSS and out of
+  // reach of the daemon's release of free heap, until handed back: once the tunnels are at
+  // most half of their peak (and many fewer), it goes back, and whole free pages with it.
+  constexpr int64_t kBurst = 256;
+  int64_t tunnels = metrics_.tunnels_active[metrics::kClient].value() + metrics_.tunnels_active[metrics::kGateway].value();
+  tunnel_peak_ = std::max(tunnel_peak_, tunnels);
+  if (tunnel_peak_ - tunnels < kBurst || tunnels > tunnel_peak_ / 2) return;
+  admin::return_thread_cache();
+  tunnel_peak_ = tunnels;
 }
 
 void Worker::drain() {

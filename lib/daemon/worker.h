@@ -78,6 +78,8 @@ class Worker {
   void on_drain();
   void on_stop();
   bool idle() const;
+  // Once a second: a burst of tunnels ended, so the allocator cache goes back.
+  void return_cache_after_burst();
   template <typename F>
   void for_each_connection(F&& f);
 
@@ -98,6 +100,7 @@ class Worker {
   std::optional<client::CaptureListener> capture_;
   std::optional<net::Timer> rate_sampler_;
   std::chrono::steady_clock::time_point last_sample_;
+  int64_t tunnel_peak_ = 0;  // most tunnels since the allocator cache last went back
   std::optional<net::Timer> drain_check_;
   std::optional<net::Timer> drain_deadline_;
   std::thread thread_;
