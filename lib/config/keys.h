@@ -213,7 +213,8 @@ void visit_keys(V& v, C& c) {
     v.size(Key{"shared_stream_window", R::restart,
                "while two or more streams of a connection receive DATA (within 100ms of each other), each stream's "
                "receive window is at most this: a bulk stream queues no more than this ahead of another in their "
-               "TCP connection (head-of-line); keep it above the path's bandwidth-delay product; 0: off"},
+               "TCP connection (head-of-line); never below twice what arrives in the smallest PING round trip (a long "
+               "path keeps its bandwidth-delay product); 0: off"},
            c.http2.shared_stream_window, 0, kMaxWindow);
     v.size(Key{"max_frame_size", R::restart,
                "SETTINGS_MAX_FRAME_SIZE we advertise and the largest DATA frame we send"},
