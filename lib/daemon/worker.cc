@@ -7,6 +7,7 @@
 #include <future>
 
 #include "admin/heap.h"
+#include "net/descriptor_reserve.h"
 
 namespace hbone::daemon {
 
@@ -50,6 +51,7 @@ void Worker::run() {
   std::string name = "hbone-w" + std::to_string(index_);
   pthread_setname_np(pthread_self(), name.c_str());
   pin();
+  context_.dial_below = net::DescriptorReserve::current().dial_below;
   if (sockets_.gateway) {
     gateway_.emplace(context_, policy_, admission_, balancer_, own_listeners_, std::move(*sockets_.gateway));
   }

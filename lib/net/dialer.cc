@@ -6,7 +6,6 @@
 #include <cstring>
 #include <memory>
 
-#include "net/descriptor_reserve.h"
 #include "net/own_connections.h"
 #include "net/socket_ops.h"
 
@@ -49,6 +48,7 @@ Dialer::Failure classify(int err) {
 Dialer::Dialer(EventLoop& loop, DialOptions options, AddressCheck allow, OnDone done)
     : loop_(loop),
       mark_(options.mark),
+      descriptors_below_(options.descriptors_below),
       allow_(std::move(allow)),
       done_(std::move(done)),
       deadline_(loop.uv(), [this] {
@@ -138,7 +138,7 @@ void Dialer::try_next() {
       attempt_failed(classify(errno), std::string("socket: ") + std::strerror(errno));
       continue;
     }
-    if (fd_.get() >= DescriptorReserve::current().dial_below) {
+    if (fd_.get() >= descriptors_below_) {
       attempt_failed(Failure::descriptors, "socket: the last descriptors are kept for the admin endpoint");
       continue;
     }

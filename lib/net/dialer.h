@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ struct DialResult {
 struct DialOptions {
   std::chrono::milliseconds timeout;
   uint32_t mark = 0;
+  // A socket numbered this or higher fails the dial (DescriptorReserve::dial_below).
+  int descriptors_below = std::numeric_limits<int>::max();
 };
 
 struct SocketAddress {
@@ -74,6 +77,7 @@ class Dialer final : public PollWatcher::Handler, public Retirable {
 
   EventLoop& loop_;
   uint32_t mark_;
+  int descriptors_below_;
   AddressCheck allow_;
   OnDone done_;
   Timer deadline_;

@@ -20,9 +20,16 @@ struct Context {
   // limits.idle_timeout as the last reload left it (changed only on this worker's loop).
   std::chrono::milliseconds idle_timeout = config.limits.idle_timeout;
 
-  // What every dial of this worker uses: the role's connect timeout and socket.mark (capture
-  // rules skip marked sockets); socket.* options follow on the connected socket.
-  net::DialOptions dial_options(std::chrono::milliseconds timeout) const { return {timeout, config.socket.mark}; }
+  // The descriptor reserve's dial limit, read once when the worker starts (after the
+  // daemon raised its limit): not a getrlimit() per dial.
+  int dial_below = std::numeric_limits<int>::max();
+
+  // What every dial of this worker uses: the role's connect timeout, socket.mark (capture
+  // rules skip marked sockets) and the descriptor reserve; socket.* options follow on the
+  // connected socket.
+  net::DialOptions dial_options(std::chrono::milliseconds timeout) const {
+    return {timeout, config.socket.mark, dial_below};
+  }
 
   // Counts a listener's accept() failures into this worker's metrics.
   net::Acceptor::OnError accept_errors() const {
