@@ -61,9 +61,7 @@ Tunnel* ClientConnection::tunnel(int32_t stream_id) const {
 }
 
 bool ClientConnection::has_capacity() const {
-  if (closed() || draining()) return false;
-  uint32_t lifetime = config().client->max_tunnels_per_connection;
-  if (lifetime != 0 && taken_ >= lifetime) return false;
+  if (closed() || draining() || spent()) return false;
   size_t limit = config().http2.streams_per_connection;
   if (peer_settings_received()) {
     limit = std::min<size_t>(limit, peer_max_concurrent_streams());
@@ -126,11 +124,15 @@ void ClientConnection::submit(std::unique_ptr<Tunnel> tunnel) {
   adopt_stream(id, std::move(tunnel));
 }
 
+bool ClientConnection::spent() const {
+  uint32_t lifetime = config().client->max_tunnels_per_connection;
+  return lifetime != 0 && taken_ >= lifetime;
+}
+
 void ClientConnection::drain_if_spent() {
   // The last tunnel client.max_tunnels_per_connection allows is sent: GOAWAY (after it,
   // not before: nghttp2 starts no stream once GOAWAY is submitted), close after the last.
-  uint32_t lifetime = config().client->max_tunnels_per_connection;
-  if (lifetime != 0 && taken_ >= lifetime && ready()) drain();
+  if (spent() && ready()) drain();
 }
 
 int ClientConnection::on_header(const nghttp2_frame* frame, std::string_view name,

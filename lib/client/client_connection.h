@@ -56,6 +56,8 @@ class ClientConnection final : public h2::H2Connection {
 
  private:
   void submit(std::unique_ptr<Tunnel> tunnel);
+  // client.max_tunnels_per_connection tunnels were placed here: it takes no more.
+  bool spent() const;
   void drain_if_spent();
   Tunnel* tunnel(int32_t stream_id) const;
 

@@ -493,9 +493,11 @@ void H2Connection::grow_windows(uint32_t window) {
 void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t n) {
   StreamHandler* handler = stream(stream_id);
   inbound_bytes_ += n;
-  if (config().http2.shared_stream_window) share_windows(stream_id, std::chrono::steady_clock::now());
+  bool shared = config().http2.shared_stream_window != 0;
+  auto now = shared || window_sizer_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  if (shared) share_windows(stream_id, now);
   if (window_sizer_) {
-    if (window_sizer_->on_data(n, std::chrono::steady_clock::now())) {
+    if (window_sizer_->on_data(n, now)) {
       nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, kBdpPing);
       schedule_flush();
     }

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "address/reserved.h"
 #include "net/socket_ops.h"
@@ -49,24 +50,25 @@ bool is_local(const sockaddr* addr) {
   return false;
 }
 
+// A bound address as kept: IPv4-mapped ones as plain IPv4.
+std::optional<sockaddr_storage> plain_address(const address::HostPort& bound) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (!to_sockaddr(bound, addr, len)) return std::nullopt;
+  return address::unmapped(reinterpret_cast<sockaddr*>(&addr));
+}
+
 }  // namespace
 
 void OwnListeners::add(const address::HostPort& bound) {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  if (!to_sockaddr(bound, addr, len)) return;
-  listeners_.push_back(address::unmapped(reinterpret_cast<sockaddr*>(&addr)));
+  if (auto addr = plain_address(bound)) listeners_.push_back(*addr);
 }
 
 void OwnListeners::remove(const address::HostPort& bound) {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  if (!to_sockaddr(bound, addr, len)) return;
-  sockaddr_storage gone = address::unmapped(reinterpret_cast<sockaddr*>(&addr));
+  auto gone = plain_address(bound);
+  if (!gone) return;
   std::erase_if(listeners_, [&](const sockaddr_storage& s) {
-    const auto* a = reinterpret_cast<const sockaddr*>(&s);
-    const auto* b = reinterpret_cast<const sockaddr*>(&gone);
-    return same_ip(a, b) && port_of(a) == port_of(b);
+    return same_endpoint(reinterpret_cast<const sockaddr*>(&s), reinterpret_cast<const sockaddr*>(&*gone));
   });
 }
 
