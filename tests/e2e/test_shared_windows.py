@@ -38,8 +38,14 @@ def upload(mesh, payload):
 
 
 def gateway_view(mesh):
-    (conn,) = json.loads(mesh.gateway.admin_request("/debug/tunnels")[1])["connections"]
-    return conn["stream_windows_shared"], sorted(t["receive_window_size"] for t in conn["tunnels"])
+    """(stream windows shared?, each tunnel's receive window size) on the gateway's one
+    connection; (False, []) before the client connected or while it shakes hands."""
+    connections = json.loads(mesh.gateway.admin_request("/debug/tunnels")[1])["connections"]
+    if not connections:
+        return False, []
+    (conn,) = connections
+    return (conn.get("stream_windows_shared", False),
+            sorted(t["receive_window_size"] for t in conn["tunnels"] if "receive_window_size" in t))
 
 
 def test_two_senders_share_a_connection_with_capped_windows(tmp_path):
@@ -49,8 +55,8 @@ def test_two_senders_share_a_connection_with_capped_windows(tmp_path):
 
     alone = threading.Thread(target=upload, args=(mesh, payloads[0]))
     alone.start()
-    time.sleep(0.5)  # one sender: nothing to share, the window stays as configured
-    assert gateway_view(mesh) == (False, [4 * MiB])
+    # One sender: nothing to share, the window stays as configured.
+    assert wait_until(lambda: gateway_view(mesh) == (False, [4 * MiB]), timeout=5), gateway_view(mesh)
     second = threading.Thread(target=upload, args=(mesh, payloads[1]))
     second.start()
     assert wait_until(lambda: gateway_view(mesh) == (True, [CAP, CAP]), timeout=5), gateway_view(mesh)
