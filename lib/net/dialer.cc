@@ -152,7 +152,7 @@ void Dialer::try_next() {
       return;
     }
     if (err == EINPROGRESS) {
-      poll_.emplace(loop_.uv(), fd_.get(), this);
+      poll_.emplace(loop_.edges(), fd_.get(), this);
       poll_->watch(UV_WRITABLE);
       return;
     }
@@ -162,6 +162,7 @@ void Dialer::try_next() {
 }
 
 void Dialer::attempt_failed(Failure failure, std::string detail) {
+  if (poll_) poll_->closing();
   poll_.reset();
   fd_.reset();
   last_failure_ = failure;
@@ -181,12 +182,19 @@ void Dialer::on_io(int status, int) {
 
 void Dialer::finish(Failure failure, std::string detail) {
   if (result_) return;
-  poll_.reset();
   Result& result = result_.emplace();
   result.failure = failure;
   result.detail = std::move(detail);
   result.address = address_;
-  if (failure == Failure::none) result.fd = std::move(fd_);
+  if (failure == Failure::none) {
+    result.fd = std::move(fd_);
+    if (poll_) {
+      poll_->watch(0);
+      result.watcher.emplace(std::move(*poll_));
+    }
+  }
+  if (poll_ && fd_) poll_->closing();
+  poll_.reset();
   fd_.reset();
   if (constructing_) {
     deadline_.start(std::chrono::milliseconds(0));  // the owner does not hold us yet

@@ -14,7 +14,7 @@
 #include "net/event_loop.h"
 #include "net/fd.h"
 #include "address/host_port.h"
-#include "net/poll_watcher.h"
+#include "net/edge_poller.h"
 #include "net/timer.h"
 
 namespace hbone::net {
@@ -30,6 +30,9 @@ struct DialResult {
   DialFailure failure = DialFailure::none;
   std::string detail;
   Fd fd;
+  // fd's registration in the loop's edge set, when the connect had to wait: whoever
+  // watches the socket next takes it over (EdgeWatcher::set_handler), or drops it.
+  std::optional<EdgeWatcher> watcher = {};
   sockaddr_storage address{};
 };
 
@@ -47,7 +50,7 @@ struct SocketAddress {
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
 };
 
-class Dialer final : public PollWatcher::Handler, public Retirable {
+class Dialer final : public IoHandler, public Retirable {
  public:
   using Failure = DialFailure;
   using Result = DialResult;
@@ -87,7 +90,7 @@ class Dialer final : public PollWatcher::Handler, public Retirable {
   sockaddr_storage address_{};  // the candidate being (or last) tried
   Failure last_failure_ = Failure::resolve;
   std::string last_detail_ = "no address";
-  std::optional<PollWatcher> poll_;
+  std::optional<EdgeWatcher> poll_;
   uv_getaddrinfo_t* resolving_ = nullptr;  // owned by libuv until its callback
   std::optional<Result> result_;
   bool constructing_ = true;  // results found in the constructor are delivered from the loop

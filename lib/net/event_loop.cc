@@ -35,6 +35,7 @@ EventLoop::~EventLoop() {
   for (Flushable* f : flush_queue_) f->queued_on_ = nullptr;
   flush_queue_.clear();
   retired_.clear();
+  edges_.reset();
   check_.reset();
   async_.reset();
   idle_.reset();

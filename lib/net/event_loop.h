@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "net/edge_poller.h"
 #include "net/uv_handle.h"
 
 namespace hbone::net {
@@ -61,6 +62,12 @@ class EventLoop {
   // From any thread: runs `task` on this loop's thread.
   void post(std::function<void()> task);
 
+  // The edge-triggered socket set of this loop (made on first use).
+  EdgePoller& edges() {
+    if (!edges_) edges_.emplace(&loop_);
+    return *edges_;
+  }
+
  private:
   friend class Flushable;
   void after_io();
@@ -80,6 +87,7 @@ class EventLoop {
   std::vector<std::unique_ptr<Retirable>> retired_;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
+  std::optional<EdgePoller> edges_;  // after retired_: retired objects may hold watchers
 };
 
 }  // namespace hbone::net

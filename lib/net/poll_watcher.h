@@ -2,21 +2,18 @@
 
 #include <uv.h>
 
+#include "net/io_handler.h"
 #include "net/uv_handle.h"
 
 namespace hbone::net {
 
 // Readiness events of one fd, delivered to a handler; `events` is what is asked for,
-// changed only when it differs (each change costs an epoll_ctl).
+// changed only when it differs: libuv deletes and re-adds the descriptor in epoll on every
+// change (and probes it at init), so sockets that live and change interest often use
+// EdgeWatcher instead.
 class PollWatcher {
  public:
-  class Handler {
-   public:
-    virtual void on_io(int status, int events) = 0;
-
-   protected:
-    ~Handler() = default;
-  };
+  using Handler = IoHandler;
 
   PollWatcher(uv_loop_t* loop, int fd, Handler* handler);
   void watch(int events);

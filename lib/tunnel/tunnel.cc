@@ -42,8 +42,7 @@ Tunnel::Tunnel(h2::H2Connection& conn, Info info)
 }
 
 Tunnel::~Tunnel() {
-  poll_.reset();
-  if (fd_) net::close_with_reset(fd_);  // never finished cleanly
+  if (fd_) close_local(true);  // never finished cleanly
   conn_.metrics().tunnels_active[conn_.role()].add(-1);
   if (budget_waiting_) conn_.worker().buffers.cancel(this);
   conn_.worker().buffers.budget().charge(-charged_);
@@ -182,10 +181,15 @@ void Tunnel::describe(nlohmann::json& out) const {
   }
 }
 
-void Tunnel::attach_local(net::Fd fd) {
+void Tunnel::attach_local(net::Fd fd, std::optional<net::EdgeWatcher> watcher) {
   fd_ = std::move(fd);
   net::apply_socket_options(fd_.get(), conn_.config().socket);
-  poll_.emplace(conn_.loop().uv(), fd_.get(), this);
+  if (watcher) {
+    poll_.emplace(std::move(*watcher));
+    poll_->set_handler(this);
+  } else {
+    poll_.emplace(conn_.loop().edges(), fd_.get(), this);
+  }
 }
 
 Tunnel::Handoff Tunnel::release_local() {
@@ -240,10 +244,13 @@ void Tunnel::read_local() {
   auto space = up_.prepare(room);
   ssize_t n = ::read(fd_.get(), space.data(), room);
   if (n < 0) {
+    if (errno == EAGAIN) poll_->drained(UV_READABLE);
     if (errno == EAGAIN || errno == EINTR) return;
     reset_both(NGHTTP2_CANCEL, std::strerror(errno));
     return;
   }
+  // Less than asked: the socket is empty until its next edge (later bytes make one).
+  if (static_cast<size_t>(n) < room) poll_->drained(UV_READABLE);
   if (n == 0) {
     local_eof_ = true;
   } else {
@@ -315,6 +322,8 @@ void Tunnel::write_received() {
   message.msg_iov = received_.data();
   message.msg_iovlen = received_.size();
   ssize_t w = ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL);
+  // Full until its next edge.
+  if ((w >= 0 && static_cast<size_t>(w) < total) || (w < 0 && errno == EAGAIN)) poll_->drained(UV_WRITABLE);
   if (w < 0) {
     if (errno != EAGAIN && errno != EINTR) {
       int err = errno;
@@ -356,7 +365,10 @@ void Tunnel::write_local() {
       credit_written(static_cast<size_t>(w));
       continue;
     }
-    if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+      poll_->drained(UV_WRITABLE);
+      break;
+    }
     reset_both(NGHTTP2_CANCEL, std::strerror(errno));
     return;
   }
@@ -416,25 +428,32 @@ void Tunnel::reset_local(const char* why) {
   acknowledge(unacked);
   drop_received();
   recharge();
-  poll_.reset();
-  net::close_with_reset(fd_);
+  close_local(true);
   finished_ = true;
   record_close(why);
+}
+
+void Tunnel::close_local(bool reset) {
+  if (poll_) poll_->closing();
+  poll_.reset();
+  if (reset) {
+    net::close_with_reset(fd_);
+  } else {
+    fd_.reset();
+  }
 }
 
 void Tunnel::abort() {
   received_.clear();  // the connection and its windows are gone
   if (finished_) return;
-  poll_.reset();
-  net::close_with_reset(fd_);
+  close_local(true);
   finished_ = true;
   record_close("connection closed");
 }
 
 void Tunnel::maybe_finish() {
   if (!finished_ && fd_ && local_eof_ && end_stream_sent_ && up_.empty() && fin_written_) {
-    poll_.reset();
-    fd_.reset();
+    close_local(false);
     finished_ = true;
     record_close("done");
   }

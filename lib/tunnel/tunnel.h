@@ -12,7 +12,7 @@
 #include "h2/stream_handler.h"
 #include "metrics/worker_metrics.h"
 #include "net/fd.h"
-#include "net/poll_watcher.h"
+#include "net/edge_poller.h"
 #include "tunnel/admission.h"
 #include "util/byte_buffer.h"
 #include "worker/buffer_budget.h"
@@ -32,7 +32,7 @@ const char* response_flags(int status);
 // tunnels together by limits.buffer_memory: at it, a tunnel that holds bytes stops reading
 // its local socket and withholds its stream's credit (the connection's still flows, so
 // tunnels that hold nothing, new or interactive ones, go on) until there is room again.
-class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worker::BufferGate::Waiter {
+class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGate::Waiter {
  public:
   struct Info {
     // Built with named fields; whatever is left out starts empty.
@@ -65,8 +65,8 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worke
   void set_target(std::string target) { info_.target = std::move(target); }
   void set_trace_id(std::string trace_id) { info_.trace_id = std::move(trace_id); }
 
-  // The local socket: accepted (client) or dialled (gateway).
-  void attach_local(net::Fd fd);
+  // The local socket: accepted (client) or dialled (gateway, with the dial's registration).
+  void attach_local(net::Fd fd, std::optional<net::EdgeWatcher> watcher = std::nullopt);
   // Gives the local socket up (to retry it elsewhere): this tunnel then ends silently.
   Handoff release_local();
   // Counts this tunnel against the caps (gateway: once the request names its peer).
@@ -101,7 +101,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worke
   void sample_rate(double seconds) override;
   void describe(nlohmann::json& out) const override;
 
-  // PollWatcher::Handler (local socket)
+  // IoHandler (local socket)
   void on_io(int status, int events) override;
   // BufferGate::Waiter
   void on_budget_room() override;
@@ -125,6 +125,8 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worke
   size_t pending_received() const;  // bytes in received_
   void reset_both(uint32_t h2_error, const char* why);
   void reset_local(const char* why);
+  // Stops watching the local socket and closes it (with RST if `reset`).
+  void close_local(bool reset);
   void maybe_finish();
   void record_close(const char* how);
   void update_stall();
@@ -137,7 +139,7 @@ class Tunnel : public h2::StreamHandler, public net::PollWatcher::Handler, worke
   int32_t stream_id_ = -1;
   int status_ = 0;
   net::Fd fd_;
-  std::optional<net::PollWatcher> poll_;
+  std::optional<net::EdgeWatcher> poll_;
   ByteBuffer up_;    // local -> peer, read but not yet framed
   size_t read_chunk_;  // the next local read's size (grows with a bulk sender)
   ByteBuffer down_;  // peer -> local, received but not yet written

@@ -1,0 +1,102 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "net/fd.h"
+#include "net/io_handler.h"
+#include "net/uv_handle.h"
+
+namespace hbone::net {
+
+class EdgeWatcher;
+
+// A loop's second epoll set, for sockets registered once, edge-triggered, for reading and
+// writing: a tunnel's socket costs one epoll_ctl in its life (closing it unregisters it),
+// where libuv's uv_poll costs two per change of interest, two at init and one at close.
+// The set is itself watched by one uv_poll handle of the loop; its events are dispatched
+// from there, and interest is kept here, in memory (EdgeWatcher).
+class EdgePoller {
+ public:
+  explicit EdgePoller(uv_loop_t* loop);
+  EdgePoller(const EdgePoller&) = delete;
+  EdgePoller& operator=(const EdgePoller&) = delete;
+
+ private:
+  friend class EdgeWatcher;
+  // A watcher's place: the generation tells a stale event (of a watcher gone since the
+  // batch was read) from one of the slot's next watcher.
+  struct Slot {
+    EdgeWatcher* watcher = nullptr;
+    uint32_t generation = 0;
+  };
+  uint64_t add(EdgeWatcher* watcher);
+  void remove(uint64_t key);
+  EdgeWatcher* find(uint64_t key) const;
+  // `watcher` has events due: called back from this loop iteration's dispatch or the next.
+  void queue(uint64_t key);
+  void on_ready();
+  void run_queued();
+
+  Fd epoll_;
+  UvHandle<uv_poll_t> poll_;
+  // Active only while watchers are queued: the loop then polls without blocking.
+  UvHandle<uv_idle_t> idle_;
+  bool idle_active_ = false;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_;
+  std::vector<uint64_t> queued_;
+  std::vector<uint64_t> running_;  // the batch being called back
+};
+
+// One socket in an EdgePoller, with PollWatcher's level-triggered contract kept in memory:
+// the handler is called once per loop iteration while the socket is ready for something it
+// wants. "Ready" is learnt from edges and forgotten only when the handler says so
+// (drained()): a handler must call it when a read or write returns EAGAIN or a read
+// returns less than it asked for, or it is called again.
+class EdgeWatcher {
+ public:
+  // Registers `fd` (throws if epoll refuses it); events start unwanted.
+  EdgeWatcher(EdgePoller& poller, int fd, IoHandler* handler);
+  // Unregisters the socket, unless closing() said its descriptor is about to be closed.
+  ~EdgeWatcher();
+  // The registration moves with the socket (a dialled socket to its tunnel): no epoll_ctl.
+  EdgeWatcher(EdgeWatcher&& other) noexcept;
+  EdgeWatcher& operator=(EdgeWatcher&& other) noexcept;
+
+  // Events go to `handler` from now on (its interest is kept).
+  void set_handler(IoHandler* handler) { handler_ = handler; }
+
+  void watch(int events);
+  void want(int flag, bool on) { watch(on ? events_ | flag : events_ & ~flag); }
+  int events() const { return events_; }
+  // The socket is not ready for `flags` (UV_READABLE / UV_WRITABLE) until its next edge.
+  // Once the peer's FIN has been seen, reads never wait again (what is left is read, then
+  // end of file): a short read then drains nothing.
+  void drained(int flags) { ready_ &= ~(peer_closed_ ? flags & ~UV_READABLE : flags); }
+  // Its descriptor is closed right after this watcher: closing it unregisters it.
+  void closing() { registered_ = false; }
+
+ private:
+  friend class EdgePoller;
+  int due() const { return error_ ? events_ : ready_ & events_; }
+  void call();
+  void take(EdgeWatcher& other);
+  void unregister();
+
+  EdgePoller* poller_;  // never null
+  IoHandler* handler_;
+  int fd_;
+  uint64_t key_;
+  int events_ = 0;
+  int ready_ = 0;
+  bool error_ = false;
+  bool peer_closed_ = false;  // EPOLLRDHUP or EPOLLHUP seen
+  bool queued_ = false;
+  bool registered_ = true;
+  bool moved_ = false;
+};
+
+}  // namespace hbone::net
