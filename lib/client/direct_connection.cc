@@ -28,10 +28,8 @@ DirectConnection::DirectConnection(worker::Context& worker, net::Fd app, const s
 }
 
 DirectConnection::~DirectConnection() {
-  app_.poll.reset();
-  upstream_.poll.reset();
-  net::close_with_reset(app_.fd);
-  net::close_with_reset(upstream_.fd);
+  app_.close(/*reset=*/true);
+  upstream_.close(/*reset=*/true);
 }
 
 void DirectConnection::on_dialed(net::Dialer::Result result) {
@@ -43,19 +41,35 @@ void DirectConnection::on_dialed(net::Dialer::Result result) {
     return;
   }
   net::apply_socket_options(result.fd.get(), worker_.config.socket);
-  app_.attach(worker_.loop.uv(), std::move(app_.fd));
-  upstream_.attach(worker_.loop.uv(), std::move(result.fd));
+  app_.attach(worker_.loop.edges(), std::move(app_.fd), std::nullopt);
+  upstream_.attach(worker_.loop.edges(), std::move(result.fd), std::move(result.watcher));
   update();
 }
 
-void DirectConnection::Side::attach(uv_loop_t* loop, net::Fd socket) {
+void DirectConnection::Side::attach(net::EdgePoller& edges, net::Fd socket, std::optional<net::EdgeWatcher> watcher) {
   fd = std::move(socket);
-  poll.emplace(loop, fd.get(), this);
+  if (watcher) {
+    poll.emplace(std::move(*watcher));
+    poll->set_handler(this);
+  } else {
+    poll.emplace(edges, fd.get(), this);
+  }
+}
+
+void DirectConnection::Side::close(bool reset) {
+  if (poll) poll->closing();
+  poll.reset();
+  if (reset) {
+    net::close_with_reset(fd);
+  } else {
+    fd.reset();
+  }
 }
 
 void DirectConnection::Side::on_io(int status, int events) {
   if (status < 0) {
-    owner->finish(std::strerror(-status), /*reset=*/true);
+    int err = net::socket_error(fd.get());
+    owner->finish(err ? std::strerror(err) : uv_strerror(status), /*reset=*/true);
     return;
   }
   if ((events & UV_WRITABLE) && !write()) return;
@@ -67,8 +81,11 @@ bool DirectConnection::Side::read() {
   size_t limit = owner->worker_.config.socket.read_size;
   ByteBuffer& out = other->pending;
   if (out.size() >= limit) return true;
-  auto space = out.prepare(limit - out.size());
-  ssize_t n = ::read(fd.get(), space.data(), limit - out.size());
+  size_t room = limit - out.size();
+  auto space = out.prepare(room);
+  ssize_t n = ::read(fd.get(), space.data(), room);
+  // Less than asked, or nothing: empty until the socket's next edge.
+  if ((n >= 0 && static_cast<size_t>(n) < room) || (n < 0 && errno == EAGAIN)) poll->drained(UV_READABLE);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return true;
     owner->finish(std::strerror(errno), /*reset=*/true);  // RST read: RST written
@@ -87,6 +104,7 @@ bool DirectConnection::Side::write() {
   while (!pending.empty()) {
     ssize_t n = ::send(fd.get(), pending.data(), pending.size(), MSG_NOSIGNAL);
     if (n < 0) {
+      if (errno == EAGAIN) poll->drained(UV_WRITABLE);  // full until its next edge
       if (errno == EAGAIN || errno == EINTR) return true;
       owner->finish(std::strerror(errno), /*reset=*/true);
       return false;
@@ -125,15 +143,8 @@ void DirectConnection::abort(const char* why) { finish(why, /*reset=*/true); }
 void DirectConnection::finish(const char* how, bool reset) {
   if (finished_) return;
   finished_ = true;
-  app_.poll.reset();
-  upstream_.poll.reset();
-  if (reset) {
-    net::close_with_reset(app_.fd);
-    net::close_with_reset(upstream_.fd);
-  } else {
-    app_.fd.reset();
-    upstream_.fd.reset();
-  }
+  app_.close(reset);
+  upstream_.close(reset);
   auto age = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - opened_);
   spdlog::info("direct src={} dst={} route=\"{}\" sent={} received={} duration={}ms close=\"{}\"", info_.source,
                info_.target, info_.route, app_.bytes_read, upstream_.bytes_read, age.count(), how);

@@ -10,7 +10,7 @@
 
 #include "net/dialer.h"
 #include "net/fd.h"
-#include "net/poll_watcher.h"
+#include "net/edge_poller.h"
 #include "worker/context.h"
 #include "tunnel/admission.h"
 #include "util/byte_buffer.h"
@@ -38,18 +38,20 @@ class DirectConnection final : public net::Retirable {
 
  private:
   // One socket and the bytes read from the other one, waiting to be written to it.
-  struct Side final : net::PollWatcher::Handler {
+  struct Side final : net::IoHandler {
     DirectConnection* owner = nullptr;
     Side* other = nullptr;
     net::Fd fd;
-    std::optional<net::PollWatcher> poll;
+    std::optional<net::EdgeWatcher> poll;
     ByteBuffer pending;     // from `other`, to write to fd
     bool eof = false;       // FIN read from fd
     bool fin_sent = false;  // shutdown(SHUT_WR) done on fd
     uint64_t bytes_read = 0;
 
     void on_io(int status, int events) override;
-    void attach(uv_loop_t* loop, net::Fd socket);
+    void attach(net::EdgePoller& edges, net::Fd socket, std::optional<net::EdgeWatcher> watcher);
+    // Stops watching and closes the socket (with RST if `reset`).
+    void close(bool reset);
     bool read();   // false once the connection is finished
     bool write();
     void update_interest(size_t limit);
