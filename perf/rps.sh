@@ -8,7 +8,7 @@
 #            bytes: the same system calls as a proxy pair, without TLS and HTTP/2)
 #   hbone    the mTLS HBONE pair (client listener -> gateway), defaults
 #   go       the Go stdlib HBONE pair (perf/gohbone; installs golang-go)
-#   base     with -B BIN: the hbone pair of another build (an earlier commit's)
+#   base     with -b BIN: the hbone pair of another build (an earlier commit's)
 # in alternating rounds of one run. Per path and rate: p50/p90/p99 and what each adds
 # over direct, CPU µs per request of each proxy process (from /proc; µs per request / 1000
 # = vCPU per 1,000 req/s, the unit of Istio's published figures) and its RSS after the run.
@@ -16,13 +16,13 @@
 # generator in pod A (198.18.0.1) sends to the echo in pod B (198.18.0.2) by its address,
 #   direct   a port the capture rules exclude: the reference
 #   hbone    captured by pod A's hbone (scripts/capture.sh), tunnelled to node B's gateway
-#   perf/rps.sh [-m loopback|mesh] [-R RATES] [-c CONNECTIONS] [-s BYTES] [-t SECONDS] [-r ROUNDS] [-p PATHS] [-B BIN] [-o DIR]
+#   perf/rps.sh [-m loopback|mesh] [-R RATES] [-c CONNECTIONS] [-s BYTES] [-t SECONDS] [-r ROUNDS] [-p PATHS] [-b BIN] [-o DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source perf/lib.sh
 rates=1000,10000 connections=64 bytes=1024 seconds=10 rounds=3 path_list="" mode=loopback base_bin=""
 out=perf/results/rps-$(date +%Y%m%d-%H%M%S)
-while getopts "m:R:c:s:t:r:p:o:B:" opt; do
+while getopts "m:R:c:s:t:r:p:o:b:" opt; do
   case $opt in
     m) mode=$OPTARG ;;
     R) rates=$OPTARG ;;
@@ -32,7 +32,7 @@ while getopts "m:R:c:s:t:r:p:o:B:" opt; do
     r) rounds=$OPTARG ;;
     p) path_list=$OPTARG ;;
     o) out=$OPTARG ;;
-    B) base_bin=$(realpath "$OPTARG") ;;
+    b) base_bin=$(realpath "$OPTARG") ;;
     *) sed -n 2,20p "$0"; exit 2 ;;
   esac
 done

@@ -7,7 +7,7 @@
 #       per-conn  the pair with client.max_tunnels_per_connection: 1: a new HBONE
 #                 connection (full mTLS handshake both sides) for every tunnel
 #       go        the Go stdlib HBONE pair (perf/gohbone; net/http pools its HTTP/2 connections)
-#       base      with -B BIN: the hbone path with another build (an earlier commit's), to
+#       base      with -b BIN: the hbone path with another build (an earlier commit's), to
 #                 compare two builds in one run
 #     setups/s and its ratio to direct, p50/p99 setup latency (connect to first echoed
 #     byte), and CPU µs per tunnel of each proxy process; per-conn minus hbone is what a
@@ -16,11 +16,11 @@
 #     application's connection) and of hbone-loadgen (dials as the gateway does).
 #  2. Memory: perf/setup_rate.py opens and holds M tunnels (default 10000) and reports the
 #     RSS growth of client and gateway per tunnel, then what is left 30 s after they end.
-#   perf/setup-rate.sh [-n N] [-c C] [-m M] [-r ROUNDS] [-p PATHS] [-B BIN] [-o DIR]
+#   perf/setup-rate.sh [-n N] [-c C] [-m M] [-r ROUNDS] [-p PATHS] [-b BIN] [-o DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 total=30000 concurrency=128 held=10000 rounds=2 out="" path_list=direct,hbone,per-conn,go base_bin=""
-while getopts "n:c:m:r:p:o:B:" opt; do
+while getopts "n:c:m:r:p:o:b:" opt; do
   case $opt in
     n) total=$OPTARG ;;
     c) concurrency=$OPTARG ;;
@@ -28,8 +28,8 @@ while getopts "n:c:m:r:p:o:B:" opt; do
     r) rounds=$OPTARG ;;
     p) path_list=$OPTARG ;;
     o) out=$OPTARG ;;
-    B) base_bin=$(realpath "$OPTARG") ;;
-    *) echo "usage: $0 [-n N] [-c C] [-m M] [-r ROUNDS] [-p PATHS] [-B BIN] [-o DIR]" >&2; exit 2 ;;
+    b) base_bin=$(realpath "$OPTARG") ;;
+    *) echo "usage: $0 [-n N] [-c C] [-m M] [-r ROUNDS] [-p PATHS] [-b BIN] [-o DIR]" >&2; exit 2 ;;
   esac
 done
 [ -n "$base_bin" ] && path_list+=,base

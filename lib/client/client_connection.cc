@@ -51,7 +51,7 @@ void ClientConnection::connect() {
       close("cannot reach gateway " + gateway + ": " + net::to_string(r.failure) + " (" + r.detail + ")");
       return;
     }
-    start(std::move(r.fd), gateway);
+    start(std::move(r.fd), gateway, std::move(r.watcher));
   });
 }
 

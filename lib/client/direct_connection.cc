@@ -48,12 +48,7 @@ void DirectConnection::on_dialed(net::Dialer::Result result) {
 
 void DirectConnection::Side::attach(net::EdgePoller& edges, net::Fd socket, std::optional<net::EdgeWatcher> watcher) {
   fd = std::move(socket);
-  if (watcher) {
-    poll.emplace(std::move(*watcher));
-    poll->set_handler(this);
-  } else {
-    poll.emplace(edges, fd.get(), this);
-  }
+  poll.emplace(net::EdgeWatcher::adopt(edges, fd.get(), this, std::move(watcher)));
 }
 
 void DirectConnection::Side::close(bool reset) {

@@ -47,7 +47,7 @@ class H2Connection : public tls::SecureStream::Handler,
   ~H2Connection() override;
 
   // Takes the connected socket and starts the TLS handshake.
-  void start(net::Fd fd, std::string peer_address);
+  void start(net::Fd fd, std::string peer_address, std::optional<net::EdgeWatcher> watcher = std::nullopt);
 
   // Tears down at once: every stream's local socket is reset. Safe from any callback.
   void close(const std::string& reason);

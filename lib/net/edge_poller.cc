@@ -115,6 +115,12 @@ EdgeWatcher::EdgeWatcher(EdgePoller& poller, int fd, IoHandler* handler)
   }
 }
 
+EdgeWatcher EdgeWatcher::adopt(EdgePoller& poller, int fd, IoHandler* handler, std::optional<EdgeWatcher> dialled) {
+  if (!dialled) return EdgeWatcher(poller, fd, handler);
+  dialled->set_handler(handler);
+  return std::move(*dialled);
+}
+
 EdgeWatcher::EdgeWatcher(EdgeWatcher&& other) noexcept : poller_(other.poller_) { take(other); }
 
 EdgeWatcher& EdgeWatcher::operator=(EdgeWatcher&& other) noexcept {

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "net/fd.h"
@@ -60,6 +61,9 @@ class EdgeWatcher {
  public:
   // Registers `fd` (throws if epoll refuses it); events start unwanted.
   EdgeWatcher(EdgePoller& poller, int fd, IoHandler* handler);
+  // `fd` watched for `handler`: through `dialled` (the registration its dial made) if
+  // there is one, else registered now.
+  static EdgeWatcher adopt(EdgePoller& poller, int fd, IoHandler* handler, std::optional<EdgeWatcher> dialled);
   // Unregisters the socket, unless closing() said its descriptor is about to be closed.
   ~EdgeWatcher();
   // The registration moves with the socket (a dialled socket to its tunnel): no epoll_ctl.

@@ -19,14 +19,18 @@ constexpr size_t kReadBudget = 4 * 1024 * 1024;
 
 }  // namespace
 
-SecureStream::SecureStream(uv_loop_t* loop, const TlsContext* tls, Options options, Handler& handler)
-    : loop_(loop), high_water_(options.high_water), handler_(handler) {
+SecureStream::SecureStream(net::EdgePoller& edges, const TlsContext* tls, Options options, Handler& handler)
+    : edges_(edges), high_water_(options.high_water), handler_(handler) {
   if (tls) tls_.emplace(*tls);
 }
 
-void SecureStream::start(net::Fd fd, bool client) {
+SecureStream::~SecureStream() {
+  if (poll_) poll_->closing();  // fd_ is closed right after
+}
+
+void SecureStream::start(net::Fd fd, bool client, std::optional<net::EdgeWatcher> watcher) {
   fd_ = std::move(fd);
-  poll_.emplace(loop_, fd_.get(), this);
+  poll_.emplace(net::EdgeWatcher::adopt(edges_, fd_.get(), this, std::move(watcher)));
   poll_->watch(UV_READABLE);
   if (!tls_) {
     secure_ = true;
@@ -65,13 +69,17 @@ void SecureStream::read_socket() {
     if (n > 0) {
       in().commit(static_cast<size_t>(n));
       total += static_cast<size_t>(n);
-      if (static_cast<size_t>(n) < space.size()) break;  // drained
+      if (static_cast<size_t>(n) < space.size()) {
+        poll_->drained(UV_READABLE);  // until the socket's next edge
+        break;
+      }
       continue;
     }
     if (n == 0) {
       eof = true;
       break;
     }
+    if (errno == EAGAIN) poll_->drained(UV_READABLE);
     if (errno == EAGAIN || errno == EINTR) break;
     fail(std::string("read: ") + std::strerror(errno));
     return;
@@ -147,6 +155,7 @@ void SecureStream::write() {
       written_ += static_cast<uint64_t>(n);
       continue;
     }
+    if (n < 0 && errno == EAGAIN) poll_->drained(UV_WRITABLE);  // full until its next edge
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
     fail(std::string("write: ") + std::strerror(errno));
     return;

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "net/fd.h"
-#include "net/poll_watcher.h"
+#include "net/edge_poller.h"
 #include "tls/tls_context.h"
 #include "tls/tls_session.h"
 #include "util/byte_buffer.h"
@@ -21,7 +21,7 @@ namespace hbone::tls {
 // by record, seals what the layer above writes into one outbound queue and writes that with
 // as few send()s as the socket takes. It never sees a frame, as Envoy's transport socket
 // sits under its codec and nghttpx's Connection under Http2Session.
-class SecureStream final : public net::PollWatcher::Handler {
+class SecureStream final : public net::IoHandler {
  public:
   // What the layer above (the HTTP/2 session) is told. After any call the stream may have
   // been closed by it; the stream checks before going on.
@@ -53,10 +53,14 @@ class SecureStream final : public net::PollWatcher::Handler {
   };
 
   // `tls` null: h2c (plain bytes).
-  SecureStream(uv_loop_t* loop, const TlsContext* tls, Options options, Handler& handler);
+  SecureStream(net::EdgePoller& edges, const TlsContext* tls, Options options, Handler& handler);
+  ~SecureStream();
+  SecureStream(const SecureStream&) = delete;
+  SecureStream& operator=(const SecureStream&) = delete;
 
-  // Takes the connected socket; a client sends its ClientHello at once.
-  void start(net::Fd fd, bool client);
+  // Takes the connected socket (and its dial's registration, if any); a client sends its
+  // ClientHello at once.
+  void start(net::Fd fd, bool client, std::optional<net::EdgeWatcher> watcher);
   // Stops watching the socket; nothing more is read, written or reported.
   void close();
 
@@ -87,14 +91,14 @@ class SecureStream final : public net::PollWatcher::Handler {
   ByteBuffer& out() { return tls_ ? tls_->outbound() : plain_out_; }
   const ByteBuffer& out() const { return tls_ ? tls_->outbound() : plain_out_; }
 
-  uv_loop_t* loop_;
+  net::EdgePoller& edges_;
   const size_t high_water_;
   Handler& handler_;
   std::optional<TlsSession> tls_;  // empty with h2c
   ByteBuffer plain_in_;            // h2c
   ByteBuffer plain_out_;
   net::Fd fd_;
-  std::optional<net::PollWatcher> poll_;
+  std::optional<net::EdgeWatcher> poll_;
   uint64_t written_ = 0;
   bool secure_ = false;  // on_secure() was called
   bool closed_ = false;

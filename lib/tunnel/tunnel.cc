@@ -184,12 +184,7 @@ void Tunnel::describe(nlohmann::json& out) const {
 void Tunnel::attach_local(net::Fd fd, std::optional<net::EdgeWatcher> watcher) {
   fd_ = std::move(fd);
   net::apply_socket_options(fd_.get(), conn_.config().socket);
-  if (watcher) {
-    poll_.emplace(std::move(*watcher));
-    poll_->set_handler(this);
-  } else {
-    poll_.emplace(conn_.loop().edges(), fd_.get(), this);
-  }
+  poll_.emplace(net::EdgeWatcher::adopt(conn_.loop().edges(), fd_.get(), this, std::move(watcher)));
 }
 
 Tunnel::Handoff Tunnel::release_local() {
