@@ -229,9 +229,7 @@ int64_t unix_seconds(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-void Daemon::update_client_listeners(const config::Config& effective) {
-  if (!config_.client || !effective.client) return;  // a role is added or removed by a restart
-  const auto& wanted = effective.client->listeners;
+void Daemon::update_client_listeners(const std::vector<config::ListenerConfig>& wanted) {
   std::set<std::string> keys;
   for (size_t l = 0; l < wanted.size(); ++l) keys.insert(listener_key(wanted, l));
   for (auto it = client_listeners_.begin(); it != client_listeners_.end();) {
@@ -272,7 +270,9 @@ void Daemon::update_client_listeners(const config::Config& effective) {
 }
 
 void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective) {
-  update_client_listeners(effective);
+  // Binding is the daemon's, not a worker's: it reads the listeners from the snapshot the
+  // workers get. A role is added or removed only by a restart.
+  if (config_.client && effective.client) update_client_listeners(policy->listeners);
   admission_.set_limits(policy->limits.max_tunnels, policy->limits.max_tunnels_per_identity);
   budget_.set_limit(policy->limits.buffer_memory);
   process_metrics_.buffer_budget = policy->limits.buffer_memory;

@@ -53,7 +53,7 @@ class Daemon {
   void check_cpu_affinity();
   // client.listeners after a reload: new ones bound and handed to every worker, removed ones
   // closed (their tunnels carry on), a changed target used by the next connections.
-  void update_client_listeners(const config::Config& effective);
+  void update_client_listeners(const std::vector<config::ListenerConfig>& wanted);
   // Puts a new snapshot in force on every worker, /certs, /config_dump and the metrics.
   void apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective);
   // The expiry gauge's figures.
