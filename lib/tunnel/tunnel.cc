@@ -224,19 +224,21 @@ void Tunnel::on_io(int status, int events) {
 }
 
 void Tunnel::read_local() {
-  size_t room = std::min<size_t>(read_chunk_, conn_.config().socket.read_size - up_.size());
-  uint64_t left = conn_.worker().buffers.budget().room();
-  if (room > left) {
-    // More than the budget has left: a tunnel that holds nothing still reads, into the
-    // buffer it has or a small one; one that holds bytes waits for room.
-    size_t small = holds_bytes() ? 0 : std::max(up_.capacity(), kBudgetRead);
-    room = std::min(room, std::max(static_cast<size_t>(left), small));
+  const size_t read_size = conn_.config().socket.read_size;
+  size_t room = std::min<size_t>(read_chunk_, read_size - up_.size());
+  if (up_.growth(room, read_size) > conn_.worker().buffers.budget().room()) {
+    // The buffer would grow by more than the budget has left (it is charged by capacity):
+    // a tunnel that holds bytes reads only into the room its buffer has, one that holds
+    // nothing still reads, into that room or a small buffer.
+    size_t spare = up_.capacity() - up_.size();
+    room = std::min(room, holds_bytes() ? spare : std::max(spare, kBudgetRead));
     if (room == 0) {
       update_interest();
       return;
     }
   }
-  auto space = up_.prepare(room);
+  auto space = up_.prepare(room, read_size);
+  recharge();  // now, not after the read: a read that finds nothing keeps the buffer too
   ssize_t n = ::read(fd_.get(), space.data(), room);
   if (n < 0) {
     if (errno == EAGAIN) poll_->drained(UV_READABLE);
@@ -253,9 +255,8 @@ void Tunnel::read_local() {
     up_.commit(static_cast<size_t>(n));
     count_up(static_cast<size_t>(n));
     // A read that filled its chunk: a bulk sender; fewer, larger reads from now on.
-    if (static_cast<size_t>(n) == room) read_chunk_ = std::min<size_t>(read_chunk_ * 2, conn_.config().socket.read_size);
+    if (static_cast<size_t>(n) == room) read_chunk_ = std::min<size_t>(read_chunk_ * 2, read_size);
   }
-  recharge();
   if (deferred_) {
     deferred_ = false;
     conn_.resume(stream_id_);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -18,10 +19,16 @@ class ByteBuffer {
   bool empty() const { return begin_ == end_; }
   size_t capacity() const { return capacity_; }
 
-  // At least `n` writable bytes at the tail; fill them, then commit().
-  std::span<uint8_t> prepare(size_t n) {
-    if (capacity_ - end_ < n) make_room(n);
+  // At least `n` writable bytes at the tail; fill them, then commit(). Storage grows by
+  // doubling, but not past `limit` (unless `n` needs more).
+  std::span<uint8_t> prepare(size_t n, size_t limit = SIZE_MAX) {
+    if (capacity_ - end_ < n) make_room(n, limit);
     return {storage_.get() + end_, capacity_ - end_};
+  }
+  // What prepare(n, limit) would add to the capacity.
+  size_t growth(size_t n, size_t limit = SIZE_MAX) const {
+    if (capacity_ - end_ >= n || size() + n <= capacity_) return 0;
+    return grown(n, limit) - capacity_;
   }
   void commit(size_t n) { end_ += n; }
 
@@ -45,13 +52,17 @@ class ByteBuffer {
   }
 
  private:
-  void make_room(size_t n) {
+  size_t grown(size_t n, size_t limit) const {
+    size_t needed = size() + n;
+    return std::max(needed, std::min(capacity_ * 2, limit));
+  }
+
+  void make_room(size_t n, size_t limit) {
     size_t used = size();
     if (storage_ && used + n <= capacity_) {
       std::memmove(storage_.get(), data(), used);
     } else {
-      size_t grown = capacity_ * 2;
-      size_t capacity = used + n > grown ? used + n : grown;
+      size_t capacity = grown(n, limit);
       auto bigger = std::make_unique_for_overwrite<uint8_t[]>(capacity);
       if (used) std::memcpy(bigger.get(), data(), used);
       storage_ = std::move(bigger);
