@@ -56,7 +56,7 @@ TEST_F(ConfigLoaderTest, DefaultsMatchTheContract) {
   EXPECT_EQ(c.http2.max_frame_size, 1u << 20);
   EXPECT_EQ(c.http2.max_concurrent_streams, 200u);
   EXPECT_EQ(c.http2.streams_per_connection, 100u);
-  EXPECT_EQ(c.socket.read_size, 256u << 10);
+  EXPECT_EQ(c.socket.read_size, 1u << 20);
   ASSERT_TRUE(c.gateway);
   EXPECT_EQ(c.gateway->connect_timeout.count(), 10'000);
   EXPECT_EQ(c.tls.trust_domain, "cluster.local");
