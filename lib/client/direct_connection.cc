@@ -51,15 +51,7 @@ void DirectConnection::Side::attach(net::EdgePoller& edges, net::Fd socket, std:
   poll.emplace(net::EdgeWatcher::adopt(edges, fd.get(), this, std::move(watcher)));
 }
 
-void DirectConnection::Side::close(bool reset) {
-  if (poll) poll->closing();
-  poll.reset();
-  if (reset) {
-    net::close_with_reset(fd);
-  } else {
-    fd.reset();
-  }
-}
+void DirectConnection::Side::close(bool reset) { net::close_watched(poll, fd, reset); }
 
 void DirectConnection::Side::on_io(int status, int events) {
   if (status < 0) {

@@ -162,9 +162,7 @@ void Dialer::try_next() {
 }
 
 void Dialer::attempt_failed(Failure failure, std::string detail) {
-  if (poll_) poll_->closing();
-  poll_.reset();
-  fd_.reset();
+  close_watched(poll_, fd_, /*reset=*/false);
   last_failure_ = failure;
   last_detail_ = format_address(reinterpret_cast<const sockaddr*>(&address_)) + ": " + detail;
 }
@@ -193,9 +191,7 @@ void Dialer::finish(Failure failure, std::string detail) {
       result.watcher.emplace(std::move(*poll_));
     }
   }
-  if (poll_ && fd_) poll_->closing();
-  poll_.reset();
-  fd_.reset();
+  close_watched(poll_, fd_, /*reset=*/false);  // a failure's socket (a success's moved on)
   if (constructing_) {
     deadline_.start(std::chrono::milliseconds(0));  // the owner does not hold us yet
     return;

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "net/socket_ops.h"
+
 namespace hbone::net {
 
 namespace {
@@ -176,6 +178,16 @@ void EdgeWatcher::call() {
   if (self && self->due() && !self->queued_) {
     self->queued_ = true;
     poller.queue(key);
+  }
+}
+
+void close_watched(std::optional<EdgeWatcher>& watcher, Fd& fd, bool reset) {
+  if (watcher) watcher->closing();
+  watcher.reset();
+  if (reset) {
+    close_with_reset(fd);
+  } else {
+    fd.reset();
   }
 }
 

@@ -103,4 +103,7 @@ class EdgeWatcher {
   bool moved_ = false;
 };
 
+// Stops watching `fd` and closes it, with RST if `reset` (closing it unregisters it).
+void close_watched(std::optional<EdgeWatcher>& watcher, Fd& fd, bool reset);
+
 }  // namespace hbone::net

@@ -429,15 +429,7 @@ void Tunnel::reset_local(const char* why) {
   record_close(why);
 }
 
-void Tunnel::close_local(bool reset) {
-  if (poll_) poll_->closing();
-  poll_.reset();
-  if (reset) {
-    net::close_with_reset(fd_);
-  } else {
-    fd_.reset();
-  }
-}
+void Tunnel::close_local(bool reset) { net::close_watched(poll_, fd_, reset); }
 
 void Tunnel::abort() {
   received_.clear();  // the connection and its windows are gone
