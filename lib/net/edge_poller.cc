@@ -30,7 +30,8 @@ EdgePoller::EdgePoller(uv_loop_t* loop) : epoll_(::epoll_create1(EPOLL_CLOEXEC))
   uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
     if (h->data) static_cast<EdgePoller*>(h->data)->on_ready();
   });
-  // Watchers keep the loop alive through their owners, not through this handle.
+  // The loop stays alive while sockets are registered (add/remove), as it would for their
+  // own uv_poll handles: not for this handle alone.
   uv_unref(poll_.base());
   uv_idle_init(loop, idle_.get());
   idle_.initialized();
@@ -47,6 +48,7 @@ uint64_t EdgePoller::add(EdgeWatcher* watcher) {
     free_.pop_back();
   }
   slots_[index].watcher = watcher;
+  if (++registered_ == 1) uv_ref(poll_.base());
   return make_key(index, slots_[index].generation);
 }
 
@@ -55,6 +57,7 @@ void EdgePoller::remove(uint64_t key) {
   slot.watcher = nullptr;
   ++slot.generation;
   free_.push_back(index_of(key));
+  if (--registered_ == 0) uv_unref(poll_.base());
 }
 
 EdgeWatcher* EdgePoller::find(uint64_t key) const {

@@ -46,6 +46,7 @@ class EdgePoller {
   // Active only while watchers are queued: the loop then polls without blocking.
   UvHandle<uv_idle_t> idle_;
   bool idle_active_ = false;
+  size_t registered_ = 0;  // watchers in slots_
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   std::vector<uint64_t> queued_;

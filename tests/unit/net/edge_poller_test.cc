@@ -1,0 +1,233 @@
+#include "net/edge_poller.h"
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "net/event_loop.h"
+#include "net/fd.h"
+#include "net/listen_socket.h"
+#include "net/socket_ops.h"
+
+using namespace hbone::net;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A connected TCP pair on loopback: `watched` non-blocking (for the poller), `peer` blocking.
+struct Pair {
+  Fd watched;
+  Fd peer;
+};
+
+Pair tcp_pair() {
+  Fd listener = listen_on({"127.0.0.1", 0});
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  EXPECT_TRUE(to_sockaddr(local_address(listener.get()), addr, len));
+  Pair p;
+  p.peer = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_EQ(::connect(p.peer.get(), reinterpret_cast<const sockaddr*>(&addr), len), 0);
+  p.watched = Fd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  EXPECT_TRUE(p.watched);
+  return p;
+}
+
+// Counts its calls; `act` runs on each (reads, drains, destroys, ...).
+struct Recorder final : IoHandler {
+  int calls = 0;
+  int last_status = 0;
+  int last_events = 0;
+  std::function<void()> act;
+  void on_io(int status, int events) override {
+    ++calls;
+    last_status = status;
+    last_events = events;
+    if (act) act();
+  }
+};
+
+void turns(EventLoop& loop, int n) {
+  for (int i = 0; i < n; ++i) {
+    loop.run_nowait();
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+// Reads what is there; tells the watcher when the socket is empty, as handlers must.
+size_t drain(int fd, EdgeWatcher& w, bool* eof = nullptr) {
+  char buf[4096];
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      total += static_cast<size_t>(n);
+      continue;
+    }
+    if (n == 0 && eof) *eof = true;
+    w.drained(UV_READABLE);
+    return total;
+  }
+}
+
+TEST(EdgePoller, CallsOncePerEdgeWhileWantedAndAgainWhileNotDrained) {
+  EventLoop loop;
+  Pair p = tcp_pair();
+  Recorder r;
+  EdgeWatcher w(loop.edges(), p.watched.get(), &r);
+  w.watch(UV_READABLE);
+  turns(loop, 5);
+  EXPECT_EQ(r.calls, 0);  // nothing to read yet (the socket is writable: not wanted)
+
+  ASSERT_EQ(::write(p.peer.get(), "abc", 3), 3);
+  turns(loop, 5);
+  // Not drained: called every turn, as a level-triggered watcher would be.
+  EXPECT_GE(r.calls, 3);
+  EXPECT_EQ(r.last_events, UV_READABLE);
+
+  r.act = [&] { drain(p.watched.get(), w); };
+  turns(loop, 3);
+  int after_drain = r.calls;
+  turns(loop, 5);
+  EXPECT_EQ(r.calls, after_drain);  // empty: quiet until the next edge
+
+  ASSERT_EQ(::write(p.peer.get(), "d", 1), 1);
+  turns(loop, 5);
+  EXPECT_EQ(r.calls, after_drain + 1);
+}
+
+TEST(EdgePoller, ReadinessSeenWhileUnwantedIsDeliveredWhenWanted) {
+  EventLoop loop;
+  Pair p = tcp_pair();
+  Recorder r;
+  EdgeWatcher w(loop.edges(), p.watched.get(), &r);
+  ASSERT_EQ(::write(p.peer.get(), "abc", 3), 3);
+  turns(loop, 5);
+  EXPECT_EQ(r.calls, 0);  // not wanted
+  r.act = [&] { drain(p.watched.get(), w); };
+  w.watch(UV_READABLE);  // no new edge comes: the one seen is kept
+  turns(loop, 3);
+  EXPECT_EQ(r.calls, 1);
+}
+
+TEST(EdgePoller, EndOfFileBehindDataIsReadAfterAShortRead) {
+  EventLoop loop;
+  Pair p = tcp_pair();
+  Recorder r;
+  EdgeWatcher w(loop.edges(), p.watched.get(), &r);
+  bool eof = false;
+  // One read a call, never to EAGAIN: a short read says "empty", but the FIN that came
+  // with the data is one more read away and makes no edge of its own.
+  r.act = [&] {
+    char buf[4096];
+    ssize_t n = ::read(p.watched.get(), buf, sizeof(buf));
+    if (n == 0) eof = true;
+    if (n >= 0 && static_cast<size_t>(n) < sizeof(buf)) w.drained(UV_READABLE);
+  };
+  ASSERT_EQ(::write(p.peer.get(), "abc", 3), 3);
+  ::shutdown(p.peer.get(), SHUT_WR);
+  std::this_thread::sleep_for(5ms);  // data and FIN both arrived before the first edge is read
+  w.watch(UV_READABLE);
+  turns(loop, 10);
+  EXPECT_TRUE(eof);
+}
+
+TEST(EdgePoller, WritableAfterTheSocketDrains) {
+  EventLoop loop;
+  Pair p = tcp_pair();
+  int size = 64 << 10;
+  ::setsockopt(p.watched.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+  Recorder r;
+  EdgeWatcher w(loop.edges(), p.watched.get(), &r);
+  std::string block(1 << 20, 'x');
+  while (::send(p.watched.get(), block.data(), block.size(), MSG_DONTWAIT) > 0) {
+  }
+  w.drained(UV_WRITABLE);  // EAGAIN: full
+  w.watch(UV_WRITABLE);
+  turns(loop, 5);
+  EXPECT_EQ(r.calls, 0);
+  // The peer reads everything: an edge.
+  std::thread reader([&] {
+    std::string buf(1 << 20, '\0');
+    ::fcntl(p.peer.get(), F_SETFL, O_NONBLOCK);
+    for (int i = 0; i < 50; ++i) {
+      while (::read(p.peer.get(), buf.data(), buf.size()) > 0) {
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  turns(loop, 60);
+  reader.join();
+  EXPECT_GE(r.calls, 1);
+  EXPECT_EQ(r.last_events, UV_WRITABLE);
+}
+
+TEST(EdgePoller, AWatcherDestroyedByAnotherInTheSameBatchIsNotCalled) {
+  EventLoop loop;
+  Pair a = tcp_pair(), b = tcp_pair();
+  Recorder ra, rb;
+  std::optional<EdgeWatcher> wa, wb;
+  wa.emplace(loop.edges(), a.watched.get(), &ra);
+  wb.emplace(loop.edges(), b.watched.get(), &rb);
+  // Whichever is called first destroys the other.
+  ra.act = [&] { wb.reset(); drain(a.watched.get(), *wa); };
+  rb.act = [&] { wa.reset(); drain(b.watched.get(), *wb); };
+  wa->watch(UV_READABLE);
+  wb->watch(UV_READABLE);
+  ASSERT_EQ(::write(a.peer.get(), "1", 1), 1);
+  ASSERT_EQ(::write(b.peer.get(), "2", 1), 1);
+  std::this_thread::sleep_for(5ms);  // both ready in one batch
+  turns(loop, 5);
+  EXPECT_EQ(ra.calls + rb.calls, 1);
+}
+
+TEST(EdgePoller, AMovedRegistrationCallsItsNewHandler) {
+  EventLoop loop;
+  Pair p = tcp_pair();
+  Recorder first, second;
+  std::optional<EdgeWatcher> dialled;
+  dialled.emplace(loop.edges(), p.watched.get(), &first);
+  EdgeWatcher taken = EdgeWatcher::adopt(loop.edges(), p.watched.get(), &second, std::move(dialled));
+  second.act = [&] { drain(p.watched.get(), taken); };
+  taken.watch(UV_READABLE);
+  ASSERT_EQ(::write(p.peer.get(), "x", 1), 1);
+  turns(loop, 5);
+  EXPECT_EQ(first.calls, 0);
+  EXPECT_EQ(second.calls, 1);
+}
+
+TEST(EdgePoller, AResetIsReportedAsAnError) {
+  EventLoop loop;
+  Pair p = tcp_pair();
+  Recorder r;
+  EdgeWatcher w(loop.edges(), p.watched.get(), &r);
+  w.watch(UV_READABLE);
+  r.act = [&] { w.watch(0); };  // as a handler that closes would
+  close_with_reset(p.peer);
+  turns(loop, 5);
+  EXPECT_EQ(r.calls, 1);
+  EXPECT_LT(r.last_status, 0);
+  EXPECT_EQ(socket_error(p.watched.get()), ECONNRESET);
+}
+
+TEST(EdgePoller, ARegisteredSocketKeepsTheLoopAliveAsItsOwnHandleWould) {
+  EventLoop loop;
+  loop.edges();
+  EXPECT_FALSE(loop.run_nowait());  // the set alone does not
+  Pair p = tcp_pair();
+  Recorder r;
+  {
+    EdgeWatcher w(loop.edges(), p.watched.get(), &r);
+    EXPECT_TRUE(loop.run_nowait());  // a worker left with only tunnels still runs them
+  }
+  EXPECT_FALSE(loop.run_nowait());
+}
+
+}  // namespace
