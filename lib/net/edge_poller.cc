@@ -85,10 +85,7 @@ void EdgePoller::on_ready() {
     if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) w->ready_ |= UV_WRITABLE;
     if (e & EPOLLERR) w->error_ = true;
     if (e & (EPOLLRDHUP | EPOLLHUP)) w->peer_closed_ = true;
-    if (w->due() && !w->queued_) {
-      w->queued_ = true;
-      queue(w->key_);
-    }
+    w->queue_if_due();
   }
   run_queued();
 }
@@ -163,10 +160,13 @@ void EdgeWatcher::unregister() {
 
 void EdgeWatcher::watch(int events) {
   events_ = events;
-  if (due() && !queued_) {
-    queued_ = true;
-    poller_->queue(key_);
-  }
+  queue_if_due();
+}
+
+void EdgeWatcher::queue_if_due() {
+  if (!due() || queued_) return;
+  queued_ = true;
+  poller_->queue(key_);
 }
 
 void EdgeWatcher::call() {
@@ -177,11 +177,7 @@ void EdgeWatcher::call() {
   handler_->on_io(error_ ? UV_EBADF : 0, error_ ? 0 : due_now);
   // Still ready for what it wants (it read a full buffer, say): again next iteration, as a
   // level-triggered watcher would be. The handler may have destroyed this watcher.
-  EdgeWatcher* self = poller.find(key);
-  if (self && self->due() && !self->queued_) {
-    self->queued_ = true;
-    poller.queue(key);
-  }
+  if (EdgeWatcher* self = poller.find(key)) self->queue_if_due();
 }
 
 void close_watched(std::optional<EdgeWatcher>& watcher, Fd& fd, bool reset) {

@@ -87,6 +87,8 @@ class EdgeWatcher {
  private:
   friend class EdgePoller;
   int due() const { return error_ ? events_ : ready_ & events_; }
+  // Once in the poller's queue while events it wants are due.
+  void queue_if_due();
   void call();
   void take(EdgeWatcher& other);
   void unregister();
