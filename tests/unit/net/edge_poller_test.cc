@@ -77,11 +77,16 @@ size_t drain(int fd, EdgeWatcher& w, bool* eof = nullptr) {
   }
 }
 
-TEST(EdgePoller, CallsOncePerEdgeWhileWantedAndAgainWhileNotDrained) {
+// One socket of a loopback pair, watched (nothing wanted yet) for a Recorder.
+class OneWatchedSocket : public ::testing::Test {
+ protected:
   EventLoop loop;
   Pair p = tcp_pair();
   Recorder r;
-  EdgeWatcher w(loop.edges(), p.watched.get(), &r);
+  EdgeWatcher w{loop.edges(), p.watched.get(), &r};
+};
+
+TEST_F(OneWatchedSocket, CallsOncePerEdgeWhileWantedAndAgainWhileNotDrained) {
   w.watch(UV_READABLE);
   turns(loop, 5);
   EXPECT_EQ(r.calls, 0);  // nothing to read yet (the socket is writable: not wanted)
@@ -103,11 +108,7 @@ TEST(EdgePoller, CallsOncePerEdgeWhileWantedAndAgainWhileNotDrained) {
   EXPECT_EQ(r.calls, after_drain + 1);
 }
 
-TEST(EdgePoller, ReadinessSeenWhileUnwantedIsDeliveredWhenWanted) {
-  EventLoop loop;
-  Pair p = tcp_pair();
-  Recorder r;
-  EdgeWatcher w(loop.edges(), p.watched.get(), &r);
+TEST_F(OneWatchedSocket, ReadinessSeenWhileUnwantedIsDeliveredWhenWanted) {
   ASSERT_EQ(::write(p.peer.get(), "abc", 3), 3);
   turns(loop, 5);
   EXPECT_EQ(r.calls, 0);  // not wanted
@@ -117,11 +118,7 @@ TEST(EdgePoller, ReadinessSeenWhileUnwantedIsDeliveredWhenWanted) {
   EXPECT_EQ(r.calls, 1);
 }
 
-TEST(EdgePoller, EndOfFileBehindDataIsReadAfterAShortRead) {
-  EventLoop loop;
-  Pair p = tcp_pair();
-  Recorder r;
-  EdgeWatcher w(loop.edges(), p.watched.get(), &r);
+TEST_F(OneWatchedSocket, EndOfFileBehindDataIsReadAfterAShortRead) {
   bool eof = false;
   // One read a call, never to EAGAIN: a short read says "empty", but the FIN that came
   // with the data is one more read away and makes no edge of its own.
@@ -139,13 +136,9 @@ TEST(EdgePoller, EndOfFileBehindDataIsReadAfterAShortRead) {
   EXPECT_TRUE(eof);
 }
 
-TEST(EdgePoller, WritableAfterTheSocketDrains) {
-  EventLoop loop;
-  Pair p = tcp_pair();
+TEST_F(OneWatchedSocket, WritableAfterTheSocketDrains) {
   int size = 64 << 10;
   ::setsockopt(p.watched.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-  Recorder r;
-  EdgeWatcher w(loop.edges(), p.watched.get(), &r);
   std::string block(1 << 20, 'x');
   while (::send(p.watched.get(), block.data(), block.size(), MSG_DONTWAIT) > 0) {
   }
@@ -203,11 +196,7 @@ TEST(EdgePoller, AMovedRegistrationCallsItsNewHandler) {
   EXPECT_EQ(second.calls, 1);
 }
 
-TEST(EdgePoller, AResetIsReportedAsAnError) {
-  EventLoop loop;
-  Pair p = tcp_pair();
-  Recorder r;
-  EdgeWatcher w(loop.edges(), p.watched.get(), &r);
+TEST_F(OneWatchedSocket, AResetIsReportedAsAnError) {
   w.watch(UV_READABLE);
   r.act = [&] { w.watch(0); };  // as a handler that closes would
   close_with_reset(p.peer);
