@@ -385,8 +385,9 @@ int Daemon::run() {
 
   // The main loop only waits for signals; a thread watches the workers finish.
   net::UvHandle<uv_async_t> all_done;
-  uv_async_init(main_loop.uv(), all_done.get(), [](uv_async_t* h) { uv_stop(h->loop); });
+  uv_async_init(main_loop.uv(), all_done.get(), [](uv_async_t* h) { static_cast<net::EventLoop*>(h->data)->stop(); });
   all_done.initialized();
+  all_done.get()->data = &main_loop;
   std::thread joiner([&] {
     for (auto& worker : workers_) worker->join();
     uv_async_send(all_done.get());

@@ -13,8 +13,10 @@ namespace hbone::net {
 
 namespace {
 
-// Events read per epoll_wait; more stay ready in the set, which libuv then reports again.
+// Events read per epoll_wait; more stay ready in the set for the next one.
 constexpr int kBatch = 64;
+// The key of libuv's descriptor in the set: no slot's (slot indexes stay far below).
+constexpr uint64_t kLoopKey = ~uint64_t{0};
 
 uint64_t make_key(uint32_t index, uint32_t generation) { return uint64_t{generation} << 32 | index; }
 uint32_t index_of(uint64_t key) { return static_cast<uint32_t>(key); }
@@ -23,19 +25,13 @@ uint32_t index_of(uint64_t key) { return static_cast<uint32_t>(key); }
 
 EdgePoller::EdgePoller(uv_loop_t* loop) : epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
   if (!epoll_) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
-  int rc = uv_poll_init(loop, poll_.get(), epoll_.get());
-  if (rc != 0) throw std::runtime_error(std::string("uv_poll_init: ") + uv_strerror(rc));
-  poll_.initialized();
-  poll_.get()->data = this;
-  uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
-    if (h->data) static_cast<EdgePoller*>(h->data)->on_ready();
-  });
-  // The loop stays alive while sockets are registered (add/remove), as it would for their
-  // own uv_poll handles: not for this handle alone.
-  uv_unref(poll_.base());
-  uv_idle_init(loop, idle_.get());
-  idle_.initialized();
-  idle_.get()->data = this;
+  // Level-triggered: ready until libuv has run what its own set reports.
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = kLoopKey;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, uv_backend_fd(loop), &event) != 0) {
+    throw std::runtime_error(std::string("epoll_ctl (libuv's set): ") + std::strerror(errno));
+  }
 }
 
 uint64_t EdgePoller::add(EdgeWatcher* watcher) {
@@ -48,7 +44,7 @@ uint64_t EdgePoller::add(EdgeWatcher* watcher) {
     free_.pop_back();
   }
   slots_[index].watcher = watcher;
-  if (++registered_ == 1) uv_ref(poll_.base());
+  ++registered_;
   return make_key(index, slots_[index].generation);
 }
 
@@ -57,7 +53,7 @@ void EdgePoller::remove(uint64_t key) {
   slot.watcher = nullptr;
   ++slot.generation;
   free_.push_back(index_of(key));
-  if (--registered_ == 0) uv_unref(poll_.base());
+  --registered_;
 }
 
 EdgeWatcher* EdgePoller::find(uint64_t key) const {
@@ -65,19 +61,15 @@ EdgeWatcher* EdgePoller::find(uint64_t key) const {
   return make_key(index_of(key), slot.generation) == key ? slot.watcher : nullptr;
 }
 
-void EdgePoller::queue(uint64_t key) {
-  queued_.push_back(key);
-  if (idle_active_) return;
-  idle_active_ = true;
-  uv_idle_start(idle_.get(), [](uv_idle_t* h) {
-    if (h->data) static_cast<EdgePoller*>(h->data)->run_queued();
-  });
-}
-
-void EdgePoller::on_ready() {
+bool EdgePoller::wait(int timeout_ms) {
   epoll_event events[kBatch];
-  int n = ::epoll_wait(epoll_.get(), events, kBatch, 0);
+  int n = ::epoll_wait(epoll_.get(), events, kBatch, timeout_ms);
+  bool loop_ready = false;
   for (int i = 0; i < n; ++i) {
+    if (events[i].data.u64 == kLoopKey) {
+      loop_ready = true;
+      continue;
+    }
     EdgeWatcher* w = find(events[i].data.u64);
     if (!w) continue;  // gone since
     uint32_t e = events[i].events;
@@ -88,6 +80,7 @@ void EdgePoller::on_ready() {
     w->queue_if_due();
   }
   run_queued();
+  return loop_ready;
 }
 
 void EdgePoller::run_queued() {
@@ -99,10 +92,6 @@ void EdgePoller::run_queued() {
     }
   }
   running_.clear();
-  if (queued_.empty() && idle_active_) {
-    idle_active_ = false;
-    uv_idle_stop(idle_.get());
-  }
 }
 
 EdgeWatcher::EdgeWatcher(EdgePoller& poller, int fd, IoHandler* handler)

@@ -8,22 +8,31 @@
 
 #include "net/fd.h"
 #include "net/io_handler.h"
-#include "net/uv_handle.h"
 
 namespace hbone::net {
 
 class EdgeWatcher;
 
-// A loop's second epoll set, for sockets registered once, edge-triggered, for reading and
+// A loop's own epoll set, for sockets registered once, edge-triggered, for reading and
 // writing: a tunnel's socket costs one epoll_ctl in its life (closing it unregisters it),
 // where libuv's uv_poll costs two per change of interest, two at init and one at close.
-// The set is itself watched by one uv_poll handle of the loop; its events are dispatched
-// from there, and interest is kept here, in memory (EdgeWatcher).
+// The loop blocks in this set (EventLoop::run), which holds libuv's own epoll descriptor
+// as one more member: a socket's event wakes the thread straight from here, with one
+// epoll_wait, and libuv runs only when its descriptor or a timer is due. Interest is kept
+// in memory (EdgeWatcher).
 class EdgePoller {
  public:
   explicit EdgePoller(uv_loop_t* loop);
   EdgePoller(const EdgePoller&) = delete;
   EdgePoller& operator=(const EdgePoller&) = delete;
+
+  // Waits up to `timeout_ms` (-1: no limit) for events, then calls back every watcher
+  // that has events due. True if libuv's descriptor is ready (the loop then runs libuv).
+  bool wait(int timeout_ms);
+  // Watchers registered (a worker with only tunnels left keeps running them).
+  bool holds_watchers() const { return registered_ > 0; }
+  // Watchers due again before any new event (the loop must not block).
+  bool has_queued() const { return !queued_.empty(); }
 
  private:
   friend class EdgeWatcher;
@@ -37,15 +46,10 @@ class EdgePoller {
   void remove(uint64_t key);
   EdgeWatcher* find(uint64_t key) const;
   // `watcher` has events due: called back from this loop iteration's dispatch or the next.
-  void queue(uint64_t key);
-  void on_ready();
+  void queue(uint64_t key) { queued_.push_back(key); }
   void run_queued();
 
   Fd epoll_;
-  UvHandle<uv_poll_t> poll_;
-  // Active only while watchers are queued: the loop then polls without blocking.
-  UvHandle<uv_idle_t> idle_;
-  bool idle_active_ = false;
   size_t registered_ = 0;  // watchers in slots_
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;

@@ -29,6 +29,9 @@ EventLoop::EventLoop() {
   idle_.emplace();
   uv_idle_init(&loop_, idle_->get());
   idle_->initialized();
+  // libuv adds the async handle to its epoll set when it first polls: now, so that a post
+  // also wakes a loop that blocks in the edge set before libuv ever ran.
+  run_libuv();
 }
 
 EventLoop::~EventLoop() {
@@ -50,7 +53,37 @@ EventLoop::~EventLoop() {
   uv_loop_close(&loop_);
 }
 
-void EventLoop::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+void EventLoop::run() {
+  while (!stopped_ && turn(true)) {
+  }
+  stopped_ = false;
+}
+
+bool EventLoop::turn(bool block) {
+  if (!edges_) return uv_run(&loop_, block ? UV_RUN_ONCE : UV_RUN_NOWAIT) != 0 || edges_;
+  // libuv runs only when something of its own is due: its descriptor (in the edge set),
+  // a timer, a closing handle, or a watcher it has yet to add to its epoll set (counted by
+  // uv_backend_timeout); a socket's wake-up costs one epoll_wait.
+  uv_update_time(&loop_);
+  if (uv_loop_alive(&loop_) && uv_backend_timeout(&loop_) == 0) {
+    run_libuv();
+    if (stopped_) return true;  // by one of its callbacks: run() returns, nothing waits
+  }
+  bool uv_alive = uv_loop_alive(&loop_) != 0;
+  if (!uv_alive && !edges_->holds_watchers() && !edges_->has_queued()) return false;
+  int timeout = 0;
+  if (block && !edges_->has_queued()) timeout = uv_alive ? uv_backend_timeout(&loop_) : -1;
+  if (edges_->wait(timeout)) run_libuv();
+  after_io();
+  return true;
+}
+
+void EventLoop::run_libuv() {
+  // uv_run does nothing while no handle of libuv's own keeps the loop alive (a post alone,
+  // say): the idle handle makes it poll, and its check phase (after_io) stops it again.
+  wake();
+  uv_run(&loop_, UV_RUN_NOWAIT);
+}
 
 void EventLoop::schedule_flush(Flushable* f) {
   if (f->queued_on_) return;

@@ -48,10 +48,15 @@ class EventLoop {
   EventLoop& operator=(const EventLoop&) = delete;
 
   uv_loop_t* uv() { return &loop_; }
+  // Until stop() or nothing is left to run.
   void run();
   // One iteration without blocking; false when nothing is left to run.
-  bool run_nowait() { return uv_run(&loop_, UV_RUN_NOWAIT) != 0; }
-  void stop() { uv_stop(&loop_); }
+  bool run_nowait() { return turn(false); }
+  // run() returns after this iteration.
+  void stop() {
+    stopped_ = true;
+    uv_stop(&loop_);
+  }
 
   // Queues `f` for one flush() after this iteration's I/O callbacks (again if it is
   // queued already: once). A queued object that is destroyed leaves the queue.
@@ -70,6 +75,10 @@ class EventLoop {
 
  private:
   friend class Flushable;
+  // One iteration: blocks (if `block`) in the edge set once there is one, else in libuv.
+  bool turn(bool block);
+  // One non-blocking libuv iteration: its timers, its descriptors, its new watchers.
+  void run_libuv();
   void after_io();
   void run_posted();
   void wake();
@@ -88,6 +97,7 @@ class EventLoop {
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
   std::optional<EdgePoller> edges_;  // after retired_: retired objects may hold watchers
+  bool stopped_ = false;
 };
 
 }  // namespace hbone::net

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -14,7 +15,9 @@
 #include "net/event_loop.h"
 #include "net/fd.h"
 #include "net/listen_socket.h"
+#include "net/poll_watcher.h"
 #include "net/socket_ops.h"
+#include "net/timer.h"
 
 using namespace hbone::net;
 using namespace std::chrono_literals;
@@ -217,6 +220,110 @@ TEST(EdgePoller, ARegisteredSocketKeepsTheLoopAliveAsItsOwnHandleWould) {
     EXPECT_TRUE(loop.run_nowait());  // a worker left with only tunnels still runs them
   }
   EXPECT_FALSE(loop.run_nowait());
+}
+
+// Once the edge set exists, run() blocks in it; what libuv owns (timers, posted tasks) must
+// still wake the loop, as must a socket. A watchdog wakes a loop nothing else woke through
+// a socket of its own and stops it, so a failure is a failed check rather than a hang.
+class BlockingLoop : public ::testing::Test {
+ protected:
+  BlockingLoop() {
+    alarm_r.act = [this] { loop.stop(); };
+    alarm_w.watch(UV_READABLE);
+  }
+  void run_watched() {
+    std::atomic<bool> done{false};
+    std::thread watchdog([&] {
+      for (int i = 0; i < 500 && !done; ++i) std::this_thread::sleep_for(10ms);
+      if (!done) {
+        timed_out = true;
+        EXPECT_EQ(::write(alarm.peer.get(), "!", 1), 1);
+      }
+    });
+    loop.run();
+    done = true;
+    watchdog.join();
+  }
+  EventLoop loop;
+  Pair p = tcp_pair();
+  Recorder r;
+  EdgeWatcher w{loop.edges(), p.watched.get(), &r};  // keeps the loop in the edge set
+  Pair alarm = tcp_pair();
+  Recorder alarm_r;
+  EdgeWatcher alarm_w{loop.edges(), alarm.watched.get(), &alarm_r};
+  std::atomic<bool> timed_out{false};
+};
+
+TEST_F(BlockingLoop, ATimerWakesIt) {
+  bool fired = false;
+  Timer timer(loop.uv(), [&] {
+    fired = true;
+    loop.stop();
+  });
+  timer.start(20ms);
+  run_watched();
+  EXPECT_TRUE(fired);
+  EXPECT_FALSE(timed_out);
+}
+
+TEST_F(BlockingLoop, ATaskPostedFromAnotherThreadWakesIt) {
+  bool ran = false;
+  std::thread poster([&] {
+    std::this_thread::sleep_for(20ms);
+    loop.post([&] {
+      ran = true;
+      loop.stop();
+    });
+  });
+  run_watched();
+  poster.join();
+  EXPECT_TRUE(ran);
+  EXPECT_FALSE(timed_out);
+}
+
+TEST_F(BlockingLoop, ASocketWakesIt) {
+  w.watch(UV_READABLE);
+  r.act = [&] {
+    w.watch(0);
+    loop.stop();
+  };
+  std::thread writer([&] {
+    std::this_thread::sleep_for(20ms);
+    ASSERT_EQ(::write(p.peer.get(), "x", 1), 1);
+  });
+  run_watched();
+  writer.join();
+  EXPECT_EQ(r.calls, 1);
+  EXPECT_FALSE(timed_out);
+}
+
+// A listener that starts accepting from a socket's callback (descriptors freed by a closing
+// tunnel): libuv must be let to add it to its set before the loop blocks again.
+TEST_F(BlockingLoop, AListenerStartedFromASocketCallbackIsPolled) {
+  Fd listener = listen_on({"127.0.0.1", 0});
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  ASSERT_TRUE(to_sockaddr(local_address(listener.get()), addr, len));
+  Recorder accepting;
+  accepting.act = [&] { loop.stop(); };
+  PollWatcher listening(loop.uv(), listener.get(), &accepting);
+  w.watch(UV_READABLE);
+  r.act = [&] {
+    w.watch(0);
+    listening.watch(UV_READABLE);
+  };
+  std::thread client([&] {
+    std::this_thread::sleep_for(20ms);
+    ASSERT_EQ(::write(p.peer.get(), "x", 1), 1);
+    std::this_thread::sleep_for(20ms);
+    Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    EXPECT_EQ(::connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), len), 0);
+  });
+  run_watched();
+  client.join();
+  EXPECT_EQ(r.calls, 1);
+  EXPECT_EQ(accepting.calls, 1);
+  EXPECT_FALSE(timed_out);
 }
 
 }  // namespace
