@@ -5,7 +5,9 @@
 # -b BIN adds path `base`: the mTLS pair run by another hbone binary, for before/after.
 # Prints p50/p99 (sockperf reports half the round trip, in microseconds), the latency each
 # proxy adds over direct, and the line the target is judged by: hbone's added p50 and p99
-# over socat's (target <= 2). Writes runs.csv and latency.csv to DIR.
+# over socat's (target <= 2). The control for that target is path `socat2`, two socat relays
+# in a chain: a proxy pair's four process wake-ups per round trip against one relay's two
+# (the figure a pair that only moves bytes adds here). Writes runs.csv and latency.csv to DIR.
 #   perf/latency.sh [-t SECONDS] [-r ROUNDS] [-b BIN] [-o DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,13 +25,17 @@ out=${out:-perf/results/latency-$(date +%Y%m%d-%H%M%S)}
 source perf/lib.sh
 prepare "$out"
 
-server_port=$(free_port) socat_port=$(free_port)
+server_port=$(free_port) socat_port=$(free_port) socat2_port=$(free_port) socat2_mid=$(free_port)
 sockperf sr --tcp -i 127.0.0.1 -p "$server_port" > "$out/sockperf-server.log" 2>&1 &
 pids+=($!)
 socat -b 262144 "TCP-LISTEN:$socat_port,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$server_port" &
 pids+=($!)
-declare -A port=([direct]=$server_port [socat]=$socat_port)
-paths=(direct socat hbone h2c)
+socat -b 262144 "TCP-LISTEN:$socat2_mid,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$server_port" &
+pids+=($!)
+socat -b 262144 "TCP-LISTEN:$socat2_port,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$socat2_mid" &
+pids+=($!)
+declare -A port=([direct]=$server_port [socat]=$socat_port [socat2]=$socat2_port)
+paths=(direct socat socat2 hbone h2c)
 mkdir -p "$out/hbone" "$out/h2c"
 start_mesh "$bin" "$out/hbone" "$server_port"
 port[hbone]=$client_port
@@ -85,5 +91,10 @@ for path in [p for p in paths if p not in ("direct", "socat")]:
     if path == "hbone":
         target = f"  (target <= 2.00x: {'met' if max(r50, r99) <= 2 else 'missed'})"
     print(f"added by {path} / added by socat: p50 {r50:.2f}x  p99 {r99:.2f}x{target}")
+# The pair against a pair that only moves bytes: what hbone's own work adds per relay.
+pair = added["socat2"]
+for path in [p for p in paths if p in ("hbone", "h2c", "base")]:
+    r = {k: added[path][k] / pair[k] if pair[k] > 0 else float("inf") for k in ("p50_us", "p99_us")}
+    print(f"added by {path} / added by the socat pair: p50 {r['p50_us']:.2f}x  p99 {r['p99_us']:.2f}x")
 PY
 echo "results: $out/latency.csv"
