@@ -52,11 +52,10 @@ class EventLoop {
   void run();
   // One iteration without blocking; false when nothing is left to run.
   bool run_nowait() { return turn(false); }
-  // run() returns after this iteration.
-  void stop() {
-    stopped_ = true;
-    uv_stop(&loop_);
-  }
+  // run() returns after this iteration (each blocks once at most). Not uv_stop: its flag,
+  // left set by a stop from a socket's callback, would keep the destructor's uv_run from
+  // closing the loop's handles.
+  void stop() { stopped_ = true; }
 
   // Queues `f` for one flush() after this iteration's I/O callbacks (again if it is
   // queued already: once). A queued object that is destroyed leaves the queue.
