@@ -71,8 +71,7 @@ bool DirectConnection::Side::read() {
   size_t room = limit - out.size();
   auto space = out.prepare(room);
   ssize_t n = ::read(fd.get(), space.data(), room);
-  // Less than asked, or nothing: empty until the socket's next edge.
-  if ((n >= 0 && static_cast<size_t>(n) < room) || (n < 0 && errno == EAGAIN)) poll->drained(UV_READABLE);
+  poll->read_returned(n, room);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return true;
     owner->finish(std::strerror(errno), /*reset=*/true);  // RST read: RST written
@@ -91,7 +90,7 @@ bool DirectConnection::Side::write() {
   while (!pending.empty()) {
     ssize_t n = ::send(fd.get(), pending.data(), pending.size(), MSG_NOSIGNAL);
     if (n < 0) {
-      if (errno == EAGAIN) poll->drained(UV_WRITABLE);  // full until its next edge
+      poll->write_returned(n, pending.size());
       if (errno == EAGAIN || errno == EINTR) return true;
       owner->finish(std::strerror(errno), /*reset=*/true);
       return false;

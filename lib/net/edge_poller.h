@@ -1,7 +1,9 @@
 #pragma once
 
+#include <sys/types.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -85,11 +87,22 @@ class EdgeWatcher {
   // Once the peer's FIN has been seen, reads never wait again (what is left is read, then
   // end of file): a short read then drains nothing.
   void drained(int flags) { ready_ &= ~(peer_closed_ ? flags & ~UV_READABLE : flags); }
+  // The rule above, from what a read or write that asked for `asked` bytes returned (`n`,
+  // errno when negative): less than asked, or EAGAIN, and the socket is empty (full) until
+  // its next edge. A writer that writes again after a short write passes only the result
+  // that ends its loop.
+  void read_returned(ssize_t n, size_t asked) {
+    if (exhausted(n, asked)) drained(UV_READABLE);
+  }
+  void write_returned(ssize_t n, size_t asked) {
+    if (exhausted(n, asked)) drained(UV_WRITABLE);
+  }
   // Its descriptor is closed right after this watcher: closing it unregisters it.
   void closing() { registered_ = false; }
 
  private:
   friend class EdgePoller;
+  static bool exhausted(ssize_t n, size_t asked) { return n >= 0 ? static_cast<size_t>(n) < asked : errno == EAGAIN; }
   int due() const { return error_ ? events_ : ready_ & events_; }
   // Once in the poller's queue while events it wants are due.
   void queue_if_due();

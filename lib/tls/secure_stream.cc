@@ -66,20 +66,17 @@ void SecureStream::read_socket() {
   while (total < kReadBudget) {
     auto space = in().prepare(kReadChunk);
     ssize_t n = ::read(fd_.get(), space.data(), space.size());
+    poll_->read_returned(n, space.size());
     if (n > 0) {
       in().commit(static_cast<size_t>(n));
       total += static_cast<size_t>(n);
-      if (static_cast<size_t>(n) < space.size()) {
-        poll_->drained(UV_READABLE);  // until the socket's next edge
-        break;
-      }
+      if (static_cast<size_t>(n) < space.size()) break;  // empty now
       continue;
     }
     if (n == 0) {
       eof = true;
       break;
     }
-    if (errno == EAGAIN) poll_->drained(UV_READABLE);
     if (errno == EAGAIN || errno == EINTR) break;
     fail(std::string("read: ") + std::strerror(errno));
     return;
@@ -155,7 +152,7 @@ void SecureStream::write() {
       written_ += static_cast<uint64_t>(n);
       continue;
     }
-    if (n < 0 && errno == EAGAIN) poll_->drained(UV_WRITABLE);  // full until its next edge
+    poll_->write_returned(n, buffer.size());
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
     fail(std::string("write: ") + std::strerror(errno));
     return;

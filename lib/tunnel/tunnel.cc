@@ -240,14 +240,12 @@ void Tunnel::read_local() {
   auto space = up_.prepare(room, read_size);
   recharge();  // now, not after the read: a read that finds nothing keeps the buffer too
   ssize_t n = ::read(fd_.get(), space.data(), room);
+  poll_->read_returned(n, room);
   if (n < 0) {
-    if (errno == EAGAIN) poll_->drained(UV_READABLE);
     if (errno == EAGAIN || errno == EINTR) return;
     reset_both(NGHTTP2_CANCEL, std::strerror(errno));
     return;
   }
-  // Less than asked: the socket is empty until its next edge (later bytes make one).
-  if (static_cast<size_t>(n) < room) poll_->drained(UV_READABLE);
   if (n == 0) {
     local_eof_ = true;
   } else {
@@ -318,8 +316,7 @@ void Tunnel::write_received() {
   message.msg_iov = received_.data();
   message.msg_iovlen = received_.size();
   ssize_t w = ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL);
-  // Full until its next edge.
-  if ((w >= 0 && static_cast<size_t>(w) < total) || (w < 0 && errno == EAGAIN)) poll_->drained(UV_WRITABLE);
+  poll_->write_returned(w, total);
   if (w < 0) {
     if (errno != EAGAIN && errno != EINTR) {
       int err = errno;
@@ -362,7 +359,7 @@ void Tunnel::write_local() {
       continue;
     }
     if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-      poll_->drained(UV_WRITABLE);
+      poll_->write_returned(w, down_.size());
       break;
     }
     reset_both(NGHTTP2_CANCEL, std::strerror(errno));

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "net/event_loop.h"
 #include "net/fd.h"
@@ -109,6 +110,20 @@ TEST_F(OneWatchedSocket, CallsOncePerEdgeWhileWantedAndAgainWhileNotDrained) {
   ASSERT_EQ(::write(p.peer.get(), "d", 1), 1);
   turns(loop, 5);
   EXPECT_EQ(r.calls, after_drain + 1);
+}
+
+TEST_F(OneWatchedSocket, AReadOfLessThanAskedDrainsAFullOneDoesNot) {
+  std::vector<size_t> asked = {4, 4096, 4096};
+  r.act = [&] {
+    char buf[4096];
+    size_t want = asked[static_cast<size_t>(r.calls - 1)];
+    w.read_returned(::read(p.watched.get(), buf, want), want);
+  };
+  ASSERT_EQ(::write(p.peer.get(), "abcdefgh", 8), 8);
+  w.watch(UV_READABLE);
+  turns(loop, 5);
+  // 4 of 4: maybe more (called again); 4 of 4096: empty until the next edge.
+  EXPECT_EQ(r.calls, 2);
 }
 
 TEST_F(OneWatchedSocket, ReadinessSeenWhileUnwantedIsDeliveredWhenWanted) {
