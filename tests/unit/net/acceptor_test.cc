@@ -13,6 +13,7 @@
 #include "net/fd.h"
 #include "net/listen_socket.h"
 #include "net/socket_ops.h"
+#include "support/socket_address.h"
 
 using namespace hbone::net;
 using namespace std::chrono_literals;
@@ -27,12 +28,6 @@ void turn(EventLoop& loop, std::chrono::milliseconds time, F done) {
     loop.run_nowait();
     std::this_thread::sleep_for(1ms);
   }
-}
-
-Fd connect_to(const sockaddr_storage& addr) {
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  EXPECT_EQ(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(sockaddr_in)), 0);
-  return fd;
 }
 
 // The process's soft descriptor limit, lowered for one test and put back after it.
@@ -55,15 +50,13 @@ class LowLimit {
 TEST(Acceptor, OutOfDescriptorsItPausesInsteadOfSpinningThenResumes) {
   EventLoop loop;
   Fd listener = listen_on({"127.0.0.1", 0});
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+  sockaddr_storage addr = hbone::test::bound_address(listener.get());
   std::vector<Fd> accepted;
   std::vector<AcceptFailure> failures;
   Acceptor acceptor(
       loop, std::move(listener), [&](Fd fd, const sockaddr_storage&) { accepted.push_back(std::move(fd)); },
       [&](AcceptFailure failure) { failures.push_back(failure); });
-  Fd first = connect_to(addr);
+  Fd first = hbone::test::connect_to(addr);
   turn(loop, 5s, [&] { return accepted.size() == 1; });
   ASSERT_EQ(accepted.size(), 1u);
 

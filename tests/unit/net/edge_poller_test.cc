@@ -19,6 +19,7 @@
 #include "net/poll_watcher.h"
 #include "net/socket_ops.h"
 #include "net/timer.h"
+#include "support/socket_address.h"
 
 using namespace hbone::net;
 using namespace std::chrono_literals;
@@ -33,12 +34,8 @@ struct Pair {
 
 Pair tcp_pair() {
   Fd listener = listen_on({"127.0.0.1", 0});
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  EXPECT_TRUE(to_sockaddr(local_address(listener.get()), addr, len));
   Pair p;
-  p.peer = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  EXPECT_EQ(::connect(p.peer.get(), reinterpret_cast<const sockaddr*>(&addr), len), 0);
+  p.peer = hbone::test::connect_to(hbone::test::bound_address(listener.get()));
   p.watched = Fd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
   EXPECT_TRUE(p.watched);
   return p;
@@ -316,9 +313,7 @@ TEST_F(BlockingLoop, ASocketWakesIt) {
 // tunnel): libuv must be let to add it to its set before the loop blocks again.
 TEST_F(BlockingLoop, AListenerStartedFromASocketCallbackIsPolled) {
   Fd listener = listen_on({"127.0.0.1", 0});
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  ASSERT_TRUE(to_sockaddr(local_address(listener.get()), addr, len));
+  sockaddr_storage addr = hbone::test::bound_address(listener.get());
   Recorder accepting;
   accepting.act = [&] { loop.stop(); };
   PollWatcher listening(loop.uv(), listener.get(), &accepting);
@@ -331,8 +326,7 @@ TEST_F(BlockingLoop, AListenerStartedFromASocketCallbackIsPolled) {
     std::this_thread::sleep_for(20ms);
     ASSERT_EQ(::write(p.peer.get(), "x", 1), 1);
     std::this_thread::sleep_for(20ms);
-    Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    EXPECT_EQ(::connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), len), 0);
+    Fd s = hbone::test::connect_to(addr);
   });
   run_watched();
   client.join();
