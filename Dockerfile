@@ -8,7 +8,7 @@ RUN apt-get update \
       build-essential cmake pkg-config \
       libnghttp2-dev libuv1-dev libyaml-cpp-dev android-libboringssl-dev \
       libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev \
-      prometheus-cpp-dev libmicrohttpd-dev libgoogle-perftools-dev \
+      prometheus-cpp-dev libhttp-parser-dev libgoogle-perftools-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config git clang libclang-rt-14-dev
-  libnghttp2-dev libuv1-dev libyaml-cpp-dev prometheus-cpp-dev libmicrohttpd-dev
+  libnghttp2-dev libuv1-dev libyaml-cpp-dev prometheus-cpp-dev libhttp-parser-dev
   android-libboringssl-dev libssl-dev openssl
   libgtest-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgoogle-perftools-dev google-perftools

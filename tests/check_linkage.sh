@@ -6,7 +6,9 @@ binary=$1 tls=$2
 libs=$(ldd "$binary")
 boring=$(grep -c 'android/libssl\.so' <<<"$libs" || true)
 openssl=$(grep -c 'libssl\.so\.3' <<<"$libs" || true)
-echo "$binary: boringssl=$boring openssl=$openssl (want $tls)"
+others=$(grep -c -E 'libgnutls|libmbedtls|libwolfssl|libnss3' <<<"$libs" || true)
+echo "$binary: boringssl=$boring openssl=$openssl other TLS libraries=$others (want $tls alone)"
+[ "$others" = 0 ] || exit 1
 case "$tls" in
   boringssl) [ "$boring" = 1 ] && [ "$openssl" = 0 ] ;;
   openssl) [ "$openssl" = 1 ] && [ "$boring" = 0 ] ;;

@@ -5,14 +5,12 @@
 #include <string>
 #include <vector>
 
-#include "admin/profiles.h"
+#include "admin/http_server.h"
 #include "address/host_port.h"
-
-struct MHD_Daemon;
 
 namespace hbone::admin {
 
-// What the admin endpoints need from the daemon. Called on civetweb's threads, never a
+// What the admin endpoints need from the daemon. Called on the admin server's threads, never a
 // worker's: implementations read atomics or post to the workers' loops.
 struct AdminHooks {
   std::function<std::string()> metrics_text;
@@ -23,7 +21,7 @@ struct AdminHooks {
   std::function<void()> drain;    // as SIGTERM
 };
 
-// The admin HTTP endpoint (libmicrohttpd threads, off the data path). `full` serves:
+// The admin HTTP endpoint (HttpServer's threads, off the data path). `full` serves:
 //   GET  /metrics                          Prometheus text format
 //   GET  /debug/pprof/profile?seconds=N&frequency=HZ   CPU profile (gperftools)
 //   GET  /debug/pprof/heap                 heap sample (tcmalloc)
@@ -55,7 +53,7 @@ class AdminServer {
   AdminHooks hooks_;
   address::HostPort listen_;
   std::vector<Route> routes_;
-  MHD_Daemon* daemon_ = nullptr;
+  std::unique_ptr<HttpServer> server_;  // last: stops before the routes go
 };
 
 }  // namespace hbone::admin

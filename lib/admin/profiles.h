@@ -1,14 +1,8 @@
 #pragma once
 
-#include <string>
+#include "admin/http_message.h"
 
 namespace hbone::admin {
-
-struct HttpResult {
-  int status = 200;
-  std::string content_type = "text/plain";
-  std::string body;
-};
 
 // A gperftools CPU profile of the whole process over `seconds`, in the format
 // `google-pprof --text <binary> <file>` reads. One at a time: 409 while one runs.
