@@ -15,7 +15,8 @@
 #     the echo target (accepts, reads, writes and closes as the client proxy does with an
 #     application's connection) and of hbone-loadgen (dials as the gateway does).
 #  2. Memory: perf/setup_rate.py opens and holds M tunnels (default 10000) and reports the
-#     RSS growth of client and gateway per tunnel, then what is left 30 s after they end.
+#     RSS growth of client and gateway per tunnel, then what is left 30 s after they end
+#     (the hbone pair, and base's with -b).
 #   perf/setup-rate.sh [-n N] [-c C] [-m M] [-r ROUNDS] [-p PATHS] [-b BIN] [-o DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +60,6 @@ for path in "${paths[@]}"; do
       # One access-log line per tunnel is the norm, but not what this measures.
       for admin in "$admin_gw" "$admin_cl"; do curl -sf -XPOST "127.0.0.1:$admin/logging?level=warn" > /dev/null; done
       port[$path]=$client_port procs[$path]="$client_pid $gateway_pid"
-      [ "$path" = hbone ] && hbone_client_port=$client_port hbone_client_pid=$client_pid hbone_gateway_pid=$gateway_pid
       ;;
     go)
       mkdir -p "$out/go"
@@ -113,8 +113,9 @@ if "hbone" in runs and "per-conn" in runs:
           f"{med('per-conn', lambda x: x[2]) - med('hbone', lambda x: x[2]):.0f} (per-conn minus pooled)")
 print("(medians of the rounds)")
 PY
-if [ -n "${hbone_client_pid:-}" ]; then
-  echo "memory: $held tunnels held (the hbone pair)" | tee -a "$out/setup-rate.txt"
-  python3 perf/setup_rate.py "$hbone_client_port" "$hbone_client_pid" "$hbone_gateway_pid" "$held" 200 \
-    | tee -a "$out/setup-rate.txt"
-fi
+for path in hbone base; do
+  [ -n "${procs[$path]:-}" ] || continue
+  read -r cl gw <<<"${procs[$path]}"
+  echo "memory: $held tunnels held (the $path pair)" | tee -a "$out/setup-rate.txt"
+  python3 perf/setup_rate.py "${port[$path]}" "$cl" "$gw" "$held" 200 | tee -a "$out/setup-rate.txt"
+done
