@@ -14,7 +14,9 @@ WORKDIR /src
 COPY CMakeLists.txt ./
 COPY cmd cmd
 COPY lib lib
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHBONE_TESTS=OFF \
+# OFF: glibc's allocator, ~4.6 MiB less memory per process, no heap profiles (README).
+ARG HBONE_TCMALLOC=ON
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHBONE_TESTS=OFF -DHBONE_TCMALLOC=${HBONE_TCMALLOC} \
  && cmake --build build -j"$(nproc)" --target hbone \
  && strip build/hbone \
  && mkdir -p /out/usr/local/bin \

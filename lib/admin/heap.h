@@ -15,12 +15,13 @@ struct HeapStats {
   uint64_t cached = 0;
 };
 
-// nullopt without tcmalloc (sanitizer builds).
+// nullopt without tcmalloc (glibc's allocator, sanitizer builds).
 std::optional<HeapStats> heap_stats();
 
-// After a burst of tunnels tcmalloc keeps the freed pages, so RSS would stay at the peak:
-// hands free pages back to the OS once more than `threshold` bytes are held. Returns the
-// bytes released.
+// After a burst of tunnels the allocator keeps the freed pages, so RSS would stay at the
+// peak: hands free pages back to the OS once more than `threshold` bytes are held free
+// (tcmalloc), or were freed since the last time (glibc). Returns the bytes released.
+// Not thread-safe: one caller.
 uint64_t release_free_heap(uint64_t threshold);
 
 // Hands the calling thread's cache of freed objects back to tcmalloc's central lists, from
@@ -28,8 +29,8 @@ uint64_t release_free_heap(uint64_t threshold);
 void return_thread_cache();
 
 // POST /memory/release: releases all free heap at once (what a test or an operator
-// measuring RSS wants); JSON with the bytes released and the heap after. 501 without
-// tcmalloc.
+// measuring RSS wants); JSON with the bytes released and, with tcmalloc, the heap after.
+// 501 in sanitizer builds.
 HttpResult release_memory();
 
 }  // namespace hbone::admin

@@ -52,7 +52,7 @@ HttpResult heap_profile() {
   MallocExtension::instance()->GetHeapSample(&sample);
   return {200, "application/octet-stream", sample};
 #else
-  return {501, "text/plain", "this build has no tcmalloc (sanitizer builds use their own allocator)\n"};
+  return {501, "text/plain", "this build has no tcmalloc (-DHBONE_TCMALLOC=OFF, or sanitizers)\n"};
 #endif
 }
 

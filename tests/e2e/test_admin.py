@@ -111,7 +111,7 @@ def test_cpu_and_heap_profiles(tmp_path, iperf_server):
                             capture_output=True, text=True, timeout=60).stdout
     assert data_path_functions(report, 25), report[:3000]
     if heap_status == 501:
-        pytest.skip("no tcmalloc in this build (sanitizers)")
+        pytest.skip("no tcmalloc in this build (-DHBONE_TCMALLOC=OFF, or sanitizers)")
     assert heap_status == 200
     path = tmp_path / "heap.prof"
     path.write_bytes(heap)
