@@ -18,6 +18,9 @@ struct HeapStats {
 // nullopt without tcmalloc (glibc's allocator, sanitizer builds).
 std::optional<HeapStats> heap_stats();
 
+// Whether release_free_heap can hand anything back (not under the sanitizers).
+constexpr bool kReleasesHeap = HBONE_HAVE_TCMALLOC || HBONE_GLIBC_MALLOC;
+
 // After a burst of tunnels the allocator keeps the freed pages, so RSS would stay at the
 // peak: hands free pages back to the OS once more than `threshold` bytes are held free
 // (tcmalloc), or were freed since the last time (glibc). Returns the bytes released.

@@ -75,6 +75,7 @@ Daemon::Daemon(config::Config config, std::string config_path,
   check_socket_mark();
   check_cpu_affinity();
   process_metrics_.buffer_budget = config_.limits.buffer_memory;
+  process_metrics_.heap_released_known = admin::kReleasesHeap;
   publish_expiry(*policy_);
   std::vector<WorkerSockets> sockets(config_.workers);
   if (config_.gateway) {

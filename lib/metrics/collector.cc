@@ -178,6 +178,8 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
       FamilyBuilder f(out, name, help, MetricType::Gauge);
       f.value({}, static_cast<double>(gauge->value()));
     }
+  }
+  if (process.heap_released_known) {
     FamilyBuilder f(out, "hbone_heap_released_bytes_total", "Free heap returned to the OS",
                     MetricType::Counter);
     f.value({}, static_cast<double>(process.heap_released.value()));

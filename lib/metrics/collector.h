@@ -15,6 +15,7 @@ struct ProcessMetrics {
   std::atomic<bool> heap_known{false};  // tcmalloc builds
   Gauge heap_allocated;
   Gauge heap_free;
+  bool heap_released_known = false;  // the allocator hands free heap back (not sanitizers')
   Counter heap_released;  // main thread
   // Unix seconds when our certificate and the soonest of the CA bundle expire (0: no TLS).
   std::atomic<int64_t> own_certificate_expiry{0};
