@@ -41,7 +41,6 @@ class HttpServer {
 
   void accept_loop();
   void serve(net::Fd fd, Connection* self);
-  HttpResult answer(int fd);
   void reap_locked();
 
   net::Fd listener_;
