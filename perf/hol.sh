@@ -10,21 +10,25 @@
 # from hbone_h2_send_queue_seconds) and hol.png.
 # -s sweeps http2.shared_stream_window on the gateway (0: off): while the ping and the bulk
 # tunnel both send, each stream's window is capped there.
-#   perf/hol.sh [-t SECONDS] [-f 16KiB,1MiB] [-l 0,64KiB,256KiB] [-w 4MiB,256KiB] [-s 0,256KiB] [-b BIN] [-o DIR]
+# -r RATE: the bulk transfer at that rate (iperf3 -b, e.g. 2G) instead of as fast as it goes.
+# -k KEYS: more http2 keys for both daemons, e.g. 'keepalive_interval: 1s'.
+#   perf/hol.sh [-t SECONDS] [-f 16KiB,1MiB] [-l 0,64KiB,256KiB] [-w 4MiB,256KiB] [-s 0,256KiB] [-r RATE] [-k KEYS] [-b BIN] [-o DIR]
 # -b BIN: measure that hbone binary instead of a fresh build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=5 frames=16KiB,1MiB lowats=0,16KiB,64KiB,256KiB windows=4MiB shares=0 out="" other_bin=""
-while getopts "t:f:l:w:s:b:o:" opt; do
+seconds=5 frames=16KiB,1MiB lowats=0,16KiB,64KiB,256KiB windows=4MiB shares=0 out="" other_bin="" rate=0 keys=""
+while getopts "t:f:l:w:s:r:k:b:o:" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
     f) frames=$OPTARG ;;
     l) lowats=$OPTARG ;;
     w) windows=$OPTARG ;;
     s) shares=$OPTARG ;;
+    r) rate=$OPTARG ;;
+    k) keys=", $OPTARG" ;;
     b) other_bin=$(realpath "$OPTARG") ;;
     o) out=$OPTARG ;;
-    *) echo "usage: $0 [-t SECONDS] [-f FRAMES] [-l LOWATS] [-w WINDOWS] [-s SHARED] [-b BIN] [-o DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-t SECONDS] [-f FRAMES] [-l LOWATS] [-w WINDOWS] [-s SHARED] [-r RATE] [-k KEYS] [-b BIN] [-o DIR]" >&2; exit 2 ;;
   esac
 done
 out=${out:-perf/results/hol-$(date +%Y%m%d-%H%M%S)}
@@ -45,7 +49,7 @@ percentiles() {  # LOG: "p50,p99,p99.9"
 
 # beside NAME LABEL BULK_PORT PING_PORT: ping-pong while iperf3 runs; sets gbps.
 beside() {
-  iperf3 -c 127.0.0.1 -p "$3" -t $((seconds + 2)) -J > "$out/$1-$2-bulk.json" &
+  iperf3 -c 127.0.0.1 -p "$3" -t $((seconds + 2)) -b "$rate" -J > "$out/$1-$2-bulk.json" &
   local iperf=$!
   sleep 1
   sockperf pp --tcp -i 127.0.0.1 -p "$4" -t "$seconds" > "$out/$1-$2.log" 2>&1
@@ -96,7 +100,7 @@ for frame in "${frame_list[@]}"; do
   for lowat in "${lowat_list[@]}"; do
     name="hbone-$frame-$lowat-$window-$share"
     mkdir -p "$out/$name"
-    yaml="http2: {max_frame_size: $frame, stream_window: $window, shared_stream_window: $share}"
+    yaml="http2: {max_frame_size: $frame, stream_window: $window, shared_stream_window: $share$keys}"
     [ "$lowat" != 0 ] && yaml+=$'\n'"socket: {notsent_lowat: $lowat}"
     mesh_second_target=$sockperf_port start_mesh "$bin" "$out/$name" "$iperf_port" "$yaml"
     start_own_client "$sockperf_port"

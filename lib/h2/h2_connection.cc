@@ -695,6 +695,9 @@ void H2Connection::describe(nlohmann::json& out) const {
     out["send_window"] = nghttp2_session_get_remote_window_size(s);
     out["receive_window"] = nghttp2_session_get_local_window_size(s);
     out["stream_windows_shared"] = windows_shared_;  // capped at http2.shared_stream_window
+    if (windows_shared_) out["shared_stream_window"] = shared_cap_;
+    // The smallest PING round trip seen (0: none yet): the shared windows' floor.
+    out["min_rtt_us"] = std::chrono::duration_cast<std::chrono::microseconds>(min_rtt_).count();
     transport_.describe(out);
     // What the connection waits for: a stall shows as data to send but no event asked for.
     out["want_write"] = nghttp2_session_want_write(s) != 0;

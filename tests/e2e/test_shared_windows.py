@@ -37,13 +37,18 @@ def upload(mesh, payload):
         conn.recv(1)  # the sink closes after the whole upload
 
 
+def gateway_connection(mesh):
+    """The gateway's one connection in /debug/tunnels; None before the client connected."""
+    connections = json.loads(mesh.gateway.admin_request("/debug/tunnels")[1])["connections"]
+    return connections[0] if connections else None
+
+
 def gateway_view(mesh):
     """(stream windows shared?, each tunnel's receive window size) on the gateway's one
     connection; (False, []) before the client connected or while it shakes hands."""
-    connections = json.loads(mesh.gateway.admin_request("/debug/tunnels")[1])["connections"]
-    if not connections:
+    conn = gateway_connection(mesh)
+    if not conn:
         return False, []
-    (conn,) = connections
     return (conn.get("stream_windows_shared", False),
             sorted(t["receive_window_size"] for t in conn["tunnels"] if "receive_window_size" in t))
 
@@ -60,6 +65,12 @@ def test_two_senders_share_a_connection_with_capped_windows(tmp_path):
     second = threading.Thread(target=upload, args=(mesh, payloads[1]))
     second.start()
     assert wait_until(lambda: gateway_view(mesh) == (True, [CAP, CAP]), timeout=5), gateway_view(mesh)
+    # The connection shows the cap, and the round trip its floor comes from (a PING sent
+    # once the windows were shared, if none was answered before).
+    assert wait_until(lambda: gateway_connection(mesh).get("min_rtt_us", 0) > 0, timeout=5)
+    conn = gateway_connection(mesh)
+    if conn["stream_windows_shared"]:
+        assert conn["shared_stream_window"] == CAP
     alone.join(60)
     second.join(60)
     assert not alone.is_alive() and not second.is_alive()
