@@ -10,13 +10,15 @@
 # from hbone_h2_send_queue_seconds) and hol.png.
 # -s sweeps http2.shared_stream_window on the gateway (0: off): while the ping and the bulk
 # tunnel both send, each stream's window is capped there.
-# -r RATE: the bulk transfer at that rate (iperf3 -b, e.g. 2G) instead of as fast as it goes.
+# -r RATES: the bulk transfer at each rate (iperf3 -b; 0: as fast as it goes, the default),
+#   e.g. -r 0,2G: at line rate, where the proxies' CPUs are the limit, and at a rate they
+#   carry with room to spare, in one run.
 # -k KEYS: more http2 keys for both daemons, e.g. 'keepalive_interval: 1s'.
-#   perf/hol.sh [-t SECONDS] [-f 16KiB,1MiB] [-l 0,64KiB,256KiB] [-w 4MiB,256KiB] [-s 0,256KiB] [-r RATE] [-k KEYS] [-b BIN] [-o DIR]
+#   perf/hol.sh [-t SECONDS] [-f 16KiB,1MiB] [-l 0,64KiB,256KiB] [-w 4MiB,256KiB] [-s 0,256KiB] [-r 0,2G] [-k KEYS] [-b BIN] [-o DIR]
 # -b BIN: measure that hbone binary instead of a fresh build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=5 frames=16KiB,1MiB lowats=0,16KiB,64KiB,256KiB windows=4MiB shares=0 out="" other_bin="" rate=0 keys=""
+seconds=5 frames=16KiB,1MiB lowats=0,16KiB,64KiB,256KiB windows=4MiB shares=0 out="" other_bin="" rates=0 keys=""
 while getopts "t:f:l:w:s:r:k:b:o:" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
@@ -24,11 +26,11 @@ while getopts "t:f:l:w:s:r:k:b:o:" opt; do
     l) lowats=$OPTARG ;;
     w) windows=$OPTARG ;;
     s) shares=$OPTARG ;;
-    r) rate=$OPTARG ;;
+    r) rates=$OPTARG ;;
     k) keys=", $OPTARG" ;;
     b) other_bin=$(realpath "$OPTARG") ;;
     o) out=$OPTARG ;;
-    *) echo "usage: $0 [-t SECONDS] [-f FRAMES] [-l LOWATS] [-w WINDOWS] [-s SHARED] [-r RATE] [-k KEYS] [-b BIN] [-o DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-t SECONDS] [-f FRAMES] [-l LOWATS] [-w WINDOWS] [-s SHARED] [-r RATES] [-k KEYS] [-b BIN] [-o DIR]" >&2; exit 2 ;;
   esac
 done
 out=${out:-perf/results/hol-$(date +%Y%m%d-%H%M%S)}
@@ -86,19 +88,21 @@ total = buckets[-1][1] if buckets else 0
 print(next((f"{le * 1e6:.0f}" for le, n in buckets if total and n >= 0.99 * total), "-"))'
 }
 
-echo "path,frame,lowat,window,idle_p50,idle_p99,idle_p999,busy_p50,busy_p99,busy_p999,bulk_gbps,queue_p99_us,own_p50,own_p99,own_p999,shared_window,own_bulk_gbps" > "$out/hol.csv"
-measure direct "$iperf_port" "$sockperf_port"
-echo "direct,-,-,-,$idle,$busy,$gbps,-,$own,-,-" >> "$out/hol.csv"
-printf '%-7s %-6s %-7s %-7s idle p50/p99/p99.9 %-26s  busy %-26s  bulk %5s Gbit/s\n' direct - - - "$idle" "$busy" "$gbps"
+echo "path,frame,lowat,window,idle_p50,idle_p99,idle_p999,busy_p50,busy_p99,busy_p999,bulk_gbps,queue_p99_us,own_p50,own_p99,own_p999,shared_window,own_bulk_gbps,rate" > "$out/hol.csv"
+IFS=, read -r -a rate_list <<<"$rates"
 IFS=, read -r -a window_list <<<"$windows"
 IFS=, read -r -a frame_list <<<"$frames"
 IFS=, read -r -a lowat_list <<<"$lowats"
 IFS=, read -r -a share_list <<<"$shares"
+for rate in "${rate_list[@]}"; do
+measure direct "$iperf_port" "$sockperf_port"
+echo "direct,-,-,-,$idle,$busy,$gbps,-,$own,-,-,$rate" >> "$out/hol.csv"
+printf '%-7s %-6s %-7s %-7s %-14s rate %-4s idle p50/p99/p99.9 %-26s  busy %-26s  bulk %5s Gbit/s\n' direct - - - "" "$rate" "$idle" "$busy" "$gbps"
 for share in "${share_list[@]}"; do
 for window in "${window_list[@]}"; do
 for frame in "${frame_list[@]}"; do
   for lowat in "${lowat_list[@]}"; do
-    name="hbone-$frame-$lowat-$window-$share"
+    name="hbone-$frame-$lowat-$window-$share-$rate"
     mkdir -p "$out/$name"
     yaml="http2: {max_frame_size: $frame, stream_window: $window, shared_stream_window: $share$keys}"
     [ "$lowat" != 0 ] && yaml+=$'\n'"socket: {notsent_lowat: $lowat}"
@@ -109,13 +113,14 @@ for frame in "${frame_list[@]}"; do
     connections=$(curl -s "http://127.0.0.1:$admin_cl/debug/tunnels" |
       python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["connections"]) if isinstance(d, dict) and "connections" in d else "?")')
     queue=$(queue_p99)
-    echo "hbone,$frame,$lowat,$window,$idle,$busy,$gbps,$queue,$own,$share,$own_gbps" >> "$out/hol.csv"
+    echo "hbone,$frame,$lowat,$window,$idle,$busy,$gbps,$queue,$own,$share,$own_gbps,$rate" >> "$out/hol.csv"
     ratio=$(awk -v a="$busy" -v b="$own" 'BEGIN {split(a, x, ","); split(b, y, ","); printf "%.2f", x[2] / y[2]}')
-    printf '%-7s %-6s %-7s %-7s shared %-7s idle p50/p99/p99.9 %-26s  busy %-26s  own connection %-26s  p99 shared/own %s  bulk %5s Gbit/s (own: %s)  queue p99 <= %s us  (%s connection)\n' \
-      hbone "$frame" "$lowat" "$window" "$share" "$idle" "$busy" "$own" "$ratio" "$gbps" "$own_gbps" "$queue" "$connections"
+    printf '%-7s %-6s %-7s %-7s shared %-7s rate %-4s idle p50/p99/p99.9 %-26s  busy %-26s  own connection %-26s  p99 shared/own %s  bulk %5s Gbit/s (own: %s)  queue p99 <= %s us  (%s connection)\n' \
+      hbone "$frame" "$lowat" "$window" "$share" "$rate" "$idle" "$busy" "$own" "$ratio" "$gbps" "$own_gbps" "$queue" "$connections"
     kill "$client_pid" "$gateway_pid" "$own_pid"
     wait "$client_pid" "$gateway_pid" "$own_pid" 2> /dev/null || true
   done
+done
 done
 done
 done
