@@ -40,7 +40,10 @@ def upload(mesh, payload):
 def gateway_connection(mesh):
     """The gateway's one connection in /debug/tunnels; None before the client connected."""
     connections = json.loads(mesh.gateway.admin_request("/debug/tunnels")[1])["connections"]
-    return connections[0] if connections else None
+    if not connections:
+        return None
+    (conn,) = connections
+    return conn
 
 
 def gateway_view(mesh):
