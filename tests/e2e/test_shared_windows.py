@@ -70,10 +70,10 @@ def test_two_senders_share_a_connection_with_capped_windows(tmp_path):
     assert wait_until(lambda: gateway_view(mesh) == (True, [CAP, CAP]), timeout=5), gateway_view(mesh)
     # The connection shows the cap, and the round trip its floor comes from (a PING sent
     # once the windows were shared, if none was answered before).
-    assert wait_until(lambda: gateway_connection(mesh).get("min_rtt_us", 0) > 0, timeout=5)
-    conn = gateway_connection(mesh)
-    if conn["stream_windows_shared"]:
-        assert conn["shared_stream_window"] == CAP
+    def shows_cap():
+        conn = gateway_connection(mesh)
+        return conn["min_rtt_us"] > 0 and conn.get("shared_stream_window") == CAP
+    assert wait_until(shows_cap, timeout=5), gateway_connection(mesh)
     alone.join(60)
     second.join(60)
     assert not alone.is_alive() and not second.is_alive()
