@@ -146,31 +146,58 @@ TEST(HttpServer, ABodyOverTheLimitIsRefusedWith413) {
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 413 Payload Too Large\r\n")) << answer;
 }
 
-TEST(HttpServer, ConnectionsBeyondTheLimitGet503) {
+TEST(HttpServer, AFullServerClosesTheOldestConnectionStillAsking) {
   Server server({.max_connections = 2});
-  // Accepted in order: both are counted before the third is looked at.
-  net::Fd first = server.connect(), second = server.connect();  // silent: held open
-  EXPECT_TRUE(ask(server, "GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
-  send_text(first, "GET /first HTTP/1.1\r\n\r\n");
-  EXPECT_TRUE(read_all(first).ends_with("path /first"));
-  first.reset();  // its thread ends once it sees the close: a new connection takes its place
+  net::Fd first = server.connect();
+  std::this_thread::sleep_for(50ms);  // accepted first
+  net::Fd second = server.connect();  // silent: both held open
+  EXPECT_TRUE(ask(server, "GET /third HTTP/1.1\r\n\r\n").ends_with("path /third"));
+  EXPECT_EQ(read_all(first), "");  // made room for the third
+  send_text(second, "GET /second HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(read_all(second).ends_with("path /second"));
+}
+
+TEST(HttpServer, ConnectionsFromOneSourceBeyondItsShareCloseUnanswered) {
+  Server server({.max_per_source = 2});
+  net::Fd first = server.connect(), second = server.connect();
+  EXPECT_EQ(ask(server, "GET / HTTP/1.1\r\n\r\n"), "");
+  first.reset();  // a place is free again
   std::string again;
   for (int i = 0; i < 100 && !again.ends_with("path /again"); ++i) {
-    std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(20ms);
     again = ask(server, "GET /again HTTP/1.1\r\n\r\n");
   }
   EXPECT_TRUE(again.ends_with("path /again")) << again;
 }
 
+TEST(HttpServer, ASlowHandlerHoldsOnlyItsOwnConnection) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  Server server({.max_handlers = 1}, [released](const HttpRequest& req) {
+    if (req.path == "/slow") released.wait();
+    return HttpResult{200, "text/plain", "path " + req.path};
+  });
+  net::Fd slow = server.connect();
+  send_text(slow, "GET /slow HTTP/1.1\r\n\r\n");
+  std::this_thread::sleep_for(50ms);
+  // Its handler runs: the one handler place is taken, but reading and answering go on.
+  EXPECT_TRUE(ask(server, "GET /fast HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+  release.set_value();
+  EXPECT_TRUE(read_all(slow).ends_with("path /slow"));
+  EXPECT_TRUE(ask(server, "GET /fast HTTP/1.1\r\n\r\n").ends_with("path /fast"));
+}
+
 TEST(HttpServer, ASilentConnectionClosesAfterTheTimeoutUnanswered) {
-  Server server({.io_timeout = 200ms});
+  Server server({.request_timeout = 200ms});
   net::Fd fd = server.connect();
   send_text(fd, "GET /slow HTTP/1.1\r\n");  // the head never ends
+  auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(read_all(fd), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
 TEST(HttpServer, StoppingWakesIdleConnections) {
-  auto server = std::make_unique<Server>(HttpServer::Limits{});  // a 60 s timeout
+  auto server = std::make_unique<Server>(HttpServer::Limits{.request_timeout = 60s});
   net::Fd idle = server->connect();
   send_text(idle, "GET /never-finished HTTP/1.1\r\n");
   std::this_thread::sleep_for(50ms);
