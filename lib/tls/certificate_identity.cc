@@ -5,6 +5,8 @@
 #include <memory>
 #include <string_view>
 
+#include "util/escape.h"
+
 namespace hbone::tls {
 namespace {
 
@@ -32,7 +34,7 @@ std::optional<identity::SpiffeId> spiffe_id_of(X509* cert, std::string& error) {
     }
     found = identity::SpiffeId::parse(text);
     if (!found) {
-      error = "certificate has a malformed SPIFFE URI SAN \"" + std::string(text) + "\"";
+      error = "certificate has a malformed SPIFFE URI SAN \"" + util::escaped(text) + "\"";
       return std::nullopt;
     }
   }

@@ -2,11 +2,12 @@
 
 import socket
 import ssl
+import subprocess
 import time
 
 import pytest
 
-from harness import CERTS, Mesh, TargetServer, closed_without_data, echo
+from harness import CERTS, Hbone, Mesh, TargetServer, closed_without_data, echo, tls
 
 
 def refused(mesh):
@@ -118,3 +119,34 @@ def test_silent_peer_dropped_at_handshake_timeout(tmp_path):
         conn.sendall(b"ok")
         assert conn.recv(2) == b"ok"
     mesh.stop()
+
+
+def test_a_san_with_control_bytes_is_logged_escaped(tmp_path):
+    """A certificate from the trusted CA whose URI SAN holds a NUL and a line feed: refused,
+    and the log shows the bytes escaped on one line, no forged line after them."""
+    uri = b"spiffe://cluster.local/ns/a\x00\nforged line"
+    san = b"\x30" + bytes([len(uri) + 2]) + b"\x86" + bytes([len(uri)]) + uri  # GeneralNames { URI }
+    key, csr, cert, ext = (tmp_path / name for name in ("evil-key.pem", "evil.csr", "evil.pem", "evil.ext"))
+    ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyAgreement\n"
+                   f"extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DER:{san.hex()}\n")
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)
+    run("req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", str(key),
+        "-out", str(csr), "-subj", "/CN=evil")
+    run("x509", "-req", "-in", str(csr), "-CA", str(CERTS / "ca.pem"), "-CAkey", str(CERTS / "ca-key.pem"),
+        "-set_serial", "4242", "-days", "1", "-extfile", str(ext), "-out", str(cert))
+    gw = Hbone(tmp_path, "gateway", {"tls": tls("gateway"), "gateway": {"listen": "127.0.0.1:0"}})
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(CERTS / "ca.pem")
+    ctx.check_hostname = False
+    ctx.set_alpn_protocols(["h2"])
+    ctx.load_cert_chain(cert, key)
+    sock = socket.create_connection(("127.0.0.1", gw.bound_port("gateway.listen")), timeout=5)
+    try:
+        with ctx.wrap_socket(sock) as conn:
+            assert closed_without_data(conn)  # TLS 1.3: the refusal comes after the handshake
+    except (ssl.SSLError, ConnectionResetError):
+        pass
+    gw.wait_for_log('malformed SPIFFE URI SAN "spiffe://cluster.local/ns/a\\x00\\x0aforged line"')
+    assert "\x00" not in gw.log()
+    assert not any(line.startswith("forged") for line in gw.log().splitlines())
+    assert gw.stop() == 0
