@@ -29,6 +29,28 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
       cidr.prefix > max_prefix) {
     return std::nullopt;
   }
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (cidr.family == AF_INET6 && std::memcmp(cidr.address.data(), kMapped, 12) == 0) {
+    if (cidr.prefix < 96) return std::nullopt;
+    Cidr v4;
+    v4.family = AF_INET;
+    std::memcpy(v4.address.data(), cidr.address.data() + 12, 4);
+    v4.prefix = cidr.prefix - 96;
+    return v4;
+  }
+  return cidr;
+}
+
+Cidr Cidr::host(const sockaddr* addr) {
+  Cidr cidr;
+  cidr.family = addr->sa_family;
+  if (addr->sa_family == AF_INET) {
+    std::memcpy(cidr.address.data(), &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, 4);
+    cidr.prefix = 32;
+  } else {
+    std::memcpy(cidr.address.data(), &reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr, 16);
+    cidr.prefix = 128;
+  }
   return cidr;
 }
 

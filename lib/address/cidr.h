@@ -16,7 +16,12 @@ struct Cidr {
   std::array<uint8_t, 16> address{};
   unsigned prefix = 0;
 
+  // An IPv4-mapped prefix (::ffff:10.0.0.0/104) is read as the IPv4 one it spells
+  // (10.0.0.0/8): addresses are matched unmapped, so as written it would match nothing.
+  // One shorter than /96 mixes both families and is refused.
   static std::optional<Cidr> parse(std::string_view text);
+  // The one-address prefix of `addr` (/32 or /128).
+  static Cidr host(const sockaddr* addr);
   bool contains(const sockaddr* addr) const;
   std::string to_string() const;
 };

@@ -20,13 +20,13 @@ DestinationPolicy DestinationPolicy::parse(const std::vector<std::string>& entri
     if (!target) {
       throw std::invalid_argument("\"" + entry + "\" is neither a CIDR nor host:port (" + why + ")");
     }
-    policy.exact_.push_back(*target);
+    policy.exact_.push_back(target->canonical());
   }
   return policy;
 }
 
 bool DestinationPolicy::allows_authority(const HostPort& target) const {
-  return std::find(exact_.begin(), exact_.end(), target) != exact_.end();
+  return std::find(exact_.begin(), exact_.end(), target.canonical()) != exact_.end();
 }
 
 bool DestinationPolicy::allows_address(const sockaddr* addr) const {

@@ -52,6 +52,15 @@ std::string HostPort::to_string() const {
   return out + ":" + std::to_string(port);
 }
 
+HostPort HostPort::canonical() const {
+  if (is_ipv6() || is_ipv4_literal(host)) return *this;
+  HostPort out{host, port};
+  std::transform(out.host.begin(), out.host.end(), out.host.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+  if (out.host.size() > 1 && out.host.back() == '.') out.host.pop_back();
+  return out;
+}
+
 std::optional<HostPort> parse_host_port(std::string_view text, std::string* why,
                                         bool allow_port_zero) {
   if (text.empty()) return fail(why, "empty"), std::nullopt;

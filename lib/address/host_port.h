@@ -14,6 +14,10 @@ struct HostPort {
 
   bool is_ipv6() const { return host.find(':') != std::string::npos; }
   std::string to_string() const;  // brackets IPv6 again
+  // The form a host is matched, logged and counted in: a DNS name in lower case without
+  // the one trailing dot that makes it absolute ("Blocked.Example." and "blocked.example"
+  // name the same host, RFC 4343, RFC 1034 §3.1); an IP literal as it is.
+  HostPort canonical() const;
   bool operator==(const HostPort&) const = default;
 };
 

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <optional>
+
 #include "address/cidr.h"
 
 namespace hbone::address {
@@ -17,13 +19,17 @@ struct ReservedBlock {
   Reserved kind;
 };
 
-// The reserved block `addr` lies in, or nullptr. IPv4-mapped IPv6 addresses
-// (::ffff:127.0.0.1) are judged as the IPv4 address they carry.
+// The reserved block `addr` lies in, or nullptr. IPv6 addresses that carry an IPv4 one
+// (IPv4-mapped ::ffff:127.0.0.1, NAT64 64:ff9b::7f00:1, IPv4-compatible ::127.0.0.1) are
+// judged by the IPv4 address too: a NAT64 gateway or a dual stack delivers them there.
 const ReservedBlock* reserved_block(const sockaddr* addr);
 
 const char* to_string(Reserved kind);
 
 // `addr` with an IPv4-mapped IPv6 address turned into its IPv4 form; others as they are.
 sockaddr_storage unmapped(const sockaddr* addr);
+
+// The IPv4 address a NAT64 (64:ff9b::/96) or IPv4-compatible (::a.b.c.d) address carries.
+std::optional<sockaddr_storage> embedded_ipv4(const sockaddr* addr);
 
 }  // namespace hbone::address

@@ -41,3 +41,14 @@ TEST(Cidr, ZeroPrefixMatchesFamily) {
   EXPECT_TRUE(all4->contains(hbone::test::sa(hbone::test::socket_address("8.8.8.8:53"))));
   EXPECT_FALSE(all4->contains(hbone::test::sa(hbone::test::socket_address("[::1]:53"))));
 }
+
+TEST(Cidr, Ipv4MappedPrefixesAreReadAsIpv4) {
+  // Addresses are matched unmapped: a mapped prefix kept as written would match nothing.
+  auto mapped = Cidr::parse("::ffff:10.0.0.0/104");
+  ASSERT_TRUE(mapped);
+  EXPECT_EQ(mapped->to_string(), "10.0.0.0/8");
+  EXPECT_TRUE(mapped->contains(hbone::test::sa(hbone::test::socket_address("10.1.2.3:80"))));
+  EXPECT_EQ(Cidr::parse("::ffff:198.18.0.1/128")->to_string(), "198.18.0.1/32");
+  EXPECT_FALSE(Cidr::parse("::ffff:0.0.0.0/95"));  // both families at once
+  EXPECT_THROW(DestinationPolicy::parse({"::ffff:0:0/64"}), std::invalid_argument);
+}
