@@ -1,6 +1,7 @@
 #include "policy/authorization.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 namespace hbone::policy {
@@ -33,12 +34,25 @@ std::string_view without_scheme(std::string_view id) {
   return id.starts_with(kScheme) ? id.substr(kScheme.size()) : id;
 }
 
-// "<td>/ns/<namespace>/sa/<account>": the namespace segment, "" when there is none.
+// The namespace of an Istio workload identity, "<td>/ns/<namespace>/sa/<account>" exactly
+// (four non-empty segments after the trust domain); "" for any other path, which then
+// matches only exact `principals` ("<td>/sa/x/ns/payments" is in no namespace).
 std::string_view namespace_of(std::string_view principal) {
-  size_t at = principal.find("/ns/");
-  if (at == std::string_view::npos) return {};
-  auto rest = principal.substr(at + 4);
-  return rest.substr(0, rest.find('/'));
+  std::array<std::string_view, 5> parts;  // td, "ns", namespace, "sa", account
+  for (size_t i = 0; i < parts.size(); ++i) {
+    size_t slash = principal.find('/');
+    bool last = i + 1 == parts.size();
+    if ((slash == std::string_view::npos) != last) return {};  // fewer or more segments
+    parts[i] = principal.substr(0, slash);
+    if (parts[i].empty()) return {};
+    if (!last) principal.remove_prefix(slash + 1);
+  }
+  return parts[1] == "ns" && parts[3] == "sa" ? parts[2] : std::string_view{};
+}
+
+// A host pattern as hosts are matched: "blocked.example." is "blocked.example".
+std::string_view host_pattern(std::string_view pattern) {
+  return pattern.size() > 1 && pattern.back() == '.' ? pattern.substr(0, pattern.size() - 1) : pattern;
 }
 
 template <typename T, typename F>
@@ -51,36 +65,62 @@ bool in(const std::vector<address::Cidr>& blocks, const sockaddr* address) {
                                                    [address](const auto& cidr) { return cidr.contains(address); }));
 }
 
-bool rule_matches(const Rule& rule, const Request& request) {
+enum class Match { no, yes, depends_on_address };
+
+// Every field but `cidrs`, then `cidrs` when the address is known.
+Match rule_matches(const Rule& rule, const Request& request) {
   auto principal = without_scheme(request.principal);
   auto ns = namespace_of(principal);
-  return any_or_empty(rule.from.principals,
-                      [&](const std::string& p) { return matches(without_scheme(p), principal); }) &&
-         any_or_empty(rule.from.namespaces, [&](const std::string& n) { return matches(n, ns); }) &&
-         in(rule.from.ip_blocks, request.peer) &&
-         any_or_empty(rule.to.hosts, [&](const std::string& h) { return matches(h, request.host, true); }) &&
-         in(rule.to.cidrs, request.destination) &&
-         any_or_empty(rule.to.ports, [&](uint16_t port) { return port == request.port; });
+  bool rest = any_or_empty(rule.from.principals,
+                           [&](const std::string& p) { return matches(without_scheme(p), principal); }) &&
+              any_or_empty(rule.from.namespaces, [&](const std::string& n) { return matches(n, ns); }) &&
+              in(rule.from.ip_blocks, request.peer) &&
+              any_or_empty(rule.to.hosts, [&](const std::string& h) { return matches(host_pattern(h), request.host, true); }) &&
+              any_or_empty(rule.to.ports, [&](uint16_t port) { return port == request.port; });
+  if (!rest) return Match::no;
+  if (rule.to.cidrs.empty()) return Match::yes;
+  if (!request.destination) return Match::depends_on_address;
+  return in(rule.to.cidrs, request.destination) ? Match::yes : Match::no;
 }
 
-bool policy_matches(const AuthorizationPolicy& policy, const Request& request) {
-  return std::any_of(policy.rules.begin(), policy.rules.end(),
-                     [&](const Rule& rule) { return rule_matches(rule, request); });
+Match policy_matches(const AuthorizationPolicy& policy, const Request& request) {
+  Match out = Match::no;
+  for (const Rule& rule : policy.rules) {
+    Match m = rule_matches(rule, request);
+    if (m == Match::yes) return m;
+    if (m == Match::depends_on_address) out = m;
+  }
+  return out;
 }
 
 }  // namespace
 
 Decision decide(std::span<const AuthorizationPolicy> policies, const Request& request) {
   for (const auto& policy : policies) {
-    if (policy.deny && policy_matches(policy, request)) return {false, policy.name};
+    if (policy.deny && policy_matches(policy, request) == Match::yes) return {false, policy.name};
   }
   bool any_allow = false;
   for (const auto& policy : policies) {
     if (policy.deny) continue;
     any_allow = true;
-    if (policy_matches(policy, request)) return {true, policy.name};
+    if (policy_matches(policy, request) == Match::yes) return {true, policy.name};
   }
   return any_allow ? Decision{false, kNoneMatched} : Decision{};
+}
+
+std::optional<Decision> deny_before_dial(std::span<const AuthorizationPolicy> policies, Request request) {
+  request.destination = nullptr;
+  for (const auto& policy : policies) {
+    if (policy.deny && policy_matches(policy, request) == Match::yes) return Decision{false, policy.name};
+  }
+  bool any_allow = false;
+  for (const auto& policy : policies) {
+    if (policy.deny) continue;
+    any_allow = true;
+    if (policy_matches(policy, request) != Match::no) return std::nullopt;  // it may allow
+  }
+  if (any_allow) return Decision{false, kNoneMatched};
+  return std::nullopt;
 }
 
 bool valid_pattern(std::string_view pattern) {

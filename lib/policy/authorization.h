@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,9 +40,9 @@ struct AuthorizationPolicy {
 struct Request {
   std::string_view principal;  // the peer's SPIFFE id ("" without TLS identities)
   const sockaddr* peer = nullptr;
-  std::string_view host;
+  std::string_view host;  // canonical (address::HostPort::canonical): lower case, no trailing dot
   uint16_t port = 0;
-  const sockaddr* destination = nullptr;
+  const sockaddr* destination = nullptr;  // null: not known yet (before DNS)
 };
 
 struct Decision {
@@ -53,7 +54,14 @@ struct Decision {
 inline constexpr std::string_view kNoneMatched = "none-matched";
 
 // Istio's order: any matching DENY denies; then, if any ALLOW policy exists, one must match.
+// A rule with `cidrs` does not match while the destination is unknown.
 Decision decide(std::span<const AuthorizationPolicy> policies, const Request& request);
+
+// The denial that holds whatever address the authority resolves to, taken before any DNS
+// lookup (a denied name is never resolved: no query leaks, and no resolver failure hides
+// the 403); nullopt when the address to be dialled can still change the verdict, which
+// decide() then takes per address.
+std::optional<Decision> deny_before_dial(std::span<const AuthorizationPolicy> policies, Request request);
 
 // Whether `pattern` is a principal/namespace/host pattern: exact, "*", or one '*' at its start
 // or its end.

@@ -48,6 +48,12 @@ std::vector<Case> cases() {
   from_block.from.ip_blocks = {cidr("198.18.9.0/24")};
   Rule to_hosts;
   to_hosts.to.hosts = {"*.example.com", "api.internal"};
+  Rule to_absolute;
+  to_absolute.to.hosts = {"blocked.example."};
+  Rule from_payments;
+  from_payments.from.namespaces = {"payments"};
+  Rule from_any_namespace;
+  from_any_namespace.from.namespaces = {"*"};
   Rule prefix_principal = from_principals({"cluster.local/ns/default/*"});
   Rule sleep_on_two_ports = from_principals({"cluster.local/ns/default/sa/sleep"});
   sleep_on_two_ports.to.ports = {9000, 9001};
@@ -104,6 +110,20 @@ std::vector<Case> cases() {
        "198.18.1.1:443", true, "first"},
       {"an IPv6 peer in an IPv4 block does not match", {deny("block", {from_block})}, kSleep, "[fd00::1]:1", "a", 443,
        "198.18.1.1:443", true, ""},
+      {"hosts: a pattern written absolute (trailing dot) is the same name", {deny("abs", {to_absolute})}, kSleep,
+       "198.18.0.1:1", "blocked.example", 443, "198.18.1.1:443", false, "abs"},
+      // Namespaces only from "<td>/ns/<ns>/sa/<sa>": a /ns/ segment elsewhere in the path is none.
+      {"namespaces: the Istio form", {allow("payments", {from_payments})}, kPayments, "198.18.0.1:1", "a", 443,
+       "198.18.1.1:443", true, "payments"},
+      {"namespaces: /ns/ after /sa/ is no namespace", {allow("payments", {from_payments})},
+       "spiffe://cluster.local/sa/x/ns/payments", "198.18.0.1:1", "a", 443, "198.18.1.1:443", false, kNoneMatched},
+      {"namespaces: extra segments are no Istio identity", {allow("payments", {from_payments})},
+       "spiffe://cluster.local/ns/payments/sa/api/extra", "198.18.0.1:1", "a", 443, "198.18.1.1:443", false,
+       kNoneMatched},
+      {"namespaces: \"*\" needs one", {allow("any-ns", {from_any_namespace})}, "spiffe://cluster.local/workload",
+       "198.18.0.1:1", "a", 443, "198.18.1.1:443", false, kNoneMatched},
+      {"principals still match such an identity exactly", {allow("exact", {from_principals({"cluster.local/sa/x/ns/payments"})})},
+       "spiffe://cluster.local/sa/x/ns/payments", "198.18.0.1:1", "a", 443, "198.18.1.1:443", true, "exact"},
   };
 }
 
@@ -116,6 +136,32 @@ TEST(Authorization, IstioSemantics) {
     EXPECT_EQ(decision.allowed, c.allowed) << c.what;
     EXPECT_EQ(decision.policy, c.policy) << c.what;
   }
+}
+
+TEST(Authorization, DenialsThatHoldForAnyAddressComeBeforeDns) {
+  Rule to_hosts;
+  to_hosts.to.hosts = {"blocked.example", "*.evil.example"};
+  Rule to_block;
+  to_block.to.cidrs = {cidr("198.18.1.0/24")};
+  Rule hosts_and_block = to_hosts;
+  hosts_and_block.to.cidrs = to_block.to.cidrs;
+  auto peer = test::socket_address("198.18.0.1:1");
+  auto before = [&](std::vector<AuthorizationPolicy> policies, const char* host) {
+    return deny_before_dial(policies, {kSleep, test::sa(peer), host, 443, nullptr});
+  };
+  auto denied = before({deny("hosts", {to_hosts})}, "sub.evil.example");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->policy, "hosts");
+  EXPECT_FALSE(before({deny("hosts", {to_hosts})}, "good.example"));
+  // A DENY that needs the address waits for it; so does an ALLOW that may still match.
+  EXPECT_FALSE(before({deny("block", {to_block})}, "sub.evil.example"));
+  EXPECT_FALSE(before({deny("both", {hosts_and_block})}, "blocked.example"));
+  EXPECT_FALSE(before({allow("block", {to_block})}, "anything"));
+  // No ALLOW can match whatever the address: none-matched at once.
+  auto none = before({allow("hosts", {to_hosts})}, "good.example");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->policy, kNoneMatched);
+  EXPECT_FALSE(before({}, "anything"));
 }
 
 TEST(Authorization, Patterns) {
