@@ -495,6 +495,23 @@ void check_listeners(const YAML::Node& root, const Config& config, Diagnostics& 
   }
 }
 
+// A rule's `from` or `to`, if written, names something: Istio rejects an empty source or
+// operation, and an empty list would read here as "any" where its author meant "none of these"
+// (`principals: []` would let every peer through an ALLOW).
+void check_rule_part(const YAML::Node& part, const std::string& path, Diagnostics& diag) {
+  if (!part.IsDefined() || !part.IsMap()) return;  // absent, or already reported
+  if (part.size() == 0) {
+    diag.error(part, path, "empty: name at least one field, or leave it out (a rule without it matches any)");
+    return;
+  }
+  for (const auto& entry : part) {
+    if (entry.second.IsSequence() && entry.second.size() == 0) {
+      diag.error(entry.second, path + "." + entry.first.as<std::string>(),
+                 "empty: it would match anything (Istio rejects it); list entries, or leave the field out");
+    }
+  }
+}
+
 // Rules between keys, once every key is read.
 // Every policy is named, once: the name is what the log and the metrics report.
 void check_policies(const YAML::Node& node, const GatewayConfig& gateway, Diagnostics& diag) {
@@ -503,6 +520,11 @@ void check_policies(const YAML::Node& node, const GatewayConfig& gateway, Diagno
     const std::string& name = gateway.policies[i].name;
     std::string path = "gateway.policies[" + std::to_string(i) + "].name";
     YAML::Node at = node && node.IsSequence() && i < node.size() ? node[i] : node;
+    YAML::Node rules = field(at, "rules");
+    for (size_t r = 0; rules.IsSequence() && r < rules.size(); ++r) {
+      std::string rule_path = "gateway.policies[" + std::to_string(i) + "].rules[" + std::to_string(r) + "]";
+      for (const char* part : {"from", "to"}) check_rule_part(field(rules[r], part), rule_path + "." + part, diag);
+    }
     if (name.empty()) {
       diag.error(at, path, "required (the log and metrics name the policy that decided)");
     } else if (name == policy::kNoneMatched) {
@@ -639,16 +661,22 @@ class ValueWriter {
   Derived& self() { return static_cast<Derived&>(*this); }
 };
 
-// Writes each key's value as YAML (the format the loader reads back).
+// Writes each key's value as YAML (the format the loader reads back). Empty lists (every
+// list key's default) and sections left empty are left out: a policy rule's `from: {}` or
+// `principals: []` is an error to the loader, and the dump must read back.
 class Dumper : public ValueWriter<Dumper> {
  public:
   explicit Dumper(YAML::Emitter& out) : out_(out) {}
 
   template <typename F>
   void section(const Key& key, F&& fn) {
-    out_ << YAML::Key << key.name << YAML::Value << YAML::BeginMap;
+    pending_.push_back(key.name);  // opened with its first value
     fn();
-    out_ << YAML::EndMap;
+    if (!pending_.empty()) {
+      pending_.pop_back();  // nothing in it
+    } else {
+      out_ << YAML::EndMap;
+    }
   }
   template <typename T, typename F>
   void optional_section(const Key& key, const std::optional<T>& value, F&& fn) {
@@ -657,6 +685,7 @@ class Dumper : public ValueWriter<Dumper> {
   template <typename T, typename F>
   void list(const Key& key, const char*, const std::vector<T>& items, bool, F&& fn) {
     if (items.empty()) return;
+    open_pending();
     out_ << YAML::Key << key.name << YAML::Value << YAML::BeginSeq;
     for (const T& item : items) {
       out_ << YAML::BeginMap;
@@ -665,13 +694,24 @@ class Dumper : public ValueWriter<Dumper> {
     }
     out_ << YAML::EndSeq;
   }
-  void put(const Key& key, const std::string& text) { out_ << YAML::Key << key.name << YAML::Value << text; }
+  void put(const Key& key, const std::string& text) {
+    open_pending();
+    out_ << YAML::Key << key.name << YAML::Value << text;
+  }
   void put_list(const Key& key, const std::vector<std::string>& items) {
+    if (items.empty()) return;
+    open_pending();
     out_ << YAML::Key << key.name << YAML::Value << YAML::Flow << items;
   }
 
  private:
+  void open_pending() {
+    for (const char* name : pending_) out_ << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    pending_.clear();
+  }
+
   YAML::Emitter& out_;
+  std::vector<const char*> pending_;  // sections entered that have no value written yet
 };
 
 // Keeps the dotted path of the section being visited.

@@ -466,6 +466,22 @@ TEST_F(ConfigLoaderTest, BadPolicies) {
             "t.yaml:10: gateway.policies[0].rules[0].to.ports: bad port \"0\" (1..65535)");
   EXPECT_EQ(problem(gateway_config("  policies:\n    - name: a\n      rules:\n        - from: {principal: [x]}\n")),
             "t.yaml:10: gateway.policies[0].rules[0].from.principal: unknown key");
+  // Empty lists and empty parts would match anything (Istio rejects both).
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - name: a\n      rules:\n        - from: {principals: []}\n")),
+            "t.yaml:10: gateway.policies[0].rules[0].from.principals: empty: it would match anything (Istio rejects "
+            "it); list entries, or leave the field out");
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - name: a\n      rules:\n        - to: {hosts: [x], ports: []}\n")),
+            "t.yaml:10: gateway.policies[0].rules[0].to.ports: empty: it would match anything (Istio rejects it); "
+            "list entries, or leave the field out");
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - name: a\n      rules:\n        - from: {}\n")),
+            "t.yaml:10: gateway.policies[0].rules[0].from: empty: name at least one field, or leave it out (a rule "
+            "without it matches any)");
+  // A v4-mapped block is read as the IPv4 one; one wider than the mapped range is refused.
+  EXPECT_EQ(problem(gateway_config("  policies:\n    - name: a\n      rules:\n        - from: {ip_blocks: [\"::ffff:0:0/64\"]}\n")),
+            "t.yaml:10: gateway.policies[0].rules[0].from.ip_blocks: bad CIDR \"::ffff:0:0/64\" (e.g. 198.18.0.0/15, "
+            "198.18.0.1, fd00::/16)");
+  Config mapped = load(gateway_config("  policies:\n    - name: a\n      rules:\n        - from: {ip_blocks: [\"::ffff:10.0.0.0/104\"]}\n"));
+  EXPECT_EQ(mapped.gateway->policies[0].rules[0].from.ip_blocks[0].to_string(), "10.0.0.0/8");
 }
 
 TEST_F(ConfigLoaderTest, ReloadReplacesPolicies) {
