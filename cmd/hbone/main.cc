@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "config/config_loader.h"
+#include "log/json_formatter.h"
 #include "daemon/daemon.h"
 #include "hbone/version.h"
 #include "tunnel/peer_policy.h"
@@ -99,6 +100,7 @@ int main(int argc, char** argv) {
   enable_heap_sampling(argv);
   auto loaded = load(config_path);
   if (!loaded) return 1;
+  hbone::log::configure(loaded->result.config.log.json);  // before the level: it applies to both loggers
   spdlog::set_level(spdlog::level::from_str(loaded->result.config.log_level));
   try {
     hbone::daemon::Daemon daemon(std::move(loaded->result.config), config_path, std::move(loaded->policy));

@@ -35,9 +35,14 @@ struct TlsConfig {
   bool own_record_layer = true;
 };
 
+struct LogConfig {
+  bool json = false;  // log.format: json (one JSON object a line) or text
+};
+
 struct GatewayConfig {
   address::HostPort listen{"127.0.0.1", 15008};
   std::vector<std::string> allowed_identities;    // SPIFFE ids; empty: any in the trust domain
+  std::vector<std::string> trusted_forwarders;    // SPIFFE ids whose Forwarded header names the source
   address::DestinationPolicy allowed_destinations;  // CIDRs or host:port; empty: any
   milliseconds connect_timeout{10'000};
   // With several workers: place each accepted connection on the worker with the fewest
@@ -117,6 +122,7 @@ struct Config {
   unsigned workers = 1;
   std::vector<unsigned> cpu_affinity;  // worker i runs on cpu_affinity[i % size]; empty: anywhere
   std::string log_level = "info";
+  LogConfig log;
   milliseconds drain_timeout{30'000};
   // Reload the live keys when the config file changes (a ConfigMap's ..data swap), as SIGHUP does.
   bool watch_config = true;

@@ -52,6 +52,12 @@ void visit_keys(V& v, C& c) {
             c.cpu_affinity, "CPU", 0, kMaxCpu);
   v.choice(Key{"log_level", R::restart, "trace, debug, info, warn, error, off (changed live by POST /logging)"},
            c.log_level, {"trace", "debug", "info", "warn", "error", "off"});
+  v.section(Key{"log", R::restart, ""}, [&] {
+    v.toggle(Key{"format", R::restart,
+                 "`text` or `json`: one JSON object a line (time, level, msg; access records with their "
+                 "fields), every CONNECT's record included, refused ones too"},
+             c.log.json, "json", "text");
+  });
   v.duration(Key{"drain_timeout", R::restart, "how long SIGTERM waits for open tunnels"}, c.drain_timeout,
              milliseconds(0));
   v.boolean(Key{"watch_config", R::restart,
@@ -96,9 +102,15 @@ void visit_keys(V& v, C& c) {
                  g.allowed_identities);
     v.destinations(Key{"allowed_destinations", R::live,
                        "CIDRs (matched on the dialled address, after DNS) or exact host:port; others get "
-                       "403; empty: any. Loopback, link-local and unspecified addresses only when an entry "
-                       "names them (a CIDR inside their block, or the authority); hbone's own listeners never"},
+                       "403; empty: any. Loopback, link-local, unspecified and cloud metadata addresses only when "
+                       "an entry names them (a CIDR inside their block, or the authority), the host's own "
+                       "addresses only when one names that exact address (a sidecar's own pod address is its "
+                       "workload's: see require_arrived_address); hbone's own listeners never"},
                    g.allowed_destinations);
+    v.identities(Key{"trusted_forwarders", R::live,
+                     "SPIFFE ids whose CONNECTs may name the client's address in a Forwarded header (e.g. a "
+                     "waypoint's); from anyone else it is ignored and PROXY v2 carries the peer's own address"},
+                 g.trusted_forwarders);
     v.duration(Key{"connect_timeout", R::restart, "upstream connect (DNS included) deadline; then 503"},
                g.connect_timeout, milliseconds(1));
     v.toggle(Key{"balance", R::restart,

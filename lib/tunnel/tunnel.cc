@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/socket_ops.h"
+#include "tunnel/access_log.h"
 
 namespace hbone::tunnel {
 
@@ -83,7 +84,14 @@ void Tunnel::established() {
 }
 
 void Tunnel::count_failure(int status, const char* flags) {
-  conn_.metrics().istio(istio_labels(flags ? flags : response_flags(status)))->failed.add();
+  flags_ = flags ? flags : response_flags(status);
+  conn_.metrics().istio(istio_labels(flags_))->failed.add();
+}
+
+void Tunnel::log_refused(std::string reason) {
+  reason_ = std::move(reason);
+  finished_ = true;
+  record_close("refused");
 }
 
 // Istio counts from the downstream's view: the client's local side is the downstream,
@@ -454,11 +462,20 @@ void Tunnel::record_close(const char* how) {
   if (istio_) istio_->closed.add();
   auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - opened_);
-  spdlog::info("tunnel role={} src={} peer={} dst={}{}{}{}{}{} status={} sent={} received={} duration={}ms "
-               "close=\"{}\"",
-               info_.role, info_.source, conn_.peer_identity(), info_.target, info_.route.empty() ? "" : " route=\"",
-               info_.route, info_.route.empty() ? "" : "\"", info_.trace_id.empty() ? "" : " trace_id=",
-               info_.trace_id, status_, bytes_up_, bytes_down_, age.count(), how);
+  write_access_log({.role = info_.role,
+                    .source = info_.source,
+                    .peer = conn_.peer_identity(),
+                    .target = info_.target,
+                    .route = info_.route,
+                    .trace_id = info_.trace_id,
+                    .status = status_,
+                    .flags = flags_,
+                    .policy = decided_by(),
+                    .reason = reason_,
+                    .sent = bytes_up_,
+                    .received = bytes_down_,
+                    .duration_ms = age.count(),
+                    .close = how});
 }
 
 }  // namespace hbone::tunnel

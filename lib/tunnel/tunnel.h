@@ -82,6 +82,11 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
   void established();
   // `flags` overrides the Istio response flags derived from the status.
   void count_failure(int status, const char* flags = nullptr);
+  // A tunnel refused before it had a local socket (the gateway's answer to a CONNECT): its
+  // one access record, now, with `reason` (escaped for the log).
+  void log_refused(std::string reason);
+  // The gateway.policies entry that decided on this tunnel, for its access record.
+  virtual std::string_view decided_by() const { return {}; }
 
   // StreamHandler
   long next_data(size_t max, bool* eof) override;
@@ -138,6 +143,8 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
   Info info_;
   int32_t stream_id_ = -1;
   int status_ = 0;
+  const char* flags_ = "-";  // Envoy's response flags, once count_failure() set them
+  std::string reason_;       // why a refused tunnel was refused
   net::Fd fd_;
   std::optional<net::EdgeWatcher> poll_;
   ByteBuffer up_;    // local -> peer, read but not yet framed

@@ -154,7 +154,7 @@ class Hbone:
         """"host:port" the daemon logged for listen key `key` (e.g. gateway.listen)."""
         prefix = f"{key}: listening on "
         self.wait_for_log(prefix, timeout)
-        return re.search(re.escape(prefix) + r"(\S+)", self.log()).group(1)
+        return re.search(re.escape(prefix) + r"([^\s\"]+)", self.log()).group(1)  # text or JSON lines
 
     def bound_port(self, key):
         return int(self.bound_address(key).rsplit(":", 1)[1])

@@ -79,7 +79,7 @@ def test_go_client_to_hbone_gateway(tmp_path, gohbone):
                        f"127.0.0.1:{server.port}", CERTS / "client.pem", CERTS / "client-key.pem", CERTS / "ca.pem"])
     wait_listening(port)
     transfer(port, server)
-    gateway.wait_for_log("status=200 sent=67108864 received=67108864")
+    gateway.wait_for_log("status=200 flags=- sent=67108864 received=67108864")
     assert "peer=spiffe://cluster.local/ns/default/sa/client" in gateway.log()
     go_client.kill()  # its pooled connection would hold the gateway's drain open
     assert gateway.stop() == 0
@@ -93,7 +93,7 @@ def test_hbone_client_to_go_gateway(tmp_path, gohbone):
     wait_listening(port)
     client = Hbone(tmp_path, "client", client_config(port, server.port))
     transfer(client.bound_port("client.listeners[0].listen"), server)
-    client.wait_for_log("status=200 sent=67108864 received=67108864")
+    client.wait_for_log("status=200 flags=- sent=67108864 received=67108864")
     assert client.stop() == 0
 
 
@@ -172,6 +172,6 @@ def test_ztunnel_shaped_client(tmp_path):
         client.conn.acknowledge_received_data(event.flow_controlled_length, sid)
         client.flush()
     assert echoed == payload
-    gateway.wait_for_log(f"trace_id={trace_id} status=200 sent=60000 received=60000")
+    gateway.wait_for_log(f"trace_id={trace_id} status=200 flags=- sent=60000 received=60000")
     assert f"peer=spiffe://cluster.local/ns/default/sa/client dst={target_address}" in gateway.log()
     assert gateway.stop() == 0
