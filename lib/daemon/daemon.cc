@@ -19,6 +19,7 @@
 #include "config/config_loader.h"
 #include "admin/heap.h"
 #include "metrics/collector.h"
+#include "net/address_watcher.h"
 #include "net/event_loop.h"
 #include "net/listen_socket.h"
 #include "net/own_connections.h"
@@ -77,6 +78,11 @@ Daemon::Daemon(config::Config config, std::string config_path,
   process_metrics_.buffer_budget = config_.limits.buffer_memory;
   process_metrics_.heap_released_known = admin::kReleasesHeap;
   publish_expiry(*policy_);
+  try {
+    own_listeners_.set_host(net::HostAddresses::read());
+  } catch (const std::system_error& e) {
+    throw StartupError(std::string("cannot read this host's addresses (never dialled for a peer): ") + e.what());
+  }
   std::vector<WorkerSockets> sockets(config_.workers);
   if (config_.gateway) {
     auto fds = bind_all("gateway.listen", config_.gateway->listen, config_.workers, own_listeners_,
@@ -270,6 +276,19 @@ void Daemon::update_client_listeners(const std::vector<config::ListenerConfig>& 
   }
 }
 
+void Daemon::refresh_host_addresses() {
+  try {
+    own_listeners_.set_host(net::HostAddresses::read());
+  } catch (const std::system_error& e) {
+    spdlog::error("cannot read this host's addresses again ({}); the last ones stay in force", e.what());
+    return;
+  }
+  spdlog::info("host addresses changed: {} now, none of them dialled unless allowed_destinations names it",
+               own_listeners_.host().size());
+  auto own = std::make_shared<const net::OwnListeners>(own_listeners_);
+  for (auto& worker : workers_) worker->set_own_listeners(own);
+}
+
 void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective) {
   // Binding is the daemon's, not a worker's: it reads the listeners from the snapshot the
   // workers get. A role is added or removed only by a restart.
@@ -372,6 +391,9 @@ int Daemon::run() {
   }
   std::signal(SIGPIPE, SIG_IGN);
   reloader_.start(main_loop.uv());
+  // Before the workers start: an address added from here on is seen by its announcement.
+  net::AddressWatcher addresses(main_loop.uv(), [this] { refresh_host_addresses(); });
+  own_listeners_.set_host(net::HostAddresses::read());  // what changed since the constructor read them
   warn_expiry();
   net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(); });
   expiry_check.start(std::chrono::minutes(1), std::chrono::minutes(1));

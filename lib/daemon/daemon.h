@@ -54,6 +54,8 @@ class Daemon {
   // client.listeners after a reload: new ones bound and handed to every worker, removed ones
   // closed (their tunnels carry on), a changed target used by the next connections.
   void update_client_listeners(const std::vector<config::ListenerConfig>& wanted);
+  // The host's addresses changed (AddressWatcher): read them again, hand them to the workers.
+  void refresh_host_addresses();
   // Puts a new snapshot in force on every worker, /certs, /config_dump and the metrics.
   void apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective);
   // The expiry gauge's figures.

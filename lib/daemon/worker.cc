@@ -119,6 +119,13 @@ void Worker::reload(std::shared_ptr<const tunnel::PeerPolicy> policy,
   });
 }
 
+void Worker::set_own_listeners(std::shared_ptr<const net::OwnListeners> own_listeners) {
+  loop_.post([this, own = std::move(own_listeners)] {
+    own_listeners_ = own;
+    if (gateway_) gateway_->set_own_listeners(own);
+  });
+}
+
 void Worker::add_client_listener(std::string key, net::Fd fd, address::HostPort target) {
   auto socket = std::make_shared<net::Fd>(std::move(fd));  // a posted task must be copyable
   loop_.post([this, key = std::move(key), socket, target = std::move(target)] {

@@ -58,6 +58,8 @@ class Worker {
   void stop();
   // Thread-safe: new connections and requests use `policy` and `own_listeners` from now on.
   void reload(std::shared_ptr<const tunnel::PeerPolicy> policy, std::shared_ptr<const net::OwnListeners> own_listeners);
+  // Thread-safe: the host's addresses changed; the next dials check against `own_listeners`.
+  void set_own_listeners(std::shared_ptr<const net::OwnListeners> own_listeners);
   // Thread-safe: client.listeners changed by a reload. `key` is the listener's configured
   // address; a removed listener stops accepting (its tunnels carry on).
   void add_client_listener(std::string key, net::Fd fd, address::HostPort target);

@@ -33,6 +33,12 @@ DestinationRefusal DestinationGuard::check(const sockaddr* addr, std::string& wh
           "), dialled only when allowed_destinations names it";
     return refusal_of(block->kind);
   }
+  bool workload_address = workload && net::same_ip(workload, plain);
+  if (own.host().holds(plain) && !workload_address && !authority_listed &&
+      !allowed.names_within(plain, address::Cidr::host(plain))) {
+    why = text + " is an address of this host, dialled only when allowed_destinations names it exactly";
+    return DestinationRefusal::host_address;
+  }
   if (allowed.allows_any() || authority_listed || allowed.allows_address(plain)) return DestinationRefusal::none;
   why = text + " is not in allowed_destinations";
   return DestinationRefusal::not_allowed;

@@ -8,9 +8,11 @@
 
 #include "address/reserved.h"
 #include "gateway/destination_guard.h"
+#include "gateway/forwarded.h"
 #include "gateway/proxy_protocol.h"
 #include "net/socket_ops.h"
 #include "tunnel/trace_context.h"
+#include "util/escape.h"
 
 namespace hbone::gateway {
 
@@ -88,23 +90,33 @@ void GatewayConnection::handle_request(GatewayStream& stream) {
     respond_error(stream, 400, "bad authority \"" + request.authority + "\": " + why);
     return;
   }
-  stream.set_target(target->to_string());
+  // Matched, logged and counted in one form (lower case, no trailing dot); dialled as sent.
+  address::HostPort named = target->canonical();
+  stream.set_target(named.to_string());
+  stream.destination() = {named.host, named.port, {}};
   if (config().gateway->require_arrived_address && !arrived_at(*target)) {
     metrics().destinations_refused[DestinationRefusal::not_arrived].add();
-    respond_error(stream, 400, "target " + target->to_string() + " is not the address this connection arrived on (" +
+    respond_error(stream, 400, "target " + named.to_string() + " is not the address this connection arrived on (" +
                                    net::format_address(reinterpret_cast<const sockaddr*>(&arrived_)) + ")");
     return;
   }
-  if (!ctx_.policy->allows_identity(peer_identity())) {
+  const PeerPolicy& snapshot = *ctx_.policy;
+  if (!snapshot.allows_identity(peer_identity())) {
     respond_error(stream, 403, "identity " + peer_identity() + " not allowed");
     return;
   }
-  const address::DestinationPolicy& destinations = ctx_.policy->destinations;
-  if (!destinations.allows_any() && !destinations.allows_authority(*target) &&
-      !destinations.checks_addresses()) {
+  const address::DestinationPolicy& destinations = snapshot.destinations;
+  if (!destinations.allows_any() && !destinations.allows_authority(named) && !destinations.checks_addresses()) {
     metrics().upstream_connect_failures[net::DialFailure::forbidden].add();
     metrics().destinations_refused[DestinationRefusal::not_allowed].add();
-    respond_error(stream, 403, "destination " + target->to_string() + " not allowed");
+    respond_error(stream, 403, "destination " + named.to_string() + " not allowed");
+    return;
+  }
+  // gateway.policies' verdict where the address cannot change it: before any DNS lookup.
+  if (auto denial = policy::deny_before_dial(snapshot.authorization, policy_request(stream))) {
+    stream.note_decision(*denial);
+    metrics().policy_decision(denial->policy, false)->add();
+    respond_error(stream, 403, "denied: policy=" + std::string(denial->policy));
     return;
   }
   tunnel::Admission::Refusal refusal;
@@ -143,36 +155,47 @@ bool GatewayConnection::arrived_at(const address::HostPort& target) const {
 }
 
 void GatewayConnection::dial(GatewayStream& stream, const address::HostPort& target) {
-  stream.destination() = {target.host, target.port, {}};
   // Every candidate address is vetted, also with an empty allow-list (hbone's own
-  // listeners and reserved addresses), then judged by gateway.policies. The check holds the
+  // listeners, reserved and host addresses), then judged by gateway.policies. The check holds the
   // policy and listener snapshots: a reload during the dial must not free the lists it reads. The stream
   // owns the dialer, so the check may note on it why it refused.
-  auto check = [this, snapshot = ctx_.policy, own = ctx_.own_listeners,
-                listed = ctx_.policy->destinations.allows_authority(target), &stream](const sockaddr* addr) {
-    std::string why;
-    DestinationRefusal refusal = DestinationGuard{snapshot->destinations, *own, listed}.check(addr, why);
-    if (refusal != DestinationRefusal::none) {
-      stream.note_refusal(refusal);
-      return why;
-    }
-    stream.destination().address = address::unmapped(addr);
-    policy::Decision decision = decide(*snapshot, stream);
-    stream.note_decision(decision);
-    if (!decision.allowed) why = "denied: policy=" + std::string(decision.policy);
-    return why;
+  auto check = [this, snapshot = ctx_.policy, own = ctx_.own_listeners, &stream](const sockaddr* addr) {
+    return vet(*snapshot, *own, stream, addr);
   };
   stream.start_dial(std::make_unique<net::Dialer>(
       loop(), target, worker().dial_options(config().gateway->connect_timeout), std::move(check),
       [this, id = stream.stream_id()](net::Dialer::Result result) { on_dialed(id, std::move(result)); }));
 }
 
+std::string GatewayConnection::vet(const PeerPolicy& snapshot, const net::OwnListeners& own, GatewayStream& stream,
+                                   const sockaddr* addr) const {
+  const auto& d = stream.destination();
+  bool listed = snapshot.destinations.allows_authority({d.host, d.port});
+  const sockaddr* workload = config().gateway->require_arrived_address && !config().gateway->transparent
+                                 ? reinterpret_cast<const sockaddr*>(&arrived_)
+                                 : nullptr;
+  std::string why;
+  DestinationRefusal refusal = DestinationGuard{snapshot.destinations, own, listed, workload}.check(addr, why);
+  if (refusal != DestinationRefusal::none) {
+    stream.note_refusal(refusal);
+    return why;
+  }
+  stream.destination().address = address::unmapped(addr);
+  policy::Decision decision = decide(snapshot, stream);
+  stream.note_decision(decision);
+  if (!decision.allowed) why = "denied: policy=" + std::string(decision.policy);
+  return why;
+}
+
+policy::Request GatewayConnection::policy_request(const GatewayStream& stream) const {
+  const auto& d = stream.destination();
+  return {peer_identity(), reinterpret_cast<const sockaddr*>(&peer_), d.host, d.port,
+          d.address.ss_family ? reinterpret_cast<const sockaddr*>(&d.address) : nullptr};
+}
+
 policy::Decision GatewayConnection::decide(const PeerPolicy& snapshot, const GatewayStream& stream) const {
   if (snapshot.authorization.empty()) return {};
-  const auto& d = stream.destination();
-  return policy::decide(snapshot.authorization,
-                        {peer_identity(), reinterpret_cast<const sockaddr*>(&peer_), d.host, d.port,
-                         reinterpret_cast<const sockaddr*>(&d.address)});
+  return policy::decide(snapshot.authorization, policy_request(stream));
 }
 
 void GatewayConnection::set_peer(const sockaddr_storage& address) {
@@ -202,11 +225,24 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
   if (!stream) return;  // reset while dialling (the dial is cancelled then; a late result)
   stream->dial_done();
   if (closed()) return;
+  if (result.failure == net::DialFailure::none) {
+    // The verdict again, under the snapshots in force now: a policy, allow-list or host
+    // address that changed while the target was being dialled decides this tunnel too.
+    std::string why = ctx_.policy->allows_identity(peer_identity())
+                          ? vet(*ctx_.policy, *ctx_.own_listeners, *stream, reinterpret_cast<const sockaddr*>(&result.address))
+                          : "identity " + peer_identity() + " not allowed";
+    if (!why.empty()) {
+      net::close_watched(result.watcher, result.fd, /*reset=*/true);  // the target sees a reset, no byte
+      result.failure = net::DialFailure::forbidden;
+      result.detail = why + " (changed while dialling)";
+      metrics().upstream_connect_failures[result.failure].add();
+    }
+  }
   if (result.failure == net::DialFailure::forbidden) {
-    if (stream->allowed()) {
-      metrics().destinations_refused[stream->refusal()].add();
-    } else {
+    if (!stream->allowed()) {
       metrics().policy_decision(stream->decided_by(), false)->add();
+    } else if (stream->refusal() != DestinationRefusal::none) {
+      metrics().destinations_refused[stream->refusal()].add();
     }
     respond_error(*stream, 403, result.detail);
     return;
@@ -233,11 +269,22 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
 }
 
 bool GatewayConnection::send_proxy_header(const GatewayStream& stream, const net::Dialer::Result& dialed) {
-  // The client's own address as its CONNECT names it, else the HBONE peer's.
-  auto source = forwarded_for(stream.request().forwarded);
-  if (!source) source = forwarded_for("for=" + peer_address());
-  if (!source) return false;
-  std::string header = proxy_v2_header(reinterpret_cast<const sockaddr*>(&*source),
+  // The client's own address as its CONNECT names it, from a peer trusted to name it;
+  // else the HBONE peer's own address.
+  sockaddr_storage source = peer_;
+  ForwardedFor named = forwarded_for(stream.request().forwarded);
+  if (named.outcome != ForwardedFor::Outcome::absent) {
+    if (!ctx_.policy->trusts_forwarder(peer_identity())) {
+      metrics().forwarded_ignored[metrics::ForwardedIgnored::untrusted].add();
+    } else if (named.outcome == ForwardedFor::Outcome::malformed) {
+      metrics().forwarded_ignored[metrics::ForwardedIgnored::malformed].add();
+      spdlog::debug("gateway: {} stream {}: malformed forwarded header ignored: {}", peer_address(), stream.stream_id(),
+                    util::escaped(stream.request().forwarded));
+    } else {
+      source = named.address;
+    }
+  }
+  std::string header = proxy_v2_header(reinterpret_cast<const sockaddr*>(&source),
                                        reinterpret_cast<const sockaddr*>(&dialed.address), peer_identity());
   // A fresh connection's send buffer is empty: a short header goes out whole, at once.
   ssize_t n = ::send(dialed.fd.get(), header.data(), header.size(), MSG_NOSIGNAL);
@@ -249,9 +296,11 @@ void GatewayConnection::respond_error(GatewayStream& stream, int status, const s
   stream.set_status(status);
   stream.count_failure(status, flags);
   const auto& info = stream.info();
+  std::string reason = util::escaped(why);
   spdlog::info("gateway: {} stream {} -> {}: {} flags={} peer={} dst={}{}{}", peer_address(), stream.stream_id(), status,
-               why, flags ? flags : tunnel::response_flags(status), peer_identity(), info.target,
+               reason, flags ? flags : tunnel::response_flags(status), peer_identity(), info.target,
                info.trace_id.empty() ? "" : " trace_id=", info.trace_id);
+  stream.log_refused(std::move(reason));
   submit_response(stream.stream_id(), status, nullptr);
 }
 

@@ -62,8 +62,14 @@ class GatewayConnection final : public h2::H2Connection {
   bool arrived_at(const address::HostPort& target) const;
   void dial(GatewayStream& stream, const address::HostPort& target);
   void on_dialed(int32_t stream_id, net::Dialer::Result result);
-  // gateway.policies on `stream`'s request and its destination (authority, and the
-  // unmapped address being dialled).
+  // Why `addr` must not be dialled for `stream` under these snapshots ("" when it may): the
+  // destination guard, then gateway.policies; the refusal or the decision is noted on the stream.
+  std::string vet(const PeerPolicy& snapshot, const net::OwnListeners& own, GatewayStream& stream,
+                  const sockaddr* addr) const;
+  // What gateway.policies look at: `stream`'s canonical authority and, once one is being
+  // dialled, its unmapped address.
+  policy::Request policy_request(const GatewayStream& stream) const;
+  // gateway.policies on `stream`'s request and its destination.
   policy::Decision decide(const PeerPolicy& snapshot, const GatewayStream& stream) const;
   // A final non-200 response; the stream is then reset with NO_ERROR (RFC 9113 §8.1).
   // gateway.proxy_protocol: v2, written to the target before any relayed byte.

@@ -66,7 +66,7 @@ class GatewayStream final : public tunnel::Tunnel {
     decided_by_ = decision.policy;
     allowed_ = decision.allowed;
   }
-  const std::string& decided_by() const { return decided_by_; }
+  std::string_view decided_by() const override { return decided_by_; }
   bool allowed() const { return allowed_; }
 
  private:

@@ -4,8 +4,6 @@
 
 #include <cstring>
 
-#include "address/host_port.h"
-#include "net/socket_ops.h"
 
 namespace hbone::gateway {
 namespace {
@@ -70,19 +68,6 @@ std::string proxy_v2_header(const sockaddr* source, const sockaddr* destination,
   header.push_back(static_cast<char>(v4 ? kTcp4 : kTcp6));
   put16(header, static_cast<uint16_t>(addresses.size()));
   return header + addresses;
-}
-
-std::optional<sockaddr_storage> forwarded_for(std::string_view forwarded) {
-  size_t at = forwarded.find("for=");
-  if (at == std::string_view::npos) return std::nullopt;
-  std::string_view value = forwarded.substr(at + 4);
-  value = value.substr(0, value.find_first_of(";,"));
-  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-  auto host_port = address::parse_host_port(value);
-  sockaddr_storage out{};
-  socklen_t len = 0;
-  if (!host_port || !net::to_sockaddr(*host_port, out, len)) return std::nullopt;
-  return out;
 }
 
 }  // namespace hbone::gateway

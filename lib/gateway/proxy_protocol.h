@@ -2,7 +2,6 @@
 
 #include <sys/socket.h>
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,8 +12,5 @@ namespace hbone::gateway {
 // the original client address and, in TLV 0xD0 (as ztunnel and Envoy send it), the
 // peer's SPIFFE id. Mixed families are sent as IPv6 (IPv4-mapped).
 std::string proxy_v2_header(const sockaddr* source, const sockaddr* destination, std::string_view spiffe_id);
-
-// The client address a CONNECT names in `Forwarded: for="ip:port"` (RFC 7239), if any.
-std::optional<sockaddr_storage> forwarded_for(std::string_view forwarded);
 
 }  // namespace hbone::gateway

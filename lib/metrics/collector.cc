@@ -255,9 +255,13 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
               "reason", W, &WorkerMetrics::accept_errors);
   by_label<DestinationRefusal>(out, "hbone_gateway_destinations_refused_total",
               "CONNECT targets the gateway refused to dial: hbone's own listeners, reserved addresses "
-              "(loopback, link-local, unspecified, metadata) not named in allowed_destinations, others not "
-              "allowed, or not the address the connection arrived on",
+              "(loopback, link-local, unspecified, metadata) or the host's own not named in allowed_destinations, "
+              "others not allowed, or not the address the connection arrived on",
               "reason", W, &WorkerMetrics::destinations_refused);
+  by_label<ForwardedIgnored>(out, "hbone_gateway_forwarded_ignored_total",
+              "CONNECTs whose Forwarded header was not passed on as the PROXY v2 source (the peer's own "
+              "address was): from a peer not in gateway.trusted_forwarders, or not an RFC 7239 address",
+              "reason", W, &WorkerMetrics::forwarded_ignored);
   {
     FamilyBuilder f(out, "hbone_tunnel_limit_rejections_total",
                     "Tunnels refused by limits.max_tunnels or limits.max_tunnels_per_identity",

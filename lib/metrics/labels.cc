@@ -85,9 +85,19 @@ const char* label(DestinationRefusal refusal) {
     case DestinationRefusal::link_local: return "link_local";
     case DestinationRefusal::unspecified: return "unspecified";
     case DestinationRefusal::metadata: return "metadata";
+    case DestinationRefusal::host_address: return "host_address";
     case DestinationRefusal::not_allowed: return "not_allowed";
     case DestinationRefusal::not_arrived: return "not_arrived";
     case DestinationRefusal::count: break;
+  }
+  return "?";
+}
+
+const char* label(ForwardedIgnored reason) {
+  switch (reason) {
+    case ForwardedIgnored::untrusted: return "untrusted";
+    case ForwardedIgnored::malformed: return "malformed";
+    case ForwardedIgnored::count: break;
   }
   return "?";
 }

@@ -20,8 +20,10 @@ using ConnectFailure = net::DialFailure;
 using AcceptFailure = net::AcceptFailure;
 // Why the gateway refused to dial a CONNECT target (gateway/destination_guard.h).
 enum class DestinationRefusal {
-  none, own_listener, loopback, link_local, unspecified, metadata, not_allowed, not_arrived, count
+  none, own_listener, loopback, link_local, unspecified, metadata, host_address, not_allowed, not_arrived, count
 };
+// Why a CONNECT's `Forwarded` header was not the source passed on by PROXY v2.
+enum class ForwardedIgnored { untrusted, malformed, count };
 // Which tunnel cap refused a tunnel (tunnel::Admission::Refusal).
 enum class LimitRefusal { none, max_tunnels, max_tunnels_per_identity, count };
 // What became of a captured connection (client.capture).
@@ -32,6 +34,7 @@ const char* label(TlsResult result);
 const char* label(ConnectFailure failure);
 const char* label(LimitRefusal refusal);
 const char* label(DestinationRefusal refusal);
+const char* label(ForwardedIgnored reason);
 const char* label(AcceptFailure failure);
 const char* label(CaptureOutcome outcome);
 

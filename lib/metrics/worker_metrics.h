@@ -79,6 +79,7 @@ class WorkerMetrics {
   std::array<Histogram, kRoles> send_queue_seconds{make_queue_histogram(), make_queue_histogram()};
   ByEnum<ConnectFailure, Counter> upstream_connect_failures;
   ByEnum<DestinationRefusal, Counter> destinations_refused;
+  ByEnum<ForwardedIgnored, Counter> forwarded_ignored;
   ByEnum<AcceptFailure, Counter> accept_errors;
   std::array<ByEnum<LimitRefusal, Counter>, kRoles> limit_rejections;
   std::array<Counter, kRoles> idle_timeouts;

@@ -1,10 +1,8 @@
 #include "net/own_listeners.h"
 
-#include <ifaddrs.h>
 #include <netinet/in.h>
 
 #include <cstring>
-#include <memory>
 #include <optional>
 
 #include "address/reserved.h"
@@ -23,33 +21,6 @@ bool is_unspecified(const sockaddr* a) {
   return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr);
 }
 
-bool same_ip(const sockaddr* a, const sockaddr* b) {
-  if (a->sa_family != b->sa_family) return false;
-  if (a->sa_family == AF_INET) {
-    return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr ==
-           reinterpret_cast<const sockaddr_in*>(b)->sin_addr.s_addr;
-  }
-  return IN6_ARE_ADDR_EQUAL(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr,
-                            &reinterpret_cast<const sockaddr_in6*>(b)->sin6_addr);
-}
-
-// Whether `addr` is an address of this host. Asked only for a port hbone listens on, so
-// reading the interfaces each time costs nothing on the common path and sees addresses
-// added since the start.
-bool is_local(const sockaddr* addr) {
-  const address::ReservedBlock* reserved = address::reserved_block(addr);
-  if (reserved && (reserved->kind == address::Reserved::loopback || reserved->kind == address::Reserved::unspecified)) {
-    return true;
-  }
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return true;  // cannot tell: assume it is ours
-  std::unique_ptr<ifaddrs, void (*)(ifaddrs*)> owned(list, ::freeifaddrs);
-  for (ifaddrs* i = list; i; i = i->ifa_next) {
-    if (i->ifa_addr && same_ip(i->ifa_addr, addr)) return true;
-  }
-  return false;
-}
-
 // A bound address as kept: IPv4-mapped ones as plain IPv4.
 std::optional<sockaddr_storage> plain_address(const address::HostPort& bound) {
   sockaddr_storage addr{};
@@ -59,6 +30,14 @@ std::optional<sockaddr_storage> plain_address(const address::HostPort& bound) {
 }
 
 }  // namespace
+
+bool OwnListeners::is_local(const sockaddr* addr) const {
+  const address::ReservedBlock* reserved = address::reserved_block(addr);
+  if (reserved && (reserved->kind == address::Reserved::loopback || reserved->kind == address::Reserved::unspecified)) {
+    return true;
+  }
+  return host_.holds(addr);
+}
 
 void OwnListeners::add(const address::HostPort& bound) {
   if (auto addr = plain_address(bound)) listeners_.push_back(*addr);

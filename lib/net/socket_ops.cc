@@ -67,19 +67,23 @@ bool original_destination(int fd, bool transparent, sockaddr_storage& out) {
   return ::getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, addr, &len) == 0;
 }
 
-bool same_endpoint(const sockaddr* a, const sockaddr* b) {
+bool same_ip(const sockaddr* a, const sockaddr* b) {
   if (a->sa_family != b->sa_family) return false;
   if (a->sa_family == AF_INET) {
-    auto* x = reinterpret_cast<const sockaddr_in*>(a);
-    auto* y = reinterpret_cast<const sockaddr_in*>(b);
-    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr ==
+           reinterpret_cast<const sockaddr_in*>(b)->sin_addr.s_addr;
   }
-  if (a->sa_family == AF_INET6) {
-    auto* x = reinterpret_cast<const sockaddr_in6*>(a);
-    auto* y = reinterpret_cast<const sockaddr_in6*>(b);
-    return x->sin6_port == y->sin6_port && std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(in6_addr)) == 0;
-  }
-  return false;
+  return a->sa_family == AF_INET6 && std::memcmp(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr,
+                                                 &reinterpret_cast<const sockaddr_in6*>(b)->sin6_addr,
+                                                 sizeof(in6_addr)) == 0;
+}
+
+bool same_endpoint(const sockaddr* a, const sockaddr* b) {
+  if (!same_ip(a, b)) return false;
+  return a->sa_family == AF_INET
+             ? reinterpret_cast<const sockaddr_in*>(a)->sin_port == reinterpret_cast<const sockaddr_in*>(b)->sin_port
+             : reinterpret_cast<const sockaddr_in6*>(a)->sin6_port ==
+                   reinterpret_cast<const sockaddr_in6*>(b)->sin6_port;
 }
 
 address::HostPort host_port_of(const sockaddr* addr) {

@@ -35,6 +35,8 @@ bool original_destination(int fd, bool transparent, sockaddr_storage& out);
 
 // Same family, address and port.
 bool same_endpoint(const sockaddr* a, const sockaddr* b);
+// Same family and address, ports aside.
+bool same_ip(const sockaddr* a, const sockaddr* b);
 
 // "ip:port" of a socket address, IPv6 bracketed.
 std::string format_address(const sockaddr* addr);

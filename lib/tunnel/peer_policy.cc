@@ -19,6 +19,7 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
                                                                  config.tls.own_record_layer);
     }
     policy->allowed_identities = config.gateway->allowed_identities;
+    policy->trusted_forwarders = config.gateway->trusted_forwarders;
     policy->destinations = config.gateway->allowed_destinations;
     policy->authorization = config.gateway->policies;
   }
@@ -37,6 +38,10 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
 bool PeerPolicy::allows_identity(const std::string& id) const {
   return allowed_identities.empty() ||
          std::find(allowed_identities.begin(), allowed_identities.end(), id) != allowed_identities.end();
+}
+
+bool PeerPolicy::trusts_forwarder(const std::string& id) const {
+  return std::find(trusted_forwarders.begin(), trusted_forwarders.end(), id) != trusted_forwarders.end();
 }
 
 }  // namespace hbone::tunnel

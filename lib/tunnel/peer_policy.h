@@ -21,6 +21,7 @@ struct PeerPolicy {
   std::shared_ptr<const tls::TlsContext> server_tls;
   std::shared_ptr<const tls::TlsContext> client_tls;
   std::vector<std::string> allowed_identities;        // gateway.allowed_identities
+  std::vector<std::string> trusted_forwarders;        // gateway.trusted_forwarders
   address::DestinationPolicy destinations;                // gateway.allowed_destinations
   std::vector<policy::AuthorizationPolicy> authorization;  // gateway.policies
   std::string gateway_identity;                       // client.gateway_identity
@@ -36,6 +37,8 @@ struct PeerPolicy {
   static std::shared_ptr<const PeerPolicy> build(const config::Config& config);
 
   bool allows_identity(const std::string& id) const;
+  // Whether `id` may name the client's address in a Forwarded header (gateway.trusted_forwarders).
+  bool trusts_forwarder(const std::string& id) const;
 };
 
 }  // namespace hbone::tunnel

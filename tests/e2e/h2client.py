@@ -117,3 +117,19 @@ def frame(frame_type, flags, stream_id, payload=b""):
     """One raw HTTP/2 frame (RFC 9113 §4.1)."""
     return (len(payload).to_bytes(3, "big") + bytes([frame_type, flags]) +
             stream_id.to_bytes(4, "big") + payload)
+
+
+def main():
+    """`h2client.py PORT TARGET...`: one CONNECT per target on one connection to the gateway
+    at 127.0.0.1:PORT; prints their statuses as a JSON list. For gateways in namespaces of
+    their own (ip netns exec)."""
+    import json
+    import sys
+
+    client = H2Client(int(sys.argv[1]))
+    print(json.dumps([client.connect(target)[1] for target in sys.argv[2:]]))
+    client.sock.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -52,7 +52,8 @@ class Mesh:
         topo.run(self.a, "ip", "route", "add", "198.18.1.0/24", "via", EGRESS)
         topo.run(self.a, CAPTURE, "install")
         self.node_b = Hbone(tmp_path, "node-b", {"tls": tls("gateway"),
-                                                 "gateway": {"listen": f"{B}:15008", **(node_b_extra or {})}},
+                                                 "gateway": {"listen": f"{B}:15008", "require_arrived_address": True,
+                                                             **(node_b_extra or {})}},
                             netns=self.b)
         self.egress_gw = Hbone(tmp_path, "egress", {"tls": tls("gateway"), "gateway": {
             "listen": f"{EGRESS}:15008", "allowed_destinations": [f"{EXT}:8080"], **(egress_extra or {})}},
@@ -292,7 +293,8 @@ def pod_c_behind_the_east_west_gateway(make_mesh, tmp_path, routes, **mesh_extra
     mesh = make_mesh(routes=routes, egress_extra={"allowed_destinations": [f"{POD_C}:15008"]}, **mesh_extra)
     pod_c = mesh.topo.link(mesh.egress, "c", POD_C, "198.19.0.1")
     mesh.topo.run(mesh.a, "ip", "route", "add", "198.19.0.0/24", "via", EGRESS)
-    node_c = Hbone(tmp_path, "node-c", {"tls": tls("gateway"), "gateway": {"listen": f"{POD_C}:15008"}},
+    node_c = Hbone(tmp_path, "node-c", {"tls": tls("gateway"), "gateway": {"listen": f"{POD_C}:15008",
+                                                                   "require_arrived_address": True}},
                    netns=pod_c)
     mesh.daemons.append(node_c)
     return mesh, pod_c, node_c
@@ -317,7 +319,7 @@ def test_double_hbone_through_an_east_west_gateway(make_mesh, tmp_path):
         setups.append(mesh.pod_a.metric("hbone_tunnel_setup_seconds_sum", role="client") - before)
         assert seen["peer"] == POD_C  # dialled by pod C's node
         # Pod C's node sees pod A's identity.
-        node_c.wait_for_log(f"peer={CLIENT_ID} dst={POD_C}:{port} status=200 sent={size} received={size}")
+        node_c.wait_for_log(f"peer={CLIENT_ID} dst={POD_C}:{port} status=200 flags=- sent={size} received={size}")
     print(f"double HBONE setup: first tunnel {setups[0] * 1e3:.2f} ms (two handshakes), "
           f"second {setups[1] * 1e3:.2f} ms (pooled)")
     # One TLS handshake at each gateway: the inner connection is pooled, and so is its carrier.

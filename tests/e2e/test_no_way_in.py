@@ -3,6 +3,13 @@ dials loopback, link-local or unspecified addresses only when allowed_destinatio
 them; the read-only metrics listener serves nothing that drains, reconfigures or profiles.
 """
 
+import json
+import pathlib
+import resource
+import select
+import socket
+import sys
+import time
 
 import pytest
 import yaml
@@ -157,3 +164,98 @@ def test_link_local_refused_in_a_namespace_with_only_loopback(tmp_path):
         assert client.stop() == 0 and gw.stop() == 0
     finally:
         topo.close()
+
+
+def connect_in(topo, ns, port, *targets):
+    """CONNECT statuses from a gateway in namespace `ns` (h2client.py run there)."""
+    out = topo.run(ns, sys.executable, str(pathlib.Path(__file__).with_name("h2client.py")), str(port), *targets)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
+def test_metadata_and_host_addresses_refused_in_a_namespace_with_only_loopback(tmp_path):
+    """allowed_destinations 0.0.0.0/0 and ::/0 open neither a cloud's metadata addresses (in
+    their IPv6 forms that carry IPv4 too) nor an address of the host: one the namespace
+    gains after the start is refused as well, and dialled once named exactly (nothing
+    listens there: 503). Nothing leaves the namespace: it has nothing but loopback."""
+    topo = netns.Topology("md")
+    try:
+        ns = topo.add_namespace("only-lo")
+        port = free_port()
+        config = {"tls": tls("gateway"), "gateway": {"listen": f"127.0.0.1:{port}", "connect_timeout": "2s",
+                                                     "allowed_destinations": ["0.0.0.0/0", "::/0"]}}
+        gw = Hbone(tmp_path, "gateway", config, netns=ns)
+        metadata = ["[fd20:ce::254]:80", "100.100.100.200:80", "168.63.129.16:80", "[fd00:ec2::254]:80",
+                    "[64:ff9b::100.100.100.200]:80", "[64:ff9b::a9fe:a9fe]:80", "[::169.254.169.254]:80"]
+        assert connect_in(topo, ns, port, *metadata) == ["403"] * len(metadata)
+        assert gw.metric("hbone_gateway_destinations_refused_total", reason="metadata") == 5
+        assert gw.metric("hbone_gateway_destinations_refused_total", reason="link_local") == 2
+        topo.run(ns, "ip", "addr", "add", "198.18.9.9/32", "dev", "lo")
+        gw.wait_for_log("host addresses changed")
+        assert connect_in(topo, ns, port, "198.18.9.9:80", "[::ffff:198.18.9.9]:80") == ["403", "403"]
+        gw.wait_for_log("-> 403: 198.18.9.9:80 is an address of this host, dialled only when allowed_destinations "
+                        "names it exactly")
+        config["gateway"]["allowed_destinations"].append("198.18.9.9/32")
+        gw.config_path.write_text(yaml.safe_dump(config))
+        gw.wait_for_log("live keys applied")
+        assert connect_in(topo, ns, port, "198.18.9.9:80") == ["503"]
+        assert gw.metric("hbone_gateway_destinations_refused_total", reason="host_address") == 2
+        assert gw.stop() == 0
+    finally:
+        topo.close()
+
+
+def readable(sock):
+    """Whether `sock` has bytes or an EOF to read now (poll: select stops at descriptor 1023)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def test_probes_are_answered_while_a_thousand_idle_connections_are_held(tmp_path):
+    """The probe and metrics listener (open to every pod on a node) cannot be starved: with
+    1,000 idle connections held from 40 addresses, /healthz/ready and /metrics on a new
+    connection answer within a second; one address gets 32 connections at most (the rest
+    close unanswered); past 1,024 the oldest idle ones make room; an idle connection is
+    closed after the 5 s request deadline."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    gw = Hbone(tmp_path, "gateway", {"tls": tls("gateway"), "gateway": {"listen": "127.0.0.1:0"},
+                                     "admin": {"listen": "127.0.0.1:0", "metrics_listen": "127.0.0.1:0"}})
+    ro = gw.bound_address("admin.metrics_listen")
+    port = int(ro.rsplit(":", 1)[1])
+    held = []
+
+    def connect_from(source):
+        s = socket.socket()
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", port))
+        held.append(s)
+        return s
+
+    try:
+        start = time.monotonic()
+        for i in range(1000):
+            connect_from(f"127.0.1.{i % 40 + 1}")
+        for _ in range(3):
+            for path in ("/healthz/ready", "/metrics"):
+                asked = time.monotonic()
+                assert gw.admin_request(path, address=ro, timeout=5)[0] == 200, path
+                assert time.monotonic() - asked < 1.0, path
+        one_source = [connect_from("127.0.2.1") for _ in range(40)]
+        # The 33rd and later from one address are closed (readable: EOF), the first 32 held.
+        assert wait_until(lambda: sum(1 for s in one_source if readable(s)) == 8, timeout=3)
+        assert not any(readable(s) for s in one_source[:32])
+        # Past 1,024 (the 1,032 held and the probes' lingering ones) the oldest made room.
+        closed = [readable(s) for s in held[:1000]]
+        evicted = sum(closed)
+        assert 8 <= evicted <= 8 + 6 and closed == [True] * evicted + [False] * (1000 - evicted)
+        assert time.monotonic() - start < 4.0
+        held[evicted].settimeout(10)
+        assert held[evicted].recv(1) == b""  # closed unanswered at the deadline
+        assert 4.5 < time.monotonic() - start < 5.0 + 3.0
+    finally:
+        for s in held:
+            s.close()
+    assert gw.admin_request("/healthz/ready", address=ro)[0] == 200
+    assert gw.stop() == 0

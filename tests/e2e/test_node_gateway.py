@@ -133,6 +133,24 @@ def test_target_other_than_the_arrived_address_gets_400(cluster):
     assert not ready, "pod D was dialled"
 
 
+def test_the_nodes_own_services_are_not_reached_through_its_bridge_address(cluster):
+    """The node's pod-facing address (198.19.2.1, inside the pod CIDR the gateway may dial,
+    as a bridge CNI's .1 is) with a host service on 0.0.0.0: a CONNECT for it, sent to that
+    address as require_arrived_address wants, gets 403 and the host service sees nothing;
+    pod C beside it still works."""
+    host_service = cluster.serve(cluster.node2, 31250, 0)
+    result = cluster.talk("198.19.2.1", 31250, 0, timeout=20)
+    assert result.get("error") == "reset", result
+    cluster.gateway.wait_for_log("-> 403: 198.19.2.1:31250 is an address of this host, dialled only when "
+                                 "allowed_destinations names it exactly flags=UAEX")
+    assert cluster.gateway.metric("hbone_gateway_destinations_refused_total", reason="host_address") == 1
+    ready, _, _ = select.select([host_service.stdout], [], [], 0.5)
+    assert not ready, "the host service was dialled"
+    server = cluster.serve(cluster.pod_c, 8080, 1024)
+    assert cluster.talk(POD_C, 8080, 1024).get("received") == 1024
+    assert seen(server)["received"] == 1024
+
+
 def test_node_install_is_idempotent_and_node_remove_leaves_nothing():
     topo = netns.Topology("ni")
     try:

@@ -72,6 +72,25 @@ TEST(DestinationGuard, OwnListenersNeverDialled) {
   EXPECT_EQ(check({}, "198.19.254.1:15008", false, own), DestinationRefusal::none);
 }
 
+TEST(DestinationGuard, HostAddressesOnlyWhenNamedExactly) {
+  // A node's bridge holds its pod CIDR's .1: inside the range a node gateway may dial, but
+  // a tunnel there reaches the node's own services.
+  net::OwnListeners own;
+  std::vector<sockaddr_storage> addresses = {test::socket_address("198.19.2.1:1"),
+                                             test::socket_address("[2001:db8::1]:1")};
+  own.set_host(net::HostAddresses(addresses));
+  EXPECT_EQ(check({"198.19.2.0/24"}, "198.19.2.1:31250", false, own), DestinationRefusal::host_address);
+  EXPECT_EQ(check({}, "198.19.2.1:31250", false, own), DestinationRefusal::host_address);
+  EXPECT_EQ(check({"0.0.0.0/0"}, "[::ffff:198.19.2.1]:31250", false, own), DestinationRefusal::host_address);
+  EXPECT_EQ(check({"::/0"}, "[2001:db8::1]:22", false, own), DestinationRefusal::host_address);
+  EXPECT_EQ(check({"198.19.2.0/24"}, "198.19.2.2:8080", false, own), DestinationRefusal::none);
+  EXPECT_EQ(check({"198.19.2.1/32"}, "198.19.2.1:31250", false, own), DestinationRefusal::none);
+  EXPECT_EQ(check({"198.19.2.1:31250"}, "198.19.2.1:31250", /*listed=*/true, own), DestinationRefusal::none);
+  // A listed host address is still subject to the rest: hbone's own listeners never.
+  own.add({"0.0.0.0", 15008});
+  EXPECT_EQ(check({"198.19.2.1/32"}, "198.19.2.1:15008", false, own), DestinationRefusal::own_listener);
+}
+
 TEST(DestinationGuard, OthersAsTheAllowListSays) {
   EXPECT_EQ(check({"10.0.0.0/8"}, "10.1.2.3:80"), DestinationRefusal::none);
   EXPECT_EQ(check({"10.0.0.0/8"}, "11.1.2.3:80"), DestinationRefusal::not_allowed);

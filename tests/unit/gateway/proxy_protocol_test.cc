@@ -37,14 +37,3 @@ TEST(ProxyProtocol, MixedFamiliesGoAsMappedIpv6) {
   EXPECT_EQ(hex(h.substr(16, 16)), "00000000000000000000ffff0a000001");
   EXPECT_EQ(hex(h.substr(48, 4)), "000101bb");
 }
-
-TEST(ProxyProtocol, ForwardedFor) {
-  auto v4 = gateway::forwarded_for("for=\"198.18.0.1:5000\"");
-  ASSERT_TRUE(v4);
-  EXPECT_EQ(net::format_address(hbone::test::sa(*v4)), "198.18.0.1:5000");
-  auto v6 = gateway::forwarded_for("by=x;for=\"[fd00::1]:80\"");
-  ASSERT_TRUE(v6);
-  EXPECT_EQ(net::format_address(hbone::test::sa(*v6)), "[fd00::1]:80");
-  EXPECT_FALSE(gateway::forwarded_for("for=unknown"));
-  EXPECT_FALSE(gateway::forwarded_for(""));
-}

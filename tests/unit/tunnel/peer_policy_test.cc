@@ -50,7 +50,7 @@ std::string seen(const config::Config& c) {
   try {
     auto p = PeerPolicy::build(c);
     out << "chain " << p->own_chain.front().serial << " ca " << p->ca_bundle.front().serial << " ids "
-        << join(p->allowed_identities) << " dst " << join(p->destinations.entries()) << " gw "
+        << join(p->allowed_identities) << " fwd " << join(p->trusted_forwarders) << " dst " << join(p->destinations.entries()) << " gw "
         << p->gateway_identity;
     out << " limits " << p->limits.max_tunnels << " " << p->limits.max_tunnels_per_identity << " "
         << p->limits.idle_timeout.count() << " " << p->limits.buffer_memory;
@@ -85,6 +85,7 @@ TEST(PeerPolicy, EveryLiveKeyIsReadIntoTheSnapshot) {
       {"tls.key", [](auto& c) { c.tls.key = kCerts + "client-key.pem"; }},
       {"tls.ca", [](auto& c) { c.tls.ca = kCerts + "other-ca.pem"; }},
       {"gateway.allowed_identities", [](auto& c) { c.gateway->allowed_identities.clear(); }},
+      {"gateway.trusted_forwarders", [](auto& c) { c.gateway->trusted_forwarders = {"spiffe://x/waypoint"}; }},
       {"gateway.allowed_destinations",
        [](auto& c) { c.gateway->allowed_destinations = address::DestinationPolicy::parse({"10.0.0.0/8"}); }},
       {"gateway.policies", [](auto& c) { c.gateway->policies.clear(); }},
