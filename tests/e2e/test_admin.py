@@ -122,7 +122,9 @@ def test_cpu_and_heap_profiles(tmp_path, iperf_server):
 
 def test_debug_tunnels_live_rate_then_gone(tmp_path, iperf_server):
     mesh = Mesh(tmp_path, iperf_server)
-    thread, _ = in_background(lambda: iperf(mesh.client_port, 3))
+    # Long enough to outlast the requests below on a sanitized build too (each waits for the
+    # busy worker to describe its tunnels; 3 s was sometimes over before `hbone top` asked).
+    thread, _ = in_background(lambda: iperf(mesh.client_port, 6))
     time.sleep(2)
     status, body = mesh.client.admin_request("/debug/tunnels")
     assert status == 200

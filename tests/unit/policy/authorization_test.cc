@@ -146,19 +146,22 @@ TEST(Authorization, DenialsThatHoldForAnyAddressComeBeforeDns) {
   Rule hosts_and_block = to_hosts;
   hosts_and_block.to.cidrs = to_block.to.cidrs;
   auto peer = test::socket_address("198.18.0.1:1");
-  auto before = [&](std::vector<AuthorizationPolicy> policies, const char* host) {
+  // A decision names its policy by a view into `policies`: they outlive it here.
+  auto before = [&](const std::vector<AuthorizationPolicy>& policies, const char* host) {
     return deny_before_dial(policies, {kSleep, test::sa(peer), host, 443, nullptr});
   };
-  auto denied = before({deny("hosts", {to_hosts})}, "sub.evil.example");
+  std::vector<AuthorizationPolicy> deny_hosts = {deny("hosts", {to_hosts})};
+  auto denied = before(deny_hosts, "sub.evil.example");
   ASSERT_TRUE(denied);
   EXPECT_EQ(denied->policy, "hosts");
-  EXPECT_FALSE(before({deny("hosts", {to_hosts})}, "good.example"));
+  EXPECT_FALSE(before(deny_hosts, "good.example"));
   // A DENY that needs the address waits for it; so does an ALLOW that may still match.
   EXPECT_FALSE(before({deny("block", {to_block})}, "sub.evil.example"));
   EXPECT_FALSE(before({deny("both", {hosts_and_block})}, "blocked.example"));
   EXPECT_FALSE(before({allow("block", {to_block})}, "anything"));
   // No ALLOW can match whatever the address: none-matched at once.
-  auto none = before({allow("hosts", {to_hosts})}, "good.example");
+  std::vector<AuthorizationPolicy> allow_hosts = {allow("hosts", {to_hosts})};
+  auto none = before(allow_hosts, "good.example");
   ASSERT_TRUE(none);
   EXPECT_EQ(none->policy, kNoneMatched);
   EXPECT_FALSE(before({}, "anything"));
