@@ -53,7 +53,7 @@ gateway: {listen: "$EW:15008", allowed_destinations: ["$C:15008"]}
 YAML
 cat > "$out/node-c.yaml" <<YAML
 tls: {$(printf "$certs" gateway gateway)}
-gateway: {listen: "$C:15008"}
+gateway: {listen: "$C:15008", require_arrived_address: true}  # inbound of the pod at $C
 YAML
 for pod in a a2; do
   lifetime=0

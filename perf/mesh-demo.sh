@@ -41,7 +41,7 @@ in_ns "$a" scripts/capture.sh install --exclude-ports 5202 | sed 's/^/  /'
 
 cat > "$out/node-b.yaml" <<YAML
 tls: {cert: certs/dev/gateway.pem, key: certs/dev/gateway-key.pem, ca: certs/dev/ca.pem}
-gateway: {listen: "$B:15008"}
+gateway: {listen: "$B:15008", require_arrived_address: true}  # inbound of the pod at $B
 YAML
 cat > "$out/pod-a.yaml" <<YAML
 tls: {cert: certs/dev/client.pem, key: certs/dev/client-key.pem, ca: certs/dev/ca.pem}

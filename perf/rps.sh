@@ -61,7 +61,7 @@ if [ "$mode" = mesh ]; then
   add_bridge_node "$br" "$b" b "$B"
   in_ns "$a" scripts/capture.sh install --exclude-ports 7001 > /dev/null
   certs="cert: certs/dev/%s.pem, key: certs/dev/%s-key.pem, ca: certs/dev/ca.pem"
-  printf 'tls: {%s}\ngateway: {listen: "%s:15008"}\n' "$(printf "$certs" gateway gateway)" "$B" > "$out/node-b.yaml"
+  printf 'tls: {%s}\ngateway: {listen: "%s:15008", require_arrived_address: true}\n' "$(printf "$certs" gateway gateway)" "$B" > "$out/node-b.yaml"
   cat > "$out/pod-a.yaml" <<YAML
 tls: {$(printf "$certs" client client)}
 client:
