@@ -41,13 +41,15 @@ std::optional<Loaded> load(const std::string& path) {
   return std::nullopt;
 }
 
-// tcmalloc reads its heap sampling period once, at load: a daemon that should answer
-// /debug/pprof/heap re-executes itself with it set. One sample per 4 MiB: at 512 KiB the
-// stack walks cost ~20% of CPU under load (BoringSSL allocates a buffer per TLS record);
-// at 4 MiB the cost is within noise (perf/RESULTS.md).
+// tcmalloc reads its heap sampling period once, at load (gperftools has no way to change it
+// later): a daemon that should answer /debug/pprof/heap re-executes itself with it set. One
+// sample per 512 KiB, tcmalloc's own default: at 4 MiB a daemon whose heap is ~10 MiB gave
+// profiles of 0-3 samples. It once cost ~20% of CPU under load, while BoringSSL allocated a
+// buffer per TLS record; with hbone's own record layer it is within noise (perf/RESULTS.md,
+// session 15).
 void enable_heap_sampling(char** argv) {
   if (!HBONE_HAVE_TCMALLOC || std::getenv("TCMALLOC_SAMPLE_PARAMETER")) return;
-  setenv("TCMALLOC_SAMPLE_PARAMETER", "4194304", 1);
+  setenv("TCMALLOC_SAMPLE_PARAMETER", "524288", 1);
   execv("/proc/self/exe", argv);
   // exec failed: carry on without heap samples.
 }
