@@ -116,6 +116,10 @@ class H2Connection : public tls::SecureStream::Handler,
   // Send credit the peer gave: this stream's, and the whole connection's (0 without a session).
   int32_t send_window(int32_t stream_id) const;
   int32_t connection_send_window() const;
+  // Bytes the streams hold for sending that no DATA frame has taken yet (each stream
+  // reports its own changes): what the connection's send window must cover first.
+  void add_unsent(int64_t delta) { unsent_ += delta; }
+  int64_t unsent() const { return unsent_; }
   // Credit we gave the peer on this stream.
   int32_t receive_window(int32_t stream_id) const;
   // The stream's receive window itself (SETTINGS, or capped by http2.shared_stream_window).
@@ -215,6 +219,7 @@ class H2Connection : public tls::SecureStream::Handler,
   bool windows_shared_ = false;
   int32_t shared_cap_ = 0;
   std::chrono::steady_clock::duration min_rtt_{};  // of keepalive PINGs; zero: none yet
+  int64_t unsent_ = 0;            // add_unsent()
   uint64_t inbound_bytes_ = 0;    // DATA received
   uint64_t inbound_sampled_ = 0;  // at the last sample_rates()
   double inbound_rate_ = 0;       // bytes/s over the last sample period

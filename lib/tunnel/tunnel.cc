@@ -19,9 +19,9 @@ namespace {
 constexpr size_t kFirstReadChunk = 64 * 1024;
 // Peer chunks (one per TLS record) gathered into one sendmsg(); well below IOV_MAX.
 constexpr size_t kMaxGather = 64;
-// At the budget, a tunnel that holds nothing still reads, this much at a time: interactive
-// traffic goes on, and the budget is overrun by no more than this per such tunnel (plus
-// the up to doubled capacity of a buffer that grows).
+// At the budget, a tunnel that holds nothing still reads, this much at a time (and no more
+// than the peer's windows take): interactive traffic goes on, and what it reads leaves at
+// once, so a stalled stream does not hold it.
 constexpr size_t kBudgetRead = 16 * 1024;
 
 }  // namespace
@@ -48,9 +48,12 @@ Tunnel::~Tunnel() {
   if (budget_waiting_) conn_.worker().buffers.cancel(this);
   conn_.worker().buffers.budget().charge(-charged_);
   conn_.metrics().buffered_bytes[conn_.role()].add(-charged_);
+  conn_.add_unsent(-static_cast<int64_t>(unsent_));
 }
 
 void Tunnel::recharge() {
+  conn_.add_unsent(static_cast<int64_t>(up_.size()) - static_cast<int64_t>(unsent_));
+  unsent_ = up_.size();
   auto now = static_cast<int64_t>(up_.capacity() + down_.capacity());
   if (now == charged_) return;
   conn_.worker().buffers.budget().charge(now - charged_);
@@ -182,6 +185,7 @@ void Tunnel::describe(nlohmann::json& out) const {
   out["deferred"] = deferred_;  // nghttp2 waits for this tunnel's next local read
   out["reading"] = poll_ && (poll_->events() & UV_READABLE) != 0;
   out["buffered_receive"] = down_.size();
+  out["buffer_charged"] = charged_;  // both buffers' capacity, as limits.buffer_memory counts it
   if (conn_.ready() && stream_id_ > 0 && !stream_closed_) {
     out["send_window"] = conn_.send_window(stream_id_);
     out["receive_window"] = conn_.receive_window(stream_id_);
@@ -209,9 +213,12 @@ void Tunnel::start_relay() {
 void Tunnel::update_interest() {
   if (!poll_) return;
   int events = 0;
+  window_waiting_ = false;
   if (relaying_ && !local_eof_ && up_.size() < conn_.config().socket.read_size) {
-    if (!holds_bytes() || !conn_.worker().buffers.exhausted()) {
+    if (read_room() > 0) {
       events |= UV_READABLE;
+    } else if (!holds_bytes()) {
+      window_waiting_ = true;  // at the budget, the peer takes nothing now: on_window_update()
     } else {
       if (poll_->events() & UV_READABLE) conn_.metrics().budget_deferrals[conn_.role()].add();
       wait_for_budget();
@@ -219,6 +226,22 @@ void Tunnel::update_interest() {
   }
   if (!down_.empty()) events |= UV_WRITABLE;
   poll_->watch(events);
+}
+
+size_t Tunnel::read_room() const {
+  const size_t read_size = conn_.config().socket.read_size;
+  if (up_.size() >= read_size) return 0;
+  size_t room = std::min<size_t>(read_chunk_, read_size - up_.size());
+  if (up_.growth(room, read_size) <= conn_.worker().buffers.budget().room()) return room;
+  // The buffer would grow by more than the budget has left (it is charged by capacity): a
+  // tunnel that holds bytes reads only into the room its buffer has; one that holds
+  // nothing still reads, into that room or a small buffer, but no more than the peer's
+  // windows take at once (the connection's less what its other streams hold unsent), so
+  // that what it reads leaves at once and a stalled stream parks nothing past the budget.
+  size_t spare = up_.capacity() - up_.size();
+  if (holds_bytes()) return std::min(room, spare);
+  int64_t window = std::min<int64_t>(conn_.send_window(stream_id_), conn_.connection_send_window() - conn_.unsent());
+  return std::min({room, std::max(spare, kBudgetRead), static_cast<size_t>(std::max<int64_t>(window, 0))});
 }
 
 void Tunnel::on_io(int status, int events) {
@@ -233,17 +256,10 @@ void Tunnel::on_io(int status, int events) {
 
 void Tunnel::read_local() {
   const size_t read_size = conn_.config().socket.read_size;
-  size_t room = std::min<size_t>(read_chunk_, read_size - up_.size());
-  if (up_.growth(room, read_size) > conn_.worker().buffers.budget().room()) {
-    // The buffer would grow by more than the budget has left (it is charged by capacity):
-    // a tunnel that holds bytes reads only into the room its buffer has, one that holds
-    // nothing still reads, into that room or a small buffer.
-    size_t spare = up_.capacity() - up_.size();
-    room = std::min(room, holds_bytes() ? spare : std::max(spare, kBudgetRead));
-    if (room == 0) {
-      update_interest();
-      return;
-    }
+  size_t room = read_room();
+  if (room == 0) {
+    update_interest();  // it waits: for the budget, the peer's windows or its own sending
+    return;
   }
   auto space = up_.prepare(room, read_size);
   recharge();  // now, not after the read: a read that finds nothing keeps the buffer too
@@ -259,6 +275,7 @@ void Tunnel::read_local() {
   } else {
     if (up_.empty()) queued_since_ = std::chrono::steady_clock::now();
     up_.commit(static_cast<size_t>(n));
+    recharge();
     count_up(static_cast<size_t>(n));
     // A read that filled its chunk: a bulk sender; fewer, larger reads from now on.
     if (static_cast<size_t>(n) == room) read_chunk_ = std::min<size_t>(read_chunk_ * 2, read_size);

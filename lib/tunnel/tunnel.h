@@ -99,7 +99,10 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
   void on_peer_end_stream() override;
   void on_stream_closed(uint32_t error_code) override;
   void abort() override;
-  void on_window_update() override { update_stall(); }
+  void on_window_update() override {
+    update_stall();
+    if (window_waiting_) update_interest();
+  }
   void on_connection_draining() override {
     if (info_.drain_carried) info_.drain_carried();
   }
@@ -115,13 +118,16 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
   void read_local();
   void write_local();
   void update_interest();
+  // How much the next local read may take now (0: it waits).
+  size_t read_room() const;
   // Gives the peer credit for `n` bytes that will never be written (both windows, now).
   void acknowledge(size_t n);
   // Credit for `n` bytes written to the local socket; the stream's is withheld while the
   // budget is exhausted and this tunnel still holds bytes.
   void credit_written(size_t n);
   bool holds_bytes() const { return !up_.empty() || !down_.empty(); }
-  // Brings the budget's charge in line with the buffers' capacity.
+  // Brings the budget's charge in line with the buffers' capacity, and the connection's
+  // count of unsent bytes with up_.
   void recharge();
   // Waits for the budget to have room (once: on_budget_room() then comes).
   void wait_for_budget();
@@ -151,8 +157,10 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
   size_t read_chunk_;  // the next local read's size (grows with a bulk sender)
   ByteBuffer down_;  // peer -> local, received but not yet written
   int64_t charged_ = 0;  // up_'s and down_'s capacity, as counted in the budget
+  size_t unsent_ = 0;    // up_'s size, as counted in the connection's unsent()
   size_t owed_ = 0;      // stream credit withheld while the budget is exhausted
   bool budget_waiting_ = false;  // on the worker's BufferGate
+  bool window_waiting_ = false;  // at the budget, holding nothing, for the peer's windows
   // Peer bytes still in the connection's receive buffer, written in one call by
   // write_received(); whatever the socket does not take moves to down_. Never both.
   std::vector<iovec> received_;

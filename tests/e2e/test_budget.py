@@ -1,5 +1,5 @@
 """limits.buffer_memory: a thousand tunnels whose targets never read hold the daemons'
-memory within the budget (give or take), a fresh tunnel beside them still works, and the
+memory within the budget, a fresh tunnel beside them still works, and the
 memory comes back once they are gone, without an admin call."""
 
 import os
@@ -113,8 +113,10 @@ def test_stalled_tunnels_stay_within_the_budget(tmp_path):
     held = [d.metric("hbone_buffered_bytes") / MiB for d in daemons]
     assert mesh.client.metric("hbone_buffer_budget_bytes") == 64 * MiB
     assert mesh.client.metric("hbone_buffer_budget_deferrals_total", role="client") > 0
-    # Within the budget, give or take a small read per tunnel that held nothing.
-    assert all(h <= 64 + TUNNELS * 16 / 1024 for h in held), held
+    # Within the budget: a tunnel that holds nothing reads past it only what the peer's
+    # windows take at once (here none: the gateway's withheld credit closed them), so what
+    # is left over is two workers each taking the same last room at once.
+    assert all(h <= 64 + 1 for h in held), held
     # A fresh tunnel beside them: every byte both ways.
     with socket.create_connection(("127.0.0.1", fresh_port), timeout=60) as fresh:
         fresh.sendall(b"hello")
@@ -125,7 +127,9 @@ def test_stalled_tunnels_stay_within_the_budget(tmp_path):
     print(f"sent {sent / MiB:.0f} MiB; RSS {base} MiB at start, {peak} MiB at most; buffered {held} MiB")
     if tcmalloc:
         for before, during in zip(base, peak):
-            assert during - before <= 96, (base, peak, held)
+            # The budget, and 16 MiB for everything else a tunnel holds (its state, nghttp2's
+            # stream, the allocator's share) and the fresh tunnel's transfer.
+            assert during - before <= 64 + 16, (base, peak, held)
 
     for c in conns:
         c.close()
