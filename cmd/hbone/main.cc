@@ -41,17 +41,27 @@ std::optional<Loaded> load(const std::string& path) {
   return std::nullopt;
 }
 
-// tcmalloc reads its heap sampling period once, at load (gperftools has no way to change it
-// later): a daemon that should answer /debug/pprof/heap re-executes itself with it set. One
-// sample per 512 KiB, tcmalloc's own default: at 4 MiB a daemon whose heap is ~10 MiB gave
-// profiles of 0-3 samples. It once cost ~20% of CPU under load, while BoringSSL allocated a
-// buffer per TLS record; with hbone's own record layer it is within noise (perf/RESULTS.md,
-// session 15).
-void enable_heap_sampling(char** argv) {
-  if (!HBONE_HAVE_TCMALLOC || std::getenv("TCMALLOC_SAMPLE_PARAMETER")) return;
-  setenv("TCMALLOC_SAMPLE_PARAMETER", "524288", 1);
-  execv("/proc/self/exe", argv);
-  // exec failed: carry on without heap samples.
+// tcmalloc reads its settings once, at load (gperftools has no way to change them later):
+// hbone re-executes itself with those it needs, unless the environment names them already.
+//  - TCMALLOC_SAMPLE_PARAMETER, so that /debug/pprof/heap has samples: one per 512 KiB. At
+//    4 MiB a daemon whose heap is ~10 MiB gave profiles of 0-3 samples. It once cost ~20% of
+//    CPU under load, while BoringSSL allocated a buffer per TLS record; with hbone's own
+//    record layer it is within noise (perf/RESULTS.md, session 15).
+//  - TCMALLOC_TRANSFER_NUM_OBJ, the objects a thread's cache hands on at once (32 by
+//    default): freed objects wait in the shared transfer cache in such batches, up to 64 of
+//    them (1 MiB at most) per size class, and it gives nothing back to the OS. After 10,000
+//    tunnels it held 5-6 MiB of each daemon's RSS for good; batches of 8 hold about half
+//    (perf/RESULTS.md, session 16).
+void tune_tcmalloc(char** argv) {
+  if (!HBONE_HAVE_TCMALLOC) return;
+  bool set = false;
+  for (auto [name, value] : {std::pair{"TCMALLOC_SAMPLE_PARAMETER", "524288"}, {"TCMALLOC_TRANSFER_NUM_OBJ", "8"}}) {
+    if (std::getenv(name)) continue;
+    setenv(name, value, 1);
+    set = true;
+  }
+  if (set) execv("/proc/self/exe", argv);
+  // exec failed: carry on with tcmalloc's defaults.
 }
 
 }  // namespace
@@ -99,7 +109,7 @@ int main(int argc, char** argv) {
     std::cerr << app.help();
     return 2;
   }
-  enable_heap_sampling(argv);
+  tune_tcmalloc(argv);
   auto loaded = load(config_path);
   if (!loaded) return 1;
   hbone::log::configure(loaded->result.config.log.json);  // before the level: it applies to both loggers

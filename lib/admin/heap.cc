@@ -8,7 +8,6 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <fstream>
 #endif
 
@@ -22,6 +21,15 @@ uint64_t resident_bytes() {
   uint64_t size = 0, resident = 0;
   statm >> size >> resident;
   return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// RSS beyond the heap in use (glibc's free pages still resident, and everything that is
+// not heap: code, stacks).
+uint64_t resident_spare() {
+  struct mallinfo2 info = mallinfo2();
+  uint64_t in_use = info.uordblks + info.hblkhd;
+  uint64_t resident = resident_bytes();
+  return resident > in_use ? resident - in_use : 0;
 }
 
 // Hands glibc's free pages back (all arenas; `keep` bytes stay at the main heap's top) and
@@ -64,15 +72,16 @@ uint64_t release_free_heap(uint64_t threshold) {
   auto after = heap_stats();
   return after && after->free < before->free ? before->free - after->free : 0;
 #elif HBONE_GLIBC_MALLOC
-  // glibc's free figure includes what was handed back already, and a trim walks every
-  // arena: trim once `threshold` more bytes are free than at the lowest point since the
-  // last trim (a burst ended), not every time.
-  static uint64_t low = UINT64_MAX;  // the daemon's loop is the only caller
-  uint64_t free_now = mallinfo2().fordblks;
-  low = std::min(low, free_now);
-  if (free_now - low < threshold) return 0;
-  low = free_now;
-  return trim(threshold);
+  // glibc counts what it handed back as free still, so its free figure says nothing of RSS;
+  // what does is the memory resident beyond the heap in use. A trim walks every arena:
+  // trim once that has grown by `threshold` since the last trim measured it, however it
+  // grew (a burst between two calls re-touches pages handed back before, and leaves the
+  // free figure where it was).
+  static uint64_t settled = UINT64_MAX;  // the daemon's loop is the only caller
+  if (settled != UINT64_MAX && resident_spare() < settled + threshold) return 0;
+  uint64_t released = trim(threshold);
+  settled = resident_spare();
+  return released;
 #else
   (void)threshold;
   return 0;

@@ -117,15 +117,14 @@ def test_soak_10k_concurrent_tunnels_no_leak(tmp_path):
         assert wait_until(lambda: rss_mib(hbone.proc.pid) - started[side] < 16, timeout=30), \
             f"{side}: RSS {started[side]:.1f} -> {rss_mib(hbone.proc.pid):.1f} MiB 30 s after the rounds"
         assert hbone.metric("hbone_heap_released_bytes_total") > 0
+    unreleased = {side: round(rss_mib(hbone.proc.pid), 1) for side, hbone in sides.items()}
     # What the rounds' tunnels freed does not stay in the allocator's caches (in RSS, out
     # of reach of a release of free heap): each worker hands its cache back after a burst.
-    unreleased = {}
     for side, hbone in sides.items():
         if base[side][2] is None:
             continue  # no tcmalloc, no caches of its to look at
         assert wait_until(lambda: allocator_cache_mib(hbone) < 12, timeout=10), \
             f"{side}: {allocator_cache_mib(hbone):.1f} MiB in allocator caches after the rounds"
-        unreleased[side] = round(rss_mib(hbone.proc.pid), 1)
     after = {side: quiescent(hbone) for side, hbone in sides.items()}
     print(f"soak: {rounds + 1} rounds of {TUNNELS} concurrent tunnels in {elapsed:.0f}s, "
           f"last {result['setups_per_second']:.0f}/s; (fds, RSS MiB, heap MiB) "
