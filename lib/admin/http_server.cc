@@ -153,13 +153,13 @@ void HttpServer::accept_all() {
       return;
     }
     std::string source = source_key(peer);
-    unsigned& from_source = per_source_[source];
-    if (from_source >= limits_.max_per_source) continue;  // closed unanswered
+    auto counted = per_source_.find(source);
+    if (counted != per_source_.end() && counted->second >= limits_.max_per_source) continue;  // closed unanswered
     if (connections_.size() >= limits_.max_connections) {
       if (reading_.empty()) continue;  // every one is being answered: this one waits its turn elsewhere
       close(*connections_.at(reading_.front()));  // the oldest that has not finished asking
     }
-    ++from_source;
+    ++per_source_[source];  // only sources with a connection are kept
     uint64_t id = next_id_++;
     auto conn = std::make_unique<Connection>(id, std::move(fd), std::move(source), limits_);
     Connection& c = *conn;
