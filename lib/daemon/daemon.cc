@@ -30,23 +30,26 @@ namespace hbone::daemon {
 namespace {
 
 // Binds `address` once per worker. Port 0 is resolved by the first bind so that all
-// workers share one port.
-std::vector<net::Fd> bind_all(const std::string& key, address::HostPort address, unsigned workers,
-                              net::OwnListeners& own, bool transparent = false, address::HostPort* bound = nullptr) {
-  std::vector<net::Fd> fds;
+// workers share one port. Nothing else changes until announce().
+BoundListener bind_all(std::string key, address::HostPort address, unsigned workers, bool transparent = false) {
+  BoundListener out{std::move(key), {}, {}};
   for (unsigned i = 0; i < workers; ++i) {
     try {
-      fds.push_back(net::listen_on(address, {.transparent = transparent}));
+      out.fds.push_back(net::listen_on(address, {.transparent = transparent}));
     } catch (const std::system_error& e) {
-      throw StartupError(key + ": cannot listen on " + address.to_string() + ": " +
-                         e.code().message());
+      throw StartupError(out.key + ": cannot listen on " + address.to_string() + ": " + e.code().message());
     }
-    if (address.port == 0) address = net::local_address(fds.back().get());
+    if (address.port == 0) address = net::local_address(out.fds.back().get());
   }
-  own.add(address);
-  spdlog::info("{}: listening on {}", key, address.to_string());
-  if (bound) *bound = address;
-  return fds;
+  out.address = std::move(address);
+  return out;
+}
+
+// The listener is in use: its address is one of ours (never dialled for a peer).
+std::vector<net::Fd> announce(BoundListener bound, net::OwnListeners& own) {
+  own.add(bound.address);
+  spdlog::info("{}: listening on {}", bound.key, bound.address.to_string());
+  return std::move(bound.fds);
 }
 
 // Every tunnel holds a socket on each side: the soft limit (often 1024) is far too low
@@ -85,8 +88,8 @@ Daemon::Daemon(config::Config config, std::string config_path,
   }
   std::vector<WorkerSockets> sockets(config_.workers);
   if (config_.gateway) {
-    auto fds = bind_all("gateway.listen", config_.gateway->listen, config_.workers, own_listeners_,
-                        config_.gateway->transparent);
+    auto fds = announce(bind_all("gateway.listen", config_.gateway->listen, config_.workers,
+                                 config_.gateway->transparent), own_listeners_);
     for (unsigned i = 0; i < config_.workers; ++i) sockets[i].gateway = std::move(fds[i]);
   }
   if (config_.client) {
@@ -94,13 +97,15 @@ Daemon::Daemon(config::Config config, std::string config_path,
       const config::ListenerConfig& listener = config_.client->listeners[l];
       ClientListenerState& state = client_listeners_[listener_key(config_.client->listeners, l)];
       state.target = listener.target;
-      auto fds = bind_all("client.listeners[" + std::to_string(l) + "].listen", listener.listen, config_.workers,
-                          own_listeners_, false, &state.bound);
+      BoundListener bound = bind_all("client.listeners[" + std::to_string(l) + "].listen", listener.listen,
+                                     config_.workers);
+      state.bound = bound.address;
+      auto fds = announce(std::move(bound), own_listeners_);
       for (unsigned i = 0; i < config_.workers; ++i) sockets[i].client.push_back(std::move(fds[i]));
     }
     if (const auto& capture = config_.client->capture) {
-      auto fds = bind_all("client.capture.listen", capture->listen, config_.workers, own_listeners_,
-                          capture->tproxy);
+      auto fds = announce(bind_all("client.capture.listen", capture->listen, config_.workers, capture->tproxy),
+                          own_listeners_);
       for (unsigned i = 0; i < config_.workers; ++i) sockets[i].capture = std::move(fds[i]);
       net::OwnConnections::instance().enable();
     }
@@ -236,7 +241,22 @@ int64_t unix_seconds(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-void Daemon::update_client_listeners(const std::vector<config::ListenerConfig>& wanted) {
+std::map<std::string, Daemon::AddedListener> Daemon::bind_added_listeners(
+    const std::vector<config::ListenerConfig>& wanted) const {
+  std::map<std::string, AddedListener> added;
+  for (size_t l = 0; l < wanted.size(); ++l) {
+    std::string key = listener_key(wanted, l);
+    if (client_listeners_.count(key)) continue;
+    // Throws (a port taken): what was bound here closes again, nothing else has changed.
+    added.emplace(key, AddedListener{bind_all("client.listeners[" + std::to_string(l) + "].listen",
+                                              wanted[l].listen, config_.workers),
+                                     wanted[l].target});
+  }
+  return added;
+}
+
+void Daemon::update_client_listeners(const std::vector<config::ListenerConfig>& wanted,
+                                     std::map<std::string, AddedListener> added) {
   std::set<std::string> keys;
   for (size_t l = 0; l < wanted.size(); ++l) keys.insert(listener_key(wanted, l));
   for (auto it = client_listeners_.begin(); it != client_listeners_.end();) {
@@ -251,28 +271,17 @@ void Daemon::update_client_listeners(const std::vector<config::ListenerConfig>& 
     it = client_listeners_.erase(it);
   }
   for (size_t l = 0; l < wanted.size(); ++l) {
-    std::string key = listener_key(wanted, l);
-    auto found = client_listeners_.find(key);
-    if (found != client_listeners_.end()) {
-      if (found->second.target.to_string() == wanted[l].target.to_string()) continue;
-      found->second.target = wanted[l].target;
-      for (auto& worker : workers_) worker->retarget_client_listener(key, wanted[l].target);
-      spdlog::info("client.listeners: {} now tunnels to {}", found->second.bound.to_string(),
-                   wanted[l].target.to_string());
-      continue;
-    }
-    address::HostPort bound;
-    std::vector<net::Fd> fds;
-    try {
-      fds = bind_all("client.listeners[" + std::to_string(l) + "].listen", wanted[l].listen, config_.workers,
-                     own_listeners_, false, &bound);
-    } catch (const StartupError& e) {
-      spdlog::error("reload: {}; the other listeners are unchanged", e.what());
-      process_metrics_.reloads_failed.add();
-      continue;
-    }
-    for (unsigned i = 0; i < config_.workers; ++i) workers_[i]->add_client_listener(key, std::move(fds[i]), wanted[l].target);
-    client_listeners_[key] = ClientListenerState{std::move(bound), wanted[l].target};
+    auto found = client_listeners_.find(listener_key(wanted, l));
+    if (found == client_listeners_.end() || found->second.target.to_string() == wanted[l].target.to_string()) continue;
+    found->second.target = wanted[l].target;
+    for (auto& worker : workers_) worker->retarget_client_listener(found->first, wanted[l].target);
+    spdlog::info("client.listeners: {} now tunnels to {}", found->second.bound.to_string(), wanted[l].target.to_string());
+  }
+  for (auto& [key, listener] : added) {
+    address::HostPort bound = listener.sockets.address;
+    auto fds = announce(std::move(listener.sockets), own_listeners_);
+    for (unsigned i = 0; i < config_.workers; ++i) workers_[i]->add_client_listener(key, std::move(fds[i]), listener.target);
+    client_listeners_[key] = ClientListenerState{std::move(bound), listener.target};
   }
 }
 
@@ -292,7 +301,11 @@ void Daemon::refresh_host_addresses() {
 void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective) {
   // Binding is the daemon's, not a worker's: it reads the listeners from the snapshot the
   // workers get. A role is added or removed only by a restart.
-  if (config_.client && effective.client) update_client_listeners(policy->listeners);
+  // What can fail comes first (binding a new listener, which throws): then nothing of this
+  // reload applies.
+  if (config_.client && effective.client) {
+    update_client_listeners(policy->listeners, bind_added_listeners(policy->listeners));
+  }
   admission_.set_limits(policy->limits.max_tunnels, policy->limits.max_tunnels_per_identity);
   budget_.set_limit(policy->limits.buffer_memory);
   process_metrics_.buffer_budget = policy->limits.buffer_memory;
@@ -304,7 +317,7 @@ void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const confi
     config_dump_ = config::dump_config(effective);
   }
   publish_expiry(*policy);
-  warn_expiry();
+  warn_expiry(effective.tls.cert);
 }
 
 void Daemon::publish_expiry(const tunnel::PeerPolicy& policy) {
@@ -315,7 +328,7 @@ void Daemon::publish_expiry(const tunnel::PeerPolicy& policy) {
   process_metrics_.ca_certificate_expiry = unix_seconds(soonest->not_after);
 }
 
-void Daemon::warn_expiry() {
+void Daemon::warn_expiry(const std::string& cert) {
   std::shared_ptr<const tunnel::PeerPolicy> policy = policy_;
   if (policy->own_chain.empty()) return;
   const tls::CertificateInfo& own = policy->own_chain.front();
@@ -324,10 +337,10 @@ void Daemon::warn_expiry() {
   expiry_warned_ = own.serial;
   auto hours = std::chrono::duration_cast<std::chrono::hours>(left).count();
   if (left <= std::chrono::seconds(0)) {
-    spdlog::warn("tls.cert {} (serial {}) EXPIRED {} h ago: peers will refuse it", reloader_.effective().tls.cert, own.serial,
+    spdlog::warn("tls.cert {} (serial {}) EXPIRED {} h ago: peers will refuse it", cert, own.serial,
                  -hours);
   } else {
-    spdlog::warn("tls.cert {} (serial {}) expires in {} h", reloader_.effective().tls.cert, own.serial, hours);
+    spdlog::warn("tls.cert {} (serial {}) expires in {} h", cert, own.serial, hours);
   }
 }
 
@@ -394,8 +407,8 @@ int Daemon::run() {
   // Before the workers start: an address added from here on is seen by its announcement.
   net::AddressWatcher addresses(main_loop.uv(), [this] { refresh_host_addresses(); });
   own_listeners_.set_host(net::HostAddresses::read());  // what changed since the constructor read them
-  warn_expiry();
-  net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(); });
+  warn_expiry(reloader_.effective().tls.cert);
+  net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(reloader_.effective().tls.cert); });
   expiry_check.start(std::chrono::minutes(1), std::chrono::minutes(1));
   net::Timer heap_watch(main_loop.uv(), [this] { watch_heap(); });
   heap_watch.start(std::chrono::seconds(0), std::chrono::seconds(1));

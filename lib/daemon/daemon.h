@@ -28,6 +28,13 @@ class StartupError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// One listener's sockets, one per worker, bound but not yet in use.
+struct BoundListener {
+  std::string key;            // its config key, for the log
+  address::HostPort address;  // as bound (port 0 resolved)
+  std::vector<net::Fd> fds;
+};
+
 // The process: TLS setup, every listening socket bound up front (so a busy port fails
 // the start, not a worker later), then one Worker per configured loop.
 class Daemon {
@@ -51,17 +58,28 @@ class Daemon {
   void check_socket_mark();
   // Every CPU of cpu_affinity must be one the process may use (a cgroup or taskset may limit it).
   void check_cpu_affinity();
-  // client.listeners after a reload: new ones bound and handed to every worker, removed ones
-  // closed (their tunnels carry on), a changed target used by the next connections.
-  void update_client_listeners(const std::vector<config::ListenerConfig>& wanted);
+  // A client listener a reload adds, bound before anything of the reload applies.
+  struct AddedListener {
+    BoundListener sockets;
+    address::HostPort target;
+  };
+  // Binds the listeners `wanted` adds; throws StartupError if one cannot be (the others
+  // close again, nothing has changed).
+  std::map<std::string, AddedListener> bind_added_listeners(const std::vector<config::ListenerConfig>& wanted) const;
+  // client.listeners after a reload, which cannot fail now: the `added` ones handed to every
+  // worker, removed ones closed (their tunnels carry on), a changed target used by the next
+  // connections.
+  void update_client_listeners(const std::vector<config::ListenerConfig>& wanted,
+                               std::map<std::string, AddedListener> added);
   // The host's addresses changed (AddressWatcher): read them again, hand them to the workers.
   void refresh_host_addresses();
-  // Puts a new snapshot in force on every worker, /certs, /config_dump and the metrics.
+  // Puts a new snapshot in force on every worker, /certs, /config_dump and the metrics; all
+  // of it or, if a new listener cannot be bound (StartupError), none.
   void apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective);
   // The expiry gauge's figures.
   void publish_expiry(const tunnel::PeerPolicy& policy);
-  // Logs our certificate's expiry once it is near or past (each certificate once).
-  void warn_expiry();
+  // Logs our certificate's expiry (from the file `cert`) once it is near or past (each certificate once).
+  void warn_expiry(const std::string& cert);
   std::string certs_json() const;
   std::string metrics_text();
   std::string tunnels_json() const;

@@ -81,7 +81,7 @@ bool Reloader::reload(const char* trigger) {
   }
   const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
   std::string identity = tls ? tls->identity() : "none: plaintext_h2c";
-  apply(std::move(policy), std::move(effective));
+  if (!apply(std::move(policy), std::move(effective), trigger)) return false;
   metrics_.reloads_ok.add();
   spdlog::info("reload ({}): live keys applied from {} (identity {}); open tunnels kept unless a policy now "
                "denies them",
@@ -89,12 +89,20 @@ bool Reloader::reload(const char* trigger) {
   return true;
 }
 
-void Reloader::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective) {
+bool Reloader::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective,
+                     const char* trigger) {
+  try {
+    apply_(std::move(policy), effective);
+  } catch (const std::runtime_error& e) {
+    spdlog::error("reload failed, nothing changed ({}): {}", trigger, e.what());
+    metrics_.reloads_failed.add();
+    return false;
+  }
   bool paths_changed = effective.tls.cert != effective_.tls.cert || effective.tls.key != effective_.tls.key ||
                        effective.tls.ca != effective_.tls.ca;
   effective_ = std::move(effective);
-  apply_(std::move(policy), effective_);
   if (paths_changed && loop_) watch_certificates();
+  return true;
 }
 
 void Reloader::watch_certificates() {
@@ -136,7 +144,7 @@ void Reloader::reload_certificates() {
   }
   const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
   std::string identity = tls->identity(), serial = policy->own_chain.front().serial;
-  apply(std::move(policy), effective_);
+  if (!apply(std::move(policy), effective_, "tls.watch")) return;
   metrics_.reloads_ok.add();
   spdlog::info("tls.watch: certificates reloaded (identity {}, serial {}); open tunnels kept", identity, serial);
 }

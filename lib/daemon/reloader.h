@@ -22,7 +22,8 @@ namespace hbone::daemon {
 // says why, and counts an error. Main thread only.
 class Reloader {
  public:
-  // Puts a snapshot and the config it came from in force (workers, /config_dump, metrics).
+  // Puts a snapshot and the config it came from in force (workers, /config_dump, metrics),
+  // or throws std::runtime_error having changed nothing (a new listener's port taken).
   using Apply = std::function<void(std::shared_ptr<const tunnel::PeerPolicy>, const config::Config&)>;
 
   Reloader(const config::Config& started, std::string config_path, metrics::ProcessMetrics& metrics, Apply apply);
@@ -37,7 +38,9 @@ class Reloader {
   const config::Config& effective() const { return effective_; }
 
  private:
-  void apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective);
+  // Hands a snapshot over and keeps its config; false (logged, counted) if it could not be
+  // put in force, and then the last good state stays.
+  bool apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective, const char* trigger);
   void reload_certificates();
   void watch_certificates();
   void watch_config();

@@ -174,3 +174,46 @@ def test_listeners_added_removed_and_retargeted_by_the_config_file(tmp_path):
     assert recv_exactly(open_tunnel, 5) == b"after"
     open_tunnel.close()
     mesh.stop()
+
+
+def test_a_reload_whose_new_listener_cannot_bind_changes_nothing(tmp_path):
+    """A reload is all or nothing: one that adds a listener on a port already taken (and
+    retargets another) counts one error and no success, and the kept listener still goes
+    to its old target; once the port is free, the same file applies whole."""
+    first, second = TargetServer(echo), TargetServer(echo)
+    kept_port = free_port()
+    taken = socket.socket()  # no SO_REUSEPORT: hbone's bind of the same port fails
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    taken_port = taken.getsockname()[1]
+    mesh = Mesh(tmp_path, first.port, client={"client": {"listeners": [
+        {"listen": f"127.0.0.1:{kept_port}", "target": f"127.0.0.1:{first.port}"}]}})
+    client = mesh.client
+
+    def echoes_through(port, server):
+        accepted = server.accepted
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"hello")
+            assert recv_exactly(conn, 5) == b"hello"
+        return server.accepted == accepted + 1
+
+    config = yaml.safe_load(client.config_path.read_text())
+    config["client"]["listeners"] = [
+        {"listen": f"127.0.0.1:{kept_port}", "target": f"127.0.0.1:{second.port}"},
+        {"listen": f"127.0.0.1:{taken_port}", "target": f"127.0.0.1:{first.port}"}]
+    config["limits"] = {"max_tunnels": 7}
+    ok = client.metric("hbone_config_reloads_total", result="ok")
+    reload(client, client.config_path, config, expect="error")
+    client.wait_for_log("reload failed, nothing changed (SIGHUP): client.listeners[1].listen: cannot listen on")
+    assert client.metric("hbone_config_reloads_total", result="ok") == ok
+    assert client.metric("hbone_config_reloads_total", result="error") == 1
+    assert echoes_through(kept_port, first)  # not retargeted
+    assert "max_tunnels: 7" not in client.admin_request("/config_dump")[1].decode()
+
+    taken.close()
+    reload(client, client.config_path, config)
+    assert echoes_through(kept_port, second)
+    assert echoes_through(taken_port, first)
+    assert "max_tunnels: 7" in client.admin_request("/config_dump")[1].decode()
+    assert client.metric("hbone_config_reloads_total", result="error") == 1
+    mesh.stop()
