@@ -223,7 +223,7 @@ void Daemon::drain_or_stop() {
 }
 
 void Daemon::watch_heap() {
-  // Reused without asking the OS again; above it, free heap goes back (within a second), so RSS
+  // Reused without asking the OS again; above it, free heap goes back (within kReleasePeriod), so RSS
   // returns near its baseline once a load is gone (limits.buffer_memory bounds the peak).
   constexpr uint64_t kKeepFree = 2u << 20;
   uint64_t released = admin::release_free_heap(kKeepFree);
@@ -411,7 +411,7 @@ int Daemon::run() {
   net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(reloader_.effective().tls.cert); });
   expiry_check.start(std::chrono::minutes(1), std::chrono::minutes(1));
   net::Timer heap_watch(main_loop.uv(), [this] { watch_heap(); });
-  heap_watch.start(std::chrono::seconds(0), std::chrono::seconds(1));
+  heap_watch.start(std::chrono::seconds(0), admin::kReleasePeriod);
 
   auto own = std::make_shared<const net::OwnListeners>(own_listeners_);
   for (auto& worker : workers_) worker->start(own);

@@ -305,6 +305,9 @@ long Tunnel::next_data(size_t max, bool* eof) {
 
 void Tunnel::outgoing_sent(size_t n) {
   up_.consume(n);
+  // At the budget an empty buffer goes back at once, not after an idle second: the small
+  // reads of tunnels that held nothing must not stay charged past it.
+  if (up_.empty() && conn_.worker().buffers.exhausted()) up_.shrink();
   recharge();
   queued_since_ = {};
   update_interest();
