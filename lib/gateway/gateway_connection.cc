@@ -72,51 +72,20 @@ void GatewayConnection::on_headers_complete(const nghttp2_frame* frame) {
 void GatewayConnection::handle_request(GatewayStream& stream) {
   const GatewayStream::Request& request = stream.request();
   if (auto trace_id = tunnel::trace_id_of(request.traceparent)) stream.set_trace_id(std::move(*trace_id));
-  // nghttp2 already reset malformed CONNECTs (RFC 9113 §8.5: :scheme/:path present or
-  // :authority missing) with PROTOCOL_ERROR; what reaches here is well-formed HTTP/2.
-  if (request.header_bytes > config().http2.max_header_list_size) {
-    // A stream-level answer (RFC 6585): the connection and its other tunnels go on.
-    respond_error(stream, 431, "request headers of " + std::to_string(request.header_bytes) +
-                                   " bytes exceed max_header_list_size");
-    return;
+  Verdict verdict = admit_request({request.method, request.authority, request.header_bytes}, peer(),
+                                  rules(*ctx_.policy, *ctx_.own_listeners));
+  if (!verdict.named.host.empty()) {
+    stream.set_target(verdict.named.to_string());
+    stream.destination() = {verdict.named.host, verdict.named.port, {}};
   }
-  if (request.method != "CONNECT") {
-    respond_error(stream, 405, "method " + request.method + " is not CONNECT");
-    return;
-  }
-  std::string why;
-  auto target = address::parse_host_port(request.authority, &why);
-  if (!target) {
-    respond_error(stream, 400, "bad authority \"" + request.authority + "\": " + why);
-    return;
-  }
-  // Matched, logged and counted in one form (lower case, no trailing dot); dialled as sent.
-  address::HostPort named = target->canonical();
-  stream.set_target(named.to_string());
-  stream.destination() = {named.host, named.port, {}};
-  if (config().gateway->require_arrived_address && !arrived_at(*target)) {
-    metrics().destinations_refused[DestinationRefusal::not_arrived].add();
-    respond_error(stream, 400, "target " + named.to_string() + " is not the address this connection arrived on (" +
-                                   net::format_address(reinterpret_cast<const sockaddr*>(&arrived_)) + ")");
-    return;
-  }
-  const PeerPolicy& snapshot = *ctx_.policy;
-  if (!snapshot.allows_identity(peer_identity())) {
-    respond_error(stream, 403, "identity " + peer_identity() + " not allowed");
-    return;
-  }
-  const address::DestinationPolicy& destinations = snapshot.destinations;
-  if (!destinations.allows_any() && !destinations.allows_authority(named) && !destinations.checks_addresses()) {
-    metrics().upstream_connect_failures[net::DialFailure::forbidden].add();
-    metrics().destinations_refused[DestinationRefusal::not_allowed].add();
-    respond_error(stream, 403, "destination " + named.to_string() + " not allowed");
-    return;
-  }
-  // gateway.policies' verdict where the address cannot change it: before any DNS lookup.
-  if (auto denial = policy::deny_before_dial(snapshot.authorization, policy_request(stream))) {
-    stream.note_decision(*denial);
-    metrics().policy_decision(denial->policy, false)->add();
-    respond_error(stream, 403, "denied: policy=" + std::string(denial->policy));
+  if (!verdict.admitted()) {
+    // A destination refused before any dial is a forbidden connect all the same.
+    if (verdict.refusal == DestinationRefusal::not_allowed) {
+      metrics().upstream_connect_failures[net::DialFailure::forbidden].add();
+    }
+    stream.note(verdict);
+    count_refusal(stream);
+    respond_error(stream, verdict.status, verdict.reason);
     return;
   }
   tunnel::Admission::Refusal refusal;
@@ -130,7 +99,7 @@ void GatewayConnection::handle_request(GatewayStream& stream) {
     return;
   }
   stream.admit(std::move(ticket));
-  stream.set_pending_target(std::move(*target));
+  stream.set_pending_target(std::move(verdict.target));
   to_dial_.push_back(stream.stream_id());
 }
 
@@ -142,60 +111,43 @@ void GatewayConnection::after_input() {
   }
 }
 
-bool GatewayConnection::arrived_at(const address::HostPort& target) const {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  if (!net::to_sockaddr(target, addr, len)) return false;  // a name: only an address can match
-  // Ports differ (the connection came to 15008, the target is the application's port);
-  // IPv4-mapped addresses (a [::] listener) compare as IPv4.
-  sockaddr_storage here = address::unmapped(reinterpret_cast<const sockaddr*>(&arrived_));
-  sockaddr_storage there = address::unmapped(reinterpret_cast<const sockaddr*>(&addr));
-  return net::host_port_of(reinterpret_cast<const sockaddr*>(&here)).host ==
-         net::host_port_of(reinterpret_cast<const sockaddr*>(&there)).host;
-}
-
 void GatewayConnection::dial(GatewayStream& stream, const address::HostPort& target) {
-  // Every candidate address is vetted, also with an empty allow-list (hbone's own
-  // listeners, reserved and host addresses), then judged by gateway.policies. The check holds the
-  // policy and listener snapshots: a reload during the dial must not free the lists it reads. The stream
-  // owns the dialer, so the check may note on it why it refused.
-  auto check = [this, snapshot = ctx_.policy, own = ctx_.own_listeners, &stream](const sockaddr* addr) {
-    return vet(*snapshot, *own, stream, addr);
+  // Every candidate address gets its verdict. The check holds the policy and listener
+  // snapshots: a reload during the dial must not free the lists it reads. The stream owns
+  // the dialer, so the check may note its verdict on it.
+  auto check = [this, snapshot = ctx_.policy, own = ctx_.own_listeners, &stream](const sockaddr* address) {
+    return vet(*snapshot, *own, stream, address);
   };
   stream.start_dial(std::make_unique<net::Dialer>(
       loop(), target, worker().dial_options(config().gateway->connect_timeout), std::move(check),
       [this, id = stream.stream_id()](net::Dialer::Result result) { on_dialed(id, std::move(result)); }));
 }
 
+Peer GatewayConnection::peer() const {
+  return {peer_identity(), reinterpret_cast<const sockaddr*>(&peer_), reinterpret_cast<const sockaddr*>(&arrived_)};
+}
+
+Rules GatewayConnection::rules(const PeerPolicy& snapshot, const net::OwnListeners& own) const {
+  return {snapshot, own, config().http2.max_header_list_size, config().gateway->require_arrived_address,
+          config().gateway->transparent};
+}
+
 std::string GatewayConnection::vet(const PeerPolicy& snapshot, const net::OwnListeners& own, GatewayStream& stream,
-                                   const sockaddr* addr) const {
-  const auto& d = stream.destination();
-  bool listed = snapshot.destinations.allows_authority({d.host, d.port});
-  const sockaddr* workload = config().gateway->require_arrived_address && !config().gateway->transparent
-                                 ? reinterpret_cast<const sockaddr*>(&arrived_)
-                                 : nullptr;
-  std::string why;
-  DestinationRefusal refusal = DestinationGuard{snapshot.destinations, own, listed, workload}.check(addr, why);
-  if (refusal != DestinationRefusal::none) {
-    stream.note_refusal(refusal);
-    return why;
+                                   const sockaddr* address) const {
+  auto& d = stream.destination();
+  Verdict verdict = admit_address({d.host, d.port}, address, peer(), rules(snapshot, own));
+  stream.note(verdict);
+  // What the policies judged (judged again when they change while the tunnel is open).
+  if (verdict.refusal == DestinationRefusal::none) d.address = address::unmapped(address);
+  return verdict.reason;
+}
+
+void GatewayConnection::count_refusal(const GatewayStream& stream) {
+  if (!stream.allowed()) {
+    metrics().policy_decision(stream.decided_by(), false)->add();
+  } else if (stream.refusal() != DestinationRefusal::none) {
+    metrics().destinations_refused[stream.refusal()].add();
   }
-  stream.destination().address = address::unmapped(addr);
-  policy::Decision decision = decide(snapshot, stream);
-  stream.note_decision(decision);
-  if (!decision.allowed) why = "denied: policy=" + std::string(decision.policy);
-  return why;
-}
-
-policy::Request GatewayConnection::policy_request(const GatewayStream& stream) const {
-  const auto& d = stream.destination();
-  return {peer_identity(), reinterpret_cast<const sockaddr*>(&peer_), d.host, d.port,
-          d.address.ss_family ? reinterpret_cast<const sockaddr*>(&d.address) : nullptr};
-}
-
-policy::Decision GatewayConnection::decide(const PeerPolicy& snapshot, const GatewayStream& stream) const {
-  if (snapshot.authorization.empty()) return {};
-  return policy::decide(snapshot.authorization, policy_request(stream));
 }
 
 void GatewayConnection::set_peer(const sockaddr_storage& address) {
@@ -207,7 +159,8 @@ void GatewayConnection::recheck_tunnels() {
   for_each_stream([&](int32_t, h2::StreamHandler& handler) {
     auto& stream = static_cast<GatewayStream&>(handler);
     if (stream.status() != 200) return;  // still dialling: its check reads the old snapshot; answered: over
-    policy::Decision decision = decide(snapshot, stream);
+    const auto& d = stream.destination();
+    policy::Decision decision = decide(snapshot, peer(), {d.host, d.port}, reinterpret_cast<const sockaddr*>(&d.address));
     if (decision.allowed) return;
     metrics().policy_decision(decision.policy, false)->add();
     metrics().policy_resets.add();
@@ -228,9 +181,7 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
   if (result.failure == net::DialFailure::none) {
     // The verdict again, under the snapshots in force now: a policy, allow-list or host
     // address that changed while the target was being dialled decides this tunnel too.
-    std::string why = ctx_.policy->allows_identity(peer_identity())
-                          ? vet(*ctx_.policy, *ctx_.own_listeners, *stream, reinterpret_cast<const sockaddr*>(&result.address))
-                          : "identity " + peer_identity() + " not allowed";
+    std::string why = vet(*ctx_.policy, *ctx_.own_listeners, *stream, reinterpret_cast<const sockaddr*>(&result.address));
     if (!why.empty()) {
       net::close_watched(result.watcher, result.fd, /*reset=*/true);  // the target sees a reset, no byte
       result.failure = net::DialFailure::forbidden;
@@ -239,11 +190,7 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
     }
   }
   if (result.failure == net::DialFailure::forbidden) {
-    if (!stream->allowed()) {
-      metrics().policy_decision(stream->decided_by(), false)->add();
-    } else if (stream->refusal() != DestinationRefusal::none) {
-      metrics().destinations_refused[stream->refusal()].add();
-    }
+    count_refusal(*stream);
     respond_error(*stream, 403, result.detail);
     return;
   }

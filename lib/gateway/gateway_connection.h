@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/admit.h"
 #include "gateway/gateway_stream.h"
 #include "h2/h2_connection.h"
 #include "net/dialer.h"
@@ -58,19 +59,18 @@ class GatewayConnection final : public h2::H2Connection {
  private:
   GatewayStream* request(int32_t stream_id) const;
   void handle_request(GatewayStream& stream);
-  // gateway.require_arrived_address: the target is the address this connection arrived on.
-  bool arrived_at(const address::HostPort& target) const;
   void dial(GatewayStream& stream, const address::HostPort& target);
   void on_dialed(int32_t stream_id, net::Dialer::Result result);
-  // Why `addr` must not be dialled for `stream` under these snapshots ("" when it may): the
-  // destination guard, then gateway.policies; the refusal or the decision is noted on the stream.
+  // What a verdict reads of this connection: its peer, and the gateway's settings with these
+  // snapshots.
+  Peer peer() const;
+  Rules rules(const PeerPolicy& snapshot, const net::OwnListeners& own) const;
+  // The verdict on `address` for `stream` under these snapshots, noted on the stream; its
+  // reason ("" when admitted).
   std::string vet(const PeerPolicy& snapshot, const net::OwnListeners& own, GatewayStream& stream,
-                  const sockaddr* addr) const;
-  // What gateway.policies look at: `stream`'s canonical authority and, once one is being
-  // dialled, its unmapped address.
-  policy::Request policy_request(const GatewayStream& stream) const;
-  // gateway.policies on `stream`'s request and its destination.
-  policy::Decision decide(const PeerPolicy& snapshot, const GatewayStream& stream) const;
+                  const sockaddr* address) const;
+  // Counts a refused stream's refusal as its verdict noted it (a destination rule or a policy).
+  void count_refusal(const GatewayStream& stream);
   // A final non-200 response; the stream is then reset with NO_ERROR (RFC 9113 §8.1).
   // gateway.proxy_protocol: v2, written to the target before any relayed byte.
   bool send_proxy_header(const GatewayStream& stream, const net::Dialer::Result& dialed);

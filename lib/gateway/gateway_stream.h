@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "address/host_port.h"
+#include "gateway/admit.h"
 #include "metrics/labels.h"
 #include "net/dialer.h"
 #include "policy/authorization.h"
@@ -47,8 +48,14 @@ class GatewayStream final : public tunnel::Tunnel {
 
   void on_stream_closed(uint32_t error_code) override;
 
-  // Why the dial's address check refused the last candidate it refused.
-  void note_refusal(metrics::DestinationRefusal refusal) { refusal_ = refusal; }
+  // The last verdict taken on this request (at request time, then on each address vetted):
+  // the destination rule that refused, and the policy that decided (its name copied: the
+  // snapshot may go).
+  void note(const Verdict& verdict) {
+    refusal_ = verdict.refusal;
+    decided_by_ = verdict.decision.policy;
+    allowed_ = verdict.decision.allowed;
+  }
   metrics::DestinationRefusal refusal() const { return refusal_; }
 
   // What gateway.policies decide on: the authority's host and port, and the address dialled
@@ -61,11 +68,7 @@ class GatewayStream final : public tunnel::Tunnel {
   };
   Destination& destination() { return destination_; }
   const Destination& destination() const { return destination_; }
-  // The policy that decided on the last candidate ("" without policies) and its verdict.
-  void note_decision(const policy::Decision& decision) {
-    decided_by_ = decision.policy;
-    allowed_ = decision.allowed;
-  }
+  // The policy that decided on the last verdict ("" without policies) and what it said.
   std::string_view decided_by() const override { return decided_by_; }
   bool allowed() const { return allowed_; }
 
