@@ -212,18 +212,11 @@ def readable(sock):
     return bool(poller.poll(0))
 
 
-def test_probes_are_answered_while_a_thousand_idle_connections_are_held(tmp_path):
-    """The probe and metrics listener (open to every pod on a node) cannot be starved: with
-    1,000 idle connections held from 40 addresses, /healthz/ready and /metrics on a new
-    connection answer within a second; one address gets 32 connections at most (the rest
-    close unanswered); past 1,024 the oldest idle ones make room; an idle connection is
-    closed after the 5 s request deadline."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
-    gw = Hbone(tmp_path, "gateway", {"tls": tls("gateway"), "gateway": {"listen": "127.0.0.1:0"},
-                                     "admin": {"listen": "127.0.0.1:0", "metrics_listen": "127.0.0.1:0"}})
-    ro = gw.bound_address("admin.metrics_listen")
-    port = int(ro.rsplit(":", 1)[1])
+def probes_with_a_thousand_held(gw, ro, port):
+    """One round of the test below on a fresh set of connections. Everything it checks
+    before the 5 s request deadline must happen before it (a slow, shared machine may take
+    longer: the round then returns False and is tried again); what the deadline does is
+    checked after."""
     held = []
 
     def connect_from(source):
@@ -245,17 +238,41 @@ def test_probes_are_answered_while_a_thousand_idle_connections_are_held(tmp_path
         one_source = [connect_from("127.0.2.1") for _ in range(40)]
         # The 33rd and later from one address are closed (readable: EOF), the first 32 held.
         assert wait_until(lambda: sum(1 for s in one_source if readable(s)) == 8, timeout=3)
-        assert not any(readable(s) for s in one_source[:32])
         # Past 1,024 (the 1,032 held and the probes' lingering ones) the oldest made room.
         closed = [readable(s) for s in held[:1000]]
+        first_held = [readable(s) for s in one_source[:32]]
+        if time.monotonic() - start > 4.5:
+            return False  # the deadline may have closed some already: no verdict from this round
+        assert not any(first_held)
         evicted = sum(closed)
         assert 8 <= evicted <= 8 + 6 and closed == [True] * evicted + [False] * (1000 - evicted)
-        assert time.monotonic() - start < 4.0
         held[evicted].settimeout(10)
         assert held[evicted].recv(1) == b""  # closed unanswered at the deadline
         assert 4.5 < time.monotonic() - start < 5.0 + 3.0
+        return True
     finally:
         for s in held:
             s.close()
+
+
+def test_probes_are_answered_while_a_thousand_idle_connections_are_held(tmp_path):
+    """The probe and metrics listener (open to every pod on a node) cannot be starved: with
+    1,000 idle connections held from 40 addresses, /healthz/ready and /metrics on a new
+    connection answer within a second; one address gets 32 connections at most (the rest
+    close unanswered); past 1,024 the oldest idle ones make room; an idle connection is
+    closed after the 5 s request deadline."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    gw = Hbone(tmp_path, "gateway", {"tls": tls("gateway"), "gateway": {"listen": "127.0.0.1:0"},
+                                     "admin": {"listen": "127.0.0.1:0", "metrics_listen": "127.0.0.1:0"}})
+    ro = gw.bound_address("admin.metrics_listen")
+    port = int(ro.rsplit(":", 1)[1])
+    rounds = 0
+    while not probes_with_a_thousand_held(gw, ro, port):
+        rounds += 1
+        assert rounds < 3, "three rounds took longer than the 5 s request deadline to set up"
+        # the previous round's connections leave the server first
+        assert wait_until(lambda: gw.admin_request("/healthz/ready", address=ro)[0] == 200, timeout=10)
+        time.sleep(1)
     assert gw.admin_request("/healthz/ready", address=ro)[0] == 200
     assert gw.stop() == 0
