@@ -4,6 +4,8 @@ every line as a JSON object, access records with the same fields as the text for
 import json
 import re
 
+import h2.events
+
 from h2client import H2Client
 from harness import Hbone, TargetServer, echo, tls, wait_until
 
@@ -44,6 +46,9 @@ def run(tmp_path, name, fmt, server):
     assert client.connect(f"127.0.0.1:{OTHER_PORT}")[1] == "403"
     assert client.connect("nohost")[1] == "400"
     assert wait_until(lambda: server.results[served:] == ["eof"])
+    # The target's end came back (END_STREAM): the tunnel is done before the connection
+    # closes, whatever the order the gateway's loop sees them in ("done", not "connection closed").
+    client.wait(lambda e: isinstance(e, h2.events.StreamEnded) and e.stream_id == sid)
     client.sock.close()
     assert gw.stop() == 0
     return gw.log()
