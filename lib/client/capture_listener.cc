@@ -74,7 +74,7 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
   }
   worker_.metrics.captured[CaptureOutcome::tunnel].add();
   pools_.get(decision.upstream)
-      .open_tunnel(std::move(fd), {.role = "client",
+      .open_tunnel(worker_.socket_stream(std::move(fd), worker::Context::SocketUse::local), {.role = "client",
                                    .source = std::move(source),
                                    .target = std::move(target),
                                    .ticket = std::move(ticket),

@@ -1,15 +1,21 @@
 #include "client/client_connection.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "h2/header.h"
-#include "net/socket_ops.h"
+#include "net/memory_pipe.h"
 
 namespace hbone::client {
+namespace {
+
+// Bytes in flight each way between a double-HBONE connection and its carrier tunnel: about
+// what the kernel's buffers of the socket pair it replaces held.
+constexpr size_t kCarrierPipeBytes = 256 * 1024;
+
+}  // namespace
 
 ClientConnection::ClientConnection(worker::Context& worker, Upstream upstream,
                                    std::shared_ptr<const PeerPolicy> policy, OnClosed on_closed,
@@ -25,14 +31,9 @@ void ClientConnection::connect() {
   std::string gateway = upstream_.address.to_string();
   set_peer_address(gateway);
   if (carrier_) {
-    // Double HBONE: TLS and HTTP/2 to the gateway over one end of a socket pair, the
-    // other end carried by a tunnel through the east-west gateway (CONNECT gateway).
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
-      close("cannot make a socket pair for the tunnel through " + upstream_.through->to_string());
-      return;
-    }
-    net::Fd inner(pair[0]), outer(pair[1]);
+    // Double HBONE: TLS and HTTP/2 to the gateway over one end of an in-process pipe, the
+    // other end the local side of a tunnel through the east-west gateway (CONNECT gateway).
+    auto [inner, outer] = net::MemoryPipe::make(loop(), kCarrierPipeBytes);
     carrier_(std::move(outer), {.role = "client",
                                 .source = "hbone (inner connection to " + gateway + ")",
                                 .target = gateway,
@@ -51,7 +52,7 @@ void ClientConnection::connect() {
       close("cannot reach gateway " + gateway + ": " + net::to_string(r.failure) + " (" + r.detail + ")");
       return;
     }
-    start(std::move(r.fd), gateway, std::move(r.watcher));
+    start(worker().socket_stream(std::move(r.fd), worker::Context::SocketUse::hbone, std::move(r.watcher)), gateway);
   });
 }
 
@@ -87,7 +88,7 @@ bool ClientConnection::verify_peer(tls::TlsSession&, std::string& why) {
   return false;
 }
 
-void ClientConnection::open_tunnel(net::Fd local, Tunnel::Info info) {
+void ClientConnection::open_tunnel(Local local, Tunnel::Info info) {
   auto tunnel = std::make_unique<Tunnel>(*this, std::move(info));
   tunnel->attach_local(std::move(local));
   ++taken_;
@@ -168,7 +169,7 @@ bool ClientConnection::retry_unanswered(int32_t stream_id) {
   retire_stream(stream_id);
   spdlog::info("client: stream {} to {} unanswered by {} ({}), retrying on another connection",
                stream_id, handoff.info.target, peer_address(), closed() ? "connection lost" : "refused");
-  reopen_(std::move(handoff.fd), std::move(handoff.info));
+  reopen_(std::move(handoff.local), std::move(handoff.info));
   return true;
 }
 

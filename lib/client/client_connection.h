@@ -24,17 +24,19 @@ using tunnel::Tunnel;
 class ClientConnection final : public h2::H2Connection {
  public:
   using OnClosed = std::function<void(ClientConnection*)>;
+  // A tunnel's local side.
+  using Local = std::unique_ptr<net::ByteStream>;
   // Places a local connection on some pooled connection (the pool's job).
-  using Reopen = std::function<void(net::Fd, Tunnel::Info)>;
-  // Double HBONE: takes the outer end of a socket pair and carries it in a tunnel.
-  using Carrier = std::function<void(net::Fd, Tunnel::Info)>;
+  using Reopen = std::function<void(Local, Tunnel::Info)>;
+  // Double HBONE: takes the outer end of an in-process pipe and carries it in a tunnel.
+  using Carrier = std::function<void(Local, Tunnel::Info)>;
   ClientConnection(worker::Context& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy,
                    OnClosed on_closed, Reopen reopen, Carrier carrier = {});
 
   // Dials the upstream gateway (or, double HBONE, has a tunnel carry the connection to it)
   // and starts the handshake.
   void connect();
-  void open_tunnel(net::Fd local, Tunnel::Info info);
+  void open_tunnel(Local local, Tunnel::Info info);
 
   // Tunnels on this connection, sent or waiting.
   size_t load() const { return stream_count() + pending_.size(); }

@@ -33,7 +33,7 @@ void ClientListener::on_accept(net::Fd fd, const sockaddr_storage& peer) {
   std::string source = net::format_address(reinterpret_cast<const sockaddr*>(&peer));
   tunnel::Admission::Ticket ticket = admit_local(worker_, admission_, fd, source);
   if (!ticket) return;
-  pools_.get(upstream_).open_tunnel(std::move(fd),
+  pools_.get(upstream_).open_tunnel(worker_.socket_stream(std::move(fd), worker::Context::SocketUse::local),
                                     {.role = "client",
                                      .source = std::move(source),
                                      .target = target_.to_string(),

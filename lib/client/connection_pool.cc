@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "net/socket_ops.h"
 
 namespace hbone::client {
 
@@ -22,14 +21,15 @@ ClientConnection& ConnectionPool::acquire() {
   if (found) return *found;
   ClientConnection& conn = connections_.add(std::make_unique<ClientConnection>(
       worker_, upstream_, policy_, [this](ClientConnection* c) { connections_.release(c); },
-      [this](net::Fd local, Tunnel::Info info) { open_tunnel(std::move(local), std::move(info)); }, carrier_));
+      [this](ClientConnection::Local local, Tunnel::Info info) { open_tunnel(std::move(local), std::move(info)); },
+      carrier_));
   conn.connect();
   return conn;
 }
 
-void ConnectionPool::open_tunnel(net::Fd local, Tunnel::Info info) {
+void ConnectionPool::open_tunnel(ClientConnection::Local local, Tunnel::Info info) {
   if (stopping_) {
-    net::close_with_reset(local);
+    local->close(/*reset=*/true);
     return;
   }
   acquire().open_tunnel(std::move(local), std::move(info));

@@ -13,7 +13,7 @@ namespace hbone::client {
 // connection is dialled. Parallel tunnels thus spread over several TLS connections.
 class ConnectionPool {
  public:
-  // How a connection of a double-HBONE pool reaches its gateway: one end of a socket pair
+  // How a connection of a double-HBONE pool reaches its gateway: one end of a pipe
   // handed to a tunnel of the east-west gateway's pool. Empty: dialled over TCP.
   using Carrier = ClientConnection::Carrier;
   ConnectionPool(worker::Context& worker, Upstream upstream, std::shared_ptr<const PeerPolicy> policy,
@@ -21,7 +21,7 @@ class ConnectionPool {
   ~ConnectionPool() { close_all(); }  // before the set: no retried tunnel is placed again
 
   // Puts a local connection on a pooled connection with room (dialling one if needed).
-  void open_tunnel(net::Fd local, Tunnel::Info info);
+  void open_tunnel(ClientConnection::Local local, Tunnel::Info info);
   size_t size() const { return connections_.size(); }
   template <typename F>
   void for_each_connection(F&& f) {

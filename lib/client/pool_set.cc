@@ -12,8 +12,8 @@ ConnectionPool& PoolSet::get(const Upstream& upstream) {
   if (upstream.through) {
     // Double HBONE: each connection of this pool is carried by a tunnel of the east-west
     // gateway's pool (made on first use, swept like any other once it has no connection).
-    carrier = [this, outer = upstream.outer()](net::Fd fd, Tunnel::Info info) {
-      get(outer).open_tunnel(std::move(fd), std::move(info));
+    carrier = [this, outer = upstream.outer()](ClientConnection::Local local, Tunnel::Info info) {
+      get(outer).open_tunnel(std::move(local), std::move(info));
     };
   }
   pool = std::make_unique<ConnectionPool>(worker_, upstream, policy_, std::move(carrier));

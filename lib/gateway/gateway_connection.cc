@@ -207,7 +207,7 @@ void GatewayConnection::on_dialed(int32_t stream_id, net::Dialer::Result result)
   if (!stream->decided_by().empty()) metrics().policy_decision(stream->decided_by(), true)->add();
   stream->set_status(200);
   stream->established();
-  stream->attach_local(std::move(result.fd), std::move(result.watcher));
+  stream->attach_local(worker().socket_stream(std::move(result.fd), worker::Context::SocketUse::local, std::move(result.watcher)));
   if (!submit_response(stream_id, 200, stream)) {
     stream->fail(NGHTTP2_INTERNAL_ERROR);
     return;

@@ -33,9 +33,17 @@ void GatewayServer::adopt(net::Fd fd, std::string peer) {
   start_connection(std::move(fd), std::move(peer));
 }
 
+GatewayConnection& GatewayServer::add_connection(bool balanced) {
+  return connections_.add(std::make_unique<GatewayConnection>(
+      ctx_, [this, balanced](GatewayConnection* c) { release(c, balanced); }));
+}
+
+void GatewayServer::serve(std::unique_ptr<net::ByteStream> stream, std::string peer) {
+  add_connection(/*balanced=*/false).start(std::move(stream), std::move(peer));
+}
+
 void GatewayServer::start_connection(net::Fd fd, std::string peer) {
-  GatewayConnection& conn = connections_.add(
-      std::make_unique<GatewayConnection>(ctx_, [this](GatewayConnection* c) { release(c); }));
+  GatewayConnection& conn = add_connection(/*balanced=*/true);
   sockaddr_storage peer_address{};
   socklen_t peer_length = sizeof(peer_address);
   if (::getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer_address), &peer_length) == 0) conn.set_peer(peer_address);
@@ -45,7 +53,7 @@ void GatewayServer::start_connection(net::Fd fd, std::string peer) {
     ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len);
     conn.set_arrived_address(local);
   }
-  conn.start(std::move(fd), std::move(peer));
+  conn.start(ctx_.worker.socket_stream(std::move(fd), worker::Context::SocketUse::hbone), std::move(peer));
 }
 
 void GatewayServer::set_policy(std::shared_ptr<const PeerPolicy> policy) {
@@ -54,8 +62,8 @@ void GatewayServer::set_policy(std::shared_ptr<const PeerPolicy> policy) {
   if (recheck) connections_.for_each([](GatewayConnection& conn) { conn.recheck_tunnels(); });
 }
 
-void GatewayServer::release(GatewayConnection* conn) {
-  if (connections_.release(conn) && ctx_.balancer) ctx_.balancer->release(ctx_.worker.index);
+void GatewayServer::release(GatewayConnection* conn, bool balanced) {
+  if (connections_.release(conn) && balanced && ctx_.balancer) ctx_.balancer->release(ctx_.worker.index);
 }
 
 void GatewayServer::drain() {

@@ -35,10 +35,14 @@ class GatewayServer {
   void set_own_listeners(std::shared_ptr<const net::OwnListeners> own) { ctx_.own_listeners = std::move(own); }
   // A connection another worker accepted and the balancer placed here (already counted).
   void adopt(net::Fd fd, std::string peer);
+  // A connection that is no socket of a listener (an in-process pipe: the HTTP/2 tests),
+  // served like an accepted one; the balancer does not count it.
+  void serve(std::unique_ptr<net::ByteStream> stream, std::string peer);
 
  private:
   void start_connection(net::Fd fd, std::string peer);
-  void release(GatewayConnection* conn);
+  GatewayConnection& add_connection(bool balanced);
+  void release(GatewayConnection* conn, bool balanced);
 
   GatewayContext ctx_;
   std::optional<net::Acceptor> acceptor_;

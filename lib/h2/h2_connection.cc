@@ -61,7 +61,7 @@ H2Connection::H2Connection(worker::Context& worker, std::shared_ptr<const tls::T
       tls_context_(std::move(tls)),
       own_identity_(tls_context_ ? tls_context_->identity() : kNoIdentity),
       side_(side),
-      transport_(worker.loop.edges(), tls_context_.get(),
+      transport_(tls_context_.get(),
                  {.high_water = worker.config.socket.notsent_lowat
                                     ? std::max<size_t>(worker.config.socket.notsent_lowat, kMinHighWater)
                                     : kOutboundHighWater},
@@ -159,12 +159,10 @@ int32_t H2Connection::receive_window_size(int32_t stream_id) const {
   return session_ ? nghttp2_session_get_stream_effective_local_window_size(session_.get(), stream_id) : 0;
 }
 
-void H2Connection::start(net::Fd fd, std::string peer_address, std::optional<net::EdgeWatcher> watcher) {
+void H2Connection::start(std::unique_ptr<net::ByteStream> stream, std::string peer_address) {
   peer_address_ = std::move(peer_address);
-  net::apply_socket_options(fd.get(), config().socket);
-  net::apply_hbone_options(fd.get(), config().socket);
   handshake_deadline_.start(config().tls.handshake_timeout);
-  transport_.start(std::move(fd), side_ == Side::client, std::move(watcher));
+  transport_.start(std::move(stream), side_ == Side::client);
   schedule_flush();
 }
 

@@ -16,7 +16,7 @@
 #include "h2/stream_handler.h"
 #include "h2/window_sizer.h"
 #include "net/event_loop.h"
-#include "net/fd.h"
+#include "net/byte_stream.h"
 #include "net/timer.h"
 #include "worker/context.h"
 #include "tls/secure_stream.h"
@@ -30,8 +30,8 @@ struct SessionFree {
 };
 
 // One mTLS HTTP/2 connection, either side: the nghttp2 session, its streams and their flow
-// control, keepalive and window sizing, over a SecureStream (socket + TLS) that it feeds
-// frames to and takes plaintext from, never touching the socket itself. Frames nghttp2
+// control, keepalive and window sizing, over a SecureStream (TLS over any ByteStream) that it feeds
+// frames to and takes plaintext from, never touching a socket. Frames nghttp2
 // produces are sealed into the stream's outbound queue, written once per loop iteration
 // (see EventLoop::schedule_flush). The role (client or gateway) lives in a subclass; its
 // streams are StreamHandlers.
@@ -46,8 +46,9 @@ class H2Connection : public tls::SecureStream::Handler,
   H2Connection(worker::Context& worker, std::shared_ptr<const tls::TlsContext> tls, Side side);
   ~H2Connection() override;
 
-  // Takes the connected socket and starts the TLS handshake.
-  void start(net::Fd fd, std::string peer_address, std::optional<net::EdgeWatcher> watcher = std::nullopt);
+  // Takes the connected stream (a socket whose options its maker set, or an in-process
+  // pipe) and starts the TLS handshake.
+  void start(std::unique_ptr<net::ByteStream> stream, std::string peer_address);
 
   // Tears down at once: every stream's local socket is reset. Safe from any callback.
   void close(const std::string& reason);

@@ -35,7 +35,9 @@ EventLoop::EventLoop() {
 }
 
 EventLoop::~EventLoop() {
-  for (Flushable* f : flush_queue_) f->queued_on_ = nullptr;
+  for (Flushable* f : flush_queue_) {
+    if (f) f->queued_on_ = nullptr;  // null: cancelled (destroyed) while queued
+  }
   flush_queue_.clear();
   retired_.clear();
   edges_.reset();

@@ -1,13 +1,9 @@
 #include "tls/secure_stream.h"
 
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "net/socket_ops.h"
 
 namespace hbone::tls {
 namespace {
@@ -19,19 +15,17 @@ constexpr size_t kReadBudget = 4 * 1024 * 1024;
 
 }  // namespace
 
-SecureStream::SecureStream(net::EdgePoller& edges, const TlsContext* tls, Options options, Handler& handler)
-    : edges_(edges), high_water_(options.high_water), handler_(handler) {
+SecureStream::SecureStream(const TlsContext* tls, Options options, Handler& handler)
+    : high_water_(options.high_water), handler_(handler) {
   if (tls) tls_.emplace(*tls);
 }
 
-SecureStream::~SecureStream() {
-  if (poll_) poll_->closing();  // fd_ is closed right after
-}
+SecureStream::~SecureStream() = default;
 
-void SecureStream::start(net::Fd fd, bool client, std::optional<net::EdgeWatcher> watcher) {
-  fd_ = std::move(fd);
-  poll_.emplace(net::EdgeWatcher::adopt(edges_, fd_.get(), this, std::move(watcher)));
-  poll_->watch(UV_READABLE);
+void SecureStream::start(std::unique_ptr<net::ByteStream> stream, bool client) {
+  stream_ = std::move(stream);
+  stream_->attach(*this);
+  stream_->watch(UV_READABLE);
   if (!tls_) {
     secure_ = true;
     handler_.on_secure(nullptr);  // h2c: HTTP/2 from the first byte
@@ -42,14 +36,14 @@ void SecureStream::start(net::Fd fd, bool client, std::optional<net::EdgeWatcher
 
 void SecureStream::close() {
   closed_ = true;
-  if (poll_) poll_->watch(0);
+  if (stream_) stream_->detach();
 }
 
 void SecureStream::on_io(int status, int events) {
   if (closed_) return;
   if (status < 0) {
-    // libuv reports POLLERR as UV_EBADF: the socket knows the real cause.
-    int err = net::socket_error(fd_.get());
+    // libuv reports POLLERR as UV_EBADF: the stream knows the real cause.
+    int err = stream_->error();
     fail(std::string("socket error: ") + (err ? std::strerror(err) : uv_strerror(status)));
     return;
   }
@@ -57,16 +51,15 @@ void SecureStream::on_io(int status, int events) {
     write();
     if (!closed_ && !above_high_water()) handler_.on_below_high_water();
   }
-  if (!closed_ && (events & (UV_READABLE | UV_DISCONNECT))) read_socket();
+  if (!closed_ && (events & (UV_READABLE | UV_DISCONNECT))) read_stream();
 }
 
-void SecureStream::read_socket() {
+void SecureStream::read_stream() {
   size_t total = 0;
   bool eof = false;
   while (total < kReadBudget) {
     auto space = in().prepare(kReadChunk);
-    ssize_t n = ::read(fd_.get(), space.data(), space.size());
-    poll_->read_returned(n, space.size());
+    ssize_t n = stream_->read(space.data(), space.size());
     if (n > 0) {
       in().commit(static_cast<size_t>(n));
       total += static_cast<size_t>(n);
@@ -146,20 +139,19 @@ void SecureStream::write() {
   ByteBuffer& buffer = out();
   uint64_t before = written_;
   while (!buffer.empty()) {
-    ssize_t n = ::send(fd_.get(), buffer.data(), buffer.size(), MSG_NOSIGNAL);
+    ssize_t n = stream_->write(buffer.data(), buffer.size());
     if (n > 0) {
       buffer.consume(static_cast<size_t>(n));
       written_ += static_cast<uint64_t>(n);
       continue;
     }
-    poll_->write_returned(n, buffer.size());
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
     fail(std::string("write: ") + std::strerror(errno));
     return;
   }
   if (written_ != before) handler_.on_sent(written_);
   if (buffer.empty() && buffer.capacity() > 2 * high_water_) buffer.shrink();
-  if (!closed_) poll_->want(UV_WRITABLE, !buffer.empty());  // on_sent() may have closed it
+  if (!closed_) stream_->want(UV_WRITABLE, !buffer.empty());  // on_sent() may have closed it
 }
 
 void SecureStream::fail(const std::string& reason, bool handshake) {
@@ -171,7 +163,7 @@ void SecureStream::fail(const std::string& reason, bool handshake) {
 void SecureStream::describe(nlohmann::json& out) const {
   out["tls_outbound_bytes"] = queued();
   if (tls_) tls_->describe(out);
-  out["waiting_writable"] = poll_ && (poll_->events() & UV_WRITABLE) != 0;
+  out["waiting_writable"] = stream_ && (stream_->events() & UV_WRITABLE) != 0;
 }
 
 void SecureStream::shrink() {

@@ -8,18 +8,19 @@
 #include <span>
 #include <string>
 
-#include "net/fd.h"
-#include "net/edge_poller.h"
+#include <memory>
+
+#include "net/byte_stream.h"
 #include "tls/tls_context.h"
 #include "tls/tls_session.h"
 #include "util/byte_buffer.h"
 
 namespace hbone::tls {
 
-// The byte pipe under HTTP/2: a non-blocking socket and TLS over it (or nothing, for h2c).
-// It reads the socket in large chunks, runs the handshake, hands the plaintext up record
+// The byte pipe under HTTP/2: TLS (or nothing, for h2c) over a ByteStream: a socket, or an
+// in-process pipe (double HBONE's inner connection, tests). It reads in large chunks, runs the handshake, hands the plaintext up record
 // by record, seals what the layer above writes into one outbound queue and writes that with
-// as few send()s as the socket takes. It never sees a frame, as Envoy's transport socket
+// as few writes as the stream takes. It never sees a frame, as Envoy's transport socket
 // sits under its codec and nghttpx's Connection under Http2Session.
 class SecureStream final : public net::IoHandler {
  public:
@@ -53,15 +54,14 @@ class SecureStream final : public net::IoHandler {
   };
 
   // `tls` null: h2c (plain bytes).
-  SecureStream(net::EdgePoller& edges, const TlsContext* tls, Options options, Handler& handler);
+  SecureStream(const TlsContext* tls, Options options, Handler& handler);
   ~SecureStream();
   SecureStream(const SecureStream&) = delete;
   SecureStream& operator=(const SecureStream&) = delete;
 
-  // Takes the connected socket (and its dial's registration, if any); a client sends its
-  // ClientHello at once.
-  void start(net::Fd fd, bool client, std::optional<net::EdgeWatcher> watcher);
-  // Stops watching the socket; nothing more is read, written or reported.
+  // Takes the connected stream; a client sends its ClientHello at once.
+  void start(std::unique_ptr<net::ByteStream> stream, bool client);
+  // Stops watching the stream; nothing more is read, written or reported.
   void close();
 
   // Queues `bytes` (sealed into TLS records unless h2c); false on a fatal TLS error.
@@ -83,7 +83,7 @@ class SecureStream final : public net::IoHandler {
   void on_io(int status, int events) override;
 
  private:
-  void read_socket();
+  void read_stream();
   void process_input();
   void process_records();
   void fail(const std::string& reason, bool handshake = false);
@@ -91,14 +91,12 @@ class SecureStream final : public net::IoHandler {
   ByteBuffer& out() { return tls_ ? tls_->outbound() : plain_out_; }
   const ByteBuffer& out() const { return tls_ ? tls_->outbound() : plain_out_; }
 
-  net::EdgePoller& edges_;
   const size_t high_water_;
   Handler& handler_;
   std::optional<TlsSession> tls_;  // empty with h2c
   ByteBuffer plain_in_;            // h2c
   ByteBuffer plain_out_;
-  net::Fd fd_;
-  std::optional<net::EdgeWatcher> poll_;
+  std::unique_ptr<net::ByteStream> stream_;  // closed (no reset) with this object
   uint64_t written_ = 0;
   bool secure_ = false;  // on_secure() was called
   bool closed_ = false;

@@ -43,7 +43,7 @@ Tunnel::Tunnel(h2::H2Connection& conn, Info info)
 }
 
 Tunnel::~Tunnel() {
-  if (fd_) close_local(true);  // never finished cleanly
+  if (local_) close_local(true);  // never finished cleanly
   conn_.metrics().tunnels_active[conn_.role()].add(-1);
   if (budget_waiting_) conn_.worker().buffers.cancel(this);
   conn_.worker().buffers.budget().charge(-charged_);
@@ -183,7 +183,7 @@ void Tunnel::describe(nlohmann::json& out) const {
   out["stalled_on"] = stall_scope_ ? metrics::label(*stall_scope_) : "";
   out["buffered_send"] = up_.size();
   out["deferred"] = deferred_;  // nghttp2 waits for this tunnel's next local read
-  out["reading"] = poll_ && (poll_->events() & UV_READABLE) != 0;
+  out["reading"] = local_ && (local_->events() & UV_READABLE) != 0;
   out["buffered_receive"] = down_.size();
   out["buffer_charged"] = charged_;  // both buffers' capacity, as limits.buffer_memory counts it
   if (conn_.ready() && stream_id_ > 0 && !stream_closed_) {
@@ -193,16 +193,15 @@ void Tunnel::describe(nlohmann::json& out) const {
   }
 }
 
-void Tunnel::attach_local(net::Fd fd, std::optional<net::EdgeWatcher> watcher) {
-  fd_ = std::move(fd);
-  net::apply_socket_options(fd_.get(), conn_.config().socket);
-  poll_.emplace(net::EdgeWatcher::adopt(conn_.loop().edges(), fd_.get(), this, std::move(watcher)));
+void Tunnel::attach_local(std::unique_ptr<net::ByteStream> local) {
+  local_ = std::move(local);
+  local_->attach(*this);
 }
 
 Tunnel::Handoff Tunnel::release_local() {
-  poll_.reset();
+  local_->detach();
   finished_ = true;
-  return {std::move(fd_), std::move(info_)};
+  return {std::move(local_), std::move(info_)};
 }
 
 void Tunnel::start_relay() {
@@ -211,7 +210,7 @@ void Tunnel::start_relay() {
 }
 
 void Tunnel::update_interest() {
-  if (!poll_) return;
+  if (!local_) return;
   int events = 0;
   window_waiting_ = false;
   if (relaying_ && !local_eof_ && up_.size() < conn_.config().socket.read_size) {
@@ -220,12 +219,12 @@ void Tunnel::update_interest() {
     } else if (!holds_bytes()) {
       window_waiting_ = true;  // at the budget, the peer takes nothing now: on_window_update()
     } else {
-      if (poll_->events() & UV_READABLE) conn_.metrics().budget_deferrals[conn_.role()].add();
+      if (local_->events() & UV_READABLE) conn_.metrics().budget_deferrals[conn_.role()].add();
       wait_for_budget();
     }
   }
   if (!down_.empty()) events |= UV_WRITABLE;
-  poll_->watch(events);
+  local_->watch(events);
 }
 
 size_t Tunnel::read_room() const {
@@ -246,12 +245,12 @@ size_t Tunnel::read_room() const {
 
 void Tunnel::on_io(int status, int events) {
   if (status < 0) {
-    int err = net::socket_error(fd_.get());
+    int err = local_->error();
     reset_both(NGHTTP2_CANCEL, err ? std::strerror(err) : uv_strerror(status));
     return;
   }
   if (events & UV_WRITABLE) write_local();
-  if (fd_ && (events & UV_READABLE)) read_local();
+  if (local_ && (events & UV_READABLE)) read_local();
 }
 
 void Tunnel::read_local() {
@@ -263,8 +262,7 @@ void Tunnel::read_local() {
   }
   auto space = up_.prepare(room, read_size);
   recharge();  // now, not after the read: a read that finds nothing keeps the buffer too
-  ssize_t n = ::read(fd_.get(), space.data(), room);
-  poll_->read_returned(n, room);
+  ssize_t n = local_->read(space.data(), room);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return;
     reset_both(NGHTTP2_CANCEL, std::strerror(errno));
@@ -321,7 +319,7 @@ void Tunnel::on_peer_data(const uint8_t* data, size_t n) {
     acknowledge(n);  // local side is gone; keep the connection window flowing
     return;
   }
-  if (fd_ && relaying_ && down_.empty()) {
+  if (local_ && relaying_ && down_.empty()) {
     received_.push_back({const_cast<uint8_t*>(data), n});
     if (received_.size() == kMaxGather) write_received();
     return;
@@ -340,11 +338,7 @@ size_t Tunnel::pending_received() const {
 void Tunnel::write_received() {
   if (received_.empty()) return;
   size_t total = pending_received();
-  msghdr message{};
-  message.msg_iov = received_.data();
-  message.msg_iovlen = received_.size();
-  ssize_t w = ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL);
-  poll_->write_returned(w, total);
+  ssize_t w = local_->write(received_.data(), received_.size());
   if (w < 0) {
     if (errno != EAGAIN && errno != EINTR) {
       int err = errno;
@@ -376,27 +370,24 @@ void Tunnel::drop_received() {
 }
 
 void Tunnel::write_local() {
-  if (!fd_ || !relaying_) return;
+  if (!local_ || !relaying_) return;
   write_received();  // they come before anything in down_, and before a FIN
-  if (!fd_) return;
+  if (!local_) return;
   while (!down_.empty()) {
-    ssize_t w = ::send(fd_.get(), down_.data(), down_.size(), MSG_NOSIGNAL);
+    ssize_t w = local_->write(down_.data(), down_.size());
     if (w > 0) {
       down_.consume(static_cast<size_t>(w));
       credit_written(static_cast<size_t>(w));
       continue;
     }
-    if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-      poll_->write_returned(w, down_.size());
-      break;
-    }
+    if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
     reset_both(NGHTTP2_CANCEL, std::strerror(errno));
     return;
   }
   recharge();
   if (down_.empty()) {
     if (peer_eof_ && !fin_written_) {
-      ::shutdown(fd_.get(), SHUT_WR);
+      local_->shutdown_write();
       fin_written_ = true;
     }
   }
@@ -427,7 +418,7 @@ void Tunnel::on_stream_closed(uint32_t error_code) {
   stream_closed_ = true;
   // A reset, or a stream that ended before our side sent END_STREAM: the local
   // application must see a reset too, not a clean close.
-  if (!finished_ && (error_code != NGHTTP2_NO_ERROR || (fd_ && !end_stream_sent_))) {
+  if (!finished_ && (error_code != NGHTTP2_NO_ERROR || (local_ && !end_stream_sent_))) {
     reset_local(nghttp2_http2_strerror(error_code));
   }
   maybe_finish();
@@ -454,7 +445,11 @@ void Tunnel::reset_local(const char* why) {
   record_close(why);
 }
 
-void Tunnel::close_local(bool reset) { net::close_watched(poll_, fd_, reset); }
+void Tunnel::close_local(bool reset) {
+  if (!local_) return;
+  local_->close(reset);
+  local_.reset();
+}
 
 void Tunnel::abort() {
   received_.clear();  // the connection and its windows are gone
@@ -465,12 +460,12 @@ void Tunnel::abort() {
 }
 
 void Tunnel::maybe_finish() {
-  if (!finished_ && fd_ && local_eof_ && end_stream_sent_ && up_.empty() && fin_written_) {
+  if (!finished_ && local_ && local_eof_ && end_stream_sent_ && up_.empty() && fin_written_) {
     close_local(false);
     finished_ = true;
     record_close("done");
   }
-  if (stream_closed_ && (finished_ || !fd_)) conn_.retire_stream(stream_id_);
+  if (stream_closed_ && (finished_ || !local_)) conn_.retire_stream(stream_id_);
 }
 
 void Tunnel::record_close(const char* how) {

@@ -11,8 +11,7 @@
 #include "h2/h2_connection.h"
 #include "h2/stream_handler.h"
 #include "metrics/worker_metrics.h"
-#include "net/fd.h"
-#include "net/edge_poller.h"
+#include "net/byte_stream.h"
 #include "tunnel/admission.h"
 #include "util/byte_buffer.h"
 #include "worker/buffer_budget.h"
@@ -22,7 +21,7 @@ namespace hbone::tunnel {
 // Envoy's response flags for a final status (Istio's response_flags label).
 const char* response_flags(int status);
 
-// Relays one local TCP connection over one HTTP/2 stream, both directions, with
+// Relays one local connection (a TCP socket, or a pipe inside the process) over one HTTP/2 stream, both directions, with
 // half-close (FIN <-> END_STREAM) and resets (RST <-> RST_STREAM) carried across.
 //
 // Backpressure: bytes from the peer are acknowledged to nghttp2 (and so to the remote
@@ -47,9 +46,9 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
     // (take no new tunnel, close after its last) once this tunnel's connection drains.
     std::function<void()> drain_carried = {};
   };
-  // What a retry takes elsewhere: the local socket and the tunnel's description.
+  // What a retry takes elsewhere: the local side and the tunnel's description.
   struct Handoff {
-    net::Fd fd;
+    std::unique_ptr<net::ByteStream> local;
     Info info;
   };
 
@@ -65,9 +64,10 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
   void set_target(std::string target) { info_.target = std::move(target); }
   void set_trace_id(std::string trace_id) { info_.trace_id = std::move(trace_id); }
 
-  // The local socket: accepted (client) or dialled (gateway, with the dial's registration).
-  void attach_local(net::Fd fd, std::optional<net::EdgeWatcher> watcher = std::nullopt);
-  // Gives the local socket up (to retry it elsewhere): this tunnel then ends silently.
+  // The local side: a socket accepted (client) or dialled (gateway), or double HBONE's
+  // in-process pipe to the connection it carries.
+  void attach_local(std::unique_ptr<net::ByteStream> local);
+  // Gives the local side up (to retry it elsewhere): this tunnel then ends silently.
   Handoff release_local();
   // Counts this tunnel against the caps (gateway: once the request names its peer).
   void admit(Admission::Ticket ticket) { info_.ticket = std::move(ticket); }
@@ -151,8 +151,7 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
   int status_ = 0;
   const char* flags_ = "-";  // Envoy's response flags, once count_failure() set them
   std::string reason_;       // why a refused tunnel was refused
-  net::Fd fd_;
-  std::optional<net::EdgeWatcher> poll_;
+  std::unique_ptr<net::ByteStream> local_;
   ByteBuffer up_;    // local -> peer, read but not yet framed
   size_t read_chunk_;  // the next local read's size (grows with a bulk sender)
   ByteBuffer down_;  // peer -> local, received but not yet written

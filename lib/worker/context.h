@@ -5,6 +5,7 @@
 #include "net/dialer.h"
 #include "net/event_loop.h"
 #include "net/listen_socket.h"
+#include "net/socket_stream.h"
 #include "worker/buffer_budget.h"
 
 namespace hbone::worker {
@@ -30,6 +31,15 @@ struct Context {
   net::DialOptions dial_options(std::chrono::milliseconds timeout) const {
     return {timeout, config.socket.mark, dial_below};
   }
+
+  // A socket this worker accepted or dialled (with its dial's registration, if any), as a
+  // stream, with socket.* set as its use wants: the owner of a socket sets its options.
+  enum class SocketUse {
+    local,  // a tunnel's local side: buffers and TCP_NODELAY
+    hbone,  // an HBONE connection: also keepalive, TCP_USER_TIMEOUT, TCP_NOTSENT_LOWAT
+  };
+  std::unique_ptr<net::SocketStream> socket_stream(net::Fd fd, SocketUse use,
+                                                   std::optional<net::EdgeWatcher> dialled = std::nullopt) const;
 
   // Counts a listener's accept() failures into this worker's metrics.
   net::Acceptor::OnError accept_errors() const {
