@@ -15,25 +15,31 @@
 #             its outer one is pooled, so its cost lies between the two)
 # Each round: N tunnels one after another (64 bytes echoed, then closed) and N at C at
 # once, from each pod: setup p50/p99 (connect to first echoed byte), tunnels/s, and CPU
-# µs per tunnel of pod A's client, the east-west gateway and node C's gateway.
-#   perf/double-hbone.sh [-n N] [-c C] [-r ROUNDS] [-o DIR]
+# µs per tunnel of pod A's client, the east-west gateway and node C's gateway; then `bulk`:
+# 64 tunnels of 4 MiB echoed, 4 at once, pooled (what the inner connection's path to its
+# carrier tunnel costs per byte), in MiB/s both ways together.
+# -b BIN runs every daemon with another hbone binary (an earlier build, for before/after).
+#   perf/double-hbone.sh [-n N] [-c C] [-r ROUNDS] [-b BIN] [-o DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source perf/lib.sh
-total=2000 concurrency=16 rounds=3 out=perf/results/double-hbone
-while getopts "n:c:r:o:" opt; do
+total=2000 concurrency=16 rounds=3 out=perf/results/double-hbone other_bin=""
+while getopts "n:c:r:b:o:" opt; do
   case $opt in
     n) total=$OPTARG ;;
     c) concurrency=$OPTARG ;;
     r) rounds=$OPTARG ;;
+    b) other_bin=$(realpath "$OPTARG") ;;
     o) out=$OPTARG ;;
-    *) sed -n 2,20p "$0"; exit 2 ;;
+    *) sed -n 2,24p "$0"; exit 2 ;;
   esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "double-hbone.sh: needs root (ip netns, iptables)" >&2; exit 1; }
 prepare "$out"
 out=$(cd "$out" && pwd)
 loadgen=$(dirname "$bin")/hbone-loadgen
+[ -n "$other_bin" ] && bin=$other_bin
+echo "daemons: $bin"
 
 tag="hbdh$$"
 trap 'cleanup; remove_namespaces' EXIT
@@ -88,22 +94,23 @@ for f in "$c node-c" "$ew east-west" "$a pod-a" "$a2 pod-a2"; do
 done
 
 csv="$out/double-hbone.csv"
-echo "path,round,mode,tunnels,seconds,tunnels_per_s,p50_us,p99_us,client_us,east_west_us,node_c_us" > "$csv"
-# measure PATH ROUND MODE CONCURRENCY: one loadgen run from the path's pod, with CPU per tunnel.
+echo "path,round,mode,tunnels,bytes,seconds,tunnels_per_s,p50_us,p99_us,client_us,east_west_us,node_c_us" > "$csv"
+# measure PATH ROUND MODE CONCURRENCY [TUNNELS BYTES]: one loadgen run from the path's pod,
+# with CPU per tunnel.
 measure() {
-  local path=$1 round=$2 mode=$3 conc=$4 ns=$a pid=$pid_a
+  local path=$1 round=$2 mode=$3 conc=$4 total=${5:-$total} bytes=${6:-64} ns=$a pid=$pid_a
   [ "$path" = per-conn ] && ns=$a2 pid=$pid_a2
   local before after line
   before=$(for p in "$pid" "$pid_ew" "$pid_c"; do cpu_seconds "$p"; done | tr '\n' ' ')
-  line=$(in_ns "$ns" "$loadgen" run "$C:8080" "$total" "$conc" 64)
+  line=$(in_ns "$ns" "$loadgen" run "$C:8080" "$total" "$conc" "$bytes")
   after=$(for p in "$pid" "$pid_ew" "$pid_c"; do cpu_seconds "$p"; done | tr '\n' ' ')
-  python3 - "$path" "$round" "$mode" "$total" "$line" "$before" "$after" >> "$csv" <<'PY'
+  python3 - "$path" "$round" "$mode" "$total" "$bytes" "$line" "$before" "$after" >> "$csv" <<'PY'
 import json, sys
-path, rnd, mode, total, line, before, after = sys.argv[1:]
+path, rnd, mode, total, size, line, before, after = sys.argv[1:]
 r = json.loads(line)
 assert r["completed"] == int(total) and r["failed"] == 0 and r["corrupted"] == 0, line
 cpu = [(float(y) - float(x)) * 1e6 / int(total) for x, y in zip(before.split(), after.split())]
-print(f"{path},{rnd},{mode},{total},{r['seconds']},{r['setups_per_second']},{r['setup_p50_us']},"
+print(f"{path},{rnd},{mode},{total},{size},{r['seconds']},{r['setups_per_second']},{r['setup_p50_us']},"
       f"{r['setup_p99_us']}," + ",".join(f"{c:.0f}" for c in cpu))
 PY
 }
@@ -115,6 +122,7 @@ for r in $(seq "$rounds"); do
     measure "$path" "$r" sequential 1
     measure "$path" "$r" concurrent "$concurrency"
   done
+  measure pooled "$r" bulk 4 64 $((4 << 20))
 done
 handshakes() {  # ns name: the daemon's gateway-side TLS handshakes that succeeded
   in_ns "$1" curl -s "http://127.0.0.1:$(admin_port "$2")/metrics" |
@@ -135,4 +143,8 @@ for mode in ("sequential", "concurrent"):
     ratio = med("per-conn", mode, "p50_us") / med("pooled", mode, "p50_us")
     rate = med("pooled", mode, "tunnels_per_s") / med("per-conn", mode, "tunnels_per_s")
     print(f"  {mode}: pooled sets a tunnel up {ratio:.1f}x faster at p50, {rate:.1f}x the tunnels/s (medians of rounds)")
+bulk = [2 * int(r["tunnels"]) * int(r["bytes"]) / float(r["seconds"]) / 2**20 for r in rows if r["mode"] == "bulk"]
+cpu = statistics.median(float(r["client_us"]) for r in rows if r["mode"] == "bulk")
+print(f"bulk, pooled: {statistics.median(bulk):.0f} MiB/s both ways (median of rounds), pod A's client "
+      f"{cpu:.0f} CPU µs per 4 MiB tunnel")
 PY

@@ -1,7 +1,6 @@
 #include "h2/h2_connection.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include "h2/session_callbacks.h"
-#include "net/socket_ops.h"
 
 namespace hbone::h2 {
 namespace {
@@ -21,10 +19,6 @@ constexpr size_t kOutboundHighWater = 1024 * 1024;
 constexpr size_t kMinHighWater = 16 * 1024;
 // DATA payloads up to this size are copied next to their frame header (see on_send_data).
 constexpr size_t kCoalescedPayload = 4096;
-// http2.shared_stream_window: DATA on two streams this close together means they share
-// the connection now; the cap holds until neither has shown that for kSharedHold.
-constexpr auto kSharedWithin = std::chrono::milliseconds(100);
-constexpr auto kSharedHold = std::chrono::seconds(1);
 // Opaque data of the window sizer's PINGs (keepalive PINGs carry zeros).
 constexpr uint8_t kBdpPing[8] = {'h', 'b', 'o', 'n', 'e', 'b', 'd', 'p'};
 const std::string kNoIdentity;  // h2c: there are no certificates
@@ -66,6 +60,11 @@ H2Connection::H2Connection(worker::Context& worker, std::shared_ptr<const tls::T
                                     ? std::max<size_t>(worker.config.socket.notsent_lowat, kMinHighWater)
                                     : kOutboundHighWater},
                  *this),
+      windows_({.stream_window = worker.config.http2.stream_window,
+                .connection_window = worker.config.http2.connection_window,
+                .shared_stream_window = worker.config.http2.shared_stream_window,
+                .auto_max = worker.config.http2.auto_window ? std::optional(worker.config.http2.max_window)
+                                                             : std::nullopt}),
       keepalive_(worker.loop.uv(), [this] { on_keepalive(); }),
       handshake_deadline_(worker.loop.uv(), [this] {
         // A peer that connects and never finishes the handshake must not hold a socket.
@@ -291,7 +290,6 @@ bool H2Connection::open_session() {
   if (h2.keepalive_interval.count() > 0) {
     keepalive_.start(h2.keepalive_interval, h2.keepalive_interval);
   }
-  if (h2.auto_window) window_sizer_.emplace(h2.stream_window, h2.max_window);
   ready_ = true;
   spdlog::debug("h2 {}: connected, peer {}", peer_address_, peer_identity_);
   on_ready();
@@ -443,10 +441,9 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
       if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) break;
       if (std::memcmp(frame->ping.opaque_data, kBdpPing, sizeof(kBdpPing)) != 0) {
         ping_outstanding_ = false;
-        auto rtt = std::chrono::steady_clock::now() - ping_sent_;
-        if (min_rtt_.count() == 0 || rtt < min_rtt_) min_rtt_ = rtt;
-      } else if (window_sizer_) {
-        if (auto window = window_sizer_->on_ack(std::chrono::steady_clock::now())) grow_windows(*window);
+        windows_.on_rtt(std::chrono::steady_clock::now() - ping_sent_);
+      } else if (auto window = windows_.on_probe_ack(std::chrono::steady_clock::now())) {
+        grow_windows(*window);
       }
       break;
     case NGHTTP2_GOAWAY:
@@ -455,8 +452,8 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
     case NGHTTP2_SETTINGS:
       if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
         peer_settings_received_ = true;
-      } else if (window_sizer_) {
-        window_sizer_->on_settings_acked();
+      } else {
+        windows_.on_settings_acked();
       }
       break;
     case NGHTTP2_WINDOW_UPDATE:
@@ -479,31 +476,29 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
 void H2Connection::grow_windows(uint32_t window) {
   nghttp2_settings_entry entry{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window};
   nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, &entry, 1);
-  // The connection window stays well above one stream's (ztunnel deadlocked on equal ones).
-  uint64_t connection = std::max<uint64_t>(config().http2.connection_window, uint64_t{window} * 4);
-  nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0,
-                                        static_cast<int32_t>(std::min<uint64_t>(connection, 0x7fffffff)));
+  nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0, windows_.connection_window_for(window));
   spdlog::debug("h2 {}: receive window {} KiB (BDP probe: {:.2f} ms RTT, {:.0f} MB/s)", peer_address_,
-                window >> 10, window_sizer_->rtt_seconds() * 1e3, window_sizer_->bandwidth() / 1e6);
+                window >> 10, windows_.sizer()->rtt_seconds() * 1e3, windows_.sizer()->bandwidth() / 1e6);
   schedule_flush();
 }
 
 void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t n) {
   StreamHandler* handler = stream(stream_id);
-  inbound_bytes_ += n;
-  bool shared = config().http2.shared_stream_window != 0;
-  auto now = shared || window_sizer_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  if (shared) share_windows(stream_id, now);
-  if (window_sizer_) {
-    if (window_sizer_->on_data(n, now)) {
-      nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, kBdpPing);
-      schedule_flush();
-    }
+  auto now = std::chrono::steady_clock::now();
+  WindowPolicy::Data decided = windows_.on_data(stream_id, n, now);
+  if (decided.want_rtt && !ping_outstanding_) send_ping(now);
+  if (decided.stream_cap &&
+      nghttp2_session_get_stream_effective_local_window_size(session_.get(), stream_id) > *decided.stream_cap) {
+    nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id, *decided.stream_cap);
+  }
+  if (decided.probe) {
+    nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, kBdpPing);
+    schedule_flush();
+  }
+  if (windows_.sizer()) {
     // nghttp2 has counted the whole frame already: this is what the peer has left.
     int32_t remaining = nghttp2_session_get_stream_local_window_size(session_.get(), stream_id);
-    if (auto window = window_sizer_->on_credit(remaining, handler && handler->keeping_up())) {
-      grow_windows(*window);
-    }
+    if (auto window = windows_.on_credit(remaining, handler && handler->keeping_up())) grow_windows(*window);
   }
   if (!handler) {
     // A stream we already let go of: give the window back so others are not starved.
@@ -512,56 +507,6 @@ void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t 
   }
   handler->on_peer_data(data, n);
   if (received_.empty() || received_.back() != stream_id) received_.push_back(stream_id);
-}
-
-void H2Connection::share_windows(int32_t stream_id, std::chrono::steady_clock::time_point now) {
-  if (stream_id != last_inbound_stream_ && now - last_inbound_at_ < kSharedWithin) {
-    shared_until_ = now + kSharedHold;
-    if (!windows_shared_) {
-      windows_shared_ = true;
-      shared_cap_ = shared_cap();
-      if (min_rtt_.count() == 0 && !ping_outstanding_) send_ping(now);  // the cap's floor needs the RTT
-    }
-  }
-  last_inbound_stream_ = stream_id;
-  last_inbound_at_ = now;
-  // A lower window holds back the peer's next credit: what it may still send is what it
-  // had. Each stream is capped when its DATA shows it is sending.
-  if (windows_shared_ &&
-      nghttp2_session_get_stream_effective_local_window_size(session_.get(), stream_id) > shared_cap_) {
-    nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id, shared_cap_);
-  }
-}
-
-int32_t H2Connection::full_window() const {
-  return static_cast<int32_t>(window_sizer_ ? window_sizer_->window() : config().http2.stream_window);
-}
-
-int32_t H2Connection::shared_cap() const {
-  // Never below twice what arrives in the smallest round trip seen: the cap is to bound a
-  // queue, and on a long path that much is in flight, not queued. A window-limited stream
-  // measures the cap itself, so the cap doubles each second until it no longer limits.
-  double bdp = inbound_rate_ * std::chrono::duration<double>(min_rtt_).count();
-  double cap = std::max<double>(config().http2.shared_stream_window, 2 * bdp);
-  return static_cast<int32_t>(std::min<double>(cap, full_window()));
-}
-
-void H2Connection::unshare_windows(std::chrono::steady_clock::time_point now) {
-  if (!windows_shared_) return;
-  int32_t target = full_window();
-  if (now < shared_until_) {
-    int32_t cap = shared_cap();
-    if (cap <= shared_cap_) return;
-    shared_cap_ = target = cap;  // still shared, with more in flight than the cap allowed
-  } else {
-    windows_shared_ = false;
-  }
-  for (const auto& [id, handler] : streams_) {
-    if (nghttp2_session_get_stream_effective_local_window_size(session_.get(), id) < target) {
-      nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, id, target);
-    }
-  }
-  schedule_flush();
 }
 
 void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
@@ -659,9 +604,14 @@ void H2Connection::close(const std::string& reason) {
 }
 
 void H2Connection::sample_rates(double seconds) {
-  inbound_rate_ = static_cast<double>(inbound_bytes_ - inbound_sampled_) / seconds;
-  inbound_sampled_ = inbound_bytes_;
-  if (session_) unshare_windows(std::chrono::steady_clock::now());
+  if (auto target = windows_.on_sample(seconds, std::chrono::steady_clock::now()); target && session_) {
+    for (const auto& [id, handler] : streams_) {
+      if (nghttp2_session_get_stream_effective_local_window_size(session_.get(), id) < *target) {
+        nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, id, *target);
+      }
+    }
+    schedule_flush();
+  }
   if (streams_.empty()) {
     // An idle pooled connection keeps its socket, not its 256 KiB+ buffers (they are
     // empty between reads; ByteBuffer::shrink only frees empty ones).
@@ -692,10 +642,10 @@ void H2Connection::describe(nlohmann::json& out) const {
     nghttp2_session* s = session_.get();
     out["send_window"] = nghttp2_session_get_remote_window_size(s);
     out["receive_window"] = nghttp2_session_get_local_window_size(s);
-    out["stream_windows_shared"] = windows_shared_;  // capped at http2.shared_stream_window
-    if (windows_shared_) out["shared_stream_window"] = shared_cap_;
+    out["stream_windows_shared"] = windows_.shared();  // capped at http2.shared_stream_window
+    if (windows_.shared()) out["shared_stream_window"] = windows_.cap();
     // The smallest PING round trip seen (0: none yet): the shared windows' floor.
-    out["min_rtt_us"] = std::chrono::duration_cast<std::chrono::microseconds>(min_rtt_).count();
+    out["min_rtt_us"] = std::chrono::duration_cast<std::chrono::microseconds>(windows_.min_rtt()).count();
     transport_.describe(out);
     // What the connection waits for: a stall shows as data to send but no event asked for.
     out["want_write"] = nghttp2_session_want_write(s) != 0;
@@ -705,11 +655,11 @@ void H2Connection::describe(nlohmann::json& out) const {
                   {"max_frame_size", get(s, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)}};
     };
     out["peer_settings"] = settings(nghttp2_session_get_remote_settings);
-    if (window_sizer_) {
-      out["auto_window"] = {{"stream_window", window_sizer_->window()},
-                            {"raises", window_sizer_->raises()},
-                            {"rtt_seconds", window_sizer_->rtt_seconds()},
-                            {"bandwidth_bytes_per_second", window_sizer_->bandwidth()}};
+    if (const WindowSizer* sizer = windows_.sizer()) {
+      out["auto_window"] = {{"stream_window", sizer->window()},
+                            {"raises", sizer->raises()},
+                            {"rtt_seconds", sizer->rtt_seconds()},
+                            {"bandwidth_bytes_per_second", sizer->bandwidth()}};
     }
     out["local_settings"] = settings(nghttp2_session_get_local_settings);
     if (side_ == Side::server) {

@@ -14,7 +14,7 @@
 #include "config/config.h"
 #include "h2/header.h"
 #include "h2/stream_handler.h"
-#include "h2/window_sizer.h"
+#include "h2/window_policy.h"
 #include "net/event_loop.h"
 #include "net/byte_stream.h"
 #include "net/timer.h"
@@ -184,12 +184,6 @@ class H2Connection : public tls::SecureStream::Handler,
   void on_keepalive();
   // stream_window: auto: raises the stream and connection receive windows to `window`.
   void grow_windows(uint32_t window);
-  // http2.shared_stream_window: DATA arrived on `stream_id`; caps its window while
-  // another stream receives too. unshare_windows() restores them once that stopped.
-  void share_windows(int32_t stream_id, std::chrono::steady_clock::time_point now);
-  void unshare_windows(std::chrono::steady_clock::time_point now);
-  int32_t shared_cap() const;
-  int32_t full_window() const;  // a stream's receive window when not shared
   void send_ping(std::chrono::steady_clock::time_point now);
 
   worker::Context& worker_;
@@ -199,6 +193,7 @@ class H2Connection : public tls::SecureStream::Handler,
   // Socket and TLS; its high-water mark bounds what nghttp2 may queue (socket.notsent_lowat).
   tls::SecureStream transport_;
   std::unique_ptr<nghttp2_session, SessionFree> session_;
+  WindowPolicy windows_;  // auto window and shared stream windows: what to set, and when
   net::Timer keepalive_;
   net::Timer handshake_deadline_;
   std::unordered_map<int32_t, std::unique_ptr<StreamHandler>> streams_;
@@ -209,21 +204,9 @@ class H2Connection : public tls::SecureStream::Handler,
   std::string peer_address_;
   std::string peer_identity_;
   std::optional<nghttp2_settings_entry> advertise_only_;
-  std::optional<WindowSizer> window_sizer_;  // http2.stream_window: auto
   std::chrono::steady_clock::time_point ping_sent_{};
   bool ping_outstanding_ = false;
-  // http2.shared_stream_window: the stream DATA last arrived on, when, and till when the
-  // stream windows stay capped.
-  int32_t last_inbound_stream_ = 0;
-  std::chrono::steady_clock::time_point last_inbound_at_{};
-  std::chrono::steady_clock::time_point shared_until_{};
-  bool windows_shared_ = false;
-  int32_t shared_cap_ = 0;
-  std::chrono::steady_clock::duration min_rtt_{};  // of keepalive PINGs; zero: none yet
   int64_t unsent_ = 0;            // add_unsent()
-  uint64_t inbound_bytes_ = 0;    // DATA received
-  uint64_t inbound_sampled_ = 0;  // at the last sample_rates()
-  double inbound_rate_ = 0;       // bytes/s over the last sample period
   bool ready_ = false;
   bool peer_settings_received_ = false;
   bool draining_ = false;
