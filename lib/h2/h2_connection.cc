@@ -7,7 +7,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "h2/session_callbacks.h"
+#include "h2/peer_check.h"
+#include "h2/session.h"
 
 namespace hbone::h2 {
 namespace {
@@ -17,35 +18,9 @@ namespace {
 constexpr size_t kOutboundHighWater = 1024 * 1024;
 // With it, the queue bound is the lowat, and no smaller than one full TLS record.
 constexpr size_t kMinHighWater = 16 * 1024;
-// DATA payloads up to this size are copied next to their frame header (see on_send_data).
-constexpr size_t kCoalescedPayload = 4096;
 // Opaque data of the window sizer's PINGs (keepalive PINGs carry zeros).
 constexpr uint8_t kBdpPing[8] = {'h', 'b', 'o', 'n', 'e', 'b', 'd', 'p'};
 const std::string kNoIdentity;  // h2c: there are no certificates
-
-long data_read_cb(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* flags,
-                  nghttp2_data_source* source, void*) {
-  bool eof = false;
-  long n = static_cast<StreamHandler*>(source->ptr)->next_data(length, &eof);
-  if (n < 0) return NGHTTP2_ERR_DEFERRED;
-  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
-  return n;
-}
-
-metrics::TlsResult handshake_result(tls::TlsSession::Failure failure) {
-  switch (failure) {
-    case tls::TlsSession::Failure::no_certificate: return metrics::TlsResult::no_certificate;
-    case tls::TlsSession::Failure::bad_certificate: return metrics::TlsResult::bad_certificate;
-    case tls::TlsSession::Failure::none:
-    case tls::TlsSession::Failure::error: break;
-  }
-  return metrics::TlsResult::error;
-}
-
-struct OptionFree {
-  void operator()(nghttp2_option* o) const { nghttp2_option_del(o); }
-};
 
 }  // namespace
 
@@ -60,12 +35,23 @@ H2Connection::H2Connection(worker::Context& worker, std::shared_ptr<const tls::T
                                     ? std::max<size_t>(worker.config.socket.notsent_lowat, kMinHighWater)
                                     : kOutboundHighWater},
                  *this),
+      output_(transport_, worker.metrics.send_queue_seconds[side == Side::client ? metrics::kClient : metrics::kGateway]),
       windows_({.stream_window = worker.config.http2.stream_window,
                 .connection_window = worker.config.http2.connection_window,
                 .shared_stream_window = worker.config.http2.shared_stream_window,
                 .auto_max = worker.config.http2.auto_window ? std::optional(worker.config.http2.max_window)
                                                              : std::nullopt}),
-      keepalive_(worker.loop.uv(), [this] { on_keepalive(); }),
+      keepalive_(
+          worker.loop.uv(), worker.config.http2.keepalive_interval, worker.config.http2.keepalive_timeout,
+          [this] {
+            nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr);
+            schedule_flush();
+          },
+          [this] {
+            metrics().keepalive_timeouts[role()].add();
+            close("keepalive timeout: no PING ack in " + std::to_string(config().http2.keepalive_timeout.count()) +
+                  "ms");
+          }),
       handshake_deadline_(worker.loop.uv(), [this] {
         // A peer that connects and never finishes the handshake must not hold a socket.
         metrics().tls_handshakes[role()][metrics::TlsResult::timeout].add();
@@ -77,17 +63,6 @@ H2Connection::~H2Connection() {
   // Streams first: their teardown may still use the session.
   streams_.clear();
 }
-
-namespace {
-
-nghttp2_data_provider data_provider(StreamHandler* handler) {
-  nghttp2_data_provider provider;
-  provider.source.ptr = handler;
-  provider.read_callback = data_read_cb;
-  return provider;
-}
-
-}  // namespace
 
 int32_t H2Connection::submit_request(std::span<const Header> headers, StreamHandler* handler) {
   std::vector<nghttp2_nv> nva;
@@ -106,11 +81,6 @@ bool H2Connection::submit_response(int32_t stream_id, int status, StreamHandler*
   int rv = nghttp2_submit_response(session_.get(), stream_id, headers, 1, handler ? &provider : nullptr);
   schedule_flush();
   return rv == 0;
-}
-
-uint32_t H2Connection::peer_max_concurrent_streams() const {
-  if (!session_) return 0xffffffffu;
-  return nghttp2_session_get_remote_settings(session_.get(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 }
 
 void H2Connection::consume(int32_t stream_id, size_t n) {
@@ -140,22 +110,6 @@ void H2Connection::reset(int32_t stream_id, uint32_t error_code) {
   if (!session_) return;
   nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream_id, error_code);
   schedule_flush();
-}
-
-int32_t H2Connection::send_window(int32_t stream_id) const {
-  return session_ ? nghttp2_session_get_stream_remote_window_size(session_.get(), stream_id) : 0;
-}
-
-int32_t H2Connection::connection_send_window() const {
-  return session_ ? nghttp2_session_get_remote_window_size(session_.get()) : 0;
-}
-
-int32_t H2Connection::receive_window(int32_t stream_id) const {
-  return session_ ? nghttp2_session_get_stream_local_window_size(session_.get(), stream_id) : 0;
-}
-
-int32_t H2Connection::receive_window_size(int32_t stream_id) const {
-  return session_ ? nghttp2_session_get_stream_effective_local_window_size(session_.get(), stream_id) : 0;
 }
 
 void H2Connection::start(std::unique_ptr<net::ByteStream> stream, std::string peer_address) {
@@ -213,25 +167,15 @@ void H2Connection::write_received() {
 }
 
 bool H2Connection::finish_handshake(tls::TlsSession& tls) {
-  std::string why;
-  auto result = metrics::TlsResult::ok;
-  if (tls.alpn() != "h2") {
-    why = "peer did not negotiate ALPN h2";
-    result = metrics::TlsResult::alpn;
-  } else if (auto id = tls.peer_identity(); !id) {
-    why = tls.error();
-    result = metrics::TlsResult::spiffe_id;
-  } else {
-    peer_identity_ = id->to_string();
-    if (id->trust_domain != config().tls.trust_domain) {
-      why = "peer identity " + peer_identity_ + " is not in trust domain " +
-            config().tls.trust_domain;
-      result = metrics::TlsResult::trust_domain;
-    } else if (!verify_peer(tls, why)) {
-      result = metrics::TlsResult::identity;
-      if (why.empty()) why = "peer rejected";
-    }
+  std::optional<identity::SpiffeId> id = tls.peer_identity();  // before error(): it explains a nullopt
+  PeerCheck check = check_peer(tls.alpn(), id, tls.error(), config().tls.trust_domain);
+  peer_identity_ = check.identity;
+  if (check.result == metrics::TlsResult::ok && !verify_peer(tls, check.why)) {
+    check.result = metrics::TlsResult::identity;
+    if (check.why.empty()) check.why = "peer rejected";
   }
+  auto result = check.result;
+  const std::string& why = check.why;
   metrics().tls_handshakes[role()][result].add();
   if (result != metrics::TlsResult::ok) {
     close("rejected peer: " + why);
@@ -245,51 +189,15 @@ bool H2Connection::open_session() {
   counted_active_ = true;
   handshake_deadline_.stop();
 
-  nghttp2_option* raw_option = nullptr;
-  nghttp2_option_new(&raw_option);
-  std::unique_ptr<nghttp2_option, OptionFree> option(raw_option);
-  // Window updates follow what was written to the local socket, not what was received:
-  // that is the backpressure from a slow reader to the remote sender.
-  nghttp2_option_set_no_auto_window_update(option.get(), 1);
-  // RFC 9113 §5.1.2: no stream limit until the peer's SETTINGS say otherwise (nghttp2
-  // would assume 100 and hold back streams the gateway is about to allow).
-  nghttp2_option_set_peer_max_concurrent_streams(option.get(), 0xffffffffu);
-  // nghttp2 keeps closed streams for the RFC 7540 priority tree, pruned against the local
-  // SETTINGS_MAX_CONCURRENT_STREAMS, which it is not told (see on_send): without this the
-  // gateway kept every stream it ever closed (found by tests/e2e/test_soak.py).
-  nghttp2_option_set_no_closed_streams(option.get(), 1);
-  // Flood limits, spelled out rather than left to the library's defaults: a peer that
-  // makes us queue more than this many SETTINGS/PING acks without reading them, sends more
-  // than 8 CONTINUATION frames, or resets streams faster than 1000 at once then 33/s
-  // (CVE-2023-44487, rapid reset) loses its connection.
-  nghttp2_option_set_max_outbound_ack(option.get(), 1000);
-  nghttp2_option_set_max_settings(option.get(), 32);
-  nghttp2_option_set_max_continuations(option.get(), 8);
-  nghttp2_option_set_stream_reset_rate_limit(option.get(), 1000, 33);
-  nghttp2_session* raw = nullptr;
-  int rv = side_ == Side::server
-               ? nghttp2_session_server_new2(&raw, session_callbacks(), this, option.get())
-               : nghttp2_session_client_new2(&raw, session_callbacks(), this, option.get());
-  if (rv != 0) {
+  int rv = 0;
+  session_ = new_session(side_ == Side::server, this, rv);
+  if (!session_) {
     close(std::string("nghttp2 session: ") + nghttp2_strerror(rv));
     return false;
   }
-  session_.reset(raw);
 
-  const config::Http2Config& h2 = config().http2;
-  std::vector<nghttp2_settings_entry> settings = {
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, h2.stream_window},
-      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, h2.max_frame_size},
-      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, h2.max_header_list_size},
-  };
-  if (side_ == Side::client) settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
-  nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings.data(), settings.size());
-  // The connection window is not a setting: it is raised by WINDOW_UPDATE on stream 0.
-  nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0,
-                                        static_cast<int32_t>(h2.connection_window));
-  if (h2.keepalive_interval.count() > 0) {
-    keepalive_.start(h2.keepalive_interval, h2.keepalive_interval);
-  }
+  submit_settings(session_.get(), side_ == Side::client, config().http2);
+  keepalive_.start();
   ready_ = true;
   spdlog::debug("h2 {}: connected, peer {}", peer_address_, peer_identity_);
   on_ready();
@@ -318,7 +226,7 @@ void H2Connection::flush() {
       close(std::string("HTTP/2 send: ") + nghttp2_strerror(rv));
       return;
     }
-    flush_control();
+    output_.seal();
     transport_.write();
     if (closed_) return;
     if (!output_blocked_) break;
@@ -329,50 +237,10 @@ void H2Connection::flush() {
   }
 }
 
-void H2Connection::flush_control() {
-  if (control_.empty()) return;
-  transport_.seal(control_.data(), control_.size());
-  control_.consume(control_.size());
-}
-
-void H2Connection::on_sent(uint64_t written) {
-  if (queued_.empty() || queued_.front().first > written) return;
-  auto now = std::chrono::steady_clock::now();
-  auto& histogram = metrics().send_queue_seconds[role()];
-  for (; !queued_.empty() && queued_.front().first <= written; queued_.pop_front()) {
-    histogram.observe(std::chrono::duration<double>(now - queued_.front().second).count());
-  }
-}
+void H2Connection::on_sent(uint64_t written) { output_.sent(written); }
 
 int H2Connection::on_send(const uint8_t* data, size_t n) {
-  constexpr size_t kHeader = 9;
-  constexpr size_t kEntry = 6;  // RFC 9113 §6.5.1: 16-bit id, 32-bit value
-  bool first_settings = advertise_only_ && n >= kHeader && data[3] == NGHTTP2_SETTINGS &&
-                        !(data[4] & NGHTTP2_FLAG_ACK) &&
-                        ((size_t{data[0]} << 16) | (size_t{data[1]} << 8) | data[2]) == n - kHeader;
-  if (!first_settings) {
-    control_.append(data, n);
-    return static_cast<int>(n);
-  }
-  // nghttp2 1.52 answers a stream beyond the *acknowledged* SETTINGS_MAX_CONCURRENT_STREAMS
-  // with a connection error, killing every tunnel on it; RFC 9113 §5.1.2 allows a stream
-  // error, and REFUSED_STREAM tells the client it may retry. So nghttp2 is not told the
-  // limit: the entry is appended to our first SETTINGS frame here and enforced by the role.
-  uint8_t frame[kHeader];
-  std::memcpy(frame, data, kHeader);
-  size_t length = n - kHeader + kEntry;
-  frame[0] = static_cast<uint8_t>(length >> 16);
-  frame[1] = static_cast<uint8_t>(length >> 8);
-  frame[2] = static_cast<uint8_t>(length);
-  uint32_t value = advertise_only_->value;
-  uint16_t id = static_cast<uint16_t>(advertise_only_->settings_id);
-  const uint8_t entry[kEntry] = {static_cast<uint8_t>(id >> 8),     static_cast<uint8_t>(id),
-                                 static_cast<uint8_t>(value >> 24), static_cast<uint8_t>(value >> 16),
-                                 static_cast<uint8_t>(value >> 8),  static_cast<uint8_t>(value)};
-  control_.append(frame, kHeader);
-  control_.append(data + kHeader, n - kHeader);
-  control_.append(entry, kEntry);
-  advertise_only_.reset();
+  output_.frame(data, n);
   return static_cast<int>(n);
 }
 
@@ -385,23 +253,7 @@ int H2Connection::on_send_data(nghttp2_frame* frame, const uint8_t* framehd, siz
     }
   }
   StreamHandler* handler = stream(frame->hd.stream_id);
-  if (!handler) return NGHTTP2_ERR_CALLBACK_FAILURE;
-  // The frame header rides in the same record as any queued control frames. A small
-  // payload joins them (one record, one AEAD pass: what an interactive message costs); a
-  // large one is encrypted straight from the tunnel's read buffer into its own records.
-  control_.append(framehd, 9);
-  if (auto since = handler->queued_since(); since != std::chrono::steady_clock::time_point{}) {
-    // The payload's first byte leaves once the socket has taken what is queued before it.
-    queued_.emplace_back(transport_.written() + transport_.queued() + control_.size(), since);
-  }
-  if (length <= kCoalescedPayload) {
-    control_.append(handler->outgoing_data(), length);
-    flush_control();
-  } else {
-    flush_control();
-    if (!transport_.seal(handler->outgoing_data(), length)) return NGHTTP2_ERR_CALLBACK_FAILURE;
-  }
-  handler->outgoing_sent(length);
+  if (!handler || !output_.data(framehd, *handler, length)) return NGHTTP2_ERR_CALLBACK_FAILURE;
   return 0;
 }
 
@@ -440,8 +292,7 @@ int H2Connection::on_frame_recv(const nghttp2_frame* frame) {
     case NGHTTP2_PING:
       if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) break;
       if (std::memcmp(frame->ping.opaque_data, kBdpPing, sizeof(kBdpPing)) != 0) {
-        ping_outstanding_ = false;
-        windows_.on_rtt(std::chrono::steady_clock::now() - ping_sent_);
+        if (auto rtt = keepalive_.on_ack(std::chrono::steady_clock::now())) windows_.on_rtt(*rtt);
       } else if (auto window = windows_.on_probe_ack(std::chrono::steady_clock::now())) {
         grow_windows(*window);
       }
@@ -486,7 +337,7 @@ void H2Connection::on_data_chunk(int32_t stream_id, const uint8_t* data, size_t 
   StreamHandler* handler = stream(stream_id);
   auto now = std::chrono::steady_clock::now();
   WindowPolicy::Data decided = windows_.on_data(stream_id, n, now);
-  if (decided.want_rtt && !ping_outstanding_) send_ping(now);
+  if (decided.want_rtt) keepalive_.ping(now);
   if (decided.stream_cap &&
       nghttp2_session_get_stream_effective_local_window_size(session_.get(), stream_id) > *decided.stream_cap) {
     nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, stream_id, *decided.stream_cap);
@@ -514,27 +365,6 @@ void H2Connection::on_stream_close(int32_t stream_id, uint32_t error_code) {
   if (!handler) return;
   if (error_code == NGHTTP2_REFUSED_STREAM && retry_unanswered(stream_id)) return;
   handler->on_stream_closed(error_code);
-}
-
-void H2Connection::on_keepalive() {
-  if (closed_ || !session_) return;
-  auto now = std::chrono::steady_clock::now();
-  if (ping_outstanding_) {
-    if (now - ping_sent_ >= config().http2.keepalive_timeout) {
-      metrics().keepalive_timeouts[role()].add();
-      close("keepalive timeout: no PING ack in " +
-            std::to_string(config().http2.keepalive_timeout.count()) + "ms");
-    }
-    return;
-  }
-  send_ping(now);
-}
-
-void H2Connection::send_ping(std::chrono::steady_clock::time_point now) {
-  nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr);
-  ping_outstanding_ = true;
-  ping_sent_ = now;
-  schedule_flush();
 }
 
 void H2Connection::adopt_stream(int32_t stream_id, std::unique_ptr<StreamHandler> handler) {
@@ -615,7 +445,7 @@ void H2Connection::sample_rates(double seconds) {
   if (streams_.empty()) {
     // An idle pooled connection keeps its socket, not its 256 KiB+ buffers (they are
     // empty between reads; ByteBuffer::shrink only frees empty ones).
-    control_.shrink();
+    output_.shrink();
     transport_.shrink();
   }
   // A stream may end (and leave streams_) while sampled: its idle timeout.
@@ -642,10 +472,7 @@ void H2Connection::describe(nlohmann::json& out) const {
     nghttp2_session* s = session_.get();
     out["send_window"] = nghttp2_session_get_remote_window_size(s);
     out["receive_window"] = nghttp2_session_get_local_window_size(s);
-    out["stream_windows_shared"] = windows_.shared();  // capped at http2.shared_stream_window
-    if (windows_.shared()) out["shared_stream_window"] = windows_.cap();
-    // The smallest PING round trip seen (0: none yet): the shared windows' floor.
-    out["min_rtt_us"] = std::chrono::duration_cast<std::chrono::microseconds>(windows_.min_rtt()).count();
+    windows_.describe(out);
     transport_.describe(out);
     // What the connection waits for: a stall shows as data to send but no event asked for.
     out["want_write"] = nghttp2_session_want_write(s) != 0;
@@ -655,12 +482,6 @@ void H2Connection::describe(nlohmann::json& out) const {
                   {"max_frame_size", get(s, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)}};
     };
     out["peer_settings"] = settings(nghttp2_session_get_remote_settings);
-    if (const WindowSizer* sizer = windows_.sizer()) {
-      out["auto_window"] = {{"stream_window", sizer->window()},
-                            {"raises", sizer->raises()},
-                            {"rtt_seconds", sizer->rtt_seconds()},
-                            {"bandwidth_bytes_per_second", sizer->bandwidth()}};
-    }
     out["local_settings"] = settings(nghttp2_session_get_local_settings);
     if (side_ == Side::server) {
       // What we advertise ourselves (nghttp2 is not told, see on_send).

@@ -12,7 +12,10 @@
 #include <vector>
 
 #include "config/config.h"
+#include "h2/frame_output.h"
 #include "h2/header.h"
+#include "h2/keepalive.h"
+#include "h2/session.h"
 #include "h2/stream_handler.h"
 #include "h2/window_policy.h"
 #include "net/event_loop.h"
@@ -24,10 +27,6 @@
 #include "util/byte_buffer.h"
 
 namespace hbone::h2 {
-
-struct SessionFree {
-  void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
-};
 
 // One mTLS HTTP/2 connection, either side: the nghttp2 session, its streams and their flow
 // control, keepalive and window sizing, over a SecureStream (TLS over any ByteStream) that it feeds
@@ -115,18 +114,26 @@ class H2Connection : public tls::SecureStream::Handler,
   // RST_STREAM with `error_code`.
   void reset(int32_t stream_id, uint32_t error_code);
   // Send credit the peer gave: this stream's, and the whole connection's (0 without a session).
-  int32_t send_window(int32_t stream_id) const;
-  int32_t connection_send_window() const;
+  int32_t send_window(int32_t stream_id) const {
+    return session_ ? nghttp2_session_get_stream_remote_window_size(session_.get(), stream_id) : 0;
+  }
+  int32_t connection_send_window() const {
+    return session_ ? nghttp2_session_get_remote_window_size(session_.get()) : 0;
+  }
   // Bytes the streams hold for sending that no DATA frame has taken yet (each stream
   // reports its own changes): what the connection's send window must cover first.
   void add_unsent(int64_t delta) { unsent_ += delta; }
   int64_t unsent() const { return unsent_; }
   // Credit we gave the peer on this stream.
-  int32_t receive_window(int32_t stream_id) const;
+  int32_t receive_window(int32_t stream_id) const {
+    return session_ ? nghttp2_session_get_stream_local_window_size(session_.get(), stream_id) : 0;
+  }
   // The stream's receive window itself (SETTINGS, or capped by http2.shared_stream_window).
-  int32_t receive_window_size(int32_t stream_id) const;
+  int32_t receive_window_size(int32_t stream_id) const {
+    return session_ ? nghttp2_session_get_stream_effective_local_window_size(session_.get(), stream_id) : 0;
+  }
 
-  // nghttp2 callback targets (session_callbacks.cc).
+  // nghttp2 callback targets (session.cc).
   int on_send(const uint8_t* data, size_t n);
   int on_send_data(nghttp2_frame* frame, const uint8_t* framehd, size_t length);
   int on_frame_recv(const nghttp2_frame* frame);
@@ -167,9 +174,12 @@ class H2Connection : public tls::SecureStream::Handler,
   // A response; with a handler its DATA follows, without one the stream ends with it.
   bool submit_response(int32_t stream_id, int status, StreamHandler* handler);
   // The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited until its SETTINGS arrive).
-  uint32_t peer_max_concurrent_streams() const;
+  uint32_t peer_max_concurrent_streams() const {
+    return session_ ? nghttp2_session_get_remote_settings(session_.get(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+                    : 0xffffffffu;
+  }
   // A SETTINGS value to advertise without nghttp2 enforcing it itself (see on_send).
-  void advertise_only(uint16_t id, uint32_t value) { advertise_only_ = {id, value}; }
+  void advertise_only(uint16_t id, uint32_t value) { output_.advertise_only(id, value); }
 
 
  private:
@@ -177,14 +187,11 @@ class H2Connection : public tls::SecureStream::Handler,
   void write_received();
   bool finish_handshake(tls::TlsSession& tls);  // the peer's checks, then open_session()
   bool open_session();
-  void flush_control();
   // Once: no new streams from now on, and each stream is told (on_connection_draining).
   void set_draining();
   void submit_goaway();
-  void on_keepalive();
   // stream_window: auto: raises the stream and connection receive windows to `window`.
   void grow_windows(uint32_t window);
-  void send_ping(std::chrono::steady_clock::time_point now);
 
   worker::Context& worker_;
   std::shared_ptr<const tls::TlsContext> tls_context_;  // null with tls.plaintext_h2c
@@ -192,20 +199,15 @@ class H2Connection : public tls::SecureStream::Handler,
   const Side side_;
   // Socket and TLS; its high-water mark bounds what nghttp2 may queue (socket.notsent_lowat).
   tls::SecureStream transport_;
-  std::unique_ptr<nghttp2_session, SessionFree> session_;
+  FrameOutput output_;  // frames to TLS records
+  Session session_;
   WindowPolicy windows_;  // auto window and shared stream windows: what to set, and when
-  net::Timer keepalive_;
+  Keepalive keepalive_;
   net::Timer handshake_deadline_;
   std::unordered_map<int32_t, std::unique_ptr<StreamHandler>> streams_;
   std::vector<int32_t> received_;  // streams with DATA not yet written on
-  // Streams' first queued bytes: their offset in the socket's byte stream, and since when.
-  std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> queued_;
-  ByteBuffer control_;    // small frames, coalesced into one TLS record
   std::string peer_address_;
   std::string peer_identity_;
-  std::optional<nghttp2_settings_entry> advertise_only_;
-  std::chrono::steady_clock::time_point ping_sent_{};
-  bool ping_outstanding_ = false;
   int64_t unsent_ = 0;            // add_unsent()
   bool ready_ = false;
   bool peer_settings_received_ = false;

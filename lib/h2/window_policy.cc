@@ -1,6 +1,7 @@
 #include "h2/window_policy.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace hbone::h2 {
 
@@ -57,6 +58,19 @@ std::optional<int32_t> WindowPolicy::on_sample(double seconds, Clock::time_point
   }
   shared_ = false;
   return full_window();
+}
+
+void WindowPolicy::describe(nlohmann::json& out) const {
+  out["stream_windows_shared"] = shared_;  // capped at http2.shared_stream_window
+  if (shared_) out["shared_stream_window"] = cap_;
+  // The smallest PING round trip seen (0: none yet): the shared windows' floor.
+  out["min_rtt_us"] = std::chrono::duration_cast<std::chrono::microseconds>(min_rtt_).count();
+  if (sizer_) {
+    out["auto_window"] = {{"stream_window", sizer_->window()},
+                          {"raises", sizer_->raises()},
+                          {"rtt_seconds", sizer_->rtt_seconds()},
+                          {"bandwidth_bytes_per_second", sizer_->bandwidth()}};
+  }
 }
 
 int32_t WindowPolicy::connection_window_for(uint32_t stream_window) const {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 
 #include "h2/window_sizer.h"
@@ -63,6 +64,8 @@ class WindowPolicy {
   int32_t cap() const { return cap_; }
   Clock::duration min_rtt() const { return min_rtt_; }  // zero: none measured yet
   const WindowSizer* sizer() const { return sizer_ ? &*sizer_ : nullptr; }
+  // Shared or not, the cap, the smallest round trip, the auto window (/debug/tunnels).
+  void describe(nlohmann::json& out) const;
 
  private:
   int32_t shared_cap() const;
