@@ -10,9 +10,10 @@
 #include <memory>
 #include <set>
 #include <sstream>
-#include <tuple>
 #include <vector>
 
+#include "config/config_checks.h"
+#include "config/diagnostics.h"
 #include "config/keys.h"
 #include "config/units.h"
 #include "address/destination_policy.h"
@@ -26,32 +27,6 @@ std::string join_lines(const std::vector<std::string>& lines) {
   for (const auto& line : lines) out += (out.empty() ? "" : "\n") + line;
   return out;
 }
-
-// Collects problems as "FILE:LINE: key: message" so one run reports all of them.
-class Diagnostics {
- public:
-  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
-
-  void error(const YAML::Node& at, const std::string& key, const std::string& message) {
-    errors_.push_back(format(at, key, message));
-  }
-  void warning(const YAML::Node& at, const std::string& key, const std::string& message) {
-    warnings_.push_back(format(at, key, message));
-  }
-  std::vector<std::string>& errors() { return errors_; }
-  std::vector<std::string>& warnings() { return warnings_; }
-
- private:
-  std::string format(const YAML::Node& at, const std::string& key, const std::string& message) {
-    std::string where = file_;
-    if (at.IsDefined() && at.Mark().line >= 0) where += ":" + std::to_string(at.Mark().line + 1);
-    return where + ": " + key + ": " + message;
-  }
-
-  std::string file_;
-  std::vector<std::string> errors_;
-  std::vector<std::string> warnings_;
-};
 
 std::string quoted(const YAML::Node& node) {
   return node.IsScalar() ? "\"" + node.Scalar() + "\"" : "(not a scalar)";
@@ -225,7 +200,6 @@ class MapReader {
   bool valid_ = true;
 };
 
-bool file_readable(const std::string& path) { return std::ifstream(path).good(); }
 
 // Reads keys into a Config (the loader), or with `live_only` only the keys a reload may
 // change (Reload::live) into a running config, skipping the rest.
@@ -445,385 +419,15 @@ class Parser {
   YAML::Node list_item_;
 };
 
-// `node[key]` where node is a mapping; else undefined (the readers reported the shape).
-// (Found by tests/fuzz/config_fuzz: a scalar document made operator[] throw.)
-YAML::Node field(const YAML::Node& node, const char* key) {
-  return node.IsMap() ? node[key] : YAML::Node(YAML::NodeType::Undefined);
-}
-
-// Two listen addresses that would take the same connections: the same port on the same
-// address, or on a wildcard of a family that covers the other ([::] takes IPv4 too).
-bool overlapping(const address::HostPort& a, const address::HostPort& b) {
-  if (a.port == 0 || a.port != b.port) return false;  // port 0: the kernel picks distinct ports
-  auto wildcard = [](const address::HostPort& h) { return h.host == "0.0.0.0" || h.host == "::"; };
-  if (a.host == b.host || a.host == "::" || b.host == "::") return true;
-  return (wildcard(a) || wildcard(b)) && a.is_ipv6() == b.is_ipv6();
-}
-
-// hbone's listeners must not share an address: SO_REUSEPORT would let two of its own
-// sockets bind it and split its connections between them silently; for admin ones the start
-// would fail. Reported at the later of the two in admin, gateway, client order.
-void check_listeners(const YAML::Node& root, const Config& config, Diagnostics& diag) {
-  std::vector<std::tuple<std::string, address::HostPort, YAML::Node>> all;
-  YAML::Node admin = field(root, "admin");
-  all.emplace_back("admin.listen", config.admin.listen, field(admin, "listen"));
-  if (config.admin.metrics_listen) {
-    all.emplace_back("admin.metrics_listen", *config.admin.metrics_listen, field(admin, "metrics_listen"));
-  }
-  if (config.gateway) all.emplace_back("gateway.listen", config.gateway->listen, field(field(root, "gateway"), "listen"));
-  if (config.client) {
-    YAML::Node client = field(root, "client");
-    YAML::Node listeners = field(client, "listeners");
-    for (size_t i = 0; i < config.client->listeners.size(); ++i) {
-      YAML::Node item = listeners.IsSequence() && i < listeners.size() ? listeners[i] : YAML::Node();
-      all.emplace_back("client.listeners[" + std::to_string(i) + "].listen", config.client->listeners[i].listen,
-                       field(item, "listen"));
-    }
-    if (config.client->capture) {
-      all.emplace_back("client.capture.listen", config.client->capture->listen, field(field(client, "capture"), "listen"));
-    }
-  }
-  for (size_t i = 0; i < all.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      const auto& [key, address, at] = all[i];
-      if (!overlapping(address, std::get<1>(all[j]))) continue;
-      diag.error(at.IsDefined() ? at : root, key,
-                 address.to_string() + " overlaps " + std::get<0>(all[j]) + " (" + std::get<1>(all[j]).to_string() +
-                     "): each listener needs an address of its own");
-      break;
-    }
-  }
-}
-
-// A rule's `from` or `to`, if written, names something: Istio rejects an empty source or
-// operation, and an empty list would read here as "any" where its author meant "none of these"
-// (`principals: []` would let every peer through an ALLOW).
-void check_rule_part(const YAML::Node& part, const std::string& path, Diagnostics& diag) {
-  if (!part.IsDefined() || !part.IsMap()) return;  // absent, or already reported
-  if (part.size() == 0) {
-    diag.error(part, path, "empty: name at least one field, or leave it out (a rule without it matches any)");
-    return;
-  }
-  for (const auto& entry : part) {
-    if (entry.second.IsSequence() && entry.second.size() == 0) {
-      diag.error(entry.second, path + "." + entry.first.as<std::string>(),
-                 "empty: it would match anything (Istio rejects it); list entries, or leave the field out");
-    }
-  }
-}
-
-// Rules between keys, once every key is read.
-// Every policy is named, once: the name is what the log and the metrics report.
-void check_policies(const YAML::Node& node, const GatewayConfig& gateway, Diagnostics& diag) {
-  std::set<std::string> names;
-  for (size_t i = 0; i < gateway.policies.size(); ++i) {
-    const std::string& name = gateway.policies[i].name;
-    std::string path = "gateway.policies[" + std::to_string(i) + "].name";
-    YAML::Node at = node && node.IsSequence() && i < node.size() ? node[i] : node;
-    YAML::Node rules = field(at, "rules");
-    for (size_t r = 0; rules.IsSequence() && r < rules.size(); ++r) {
-      std::string rule_path = "gateway.policies[" + std::to_string(i) + "].rules[" + std::to_string(r) + "]";
-      for (const char* part : {"from", "to"}) check_rule_part(field(rules[r], part), rule_path + "." + part, diag);
-    }
-    if (name.empty()) {
-      diag.error(at, path, "required (the log and metrics name the policy that decided)");
-    } else if (name == policy::kNoneMatched) {
-      diag.error(field(at, "name"), path, "\"none-matched\" is what the log says when no ALLOW policy matched");
-    } else if (!names.insert(name).second) {
-      diag.error(field(at, "name"), path, "a second policy named \"" + name + "\"");
-    }
-  }
-}
-
-void validate(const YAML::Node& root, Config& config, Diagnostics& diag) {
-  check_listeners(root, config, diag);
-  const TlsConfig& tls = config.tls;
-  YAML::Node node = field(root, "tls");
-  if (!config.gateway && !config.client) {
-    diag.error(root, "client/gateway", "nothing to run: configure client, gateway or both");
-  }
-  if (tls.plaintext_h2c) {
-    // Without TLS there is no peer identity to check.
-    if (config.gateway && !config.gateway->allowed_identities.empty()) {
-      diag.error(field(node, "plaintext_h2c"), "tls.plaintext_h2c", "gateway.allowed_identities needs TLS identities");
-    }
-    if (config.client && !config.client->gateway_identity.empty()) {
-      diag.error(field(node, "plaintext_h2c"), "tls.plaintext_h2c", "client.gateway_identity needs TLS identities");
-    }
-  } else if (config.gateway || config.client) {
-    if (!node) {
-      diag.error(node, "tls", "required when client or gateway is configured");
-    } else if (node.IsMap()) {  // else reported by the reader (found by tests/fuzz/config_fuzz)
-      for (auto [key, value] : {std::pair{"cert", &tls.cert}, {"key", &tls.key}, {"ca", &tls.ca}}) {
-        YAML::Node at = field(node, key);
-        if (value->empty()) {
-          diag.error(at.IsDefined() ? at : node, std::string("tls.") + key, "required");
-        } else if (!file_readable(*value)) {
-          diag.error(at, std::string("tls.") + key, "cannot read file \"" + *value + "\" (missing or no permission)");
-        }
-      }
-      if (!identity::SpiffeId::valid_trust_domain(tls.trust_domain)) {
-        diag.error(field(node, "trust_domain"), "tls.trust_domain", "invalid trust domain \"" + tls.trust_domain + "\"");
-      }
-    }
-  }
-  if (const auto& gateway = config.gateway) check_policies(field(field(root, "gateway"), "policies"), *gateway, diag);
-  if (const auto& client = config.client) {
-    YAML::Node at = field(root, "client");
-    if (client->listeners.empty() && !client->capture && !field(at, "listeners")) {
-      diag.error(at, "client.listeners", "required unless client.capture is set (the client has nothing to accept)");
-    }
-    if (client->capture && client->routes.empty()) {
-      diag.error(field(at, "capture"), "client.routes", "required with client.capture (every captured connection would be reset)");
-    }
-    if (!client->capture && !client->routes.empty()) {
-      diag.error(field(at, "routes"), "client.capture", "required with client.routes (routes apply to captured connections)");
-    }
-    YAML::Node routes = field(at, "routes");
-    for (size_t i = 0; i < client->routes.size(); ++i) {
-      const auto& route = client->routes[i];
-      YAML::Node item = routes && routes.IsSequence() && i < routes.size() ? routes[i] : routes;
-      std::string path = "client.routes[" + std::to_string(i) + "].via";
-      if (route.through && route.via.kind == address::RouteVia::Kind::direct) {
-        diag.error(field(item, "via"), path, "a direct route has no gateway to reach through another");
-      } else if (!route.through && !route.through_identity.empty()) {
-        diag.error(field(item, "via_identity"), path + "_identity", "set without via");
-      }
-    }
-    if (tls.plaintext_h2c) {
-      for (const auto& route : client->routes) {
-        if (!route.identity.empty()) {
-          diag.error(field(at, "routes"), "client.routes", "identity needs TLS identities (tls.plaintext_h2c is set)");
-          break;
-        }
-      }
-    }
-  }
-  const Http2Config& h2 = config.http2;
-  if (!h2.auto_window && h2.stream_window >= h2.connection_window) {
-    // Equal windows let one stream take the whole connection window (ztunnel deadlocked).
-    diag.warning(field(field(root, "http2"), "stream_window"), "http2.stream_window",
-                 "stream window " + format_size(h2.stream_window) + " >= connection window " +
-                     format_size(h2.connection_window) + ": one stalled tunnel can block all others on its connection");
-  }
-}
-
 LoadResult parse_document(const YAML::Node& root, Diagnostics& diag) {
   LoadResult result;
   Parser parser(root, diag, /*live_only=*/false);
   visit_keys(parser, result.config);
   parser.finish();  // unknown top-level keys
-  validate(root, result.config, diag);
+  check_config(root, result.config, diag);
   if (!diag.errors().empty()) throw ConfigError(std::move(diag.errors()));
   result.warnings = std::move(diag.warnings());
   return result;
-}
-
-// Each kind of value as the text the loader reads back; Derived::put(key, text) and
-// Derived::put_list(key, items) record it.
-template <typename Derived>
-class ValueWriter {
- public:
-  template <typename Int>
-  void integer(const Key& key, const Int& v, uint64_t, uint64_t) { self().put(key, std::to_string(v)); }
-  void size(const Key& key, uint64_t v, uint64_t, uint64_t) { self().put(key, format_size(v)); }
-  void duration(const Key& key, milliseconds v, milliseconds) { self().put(key, format_duration(v)); }
-  void string(const Key& key, const std::string& v) { self().put(key, v); }
-  void boolean(const Key& key, bool v) { self().put(key, v ? "true" : "false"); }
-  void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { self().put(key, v); }
-  void toggle(const Key& key, bool v, const char* on, const char* off) { self().put(key, v ? on : off); }
-  void host_port(const Key& key, const address::HostPort& v, bool, bool) { self().put(key, v.to_string()); }
-  void optional_host_port(const Key& key, const std::optional<address::HostPort>& v, bool) {
-    self().put(key, v ? v->to_string() : "");
-  }
-  void spiffe_id(const Key& key, const std::string& v) { self().put(key, v); }
-  void identities(const Key& key, const std::vector<std::string>& v) { self().put_list(key, v); }
-  void destinations(const Key& key, const address::DestinationPolicy& v) { self().put_list(key, v.entries()); }
-  void window(const Key& key, uint32_t v, bool automatic) {
-    self().put(key, automatic ? "auto" : format_size(v));
-  }
-  void cidr(const Key& key, const address::Cidr& v) { self().put(key, v.to_string()); }
-  template <typename T>
-  void numbers(const Key& key, const std::vector<T>& v, const char*, unsigned, unsigned) {
-    std::vector<std::string> items;
-    for (T value : v) items.push_back(std::to_string(value));
-    self().put_list(key, items);
-  }
-  void route_via(const Key& key, const address::RouteVia& v) { self().put(key, v.to_string()); }
-  void patterns(const Key& key, const std::vector<std::string>& v) { self().put_list(key, v); }
-  void cidrs(const Key& key, const std::vector<address::Cidr>& v) {
-    std::vector<std::string> items;
-    for (const auto& cidr : v) items.push_back(cidr.to_string());
-    self().put_list(key, items);
-  }
-
- private:
-  Derived& self() { return static_cast<Derived&>(*this); }
-};
-
-// Writes each key's value as YAML (the format the loader reads back). Empty lists (every
-// list key's default) and sections left empty are left out: a policy rule's `from: {}` or
-// `principals: []` is an error to the loader, and the dump must read back.
-class Dumper : public ValueWriter<Dumper> {
- public:
-  explicit Dumper(YAML::Emitter& out) : out_(out) {}
-
-  template <typename F>
-  void section(const Key& key, F&& fn) {
-    pending_.push_back(key.name);  // opened with its first value
-    fn();
-    if (!pending_.empty()) {
-      pending_.pop_back();  // nothing in it
-    } else {
-      out_ << YAML::EndMap;
-    }
-  }
-  template <typename T, typename F>
-  void optional_section(const Key& key, const std::optional<T>& value, F&& fn) {
-    if (value) section(key, [&] { fn(*value); });
-  }
-  template <typename T, typename F>
-  void list(const Key& key, const char*, const std::vector<T>& items, bool, F&& fn) {
-    if (items.empty()) return;
-    open_pending();
-    out_ << YAML::Key << key.name << YAML::Value << YAML::BeginSeq;
-    for (const T& item : items) {
-      out_ << YAML::BeginMap;
-      fn(item);
-      out_ << YAML::EndMap;
-    }
-    out_ << YAML::EndSeq;
-  }
-  void put(const Key& key, const std::string& text) {
-    open_pending();
-    out_ << YAML::Key << key.name << YAML::Value << text;
-  }
-  void put_list(const Key& key, const std::vector<std::string>& items) {
-    if (items.empty()) return;
-    open_pending();
-    out_ << YAML::Key << key.name << YAML::Value << YAML::Flow << items;
-  }
-
- private:
-  void open_pending() {
-    for (const char* name : pending_) out_ << YAML::Key << name << YAML::Value << YAML::BeginMap;
-    pending_.clear();
-  }
-
-  YAML::Emitter& out_;
-  std::vector<const char*> pending_;  // sections entered that have no value written yet
-};
-
-// Keeps the dotted path of the section being visited.
-class PathTracker {
- protected:
-  template <typename F>
-  void nested(const std::string& name, F&& fn) {
-    std::string saved = prefix_;
-    prefix_ += name + ".";
-    fn();
-    prefix_ = saved;
-  }
-  std::string path(const Key& key) const { return prefix_ + key.name; }
-
- private:
-  std::string prefix_;
-};
-
-// Each key's path, reload class and value as text: what a reload compares.
-class Flattener : public ValueWriter<Flattener>, PathTracker {
- public:
-  struct Entry {
-    std::string path;
-    Reload reload;
-    std::string value;
-  };
-  std::vector<Entry> entries;
-
-  template <typename F>
-  void section(const Key& key, F&& fn) {
-    nested(key.name, fn);
-  }
-  template <typename T, typename F>
-  void optional_section(const Key& key, const std::optional<T>& value, F&& fn) {
-    entries.push_back({path(key), key.reload, value ? "present" : "absent"});
-    if (value) nested(key.name, [&] { fn(*value); });
-  }
-  template <typename T, typename F>
-  void list(const Key& key, const char*, const std::vector<T>& items, bool, F&& fn) {
-    entries.push_back({path(key), key.reload, std::to_string(items.size()) + " items"});
-    for (size_t i = 0; i < items.size(); ++i) {
-      nested(std::string(key.name) + "[" + std::to_string(i) + "]", [&] { fn(items[i]); });
-    }
-  }
-  void put(const Key& key, std::string value) { entries.push_back({path(key), key.reload, std::move(value)}); }
-  void put_list(const Key& key, const std::vector<std::string>& items) {
-    std::string text;
-    for (const auto& item : items) text += item + "\n";
-    put(key, std::move(text));
-  }
-};
-
-// The README's key table: each key with its default (a default Config's value).
-class Documenter : PathTracker {
- public:
-  const std::string& table() const { return out_; }
-  const std::vector<std::string>& live() const { return live_; }
-
-  template <typename F>
-  void section(const Key& key, F&& fn) {
-    nested(key.name, fn);
-  }
-  template <typename T, typename F>
-  void optional_section(const Key& key, const std::optional<T>&, F&& fn) {
-    const T defaults{};
-    nested(key.name, [&] { fn(defaults); });
-  }
-  template <typename T, typename F>
-  void list(const Key& key, const char* what, const std::vector<T>&, bool required, F&& fn) {
-    row(key, required ? "required" : "[]", std::string("list of ") + what + ": ");
-    const T defaults{};
-    nested(std::string(key.name) + "[]", [&] { fn(defaults); });
-  }
-  template <typename Int>
-  void integer(const Key& key, const Int& v, uint64_t, uint64_t) { row(key, std::to_string(v)); }
-  void size(const Key& key, uint64_t v, uint64_t, uint64_t) { row(key, format_size(v)); }
-  void duration(const Key& key, milliseconds v, milliseconds) { row(key, format_duration(v)); }
-  void string(const Key& key, const std::string& v) { row(key, v.empty() ? "\"\"" : v); }
-  void boolean(const Key& key, bool v) { row(key, v ? "true" : "false"); }
-  void choice(const Key& key, const std::string& v, const std::vector<std::string>&) { row(key, v); }
-  void toggle(const Key& key, bool v, const char* on, const char* off) { row(key, v ? on : off); }
-  void host_port(const Key& key, const address::HostPort& v, bool, bool required) {
-    row(key, required ? "required" : v.to_string());
-  }
-  void optional_host_port(const Key& key, const std::optional<address::HostPort>&, bool) { row(key, "\"\""); }
-  void spiffe_id(const Key& key, const std::string& v) { string(key, v); }
-  void identities(const Key& key, const std::vector<std::string>&) { row(key, "[]"); }
-  void destinations(const Key& key, const address::DestinationPolicy&) { row(key, "[]"); }
-  void window(const Key& key, uint32_t v, bool) { row(key, format_size(v)); }
-  void cidr(const Key& key, const address::Cidr&) { row(key, "required"); }
-  template <typename T>
-  void numbers(const Key& key, const std::vector<T>&, const char*, unsigned, unsigned) {
-    row(key, "[]");
-  }
-  void route_via(const Key& key, const address::RouteVia&) { row(key, "required"); }
-  void patterns(const Key& key, const std::vector<std::string>&) { row(key, "[]"); }
-  void cidrs(const Key& key, const std::vector<address::Cidr>&) { row(key, "[]"); }
-
- private:
-  void row(const Key& key, const std::string& value, const std::string& lead = "") {
-    if (key.reload == Reload::live) live_.push_back(path(key));
-    out_ += "| `" + path(key) + "` | " + value + " | " + (key.reload == Reload::live ? "live" : "restart") +
-            " | " + lead + key.help + " |\n";
-  }
-  std::string out_ = "| key | default | reload | meaning |\n| --- | --- | --- | --- |\n";
-  std::vector<std::string> live_;
-};
-
-std::vector<Flattener::Entry> flatten(const Config& config) {
-  Flattener f;
-  visit_keys(f, config);
-  return std::move(f.entries);
 }
 
 LoadResult parse_text(const std::string& yaml, const std::string& name) {
@@ -855,15 +459,6 @@ LoadResult load_config_string(const std::string& yaml, const std::string& name) 
   return parse_text(yaml, name);
 }
 
-std::string dump_config(const Config& config) {
-  YAML::Emitter out;
-  out << YAML::BeginMap;
-  Dumper dumper(out);
-  visit_keys(dumper, config);
-  out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
-}
-
 ReloadPlan plan_reload(const Config& running, const Config& loaded) {
   ReloadPlan plan{running, {}};
   // The live keys of `loaded`, read back from its dump by the loader's own code.
@@ -882,20 +477,6 @@ ReloadPlan plan_reload(const Config& running, const Config& loaded) {
   }
   for (auto& [path, value] : before) plan.restart_keys.push_back(path);  // gone from the file
   return plan;
-}
-
-std::string key_table() {
-  Documenter doc;
-  const Config defaults;
-  visit_keys(doc, defaults);
-  return doc.table();
-}
-
-std::vector<std::string> live_keys() {
-  Documenter doc;
-  const Config defaults;
-  visit_keys(doc, defaults);
-  return doc.live();
 }
 
 }  // namespace hbone::config

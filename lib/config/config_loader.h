@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/config_text.h"  // dump_config: what the loader reads back
 
 namespace hbone::config {
 
@@ -27,9 +28,6 @@ struct LoadResult {
 LoadResult load_config_file(const std::string& path);
 LoadResult load_config_string(const std::string& yaml, const std::string& name);
 
-// The effective config as YAML (for /config_dump); key material stays in its files.
-std::string dump_config(const Config& config);
-
 // What a reload does: `running` with the keys a reload may change (Reload::live) taken
 // from `loaded`, and the paths of other keys that differ (they wait for a restart).
 struct ReloadPlan {
@@ -37,10 +35,5 @@ struct ReloadPlan {
   std::vector<std::string> restart_keys;
 };
 ReloadPlan plan_reload(const Config& running, const Config& loaded);
-
-// Every key as a Markdown table (key, default, reload, meaning): `hbone --config-keys`.
-std::string key_table();
-// The paths of the keys a reload applies (Reload::live); a list's items as "list[].key".
-std::vector<std::string> live_keys();
 
 }  // namespace hbone::config
