@@ -38,7 +38,7 @@ const char* response_flags(int status) {
 }
 
 Tunnel::Tunnel(h2::H2Connection& conn, Info info)
-    : conn_(conn), info_(std::move(info)), read_chunk_(kFirstReadChunk) {
+    : conn_(conn), info_(std::move(info)), read_chunk_(kFirstReadChunk), stall_(conn.metrics(), conn.role()) {
   conn_.metrics().tunnels_active[conn_.role()].add(1);
 }
 
@@ -120,20 +120,7 @@ void Tunnel::update_stall() {
       scope = metrics::StallScope::connection;
     }
   }
-  if (scope == stall_scope_) return;
-  auto now = std::chrono::steady_clock::now();
-  auto& m = conn_.metrics();
-  if (stall_scope_) {
-    auto spent = now - stall_started_;
-    stalled_ += spent;
-    m.stall_micros[conn_.role()][*stall_scope_].add(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(spent).count()));
-  }
-  if (scope) {
-    m.stalls[conn_.role()][*scope].add();
-    stall_started_ = now;
-  }
-  stall_scope_ = scope;
+  stall_.set(scope);
 }
 
 void Tunnel::sample_rate(double seconds) {
@@ -162,7 +149,7 @@ void Tunnel::sample_rate(double seconds) {
 
 void Tunnel::describe(nlohmann::json& out) const {
   auto now = std::chrono::steady_clock::now();
-  auto stalled = stalled_ + (stall_scope_ ? now - stall_started_ : decltype(stalled_){});
+  auto stalled = stall_.total(now);
   out["id"] = std::to_string(conn_.worker().index) + ":" + std::to_string(stream_id_) + "@" +
               conn_.peer_address();
   out["worker"] = conn_.worker().index;
@@ -180,7 +167,7 @@ void Tunnel::describe(nlohmann::json& out) const {
   out["rate_sent"] = rate_up_;          // bytes/s over the last second
   out["rate_received"] = rate_down_;
   out["stalled_seconds"] = std::chrono::duration<double>(stalled).count();
-  out["stalled_on"] = stall_scope_ ? metrics::label(*stall_scope_) : "";
+  out["stalled_on"] = stall_.scope() ? metrics::label(*stall_.scope()) : "";
   out["buffered_send"] = up_.size();
   out["deferred"] = deferred_;  // nghttp2 waits for this tunnel's next local read
   out["reading"] = local_ && (local_->events() & UV_READABLE) != 0;

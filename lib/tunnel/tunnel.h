@@ -13,6 +13,7 @@
 #include "metrics/worker_metrics.h"
 #include "net/byte_stream.h"
 #include "tunnel/admission.h"
+#include "tunnel/stall_clock.h"
 #include "util/byte_buffer.h"
 #include "worker/buffer_budget.h"
 
@@ -173,9 +174,7 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
   double rate_down_ = 0;
   double idle_seconds_ = 0;  // since the last byte either way, in sample periods
   metrics::IstioTcp* istio_ = nullptr;  // set once established
-  std::optional<metrics::StallScope> stall_scope_;  // while stalled
-  std::chrono::steady_clock::time_point stall_started_{};
-  std::chrono::steady_clock::duration stalled_{};
+  StallClock stall_;  // waits on the peer's windows
   bool relaying_ = false;
   bool deferred_ = false;        // nghttp2 waits for resume_data
   bool local_eof_ = false;       // FIN read from the local socket

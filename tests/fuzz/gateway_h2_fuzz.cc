@@ -1,11 +1,9 @@
 // libFuzzer: the gateway's HTTP/2 input. Each input is what a peer sends on one h2c
 // connection (tls.plaintext_h2c: the same session wrapper, streams and CONNECT handling as
-// over TLS, minus the handshake), through a real socket and event loop, followed by EOF.
+// over TLS, minus the handshake), through an in-process pipe (net::MemoryPipe: a socket's
+// semantics without its system calls) and a real event loop, followed by EOF.
 // The only allowed destination is one no input names by chance, so nothing is dialled.
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <memory>
 
@@ -13,7 +11,7 @@
 #include "gateway/gateway_connection.h"
 #include "metrics/worker_metrics.h"
 #include "net/event_loop.h"
-#include "net/fd.h"
+#include "net/memory_pipe.h"
 #include "net/own_listeners.h"
 #include "worker/context.h"
 #include "tunnel/admission.h"
@@ -50,22 +48,20 @@ struct Fixture {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture* fx = new Fixture();  // one loop for the whole run, like a worker's
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return 0;
-  net::Fd peer(sv[1]);
+  auto [ours, peer] = net::MemoryPipe::make(fx->loop, 256 * 1024);
   bool closed = false;
   auto conn = std::make_unique<gateway::GatewayConnection>(
       fx->context, [&closed](gateway::GatewayConnection*) { closed = true; });
-  conn->start(net::Fd(sv[0]), "fuzz");
+  conn->start(std::move(ours), "fuzz");
   size_t sent = 0;
   uint8_t sink[65536];
   for (int i = 0; i < 1000 && !closed; ++i) {
     if (sent < size) {
-      ssize_t n = ::write(peer.get(), data + sent, size - sent);
+      ssize_t n = peer->write(data + sent, size - sent);
       if (n > 0) sent += static_cast<size_t>(n);
-      if (sent == size) ::shutdown(peer.get(), SHUT_WR);  // then EOF ends the connection
+      if (sent == size) peer->shutdown_write();  // then EOF ends the connection
     }
-    while (::read(peer.get(), sink, sizeof(sink)) > 0) {
+    while (peer->read(sink, sizeof(sink)) > 0) {
     }
     fx->loop.run_nowait();
   }

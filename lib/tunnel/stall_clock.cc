@@ -1,0 +1,25 @@
+#include "tunnel/stall_clock.h"
+
+namespace hbone::tunnel {
+
+void StallClock::set(std::optional<metrics::StallScope> scope) {
+  if (scope == scope_) return;
+  auto now = Clock::now();
+  if (scope_) {
+    auto spent = now - started_;
+    total_ += spent;
+    metrics_.stall_micros[role_][*scope_].add(
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(spent).count()));
+  }
+  if (scope) {
+    metrics_.stalls[role_][*scope].add();
+    started_ = now;
+  }
+  scope_ = scope;
+}
+
+StallClock::Clock::duration StallClock::total(Clock::time_point now) const {
+  return total_ + (scope_ ? now - started_ : Clock::duration{});
+}
+
+}  // namespace hbone::tunnel
