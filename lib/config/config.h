@@ -9,6 +9,7 @@
 #include "address/destination_policy.h"
 #include "address/host_port.h"
 #include "address/route.h"
+#include "config/live.h"
 #include "net/socket_options.h"
 #include "policy/authorization.h"
 
@@ -21,10 +22,13 @@ struct AdminConfig {
   std::optional<address::HostPort> metrics_listen;  // GET /metrics and /healthz/ready only
 };
 
+// Members of type Live<T> are the keys a reload applies (keys.h: Reload::live): they are
+// read from the live snapshot (tunnel::PeerPolicy), never from here (see live.h).
+
 struct TlsConfig {
-  std::string cert;
-  std::string key;
-  std::string ca;
+  Live<std::string> cert;
+  Live<std::string> key;
+  Live<std::string> ca;
   std::string trust_domain = "cluster.local";
   bool watch = true;  // reload cert/key/ca when their files change (Kubernetes' ..data swap)
   milliseconds handshake_timeout{10'000};  // connect-to-HTTP/2-ready deadline
@@ -41,9 +45,9 @@ struct LogConfig {
 
 struct GatewayConfig {
   address::HostPort listen{"127.0.0.1", 15008};
-  std::vector<std::string> allowed_identities;    // SPIFFE ids; empty: any in the trust domain
-  std::vector<std::string> trusted_forwarders;    // SPIFFE ids whose Forwarded header names the source
-  address::DestinationPolicy allowed_destinations;  // CIDRs or host:port; empty: any
+  Live<std::vector<std::string>> allowed_identities;  // SPIFFE ids; empty: any in the trust domain
+  Live<std::vector<std::string>> trusted_forwarders;  // SPIFFE ids whose Forwarded header names the source
+  Live<address::DestinationPolicy> allowed_destinations;  // CIDRs or host:port; empty: any
   milliseconds connect_timeout{10'000};
   // With several workers: place each accepted connection on the worker with the fewest
   // (true, "exact") or where the kernel's SO_REUSEPORT hash puts it (false, "kernel").
@@ -57,7 +61,7 @@ struct GatewayConfig {
   // of the node's pods' port 15008, scripts/capture.sh node-install).
   bool transparent = false;
   // L4 authorization (Istio's AuthorizationPolicy), after the allow-lists.
-  std::vector<policy::AuthorizationPolicy> policies;
+  Live<std::vector<policy::AuthorizationPolicy>> policies;
 };
 
 struct ListenerConfig {
@@ -74,10 +78,10 @@ struct CaptureConfig {
 
 struct ClientConfig {
   address::HostPort gateway{"127.0.0.1", 15008};
-  std::string gateway_identity;  // empty: any identity in the trust domain
-  std::vector<ListenerConfig> listeners;
+  Live<std::string> gateway_identity;  // empty: any identity in the trust domain
+  Live<std::vector<ListenerConfig>> listeners;
   std::optional<CaptureConfig> capture;
-  std::vector<address::Route> routes;  // for captured connections; first match wins
+  Live<std::vector<address::Route>> routes;  // for captured connections; first match wins
   milliseconds pool_idle_timeout{300'000};  // a pooled connection without streams this long: GOAWAY
   uint32_t max_tunnels_per_connection = 0;  // then the connection drains; 0: no limit
   milliseconds connect_timeout{10'000};
@@ -132,7 +136,7 @@ struct Config {
   std::optional<ClientConfig> client;
   Http2Config http2;
   SocketConfig socket;
-  LimitsConfig limits;
+  Live<LimitsConfig> limits;
 };
 
 }  // namespace hbone::config

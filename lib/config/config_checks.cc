@@ -26,7 +26,7 @@ bool overlapping(const address::HostPort& a, const address::HostPort& b) {
 // hbone's listeners must not share an address: SO_REUSEPORT would let two of its own
 // sockets bind it and split its connections between them silently; for admin ones the start
 // would fail. Reported at the later of the two in admin, gateway, client order.
-void check_listeners(const YAML::Node& root, const Config& config, Diagnostics& diag) {
+void check_listeners(const YAML::Node& root, const Config& config, LiveRead live, Diagnostics& diag) {
   std::vector<std::tuple<std::string, address::HostPort, YAML::Node>> all;
   YAML::Node admin = field(root, "admin");
   all.emplace_back("admin.listen", config.admin.listen, field(admin, "listen"));
@@ -37,9 +37,10 @@ void check_listeners(const YAML::Node& root, const Config& config, Diagnostics& 
   if (config.client) {
     YAML::Node client = field(root, "client");
     YAML::Node listeners = field(client, "listeners");
-    for (size_t i = 0; i < config.client->listeners.size(); ++i) {
+    const std::vector<ListenerConfig>& configured = config.client->listeners.get(live);
+    for (size_t i = 0; i < configured.size(); ++i) {
       YAML::Node item = listeners.IsSequence() && i < listeners.size() ? listeners[i] : YAML::Node();
-      all.emplace_back("client.listeners[" + std::to_string(i) + "].listen", config.client->listeners[i].listen,
+      all.emplace_back("client.listeners[" + std::to_string(i) + "].listen", configured[i].listen,
                        field(item, "listen"));
     }
     if (config.client->capture) {
@@ -77,10 +78,11 @@ void check_rule_part(const YAML::Node& part, const std::string& path, Diagnostic
 
 // Rules between keys, once every key is read.
 // Every policy is named, once: the name is what the log and the metrics report.
-void check_policies(const YAML::Node& node, const GatewayConfig& gateway, Diagnostics& diag) {
+void check_policies(const YAML::Node& node, const std::vector<policy::AuthorizationPolicy>& policies,
+                    Diagnostics& diag) {
   std::set<std::string> names;
-  for (size_t i = 0; i < gateway.policies.size(); ++i) {
-    const std::string& name = gateway.policies[i].name;
+  for (size_t i = 0; i < policies.size(); ++i) {
+    const std::string& name = policies[i].name;
     std::string path = "gateway.policies[" + std::to_string(i) + "].name";
     YAML::Node at = node && node.IsSequence() && i < node.size() ? node[i] : node;
     YAML::Node rules = field(at, "rules");
@@ -101,7 +103,8 @@ void check_policies(const YAML::Node& node, const GatewayConfig& gateway, Diagno
 }  // namespace
 
 void check_config(const YAML::Node& root, const Config& config, Diagnostics& diag) {
-  check_listeners(root, config, diag);
+  LiveRead live;
+  check_listeners(root, config, live, diag);
   const TlsConfig& tls = config.tls;
   YAML::Node node = field(root, "tls");
   if (!config.gateway && !config.client) {
@@ -109,17 +112,17 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
   }
   if (tls.plaintext_h2c) {
     // Without TLS there is no peer identity to check.
-    if (config.gateway && !config.gateway->allowed_identities.empty()) {
+    if (config.gateway && !config.gateway->allowed_identities.get(live).empty()) {
       diag.error(field(node, "plaintext_h2c"), "tls.plaintext_h2c", "gateway.allowed_identities needs TLS identities");
     }
-    if (config.client && !config.client->gateway_identity.empty()) {
+    if (config.client && !config.client->gateway_identity.get(live).empty()) {
       diag.error(field(node, "plaintext_h2c"), "tls.plaintext_h2c", "client.gateway_identity needs TLS identities");
     }
   } else if (config.gateway || config.client) {
     if (!node) {
       diag.error(node, "tls", "required when client or gateway is configured");
     } else if (node.IsMap()) {  // else reported by the reader (found by tests/fuzz/config_fuzz)
-      for (auto [key, value] : {std::pair{"cert", &tls.cert}, {"key", &tls.key}, {"ca", &tls.ca}}) {
+      for (auto [key, value] : {std::pair{"cert", &tls.cert.get(live)}, {"key", &tls.key.get(live)}, {"ca", &tls.ca.get(live)}}) {
         YAML::Node at = field(node, key);
         if (value->empty()) {
           diag.error(at.IsDefined() ? at : node, std::string("tls.") + key, "required");
@@ -132,21 +135,22 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
       }
     }
   }
-  if (const auto& gateway = config.gateway) check_policies(field(field(root, "gateway"), "policies"), *gateway, diag);
+  if (const auto& gateway = config.gateway) check_policies(field(field(root, "gateway"), "policies"), gateway->policies.get(live), diag);
   if (const auto& client = config.client) {
     YAML::Node at = field(root, "client");
-    if (client->listeners.empty() && !client->capture && !field(at, "listeners")) {
+    const std::vector<address::Route>& routes_read = client->routes.get(live);
+    if (client->listeners.get(live).empty() && !client->capture && !field(at, "listeners")) {
       diag.error(at, "client.listeners", "required unless client.capture is set (the client has nothing to accept)");
     }
-    if (client->capture && client->routes.empty()) {
+    if (client->capture && routes_read.empty()) {
       diag.error(field(at, "capture"), "client.routes", "required with client.capture (every captured connection would be reset)");
     }
-    if (!client->capture && !client->routes.empty()) {
+    if (!client->capture && !routes_read.empty()) {
       diag.error(field(at, "routes"), "client.capture", "required with client.routes (routes apply to captured connections)");
     }
     YAML::Node routes = field(at, "routes");
-    for (size_t i = 0; i < client->routes.size(); ++i) {
-      const auto& route = client->routes[i];
+    for (size_t i = 0; i < routes_read.size(); ++i) {
+      const auto& route = routes_read[i];
       YAML::Node item = routes && routes.IsSequence() && i < routes.size() ? routes[i] : routes;
       std::string path = "client.routes[" + std::to_string(i) + "].via";
       if (route.through && route.via.kind == address::RouteVia::Kind::direct) {
@@ -156,7 +160,7 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
       }
     }
     if (tls.plaintext_h2c) {
-      for (const auto& route : client->routes) {
+      for (const auto& route : routes_read) {
         if (!route.identity.empty()) {
           diag.error(field(at, "routes"), "client.routes", "identity needs TLS identities (tls.plaintext_h2c is set)");
           break;

@@ -44,6 +44,7 @@ template <typename V, typename C>
 void visit_keys(V& v, C& c) {
   using R = Reload;
   using std::chrono::milliseconds;
+  LiveRead live;  // the visitors read and write live keys too
   v.integer(Key{"workers", R::restart, "event-loop threads; each owns SO_REUSEPORT listeners and its connections"},
             c.workers, 1, 256);
   v.numbers(Key{"cpu_affinity", R::restart,
@@ -74,10 +75,10 @@ void visit_keys(V& v, C& c) {
                       c.admin.metrics_listen, true);
   });
   v.section(Key{"tls", R::restart, ""}, [&] {
-    v.string(Key{"cert", R::live, "certificate chain (PEM); required with TLS; re-read on SIGHUP"}, c.tls.cert);
-    v.string(Key{"key", R::live, "its private key (PEM); required with TLS; re-read on SIGHUP"}, c.tls.key);
+    v.string(Key{"cert", R::live, "certificate chain (PEM); required with TLS; re-read on SIGHUP"}, c.tls.cert.get(live));
+    v.string(Key{"key", R::live, "its private key (PEM); required with TLS; re-read on SIGHUP"}, c.tls.key.get(live));
     v.string(Key{"ca", R::live, "trust bundle for the peer's chain; required with TLS; re-read on SIGHUP"},
-             c.tls.ca);
+             c.tls.ca.get(live));
     v.string(Key{"trust_domain", R::restart, "the peer's SPIFFE id must be in it"}, c.tls.trust_domain);
     v.boolean(Key{"watch", R::restart,
                   "reload cert, key and ca when their files change (e.g. Kubernetes' ..data symlink swap), "
@@ -99,18 +100,18 @@ void visit_keys(V& v, C& c) {
               true, false);
     v.identities(Key{"allowed_identities", R::live,
                      "SPIFFE ids allowed to CONNECT, others get 403; empty: any in the trust domain"},
-                 g.allowed_identities);
+                 g.allowed_identities.get(live));
     v.destinations(Key{"allowed_destinations", R::live,
                        "CIDRs (matched on the dialled address, after DNS) or exact host:port; others get "
                        "403; empty: any. Loopback, link-local, unspecified and cloud metadata addresses only when "
                        "an entry names them (a CIDR inside their block, or the authority), the host's own "
                        "addresses only when one names that exact address (a sidecar's own pod address is its "
                        "workload's: see require_arrived_address); hbone's own listeners never"},
-                   g.allowed_destinations);
+                   g.allowed_destinations.get(live));
     v.identities(Key{"trusted_forwarders", R::live,
                      "SPIFFE ids whose CONNECTs may name the client's address in a Forwarded header (e.g. a "
                      "waypoint's); from anyone else it is ignored and PROXY v2 carries the peer's own address"},
-                 g.trusted_forwarders);
+                 g.trusted_forwarders.get(live));
     v.duration(Key{"connect_timeout", R::restart, "upstream connect (DNS included) deadline; then 503"},
                g.connect_timeout, milliseconds(1));
     v.toggle(Key{"balance", R::restart,
@@ -134,7 +135,7 @@ void visit_keys(V& v, C& c) {
                "matching DENY denies; then, if any ALLOW policy exists, one must match. Denied: 403, the "
                "log names the policy (`policy=NAME` or `policy=none-matched`); open tunnels a changed "
                "policy denies are reset"},
-           "{name, action, rules}", g.policies, false, [&](auto& p) {
+           "{name, action, rules}", g.policies.get(live), false, [&](auto& p) {
              v.string(Key{"name", R::live, "named in the log and in hbone_policy_decisions_total (required)"},
                       p.name);
              v.toggle(Key{"action", R::live, "ALLOW or DENY"}, p.deny, "DENY", "ALLOW");
@@ -167,7 +168,7 @@ void visit_keys(V& v, C& c) {
   v.optional_section(Key{"client", R::restart, "the client role"}, c.client, [&](auto& cl) {
     v.host_port(Key{"gateway", R::restart, "the gateway to tunnel to (host:port)"}, cl.gateway, false, false);
     v.spiffe_id(Key{"gateway_identity", R::live, "when set, the gateway's SPIFFE id must equal it"},
-               cl.gateway_identity);
+               cl.gateway_identity.get(live));
     v.duration(Key{"connect_timeout", R::restart, "dial deadline for pooled connections"}, cl.connect_timeout,
                milliseconds(1));
     v.duration(Key{"pool_idle_timeout", R::restart,
@@ -179,7 +180,7 @@ void visit_keys(V& v, C& c) {
               cl.max_tunnels_per_connection, 0, 1u << 31);
     v.list(Key{"listeners", R::live, "accept on `listen`, CONNECT to `target`; a reload binds new ones, closes removed ones (their tunnels "
                                                 "carry on) and retargets the rest"}, "{listen, target}",
-           cl.listeners, false, [&](auto& l) {
+           cl.listeners.get(live), false, [&](auto& l) {
              v.host_port(Key{"listen", R::live, "local listener (IP literal)"}, l.listen, true, true);
              v.host_port(Key{"target", R::live, "CONNECT authority (host:port)"}, l.target, false, true);
            });
@@ -195,7 +196,7 @@ void visit_keys(V& v, C& c) {
     v.list(Key{"routes", R::live,
                "where captured connections go, first match wins; no match: reset and counted. A reload applies "
                "to new connections; open tunnels keep their route"},
-           "{cidr, ports, gateway, identity, via, via_identity}", cl.routes, false, [&](auto& r) {
+           "{cidr, ports, gateway, identity, via, via_identity}", cl.routes.get(live), false, [&](auto& r) {
              v.cidr(Key{"cidr", R::live, "original destinations this route takes"}, r.cidr);
              v.numbers(Key{"ports", R::live, "their ports (empty: every port)"}, r.ports, "port", 1, 65535);
              v.route_via(Key{"gateway", R::live,
@@ -272,16 +273,16 @@ void visit_keys(V& v, C& c) {
     v.integer(Key{"max_tunnels", R::live,
                   "open tunnels per process (0: no cap); beyond it the gateway answers 503, the client "
                   "resets"},
-              c.limits.max_tunnels, 0, 1u << 24);
+              c.limits.get(live).max_tunnels, 0, 1u << 24);
     v.integer(Key{"max_tunnels_per_identity", R::live, "gateway: open tunnels per peer SPIFFE id (0: no cap); "
                                                           "beyond it 429"},
-              c.limits.max_tunnels_per_identity, 0, 1u << 24);
+              c.limits.get(live).max_tunnels_per_identity, 0, 1u << 24);
     v.duration(Key{"idle_timeout", R::live, "a tunnel with no byte either way this long is reset (0s: never)"},
-               c.limits.idle_timeout, milliseconds(0));
+               c.limits.get(live).idle_timeout, milliseconds(0));
     v.size(Key{"buffer_memory", R::live,
                "user-space bytes all tunnels may hold (read buffers, received bytes not yet written; 0: no "
                "budget); at it, tunnels holding bytes stop reading and returning stream credit until it has room"},
-           c.limits.buffer_memory, 0, kMaxBufferMemory);
+           c.limits.get(live).buffer_memory, 0, kMaxBufferMemory);
   });
 }
 

@@ -71,14 +71,14 @@ Daemon::Daemon(config::Config config, std::string config_path,
     : config_(std::move(config)),
       policy_(std::move(policy)),
       config_dump_(config::dump_config(config_)),
-      reloader_(config_, std::move(config_path), process_metrics_,
+      reloader_(config_, policy_->tls_files, std::move(config_path), process_metrics_,
                 [this](std::shared_ptr<const tunnel::PeerPolicy> p, const config::Config& c) { apply(std::move(p), c); }) {
   if (config_.tls.plaintext_h2c) {
     spdlog::warn("tls.plaintext_h2c: HTTP/2 WITHOUT TLS, no identities checked: for benchmarks only");
   }
   check_socket_mark();
   check_cpu_affinity();
-  process_metrics_.buffer_budget = config_.limits.buffer_memory;
+  process_metrics_.buffer_budget = policy_->limits.buffer_memory;
   process_metrics_.heap_released_known = admin::kReleasesHeap;
   publish_expiry(*policy_);
   try {
@@ -93,9 +93,10 @@ Daemon::Daemon(config::Config config, std::string config_path,
     for (unsigned i = 0; i < config_.workers; ++i) sockets[i].gateway = std::move(fds[i]);
   }
   if (config_.client) {
-    for (size_t l = 0; l < config_.client->listeners.size(); ++l) {
-      const config::ListenerConfig& listener = config_.client->listeners[l];
-      ClientListenerState& state = client_listeners_[listener_key(config_.client->listeners, l)];
+    const std::vector<config::ListenerConfig>& listeners = policy_->listeners;  // live: from the snapshot
+    for (size_t l = 0; l < listeners.size(); ++l) {
+      const config::ListenerConfig& listener = listeners[l];
+      ClientListenerState& state = client_listeners_[listener_key(listeners, l)];
       state.target = listener.target;
       BoundListener bound = bind_all("client.listeners[" + std::to_string(l) + "].listen", listener.listen,
                                      config_.workers);
@@ -317,7 +318,7 @@ void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const confi
     config_dump_ = config::dump_config(effective);
   }
   publish_expiry(*policy);
-  warn_expiry(effective.tls.cert);
+  warn_expiry(policy->tls_files.cert);
 }
 
 void Daemon::publish_expiry(const tunnel::PeerPolicy& policy) {
@@ -407,8 +408,9 @@ int Daemon::run() {
   // Before the workers start: an address added from here on is seen by its announcement.
   net::AddressWatcher addresses(main_loop.uv(), [this] { refresh_host_addresses(); });
   own_listeners_.set_host(net::HostAddresses::read());  // what changed since the constructor read them
-  warn_expiry(reloader_.effective().tls.cert);
-  net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(reloader_.effective().tls.cert); });
+  // policy_ changes on this thread only (apply): read without the admin threads' lock.
+  warn_expiry(policy_->tls_files.cert);
+  net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(policy_->tls_files.cert); });
   expiry_check.start(std::chrono::minutes(1), std::chrono::minutes(1));
   net::Timer heap_watch(main_loop.uv(), [this] { watch_heap(); });
   heap_watch.start(std::chrono::seconds(0), admin::kReleasePeriod);

@@ -91,8 +91,8 @@ class Daemon {
   std::string expiry_warned_;  // serial of the certificate last warned about
   metrics::ProcessMetrics process_metrics_;
   Reloader reloader_;  // SIGHUP, the config file and certificate watches
-  tunnel::Admission admission_{config_.limits.max_tunnels, config_.limits.max_tunnels_per_identity};
-  worker::BufferBudget budget_{config_.limits.buffer_memory};
+  tunnel::Admission admission_{policy_->limits.max_tunnels, policy_->limits.max_tunnels_per_identity};
+  worker::BufferBudget budget_{policy_->limits.buffer_memory};
   std::optional<net::ConnectionBalancer> balancer_;  // gateway.balance: exact, workers > 1
   net::OwnListeners own_listeners_;  // the master copy: reloads add and remove client listeners, workers get copies
   struct ClientListenerState {

@@ -28,16 +28,17 @@ size_t fingerprint(std::initializer_list<std::optional<std::string>> texts) {
   return std::hash<std::string>{}(all);
 }
 
-size_t fingerprint(const config::TlsConfig& tls) {
-  return fingerprint({contents(tls.cert), contents(tls.key), contents(tls.ca)});
+size_t fingerprint(const tls::Credentials& files) {
+  return fingerprint({contents(files.cert), contents(files.key), contents(files.ca)});
 }
 
 }  // namespace
 
-Reloader::Reloader(const config::Config& started, std::string config_path, metrics::ProcessMetrics& metrics,
-                   Apply apply)
+Reloader::Reloader(const config::Config& started, tls::Credentials files, std::string config_path,
+                   metrics::ProcessMetrics& metrics, Apply apply)
     : started_(started),
       effective_(started),
+      files_(std::move(files)),
       config_path_(std::move(config_path)),
       metrics_(metrics),
       apply_(std::move(apply)),
@@ -81,7 +82,7 @@ bool Reloader::reload(const char* trigger) {
   }
   const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
   std::string identity = tls ? tls->identity() : "none: plaintext_h2c";
-  if (!apply(std::move(policy), std::move(effective), trigger)) return false;
+  if (!apply(policy, std::move(effective), trigger)) return false;
   metrics_.reloads_ok.add();
   spdlog::info("reload ({}): live keys applied from {} (identity {}); open tunnels kept unless a policy now "
                "denies them",
@@ -89,17 +90,18 @@ bool Reloader::reload(const char* trigger) {
   return true;
 }
 
-bool Reloader::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective,
+bool Reloader::apply(const std::shared_ptr<const tunnel::PeerPolicy>& policy, config::Config effective,
                      const char* trigger) {
   try {
-    apply_(std::move(policy), effective);
+    apply_(policy, effective);
   } catch (const std::runtime_error& e) {
     spdlog::error("reload failed, nothing changed ({}): {}", trigger, e.what());
     metrics_.reloads_failed.add();
     return false;
   }
-  bool paths_changed = effective.tls.cert != effective_.tls.cert || effective.tls.key != effective_.tls.key ||
-                       effective.tls.ca != effective_.tls.ca;
+  const tls::Credentials& files = policy->tls_files;
+  bool paths_changed = files.cert != files_.cert || files.key != files_.key || files.ca != files_.ca;
+  files_ = files;
   effective_ = std::move(effective);
   if (paths_changed && loop_) watch_certificates();
   return true;
@@ -108,10 +110,9 @@ bool Reloader::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::C
 void Reloader::watch_certificates() {
   certificate_watch_.reset();
   if (!effective_.tls.watch || effective_.tls.plaintext_h2c) return;
-  const config::TlsConfig& tls = effective_.tls;
-  tls_fingerprint_ = fingerprint(tls);
+  tls_fingerprint_ = fingerprint(files_);
   try {
-    certificate_watch_.emplace(loop_, std::vector<std::string>{tls.cert, tls.key, tls.ca},
+    certificate_watch_.emplace(loop_, std::vector<std::string>{files_.cert, files_.key, files_.ca},
                                std::chrono::milliseconds(200), [this] { reload_certificates(); });
   } catch (const std::runtime_error& e) {
     spdlog::warn("tls.watch: {}; certificates reload on SIGHUP only", e.what());
@@ -130,7 +131,7 @@ void Reloader::watch_config() {
 }
 
 void Reloader::reload_certificates() {
-  size_t now = fingerprint(effective_.tls);
+  size_t now = fingerprint(files_);
   if (now == tls_fingerprint_) return;  // another file of the directory changed
   tls_fingerprint_ = now;
   std::shared_ptr<const tunnel::PeerPolicy> policy;
@@ -144,7 +145,7 @@ void Reloader::reload_certificates() {
   }
   const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
   std::string identity = tls->identity(), serial = policy->own_chain.front().serial;
-  if (!apply(std::move(policy), effective_, "tls.watch")) return;
+  if (!apply(policy, effective_, "tls.watch")) return;
   metrics_.reloads_ok.add();
   spdlog::info("tls.watch: certificates reloaded (identity {}, serial {}); open tunnels kept", identity, serial);
 }

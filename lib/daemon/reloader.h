@@ -26,7 +26,9 @@ class Reloader {
   // or throws std::runtime_error having changed nothing (a new listener's port taken).
   using Apply = std::function<void(std::shared_ptr<const tunnel::PeerPolicy>, const config::Config&)>;
 
-  Reloader(const config::Config& started, std::string config_path, metrics::ProcessMetrics& metrics, Apply apply);
+  // `files`: the certificate files of the snapshot in force at the start.
+  Reloader(const config::Config& started, tls::Credentials files, std::string config_path,
+           metrics::ProcessMetrics& metrics, Apply apply);
 
   // Re-reads the config file: its live keys applied, other changed keys named (they need a
   // restart). `trigger` says why, for the log.
@@ -40,13 +42,14 @@ class Reloader {
  private:
   // Hands a snapshot over and keeps its config; false (logged, counted) if it could not be
   // put in force, and then the last good state stays.
-  bool apply(std::shared_ptr<const tunnel::PeerPolicy> policy, config::Config effective, const char* trigger);
+  bool apply(const std::shared_ptr<const tunnel::PeerPolicy>& policy, config::Config effective, const char* trigger);
   void reload_certificates();
   void watch_certificates();
   void watch_config();
 
   const config::Config& started_;
   config::Config effective_;
+  tls::Credentials files_;  // of the snapshot in force: watched, fingerprinted
   std::string config_path_;
   metrics::ProcessMetrics& metrics_;
   Apply apply_;

@@ -21,7 +21,9 @@ Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& 
       policy_(std::move(policy)),
       sockets_(std::move(sockets)),
       buffers_(loop_, budget),
-      context_{index_, loop_, config_, metrics_, buffers_} {}
+      context_{index_, loop_, config_, metrics_, buffers_} {
+  context_.idle_timeout = policy_->limits.idle_timeout;
+}
 
 Worker::~Worker() { join(); }
 
@@ -58,8 +60,8 @@ void Worker::run() {
   if (config_.client) {
     pools_.emplace(context_, policy_);
     for (size_t i = 0; i < sockets_.client.size(); ++i) {
-      listeners_[listener_key(config_.client->listeners, i)] = std::make_unique<client::ClientListener>(
-          context_, admission_, *pools_, std::move(sockets_.client[i]), config_.client->listeners[i].target);
+      listeners_[listener_key(policy_->listeners, i)] = std::make_unique<client::ClientListener>(
+          context_, admission_, *pools_, std::move(sockets_.client[i]), policy_->listeners[i].target);
     }
     if (sockets_.capture) capture_.emplace(context_, admission_, *pools_, std::move(*sockets_.capture));
   }

@@ -5,32 +5,33 @@
 namespace hbone::tunnel {
 
 std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config) {
+  const config::LiveRead live;
   auto policy = std::make_shared<PeerPolicy>();
   bool tls = !config.tls.plaintext_h2c;
-  const tls::Credentials files{config.tls.cert, config.tls.key, config.tls.ca};
+  policy->tls_files = {config.tls.cert.get(live), config.tls.key.get(live), config.tls.ca.get(live)};
   if (tls) {
-    policy->own_chain = tls::read_certificates(config.tls.cert);
-    policy->ca_bundle = tls::read_certificates(config.tls.ca);
+    policy->own_chain = tls::read_certificates(policy->tls_files.cert);
+    policy->ca_bundle = tls::read_certificates(policy->tls_files.ca);
   }
-  policy->limits = config.limits;
+  policy->limits = config.limits.get(live);
   if (config.gateway) {
     if (tls) {
-      policy->server_tls = std::make_shared<const tls::TlsContext>(files, tls::TlsContext::Role::server,
+      policy->server_tls = std::make_shared<const tls::TlsContext>(policy->tls_files, tls::TlsContext::Role::server,
                                                                  config.tls.own_record_layer);
     }
-    policy->allowed_identities = config.gateway->allowed_identities;
-    policy->trusted_forwarders = config.gateway->trusted_forwarders;
-    policy->destinations = config.gateway->allowed_destinations;
-    policy->authorization = config.gateway->policies;
+    policy->allowed_identities = config.gateway->allowed_identities.get(live);
+    policy->trusted_forwarders = config.gateway->trusted_forwarders.get(live);
+    policy->destinations = config.gateway->allowed_destinations.get(live);
+    policy->authorization = config.gateway->policies.get(live);
   }
   if (config.client) {
     if (tls) {
-      policy->client_tls = std::make_shared<const tls::TlsContext>(files, tls::TlsContext::Role::client,
+      policy->client_tls = std::make_shared<const tls::TlsContext>(policy->tls_files, tls::TlsContext::Role::client,
                                                                  config.tls.own_record_layer);
     }
-    policy->gateway_identity = config.client->gateway_identity;
-    policy->routes = config.client->routes;
-    policy->listeners = config.client->listeners;
+    policy->gateway_identity = config.client->gateway_identity.get(live);
+    policy->routes = config.client->routes.get(live);
+    policy->listeners = config.client->listeners.get(live);
   }
   return policy;
 }

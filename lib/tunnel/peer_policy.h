@@ -13,9 +13,12 @@
 
 namespace hbone::tunnel {
 
-// What a reload replaces while tunnels stay open: the certificates (TLS contexts), the
-// allow-lists, the policies and the client's routes. Immutable once built; each worker swaps in whole snapshots, and each
-// connection keeps the snapshot it was made with alive for as long as it needs it.
+// The live snapshot: every value a reload replaces while tunnels stay open (the keys.h
+// keys of Reload::live: certificates as TLS contexts, allow-lists, policies, the client's
+// listeners and routes, limits). Immutable once built; each worker swaps in whole snapshots,
+// and each connection keeps the snapshot it was made with alive for as long as it needs it.
+// It is the only reader of a Config's live values (config::LiveRead): nothing can act on
+// one of them any other way.
 struct PeerPolicy {
   // Set when the role runs, unless tls.plaintext_h2c.
   std::shared_ptr<const tls::TlsContext> server_tls;
@@ -28,6 +31,7 @@ struct PeerPolicy {
   std::vector<address::Route> routes;                 // client.routes
   std::vector<config::ListenerConfig> listeners;      // client.listeners (bound by the daemon)
   config::LimitsConfig limits;                        // limits.*
+  tls::Credentials tls_files;                         // tls.cert, tls.key, tls.ca (watched, re-read)
   // What the TLS contexts were built from (empty with tls.plaintext_h2c): /certs and the
   // expiry gauge.
   std::vector<tls::CertificateInfo> own_chain;

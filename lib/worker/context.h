@@ -18,8 +18,9 @@ struct Context {
   const config::Config& config;
   metrics::WorkerMetrics& metrics;
   BufferGate& buffers;
-  // limits.idle_timeout as the last reload left it (changed only on this worker's loop).
-  std::chrono::milliseconds idle_timeout = config.limits.idle_timeout;
+  // limits.idle_timeout of the live snapshot in force (set by the worker, on its loop;
+  // 0: never).
+  std::chrono::milliseconds idle_timeout{};
 
   // The descriptor reserve's dial limit, read once when the worker starts (after the
   // daemon raised its limit): not a getrlimit() per dial.

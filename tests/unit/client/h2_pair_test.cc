@@ -26,6 +26,9 @@
 #include "net/socket_ops.h"
 #include "support/endpoint.h"
 #include "worker/context.h"
+#include "support/live_reader.h"
+
+using hbone::test::live;
 
 namespace hbone {
 namespace {
@@ -67,7 +70,7 @@ class H2Pair : public ::testing::TestWithParam<Link> {
     config_.http2.keepalive_interval = 0ms;
     config_.gateway.emplace();
     // The targets are on loopback, which a gateway dials only when told to.
-    config_.gateway->allowed_destinations = address::DestinationPolicy::parse({"127.0.0.0/8"});
+    live(config_.gateway->allowed_destinations) = address::DestinationPolicy::parse({"127.0.0.0/8"});
     config_.client.emplace();
   }
 
@@ -77,10 +80,10 @@ class H2Pair : public ::testing::TestWithParam<Link> {
   bool use_tls(const std::string& identity) {
     if (!std::filesystem::exists(std::string(kCerts) + "ca.pem")) return false;
     config_.tls.plaintext_h2c = false;
-    config_.tls.cert = std::string(kCerts) + "gateway.pem";
-    config_.tls.key = std::string(kCerts) + "gateway-key.pem";
-    config_.tls.ca = std::string(kCerts) + "ca.pem";
-    config_.client->gateway_identity = identity;
+    live(config_.tls.cert) = std::string(kCerts) + "gateway.pem";
+    live(config_.tls.key) = std::string(kCerts) + "gateway-key.pem";
+    live(config_.tls.ca) = std::string(kCerts) + "ca.pem";
+    live(config_.client->gateway_identity) = identity;
     return true;
   }
 

@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include "support/live_reader.h"
+
+using hbone::test::live;
 
 using namespace hbone::config;
 
@@ -61,8 +64,8 @@ TEST_F(ConfigLoaderTest, DefaultsMatchTheContract) {
   EXPECT_EQ(c.gateway->connect_timeout.count(), 10'000);
   EXPECT_EQ(c.tls.trust_domain, "cluster.local");
   EXPECT_FALSE(c.client);
-  EXPECT_EQ(c.limits.max_tunnels, 0u);
-  EXPECT_EQ(c.limits.idle_timeout.count(), 3'600'000);
+  EXPECT_EQ(live(c.limits).max_tunnels, 0u);
+  EXPECT_EQ(live(c.limits).idle_timeout.count(), 3'600'000);
 }
 
 TEST_F(ConfigLoaderTest, ParsesEveryKey) {
@@ -112,19 +115,19 @@ limits:
   EXPECT_EQ(c.drain_timeout.count(), 5000);
   EXPECT_EQ(c.admin.listen.port, 15999);
   EXPECT_EQ(c.gateway->listen.host, "::1");
-  EXPECT_EQ(c.gateway->allowed_destinations.entries().size(), 2u);
+  EXPECT_EQ(live(c.gateway->allowed_destinations).entries().size(), 2u);
   EXPECT_EQ(c.gateway->connect_timeout.count(), 250);
   EXPECT_EQ(c.client->gateway.host, "gw.example");
   EXPECT_EQ(c.client->max_tunnels_per_connection, 1000u);
-  ASSERT_EQ(c.client->listeners.size(), 2u);
-  EXPECT_EQ(c.client->listeners[1].target.to_string(), "[fd00::1]:443");
+  ASSERT_EQ(live(c.client->listeners).size(), 2u);
+  EXPECT_EQ(live(c.client->listeners)[1].target.to_string(), "[fd00::1]:443");
   EXPECT_EQ(c.http2.max_frame_size, 16384u);
   EXPECT_EQ(c.http2.keepalive_timeout.count(), 2000);
   EXPECT_EQ(c.socket.send_buffer, 4u << 20);
   EXPECT_EQ(c.socket.read_size, 64u << 10);
-  EXPECT_EQ(c.limits.max_tunnels, 5000u);
-  EXPECT_EQ(c.limits.max_tunnels_per_identity, 100u);
-  EXPECT_EQ(c.limits.idle_timeout.count(), 1'800'000);
+  EXPECT_EQ(live(c.limits).max_tunnels, 5000u);
+  EXPECT_EQ(live(c.limits).max_tunnels_per_identity, 100u);
+  EXPECT_EQ(live(c.limits).idle_timeout.count(), 1'800'000);
   // The dump parses back to the same values.
   LoadResult again = load_config_string(dump_config(c), "dump.yaml");
   EXPECT_EQ(dump_config(again.config), dump_config(c));
@@ -224,15 +227,15 @@ socket:
 )");
   ASSERT_TRUE(c.client->capture);
   EXPECT_TRUE(c.client->capture->tproxy);
-  ASSERT_EQ(c.client->routes.size(), 4u);
-  EXPECT_EQ(c.client->routes[3].describe(), "198.19.0.0/16 via destination:15008 through eastwest.mesh:15008");
-  EXPECT_EQ(c.client->routes[3].through_identity, "spiffe://cluster.local/ns/e/sa/e");
-  EXPECT_FALSE(c.client->routes[0].through);
-  EXPECT_EQ(c.client->routes[0].describe(), "198.18.0.0/24:80,8080 via destination:15008");
-  EXPECT_EQ(c.client->routes[0].identity, "spiffe://cluster.local/ns/b/sa/b");
-  EXPECT_EQ(c.client->routes[1].via.kind, hbone::address::RouteVia::Kind::gateway);
-  EXPECT_EQ(c.client->routes[1].via.gateway.to_string(), "egress.mesh:15008");
-  EXPECT_EQ(c.client->routes[2].describe(), "fd00::/16 via direct");
+  ASSERT_EQ(live(c.client->routes).size(), 4u);
+  EXPECT_EQ(live(c.client->routes)[3].describe(), "198.19.0.0/16 via destination:15008 through eastwest.mesh:15008");
+  EXPECT_EQ(live(c.client->routes)[3].through_identity, "spiffe://cluster.local/ns/e/sa/e");
+  EXPECT_FALSE(live(c.client->routes)[0].through);
+  EXPECT_EQ(live(c.client->routes)[0].describe(), "198.18.0.0/24:80,8080 via destination:15008");
+  EXPECT_EQ(live(c.client->routes)[0].identity, "spiffe://cluster.local/ns/b/sa/b");
+  EXPECT_EQ(live(c.client->routes)[1].via.kind, hbone::address::RouteVia::Kind::gateway);
+  EXPECT_EQ(live(c.client->routes)[1].via.gateway.to_string(), "egress.mesh:15008");
+  EXPECT_EQ(live(c.client->routes)[2].describe(), "fd00::/16 via direct");
   EXPECT_EQ(c.socket.mark, 0x539u);
   // The dump reads back to the same routes.
   Config again = load(dump_config(c));
@@ -345,9 +348,9 @@ TEST_F(ConfigLoaderTest, ReloadAppliesLiveKeysAndNamesTheOthers) {
   ReloadPlan plan = plan_reload(running, loaded);
   // Live: the allow-lists are the new file's.
   ASSERT_TRUE(plan.effective.gateway);
-  EXPECT_EQ(plan.effective.gateway->allowed_identities,
+  EXPECT_EQ(live(plan.effective.gateway->allowed_identities),
             std::vector<std::string>{"spiffe://cluster.local/ns/c/sa/d"});
-  EXPECT_EQ(plan.effective.gateway->allowed_destinations.entries(), std::vector<std::string>{"10.0.0.0/8"});
+  EXPECT_EQ(live(plan.effective.gateway->allowed_destinations).entries(), std::vector<std::string>{"10.0.0.0/8"});
   // Restart: kept as started, and named.
   EXPECT_EQ(plan.effective.workers, 1u);
   EXPECT_EQ(plan.effective.gateway->connect_timeout.count(), 10'000);
@@ -430,7 +433,7 @@ TEST_F(ConfigLoaderTest, Policies) {
       "          to: {hosts: [\"*.example.com\"], cidrs: [198.18.1.0/24], ports: [443, 8443]}\n"
       "    - name: nothing\n"));
   ASSERT_TRUE(c.gateway);
-  const auto& p = c.gateway->policies;
+  const auto& p = live(c.gateway->policies);
   ASSERT_EQ(p.size(), 3u);
   EXPECT_TRUE(p[0].deny);
   EXPECT_EQ(p[0].rules.at(0).from.principals, std::vector<std::string>{"spiffe://cluster.local/ns/default/sa/other"});
@@ -481,7 +484,7 @@ TEST_F(ConfigLoaderTest, BadPolicies) {
             "t.yaml:10: gateway.policies[0].rules[0].from.ip_blocks: bad CIDR \"::ffff:0:0/64\" (e.g. 198.18.0.0/15, "
             "198.18.0.1, fd00::/16)");
   Config mapped = load(gateway_config("  policies:\n    - name: a\n      rules:\n        - from: {ip_blocks: [\"::ffff:10.0.0.0/104\"]}\n"));
-  EXPECT_EQ(mapped.gateway->policies[0].rules[0].from.ip_blocks[0].to_string(), "10.0.0.0/8");
+  EXPECT_EQ(live(mapped.gateway->policies)[0].rules[0].from.ip_blocks[0].to_string(), "10.0.0.0/8");
 }
 
 TEST_F(ConfigLoaderTest, ReloadReplacesPolicies) {
@@ -489,9 +492,9 @@ TEST_F(ConfigLoaderTest, ReloadReplacesPolicies) {
   Config loaded = load(gateway_config("  policies:\n    - {name: b, rules: [{to: {ports: [443]}}]}\n"));
   ReloadPlan plan = plan_reload(running, loaded);
   EXPECT_TRUE(plan.restart_keys.empty());
-  ASSERT_EQ(plan.effective.gateway->policies.size(), 1u);
-  EXPECT_EQ(plan.effective.gateway->policies[0].name, "b");
-  EXPECT_EQ(plan.effective.gateway->policies[0].rules.at(0).to.ports, std::vector<uint16_t>{443});
+  ASSERT_EQ(live(plan.effective.gateway->policies).size(), 1u);
+  EXPECT_EQ(live(plan.effective.gateway->policies)[0].name, "b");
+  EXPECT_EQ(live(plan.effective.gateway->policies)[0].rules.at(0).to.ports, std::vector<uint16_t>{443});
   // A file without policies removes them.
-  EXPECT_TRUE(plan_reload(running, load(gateway_config())).effective.gateway->policies.empty());
+  EXPECT_TRUE(live(plan_reload(running, load(gateway_config())).effective.gateway->policies).empty());
 }

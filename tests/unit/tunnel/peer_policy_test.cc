@@ -8,6 +8,9 @@
 #include <string>
 
 #include "config/config_loader.h"
+#include "support/live_reader.h"
+
+using hbone::test::live;
 
 namespace hbone::tunnel {
 namespace {
@@ -16,12 +19,12 @@ const std::string kCerts = "../../certs/dev/";  // the unit tests run in tests/u
 
 config::Config base() {
   config::Config c;
-  c.tls.cert = kCerts + "gateway.pem";
-  c.tls.key = kCerts + "gateway-key.pem";
-  c.tls.ca = kCerts + "ca.pem";
+  live(c.tls.cert) = kCerts + "gateway.pem";
+  live(c.tls.key) = kCerts + "gateway-key.pem";
+  live(c.tls.ca) = kCerts + "ca.pem";
   c.gateway.emplace();
-  c.gateway->allowed_identities = {"spiffe://cluster.local/ns/default/sa/client"};
-  c.gateway->allowed_destinations = address::DestinationPolicy::parse({"198.18.0.0/15"});
+  live(c.gateway->allowed_identities) = {"spiffe://cluster.local/ns/default/sa/client"};
+  live(c.gateway->allowed_destinations) = address::DestinationPolicy::parse({"198.18.0.0/15"});
   policy::Rule rule;
   rule.from.principals = {"*"};
   rule.from.namespaces = {"default"};
@@ -29,11 +32,11 @@ config::Config base() {
   rule.to.hosts = {"*.example.com"};
   rule.to.cidrs = {*address::Cidr::parse("198.18.1.0/24")};
   rule.to.ports = {443};
-  c.gateway->policies = {{"p", false, {rule}}};
+  live(c.gateway->policies) = {{"p", false, {rule}}};
   c.client.emplace();
-  c.client->gateway_identity = "spiffe://cluster.local/ns/default/sa/gateway";
-  c.client->listeners = {{{"127.0.0.1", 15001}, {"198.18.1.1", 80}}};
-  c.client->routes = {{*address::Cidr::parse("198.18.0.0/15"), {443}, *address::RouteVia::parse("destination:15008", nullptr),
+  live(c.client->gateway_identity) = "spiffe://cluster.local/ns/default/sa/gateway";
+  live(c.client->listeners) = {{{"127.0.0.1", 15001}, {"198.18.1.1", 80}}};
+  live(c.client->routes) = {{*address::Cidr::parse("198.18.0.0/15"), {443}, *address::RouteVia::parse("destination:15008", nullptr),
                        "spiffe://cluster.local/ns/default/sa/node"}};
   return c;
 }
@@ -79,40 +82,40 @@ std::string seen(const config::Config& c) {
 // on each worker: changing that key alone changes what the snapshot holds. A new live key
 // fails here until the snapshot carries it and a probe below names it.
 TEST(PeerPolicy, EveryLiveKeyIsReadIntoTheSnapshot) {
-  auto rule = [](config::Config& c) -> policy::Rule& { return c.gateway->policies[0].rules[0]; };
+  auto rule = [](config::Config& c) -> policy::Rule& { return live(c.gateway->policies)[0].rules[0]; };
   std::map<std::string, std::function<void(config::Config&)>> probes = {
-      {"tls.cert", [](auto& c) { c.tls.cert = kCerts + "client.pem"; }},
-      {"tls.key", [](auto& c) { c.tls.key = kCerts + "client-key.pem"; }},
-      {"tls.ca", [](auto& c) { c.tls.ca = kCerts + "other-ca.pem"; }},
-      {"gateway.allowed_identities", [](auto& c) { c.gateway->allowed_identities.clear(); }},
-      {"gateway.trusted_forwarders", [](auto& c) { c.gateway->trusted_forwarders = {"spiffe://x/waypoint"}; }},
+      {"tls.cert", [](auto& c) { live(c.tls.cert) = kCerts + "client.pem"; }},
+      {"tls.key", [](auto& c) { live(c.tls.key) = kCerts + "client-key.pem"; }},
+      {"tls.ca", [](auto& c) { live(c.tls.ca) = kCerts + "other-ca.pem"; }},
+      {"gateway.allowed_identities", [](auto& c) { live(c.gateway->allowed_identities).clear(); }},
+      {"gateway.trusted_forwarders", [](auto& c) { live(c.gateway->trusted_forwarders) = {"spiffe://x/waypoint"}; }},
       {"gateway.allowed_destinations",
-       [](auto& c) { c.gateway->allowed_destinations = address::DestinationPolicy::parse({"10.0.0.0/8"}); }},
-      {"gateway.policies", [](auto& c) { c.gateway->policies.clear(); }},
-      {"gateway.policies[].name", [](auto& c) { c.gateway->policies[0].name = "q"; }},
-      {"gateway.policies[].action", [](auto& c) { c.gateway->policies[0].deny = true; }},
-      {"gateway.policies[].rules", [](auto& c) { c.gateway->policies[0].rules.clear(); }},
+       [](auto& c) { live(c.gateway->allowed_destinations) = address::DestinationPolicy::parse({"10.0.0.0/8"}); }},
+      {"gateway.policies", [](auto& c) { live(c.gateway->policies).clear(); }},
+      {"gateway.policies[].name", [](auto& c) { live(c.gateway->policies)[0].name = "q"; }},
+      {"gateway.policies[].action", [](auto& c) { live(c.gateway->policies)[0].deny = true; }},
+      {"gateway.policies[].rules", [](auto& c) { live(c.gateway->policies)[0].rules.clear(); }},
       {"gateway.policies[].rules[].from.principals", [&](auto& c) { rule(c).from.principals = {"a"}; }},
       {"gateway.policies[].rules[].from.namespaces", [&](auto& c) { rule(c).from.namespaces.clear(); }},
       {"gateway.policies[].rules[].from.ip_blocks", [&](auto& c) { rule(c).from.ip_blocks.clear(); }},
       {"gateway.policies[].rules[].to.hosts", [&](auto& c) { rule(c).to.hosts = {"x"}; }},
       {"gateway.policies[].rules[].to.cidrs", [&](auto& c) { rule(c).to.cidrs.clear(); }},
       {"gateway.policies[].rules[].to.ports", [&](auto& c) { rule(c).to.ports = {80}; }},
-      {"client.gateway_identity", [](auto& c) { c.client->gateway_identity = ""; }},
-      {"client.routes", [](auto& c) { c.client->routes.clear(); }},
-      {"client.listeners", [](auto& c) { c.client->listeners.clear(); }},
-      {"client.listeners[].listen", [](auto& c) { c.client->listeners[0].listen.port = 15002; }},
-      {"client.listeners[].target", [](auto& c) { c.client->listeners[0].target.port = 81; }},
-      {"limits.max_tunnels", [](auto& c) { c.limits.max_tunnels = 7; }},
-      {"limits.max_tunnels_per_identity", [](auto& c) { c.limits.max_tunnels_per_identity = 7; }},
-      {"limits.idle_timeout", [](auto& c) { c.limits.idle_timeout = std::chrono::seconds(7); }},
-      {"limits.buffer_memory", [](auto& c) { c.limits.buffer_memory = 7; }},
-      {"client.routes[].cidr", [](auto& c) { c.client->routes[0].cidr = *address::Cidr::parse("10.0.0.0/8"); }},
-      {"client.routes[].ports", [](auto& c) { c.client->routes[0].ports.clear(); }},
-      {"client.routes[].gateway", [](auto& c) { c.client->routes[0].via = *address::RouteVia::parse("direct", nullptr); }},
-      {"client.routes[].identity", [](auto& c) { c.client->routes[0].identity = ""; }},
-      {"client.routes[].via", [](auto& c) { c.client->routes[0].through = address::HostPort{"198.18.0.9", 15008}; }},
-      {"client.routes[].via_identity", [](auto& c) { c.client->routes[0].through_identity = "spiffe://x/y"; }},
+      {"client.gateway_identity", [](auto& c) { live(c.client->gateway_identity) = ""; }},
+      {"client.routes", [](auto& c) { live(c.client->routes).clear(); }},
+      {"client.listeners", [](auto& c) { live(c.client->listeners).clear(); }},
+      {"client.listeners[].listen", [](auto& c) { live(c.client->listeners)[0].listen.port = 15002; }},
+      {"client.listeners[].target", [](auto& c) { live(c.client->listeners)[0].target.port = 81; }},
+      {"limits.max_tunnels", [](auto& c) { live(c.limits).max_tunnels = 7; }},
+      {"limits.max_tunnels_per_identity", [](auto& c) { live(c.limits).max_tunnels_per_identity = 7; }},
+      {"limits.idle_timeout", [](auto& c) { live(c.limits).idle_timeout = std::chrono::seconds(7); }},
+      {"limits.buffer_memory", [](auto& c) { live(c.limits).buffer_memory = 7; }},
+      {"client.routes[].cidr", [](auto& c) { live(c.client->routes)[0].cidr = *address::Cidr::parse("10.0.0.0/8"); }},
+      {"client.routes[].ports", [](auto& c) { live(c.client->routes)[0].ports.clear(); }},
+      {"client.routes[].gateway", [](auto& c) { live(c.client->routes)[0].via = *address::RouteVia::parse("direct", nullptr); }},
+      {"client.routes[].identity", [](auto& c) { live(c.client->routes)[0].identity = ""; }},
+      {"client.routes[].via", [](auto& c) { live(c.client->routes)[0].through = address::HostPort{"198.18.0.9", 15008}; }},
+      {"client.routes[].via_identity", [](auto& c) { live(c.client->routes)[0].through_identity = "spiffe://x/y"; }},
   };
   std::vector<std::string> probed;
   for (const auto& [key, change] : probes) probed.push_back(key);
