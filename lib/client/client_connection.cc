@@ -37,7 +37,7 @@ void ClientConnection::connect() {
     carrier_(std::move(outer), {.role = "client",
                                 .source = "hbone (inner connection to " + gateway + ")",
                                 .target = gateway,
-                                .route = "double HBONE through " + upstream_.through->to_string(),
+                                .route = "carrying the pool " + upstream_.key(),
                                 .drain_carried = [alive = std::weak_ptr<ClientConnection* const>(self_)] {
                                   if (auto self = alive.lock()) (*self)->drain();
                                 }});
