@@ -12,7 +12,10 @@ namespace {
 class PipeEnd final : public ByteStream, public Flushable {
  public:
   PipeEnd(EventLoop& loop, size_t capacity) : loop_(loop), capacity_(capacity) {}
-  ~PipeEnd() override { close(false); }
+  ~PipeEnd() override {
+    if (destroyed_) *destroyed_ = true;  // flush() is calling the handler, which let go of us
+    close(false);
+  }
 
   void join(PipeEnd& peer) {
     peer_ = &peer;
@@ -94,7 +97,11 @@ class PipeEnd final : public ByteStream, public Flushable {
     int due = this->due();
     if (!handler_ || !due) return;
     uint64_t before = progress_;
+    bool destroyed = false;
+    destroyed_ = &destroyed;
     handler_->on_io(0, due);
+    if (destroyed) return;  // the handler closed and freed this end
+    destroyed_ = nullptr;
     // Level-triggered: called again while still ready, if the call moved bytes (a handler
     // that took nothing is called again once something changes, not in a loop).
     if (progress_ != before) notify();
@@ -128,6 +135,7 @@ class PipeEnd final : public ByteStream, public Flushable {
   bool reset_ = false;        // the peer reset the stream
   bool shut_ = false;         // shutdown_write() done
   bool closed_ = false;
+  bool* destroyed_ = nullptr;  // set while flush() calls the handler
 };
 
 }  // namespace
