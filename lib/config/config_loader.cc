@@ -15,6 +15,7 @@
 #include "config/config_checks.h"
 #include "config/diagnostics.h"
 #include "config/keys.h"
+#include "config/live_copy.h"
 #include "config/units.h"
 #include "address/destination_policy.h"
 #include "identity/spiffe_id.h"
@@ -201,12 +202,10 @@ class MapReader {
 };
 
 
-// Reads keys into a Config (the loader), or with `live_only` only the keys a reload may
-// change (Reload::live) into a running config, skipping the rest.
+// Reads keys into a Config.
 class Parser {
  public:
-  Parser(const YAML::Node& root, Diagnostics& diag, bool live_only)
-      : diag_(diag), live_only_(live_only) {
+  Parser(const YAML::Node& root, Diagnostics& diag) : diag_(diag) {
     readers_.push_back(std::make_unique<MapReader>(root, "", diag));
   }
   // Reports unknown top-level keys.
@@ -221,7 +220,7 @@ class Parser {
   template <typename T, typename F>
   void optional_section(const Key& key, std::optional<T>& out, F&& fn) {
     YAML::Node node = reader().child(key.name);
-    if (!node || (live_only_ && !out)) return;  // a new role needs a restart
+    if (!node) return;
     if (!out) out.emplace();
     enter(node, key.name);
     fn(*out);
@@ -230,8 +229,6 @@ class Parser {
   template <typename T, typename F>
   void list(const Key& key, const char* what, std::vector<T>& out, bool required, F&& fn) {
     YAML::Node node = reader().child(key.name);
-    if (skipped(key)) return;
-    out.clear();  // a reload replaces a live list, or empties it when the file has none
     if (!node && !required) return;
     if (!node || !node.IsSequence() || node.size() == 0) {
       diag_.error(node.IsDefined() ? node : reader_node(), reader().path(key.name),
@@ -250,47 +247,43 @@ class Parser {
 
   template <typename Int>
   void integer(const Key& key, Int& out, uint64_t min, uint64_t max) {
-    if (!skipped(key)) reader().integer(key.name, out, min, max);
+    reader().integer(key.name, out, min, max);
   }
   template <typename T>
   void size(const Key& key, T& out, uint64_t min, uint64_t max) {
-    if (!skipped(key)) reader().size(key.name, out, min, max);
+    reader().size(key.name, out, min, max);
   }
   void duration(const Key& key, milliseconds& out, milliseconds min) {
-    if (!skipped(key)) reader().duration(key.name, out, min);
+    reader().duration(key.name, out, min);
   }
   void string(const Key& key, std::string& out) {
-    if (!skipped(key)) reader().string(key.name, out);
+    reader().string(key.name, out);
   }
   void boolean(const Key& key, bool& out) {
-    if (!skipped(key)) reader().boolean(key.name, out);
+    reader().boolean(key.name, out);
   }
   void choice(const Key& key, std::string& out, const std::vector<std::string>& options) {
-    if (!skipped(key)) reader().choice(key.name, out, options);
+    reader().choice(key.name, out, options);
   }
   void toggle(const Key& key, bool& out, const char* on, const char* off) {
-    if (skipped(key)) return;
     std::string word = out ? on : off;
     reader().choice(key.name, word, {on, off});
     out = word == on;
   }
   void host_port(const Key& key, address::HostPort& out, bool listen, bool needed) {
-    if (needed ? !required(key) : skipped(key)) return;
+    if (needed && !required(key)) return;
     reader().host_port(key.name, out, listen);
   }
   void optional_host_port(const Key& key, std::optional<address::HostPort>& out, bool listen) {
-    if (!skipped(key)) reader().optional_host_port(key.name, out, listen);
+    reader().optional_host_port(key.name, out, listen);
   }
   void spiffe_id(const Key& key, std::string& out) {
-    if (skipped(key)) return;
     reader().string(key.name, out);
     if (!out.empty() && !identity::SpiffeId::parse(out)) {
       diag_.error(reader().child(key.name), reader().path(key.name), "\"" + out + "\" is not a SPIFFE id");
     }
   }
   void identities(const Key& key, std::vector<std::string>& out) {
-    if (skipped(key)) return;
-    out.clear();
     reader().string_list(key.name, out);
     for (const auto& id : out) {
       if (!identity::SpiffeId::parse(id)) {
@@ -300,7 +293,6 @@ class Parser {
     }
   }
   void destinations(const Key& key, address::DestinationPolicy& out) {
-    if (skipped(key)) return;
     std::vector<std::string> entries;
     reader().string_list(key.name, entries);
     try {
@@ -310,7 +302,6 @@ class Parser {
     }
   }
   void window(const Key& key, uint32_t& out, bool& automatic) {
-    if (skipped(key)) return;
     YAML::Node n = reader().child(key.name);
     if (n && n.IsScalar() && n.Scalar() == "auto") {
       automatic = true;
@@ -331,8 +322,6 @@ class Parser {
   }
   template <typename T>
   void numbers(const Key& key, std::vector<T>& out, const char* noun, unsigned min, unsigned max) {
-    if (skipped(key)) return;
-    out.clear();
     std::vector<std::string> items;
     reader().string_list(key.name, items);
     for (const auto& item : items) {
@@ -348,8 +337,6 @@ class Parser {
     }
   }
   void patterns(const Key& key, std::vector<std::string>& out) {
-    if (skipped(key)) return;
-    out.clear();
     reader().string_list(key.name, out);
     for (const auto& pattern : out) {
       if (!policy::valid_pattern(pattern)) {
@@ -359,8 +346,6 @@ class Parser {
     }
   }
   void cidrs(const Key& key, std::vector<address::Cidr>& out) {
-    if (skipped(key)) return;
-    out.clear();
     std::vector<std::string> items;
     reader().string_list(key.name, items);
     for (const auto& item : items) {
@@ -391,7 +376,6 @@ class Parser {
   MapReader& reader() { return *readers_.back(); }
   // The node of a key every list item must have; reports it when missing.
   YAML::Node required(const Key& key) {
-    if (skipped(key)) return YAML::Node(YAML::NodeType::Undefined);
     YAML::Node n = reader().child(key.name);
     if (!n) diag_.error(list_item_, reader().path(key.name), "required");
     return n;
@@ -405,15 +389,7 @@ class Parser {
     readers_.pop_back();  // reports the section's unknown keys
     nodes_.pop_back();
   }
-  // In a reload, keys that need a restart are only marked as known.
-  bool skipped(const Key& key) {
-    if (!live_only_ || key.reload == Reload::live) return false;
-    reader().child(key.name);
-    return true;
-  }
-
   Diagnostics& diag_;
-  bool live_only_;
   std::vector<std::unique_ptr<MapReader>> readers_;
   std::vector<YAML::Node> nodes_;
   YAML::Node list_item_;
@@ -421,7 +397,7 @@ class Parser {
 
 LoadResult parse_document(const YAML::Node& root, Diagnostics& diag) {
   LoadResult result;
-  Parser parser(root, diag, /*live_only=*/false);
+  Parser parser(root, diag);
   visit_keys(parser, result.config);
   parser.finish();  // unknown top-level keys
   check_config(root, result.config, diag);
@@ -461,11 +437,7 @@ LoadResult load_config_string(const std::string& yaml, const std::string& name) 
 
 ReloadPlan plan_reload(const Config& running, const Config& loaded) {
   ReloadPlan plan{running, {}};
-  // The live keys of `loaded`, read back from its dump by the loader's own code.
-  Diagnostics diag("reload");
-  Parser parser(YAML::Load(dump_config(loaded)), diag, /*live_only=*/true);
-  visit_keys(parser, plan.effective);
-  parser.finish();
+  copy_live_keys(loaded, plan.effective);
   std::map<std::string, std::string> before;
   for (auto& entry : flatten(running)) before[entry.path] = entry.value;
   for (auto& entry : flatten(loaded)) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "config/key_path.h"
 #include "config/units.h"
 
 namespace hbone::config {
@@ -105,24 +106,8 @@ class Dumper : public ValueWriter<Dumper> {
   std::vector<const char*> pending_;  // sections entered that have no value written yet
 };
 
-// Keeps the dotted path of the section being visited.
-class PathTracker {
- protected:
-  template <typename F>
-  void nested(const std::string& name, F&& fn) {
-    std::string saved = prefix_;
-    prefix_ += name + ".";
-    fn();
-    prefix_ = saved;
-  }
-  std::string path(const Key& key) const { return prefix_ + key.name; }
-
- private:
-  std::string prefix_;
-};
-
 // Each key's path, reload class and value as text: what a reload compares.
-class Flattener : public ValueWriter<Flattener>, PathTracker {
+class Flattener : public ValueWriter<Flattener>, KeyPath {
  public:
   std::vector<FlatKey> entries;
 
@@ -151,7 +136,7 @@ class Flattener : public ValueWriter<Flattener>, PathTracker {
 };
 
 // The README's key table: each key with its default (a default Config's value).
-class Documenter : PathTracker {
+class Documenter : KeyPath {
  public:
   const std::string& table() const { return out_; }
   const std::vector<std::string>& live() const { return live_; }

@@ -69,18 +69,18 @@ void raise_fd_limit() {
 Daemon::Daemon(config::Config config, std::string config_path,
                std::shared_ptr<const tunnel::PeerPolicy> policy)
     : config_(std::move(config)),
-      policy_(std::move(policy)),
-      config_dump_(config::dump_config(config_)),
-      reloader_(config_, policy_->tls_files, std::move(config_path), process_metrics_,
-                [this](std::shared_ptr<const tunnel::PeerPolicy> p, const config::Config& c) { apply(std::move(p), c); }) {
+      snapshots_(tunnel::SnapshotInputs{config_}, std::move(policy),
+                 [this](const std::shared_ptr<const tunnel::PeerPolicy>& next) { apply(next); }),
+      reloader_(config_, std::move(config_path), process_metrics_, snapshots_) {
+  const std::shared_ptr<const tunnel::PeerPolicy> first = snapshots_.current();
   if (config_.tls.plaintext_h2c) {
     spdlog::warn("tls.plaintext_h2c: HTTP/2 WITHOUT TLS, no identities checked: for benchmarks only");
   }
   check_socket_mark();
   check_cpu_affinity();
-  process_metrics_.buffer_budget = policy_->limits.buffer_memory;
+  process_metrics_.buffer_budget = first->limits.buffer_memory;
   process_metrics_.heap_released_known = admin::kReleasesHeap;
-  publish_expiry(*policy_);
+  publish_expiry(*first);
   try {
     own_listeners_.set_host(net::HostAddresses::read());
   } catch (const std::system_error& e) {
@@ -93,7 +93,7 @@ Daemon::Daemon(config::Config config, std::string config_path,
     for (unsigned i = 0; i < config_.workers; ++i) sockets[i].gateway = std::move(fds[i]);
   }
   if (config_.client) {
-    const std::vector<config::ListenerConfig>& listeners = policy_->listeners;  // live: from the snapshot
+    const std::vector<config::ListenerConfig>& listeners = first->listeners;  // live: from the snapshot
     for (size_t l = 0; l < listeners.size(); ++l) {
       const config::ListenerConfig& listener = listeners[l];
       ClientListenerState& state = client_listeners_[listener_key(listeners, l)];
@@ -119,7 +119,7 @@ Daemon::Daemon(config::Config config, std::string config_path,
   }
   for (unsigned i = 0; i < config_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, config_, admission_, budget_, balancer_ ? &*balancer_ : nullptr,
-                                                policy_, std::move(sockets[i])));
+                                                first, std::move(sockets[i])));
   }
   try {
     admin_ = std::make_unique<admin::AdminServer>("admin.listen", config_.admin.listen,
@@ -176,11 +176,7 @@ admin::AdminHooks Daemon::admin_hooks() {
   return {
       .metrics_text = [this] { return metrics_text(); },
       .tunnels_json = [this] { return tunnels_json(); },
-      .config_dump =
-          [this] {
-            std::lock_guard lock(state_mutex_);
-            return config_dump_;
-          },
+      .config_dump = [this] { return snapshots_.current()->config_dump; },
       .certs_json = [this] { return certs_json(); },
       .ready = [this] { return running_.load() && !draining_.load(); },
       .drain = [this] { drain_or_stop(); },
@@ -299,12 +295,12 @@ void Daemon::refresh_host_addresses() {
   for (auto& worker : workers_) worker->set_own_listeners(own);
 }
 
-void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective) {
+void Daemon::apply(const std::shared_ptr<const tunnel::PeerPolicy>& policy) {
   // Binding is the daemon's, not a worker's: it reads the listeners from the snapshot the
   // workers get. A role is added or removed only by a restart.
   // What can fail comes first (binding a new listener, which throws): then nothing of this
   // reload applies.
-  if (config_.client && effective.client) {
+  if (config_.client) {
     update_client_listeners(policy->listeners, bind_added_listeners(policy->listeners));
   }
   admission_.set_limits(policy->limits.max_tunnels, policy->limits.max_tunnels_per_identity);
@@ -312,13 +308,8 @@ void Daemon::apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const confi
   process_metrics_.buffer_budget = policy->limits.buffer_memory;
   auto own = std::make_shared<const net::OwnListeners>(own_listeners_);
   for (auto& worker : workers_) worker->reload(policy, own);
-  {
-    std::lock_guard lock(state_mutex_);
-    policy_ = policy;
-    config_dump_ = config::dump_config(effective);
-  }
   publish_expiry(*policy);
-  warn_expiry(policy->tls_files.cert);
+  warn_expiry(*policy);
 }
 
 void Daemon::publish_expiry(const tunnel::PeerPolicy& policy) {
@@ -329,10 +320,10 @@ void Daemon::publish_expiry(const tunnel::PeerPolicy& policy) {
   process_metrics_.ca_certificate_expiry = unix_seconds(soonest->not_after);
 }
 
-void Daemon::warn_expiry(const std::string& cert) {
-  std::shared_ptr<const tunnel::PeerPolicy> policy = policy_;
-  if (policy->own_chain.empty()) return;
-  const tls::CertificateInfo& own = policy->own_chain.front();
+void Daemon::warn_expiry(const tunnel::PeerPolicy& policy) {
+  if (policy.own_chain.empty()) return;
+  const std::string& cert = policy.tls_files.cert;
+  const tls::CertificateInfo& own = policy.own_chain.front();
   auto left = own.not_after - std::chrono::system_clock::now();
   if (left > std::chrono::hours(24) || expiry_warned_ == own.serial) return;
   expiry_warned_ = own.serial;
@@ -346,11 +337,7 @@ void Daemon::warn_expiry(const std::string& cert) {
 }
 
 std::string Daemon::certs_json() const {
-  std::shared_ptr<const tunnel::PeerPolicy> policy;
-  {
-    std::lock_guard lock(state_mutex_);
-    policy = policy_;
-  }
+  std::shared_ptr<const tunnel::PeerPolicy> policy = snapshots_.current();
   auto now = std::chrono::system_clock::now();
   auto describe = [now](const std::vector<tls::CertificateInfo>& certs) {
     nlohmann::json list = nlohmann::json::array();
@@ -408,9 +395,8 @@ int Daemon::run() {
   // Before the workers start: an address added from here on is seen by its announcement.
   net::AddressWatcher addresses(main_loop.uv(), [this] { refresh_host_addresses(); });
   own_listeners_.set_host(net::HostAddresses::read());  // what changed since the constructor read them
-  // policy_ changes on this thread only (apply): read without the admin threads' lock.
-  warn_expiry(policy_->tls_files.cert);
-  net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(policy_->tls_files.cert); });
+  warn_expiry(*snapshots_.current());
+  net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(*snapshots_.current()); });
   expiry_check.start(std::chrono::minutes(1), std::chrono::minutes(1));
   net::Timer heap_watch(main_loop.uv(), [this] { watch_heap(); });
   heap_watch.start(std::chrono::seconds(0), admin::kReleasePeriod);

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <optional>
 #include <stdexcept>
@@ -19,6 +18,7 @@
 #include "tunnel/admission.h"
 #include "worker/buffer_budget.h"
 #include "tunnel/peer_policy.h"
+#include "tunnel/snapshot_publisher.h"
 
 namespace hbone::daemon {
 
@@ -73,26 +73,26 @@ class Daemon {
                                std::map<std::string, AddedListener> added);
   // The host's addresses changed (AddressWatcher): read them again, hand them to the workers.
   void refresh_host_addresses();
-  // Puts a new snapshot in force on every worker, /certs, /config_dump and the metrics; all
-  // of it or, if a new listener cannot be bound (StartupError), none.
-  void apply(std::shared_ptr<const tunnel::PeerPolicy> policy, const config::Config& effective);
+  // The consumers' side of snapshots_: puts a new snapshot in force on every worker, the
+  // listeners and the metrics; all of it or, if a new listener cannot be bound
+  // (StartupError), none.
+  void apply(const std::shared_ptr<const tunnel::PeerPolicy>& policy);
   // The expiry gauge's figures.
   void publish_expiry(const tunnel::PeerPolicy& policy);
-  // Logs our certificate's expiry (from the file `cert`) once it is near or past (each certificate once).
-  void warn_expiry(const std::string& cert);
+  // Logs our certificate's expiry once it is near or past (each certificate once).
+  void warn_expiry(const tunnel::PeerPolicy& policy);
   std::string certs_json() const;
   std::string metrics_text();
   std::string tunnels_json() const;
 
   config::Config config_;  // as started: what the workers run with
-  mutable std::mutex state_mutex_;  // what the admin threads read of the two below
-  std::shared_ptr<const tunnel::PeerPolicy> policy_;
-  std::string config_dump_;  // /config_dump: the config in effect, reloads included
+  tunnel::SnapshotPublisher snapshots_;  // the live snapshot in force (/config_dump and /certs show it)
   std::string expiry_warned_;  // serial of the certificate last warned about
   metrics::ProcessMetrics process_metrics_;
   Reloader reloader_;  // SIGHUP, the config file and certificate watches
-  tunnel::Admission admission_{policy_->limits.max_tunnels, policy_->limits.max_tunnels_per_identity};
-  worker::BufferBudget budget_{policy_->limits.buffer_memory};
+  tunnel::Admission admission_{snapshots_.current()->limits.max_tunnels,
+                               snapshots_.current()->limits.max_tunnels_per_identity};
+  worker::BufferBudget budget_{snapshots_.current()->limits.buffer_memory};
   std::optional<net::ConnectionBalancer> balancer_;  // gateway.balance: exact, workers > 1
   net::OwnListeners own_listeners_;  // the master copy: reloads add and remove client listeners, workers get copies
   struct ClientListenerState {

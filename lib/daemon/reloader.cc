@@ -34,14 +34,13 @@ size_t fingerprint(const tls::Credentials& files) {
 
 }  // namespace
 
-Reloader::Reloader(const config::Config& started, tls::Credentials files, std::string config_path,
-                   metrics::ProcessMetrics& metrics, Apply apply)
+Reloader::Reloader(const config::Config& started, std::string config_path, metrics::ProcessMetrics& metrics,
+                   tunnel::SnapshotPublisher& publisher)
     : started_(started),
-      effective_(started),
-      files_(std::move(files)),
       config_path_(std::move(config_path)),
       metrics_(metrics),
-      apply_(std::move(apply)),
+      publisher_(publisher),
+      watched_(publisher.current()->tls_files),
       config_fingerprint_(fingerprint({contents(config_path_)})) {}
 
 void Reloader::start(uv_loop_t* loop) {
@@ -57,62 +56,66 @@ void Reloader::stop() {
 }
 
 bool Reloader::reload(const char* trigger) {
-  config::Config effective;
-  std::shared_ptr<const tunnel::PeerPolicy> policy;
   std::optional<std::string> text = contents(config_path_);  // read once: what is hashed is what is loaded
   config_fingerprint_ = fingerprint({text});
-  try {
+  auto snapshot = publish(trigger, [&](tunnel::SnapshotInputs& inputs) {
     if (!text) throw config::ConfigError({config_path_ + ": (file): cannot open config file"});
     config::LoadResult loaded = config::load_config_string(*text, config_path_);
     for (const auto& warning : loaded.warnings) spdlog::warn("reload: {}", warning);
     config::ReloadPlan plan = config::plan_reload(started_, loaded.config);
-    effective = std::move(plan.effective);
     for (const auto& key : plan.restart_keys) {
       spdlog::warn("reload: {} changed in {}; it takes effect at the next restart", key, config_path_);
     }
-    policy = tunnel::PeerPolicy::build(effective);
-  } catch (const config::ConfigError& e) {
-    for (const auto& problem : e.problems()) spdlog::error("reload failed, nothing changed ({}): {}", trigger, problem);
-    metrics_.reloads_failed.add();
-    return false;
-  } catch (const std::exception& e) {
-    spdlog::error("reload failed, nothing changed ({}): {}: {}", trigger, config_path_, e.what());
-    metrics_.reloads_failed.add();
-    return false;
-  }
-  const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
-  std::string identity = tls ? tls->identity() : "none: plaintext_h2c";
-  if (!apply(policy, std::move(effective), trigger)) return false;
-  metrics_.reloads_ok.add();
+    inputs.config = std::move(plan.effective);
+  });
+  if (!snapshot) return false;
+  const auto& tls = snapshot->server_tls ? snapshot->server_tls : snapshot->client_tls;
   spdlog::info("reload ({}): live keys applied from {} (identity {}); open tunnels kept unless a policy now "
                "denies them",
-               trigger, config_path_, identity);
+               trigger, config_path_, tls ? tls->identity() : "none: plaintext_h2c");
   return true;
 }
 
-bool Reloader::apply(const std::shared_ptr<const tunnel::PeerPolicy>& policy, config::Config effective,
-                     const char* trigger) {
+void Reloader::reload_certificates() {
+  size_t now = fingerprint(watched_);
+  if (now == tls_fingerprint_) return;  // another file of the directory changed
+  tls_fingerprint_ = now;
+  // The same inputs: the files are read again. A failure is retried on the next change.
+  auto snapshot = publish("tls.watch: certificate files changed", [](tunnel::SnapshotInputs&) {});
+  if (!snapshot) return;
+  const auto& tls = snapshot->server_tls ? snapshot->server_tls : snapshot->client_tls;
+  spdlog::info("tls.watch: certificates reloaded (identity {}, serial {}); open tunnels kept", tls->identity(),
+               snapshot->own_chain.front().serial);
+}
+
+std::shared_ptr<const tunnel::PeerPolicy> Reloader::publish(const char* trigger, const std::function<void(tunnel::SnapshotInputs&)>& change) {
+  std::shared_ptr<const tunnel::PeerPolicy> snapshot;
   try {
-    apply_(policy, effective);
-  } catch (const std::runtime_error& e) {
+    snapshot = publisher_.publish(change);
+  } catch (const config::ConfigError& e) {
+    for (const auto& problem : e.problems()) spdlog::error("reload failed, nothing changed ({}): {}", trigger, problem);
+    metrics_.reloads_failed.add();
+    return nullptr;
+  } catch (const std::exception& e) {
     spdlog::error("reload failed, nothing changed ({}): {}", trigger, e.what());
     metrics_.reloads_failed.add();
-    return false;
+    return nullptr;
   }
-  const tls::Credentials& files = policy->tls_files;
-  bool paths_changed = files.cert != files_.cert || files.key != files_.key || files.ca != files_.ca;
-  files_ = files;
-  effective_ = std::move(effective);
-  if (paths_changed && loop_) watch_certificates();
-  return true;
+  metrics_.reloads_ok.add();
+  const tls::Credentials& files = snapshot->tls_files;
+  if (files.cert != watched_.cert || files.key != watched_.key || files.ca != watched_.ca) {
+    watched_ = files;
+    if (loop_) watch_certificates();
+  }
+  return snapshot;
 }
 
 void Reloader::watch_certificates() {
   certificate_watch_.reset();
-  if (!effective_.tls.watch || effective_.tls.plaintext_h2c) return;
-  tls_fingerprint_ = fingerprint(files_);
+  if (!started_.tls.watch || started_.tls.plaintext_h2c) return;
+  tls_fingerprint_ = fingerprint(watched_);
   try {
-    certificate_watch_.emplace(loop_, std::vector<std::string>{files_.cert, files_.key, files_.ca},
+    certificate_watch_.emplace(loop_, std::vector<std::string>{watched_.cert, watched_.key, watched_.ca},
                                std::chrono::milliseconds(200), [this] { reload_certificates(); });
   } catch (const std::runtime_error& e) {
     spdlog::warn("tls.watch: {}; certificates reload on SIGHUP only", e.what());
@@ -128,26 +131,6 @@ void Reloader::watch_config() {
   } catch (const std::runtime_error& e) {
     spdlog::warn("watch_config: {}; the config reloads on SIGHUP only", e.what());
   }
-}
-
-void Reloader::reload_certificates() {
-  size_t now = fingerprint(files_);
-  if (now == tls_fingerprint_) return;  // another file of the directory changed
-  tls_fingerprint_ = now;
-  std::shared_ptr<const tunnel::PeerPolicy> policy;
-  try {
-    policy = tunnel::PeerPolicy::build(effective_);
-  } catch (const std::exception& e) {
-    spdlog::error("tls.watch: certificate files changed but cannot be used, nothing changed (retried on the "
-                  "next change): {}", e.what());
-    metrics_.reloads_failed.add();
-    return;
-  }
-  const auto& tls = policy->server_tls ? policy->server_tls : policy->client_tls;
-  std::string identity = tls->identity(), serial = policy->own_chain.front().serial;
-  if (!apply(policy, effective_, "tls.watch")) return;
-  metrics_.reloads_ok.add();
-  spdlog::info("tls.watch: certificates reloaded (identity {}, serial {}); open tunnels kept", identity, serial);
 }
 
 }  // namespace hbone::daemon

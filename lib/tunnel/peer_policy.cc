@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "config/config_text.h"
+
 namespace hbone::tunnel {
 
 std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config) {
@@ -14,6 +16,7 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
     policy->ca_bundle = tls::read_certificates(policy->tls_files.ca);
   }
   policy->limits = config.limits.get(live);
+  policy->config_dump = config::dump_config(config);
   if (config.gateway) {
     if (tls) {
       policy->server_tls = std::make_shared<const tls::TlsContext>(policy->tls_files, tls::TlsContext::Role::server,

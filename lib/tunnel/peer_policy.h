@@ -36,6 +36,7 @@ struct PeerPolicy {
   // expiry gauge.
   std::vector<tls::CertificateInfo> own_chain;
   std::vector<tls::CertificateInfo> ca_bundle;
+  std::string config_dump;  // the config it was built from, as YAML: /config_dump
 
   // Throws tls::TlsSetupError naming the tls.* key at fault.
   static std::shared_ptr<const PeerPolicy> build(const config::Config& config);

@@ -78,7 +78,7 @@ def test_symlink_swap_rotates_certificate_during_a_transfer(tmp_path):
     volume.publish(mismatched, CERTS / "other-key.pem")
     wait_metric(gw, "hbone_config_reloads_total", 1, result="error")
     assert served_certificate(mesh.gateway_port) == der(new_cert)
-    gw.wait_for_log("certificate files changed but cannot be used, nothing changed")
+    gw.wait_for_log("reload failed, nothing changed (tls.watch: certificate files changed)")
 
     # 3. The next change is tried again: a good pair goes in.
     fixed_cert, fixed_key = issue_gateway_cert(tmp_path, "gw-watch-3")

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include "support/live_reader.h"
 
 using hbone::test::live;
@@ -357,6 +359,64 @@ TEST_F(ConfigLoaderTest, ReloadAppliesLiveKeysAndNamesTheOthers) {
   EXPECT_EQ(plan.restart_keys, (std::vector<std::string>{"workers", "gateway.connect_timeout"}));
   // An unchanged file needs nothing.
   EXPECT_TRUE(plan_reload(running, running).restart_keys.empty());
+}
+
+// Every key, both roles, each value `variant`'s own: two of them differ in every key.
+std::string every_key(const std::filesystem::path& dir, int variant) {
+  std::string v = std::to_string(variant), port = std::to_string(1000 + variant);
+  for (const char* name : {"cert", "key", "ca"}) std::ofstream(dir / (name + v + ".pem")) << "x";
+  auto file = [&](const char* name) { return (dir / (name + v + ".pem")).string(); };
+  return "workers: " + v + "\nlog_level: " + (variant == 1 ? "info" : "debug") +
+         "\ntls:\n  cert: " + file("cert") + "\n  key: " + file("key") + "\n  ca: " + file("ca") +
+         "\n  handshake_timeout: " + v + "s\n"
+         "gateway:\n  listen: 127.0.0.1:" + port + "\n"
+         "  allowed_identities: [spiffe://td/ns/a/sa/" + v + "]\n"
+         "  allowed_destinations: [10.0.0." + v + "/32]\n"
+         "  trusted_forwarders: [spiffe://td/ns/w/sa/" + v + "]\n"
+         "  connect_timeout: " + v + "s\n"
+         "  policies:\n    - name: p" + v + "\n      action: " + (variant == 1 ? "ALLOW" : "DENY") +
+         "\n      rules:\n        - from: {principals: [a" + v + "], namespaces: [n" + v + "], ip_blocks: [10.1.0." + v +
+         "]}\n          to: {hosts: [h" + v + "], cidrs: [10.2.0." + v + "], ports: [" + port + "]}\n"
+         "client:\n  gateway: 127.0.0.1:" + port + "\n  gateway_identity: spiffe://td/ns/g/sa/" + v + "\n"
+         "  listeners:\n    - {listen: 127.0.0.2:" + port + ", target: 127.0.0.1:" + port + "}\n"
+         "  capture: {listen: 127.0.0.3:" + port + "}\n"
+         "  routes:\n    - {cidr: 10.3.0." + v + "/32, ports: [" + port + "], gateway: 127.0.0.1:" + port +
+         ", identity: spiffe://td/ns/r/sa/" + v + ", via: 127.0.0.1:" + port + ", via_identity: spiffe://td/ns/e/sa/" +
+         v + "}\n"
+         "limits:\n  max_tunnels: " + v + "\n  max_tunnels_per_identity: " + v + "\n  idle_timeout: " + v +
+         "s\n  buffer_memory: " + v + "MiB\n";
+}
+
+// A key path with its list indexes taken out, as live_keys() names them.
+std::string without_indexes(std::string path) {
+  for (size_t open = path.find('['); open != std::string::npos; open = path.find('[', open + 1)) {
+    path.erase(open + 1, path.find(']', open) - open - 1);
+  }
+  return path;
+}
+
+TEST_F(ConfigLoaderTest, ReloadTakesEveryLiveKeyAndNoOther) {
+  Config running = load(every_key(dir_, 1)), loaded = load(every_key(dir_, 2));
+  ReloadPlan plan = plan_reload(running, loaded);
+  std::map<std::string, std::string> before, after;
+  for (const auto& entry : flatten(running)) before[entry.path] = entry.value;
+  for (const auto& entry : flatten(loaded)) after[entry.path] = entry.value;
+  for (const auto& entry : flatten(plan.effective)) {
+    const auto& expected = entry.reload == Reload::live ? after : before;
+    EXPECT_EQ(entry.value, expected.at(entry.path)) << entry.path;
+  }
+  // The two files differ in every live key (a list in a key of its items): none is left untested.
+  std::set<std::string> differing;
+  for (const auto& [path, value] : after) {
+    if (before[path] == value) continue;
+    std::string key = without_indexes(path);
+    differing.insert(key);
+    for (size_t list = key.find('['); list != std::string::npos; list = key.find('[', list + 1)) {
+      differing.insert(key.substr(0, list));
+    }
+  }
+  for (const auto& key : live_keys()) EXPECT_TRUE(differing.count(key)) << key << " is the same in both files";
+  EXPECT_FALSE(plan.restart_keys.empty());
 }
 
 TEST_F(ConfigLoaderTest, ReloadAddingARoleNeedsARestart) {
