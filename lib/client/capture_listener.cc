@@ -11,7 +11,7 @@ namespace hbone::client {
 
 CaptureListener::CaptureListener(worker::Context& worker, tunnel::Admission& admission, PoolSet& pools,
                                  net::Fd listener)
-    : worker_(worker), admission_(admission), pools_(pools) {
+    : worker_(worker), admission_(admission), pools_(pools), stats_(worker.metrics.layers.get<CaptureStats>()) {
   socklen_t len = sizeof(listen_address_);
   ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&listen_address_), &len);
   acceptor_.emplace(worker.loop, std::move(listener),
@@ -19,13 +19,12 @@ CaptureListener::CaptureListener(worker::Context& worker, tunnel::Admission& adm
                     worker.accept_errors());
 }
 
-void CaptureListener::refuse(net::Fd& fd, metrics::CaptureOutcome outcome) {
-  worker_.metrics.captured[outcome].add();
+void CaptureListener::refuse(net::Fd& fd, CaptureOutcome outcome) {
+  stats_.captured[outcome].add();
   net::close_with_reset(fd);
 }
 
 void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage) {
-  using metrics::CaptureOutcome;
   const auto* peer = reinterpret_cast<const sockaddr*>(&peer_storage);
   std::string source = net::format_address(peer);
   sockaddr_storage original;
@@ -54,11 +53,11 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
   }
   tunnel::Admission::Ticket ticket = admit_local(worker_, admission_, fd, source);
   if (!ticket) {
-    worker_.metrics.captured[CaptureOutcome::limited].add();
+    stats_.captured[CaptureOutcome::limited].add();
     return;
   }
   if (decision.kind == RouteDecision::Kind::direct) {
-    worker_.metrics.captured[CaptureOutcome::direct].add();
+    stats_.captured[CaptureOutcome::direct].add();
     auto relay = std::make_unique<DirectConnection>(
         worker_, std::move(fd), original,
         DirectConnection::Info{std::move(source), std::move(target), decision.route->describe(), std::move(ticket)},
@@ -72,7 +71,7 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
     direct_.emplace(key, std::move(relay));
     return;
   }
-  worker_.metrics.captured[CaptureOutcome::tunnel].add();
+  stats_.captured[CaptureOutcome::tunnel].add();
   pools_.get(decision.upstream)
       .open_tunnel(worker_.socket_stream(std::move(fd), worker::Context::SocketUse::local), {.role = "client",
                                    .source = std::move(source),

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "client/capture_stats.h"
 #include "client/direct_connection.h"
 #include "client/pool_set.h"
 #include "net/listen_socket.h"
@@ -28,11 +29,12 @@ class CaptureListener {
 
  private:
   void on_accept(net::Fd fd, const sockaddr_storage& peer);
-  void refuse(net::Fd& fd, metrics::CaptureOutcome outcome);
+  void refuse(net::Fd& fd, CaptureOutcome outcome);
 
   worker::Context& worker_;
   tunnel::Admission& admission_;
   PoolSet& pools_;
+  CaptureStats& stats_;
   sockaddr_storage listen_address_{};
   std::optional<net::Acceptor> acceptor_;
   std::map<DirectConnection*, std::unique_ptr<DirectConnection>> direct_;

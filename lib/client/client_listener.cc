@@ -11,8 +11,8 @@ tunnel::Admission::Ticket admit_local(worker::Context& worker, tunnel::Admission
   tunnel::Admission::Refusal refusal;
   tunnel::Admission::Ticket ticket = admission.admit("", refusal);
   if (!ticket) {
-    worker.metrics.limit_rejections[metrics::kClient][refusal].add();
-    spdlog::debug("client: {} refused: {} reached", source, metrics::label(refusal));
+    worker.metrics.layers.get<tunnel::TunnelStats>().limit_rejections[metrics::kClient][refusal].add();
+    spdlog::debug("client: {} refused: {} reached", source, tunnel::label(refusal));
     net::close_with_reset(fd);
   }
   return ticket;

@@ -18,7 +18,11 @@
 
 #include "config/config_loader.h"
 #include "admin/heap.h"
+#include "client/capture_stats.h"
+#include "gateway/gateway_stats.h"
+#include "h2/handshake_stats.h"
 #include "metrics/collector.h"
+#include "metrics/family.h"
 #include "net/address_watcher.h"
 #include "net/event_loop.h"
 #include "net/listen_socket.h"
@@ -43,6 +47,17 @@ BoundListener bind_all(std::string key, address::HostPort address, unsigned work
   }
   out.address = std::move(address);
   return out;
+}
+
+// A layer's own counters (metrics::LayerStats) of every worker that has them, as that
+// layer exports them.
+template <typename S>
+void collect_layer(metrics::Families& out, const std::vector<const metrics::WorkerMetrics*>& workers) {
+  std::vector<const S*> parts;
+  for (const metrics::WorkerMetrics* w : workers) {
+    if (const S* stats = w->layers.find<S>()) parts.push_back(stats);
+  }
+  collect(out, parts);
 }
 
 // The listener is in use: its address is one of ours (never dialled for a peer).
@@ -191,7 +206,12 @@ std::string Daemon::metrics_text() {
   }
   std::vector<const metrics::WorkerMetrics*> all;
   for (const auto& worker : workers_) all.push_back(&worker->metrics());
-  return prometheus::TextSerializer().Serialize(metrics::collect(all, process_metrics_));
+  metrics::Families families = metrics::collect(all, process_metrics_);
+  collect_layer<h2::HandshakeStats>(families, all);
+  collect_layer<tunnel::TunnelStats>(families, all);
+  collect_layer<gateway::GatewayStats>(families, all);
+  collect_layer<client::CaptureStats>(families, all);
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 std::string Daemon::tunnels_json() const {

@@ -5,12 +5,10 @@
 #include <string>
 
 #include "address/destination_policy.h"
-#include "metrics/labels.h"
+#include "gateway/gateway_stats.h"
 #include "net/own_listeners.h"
 
 namespace hbone::gateway {
-
-using DestinationRefusal = metrics::DestinationRefusal;
 
 // Whether the gateway may dial an address for a CONNECT, judged on the address actually
 // dialled (after DNS, so a name cannot smuggle one in):

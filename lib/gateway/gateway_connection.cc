@@ -91,11 +91,11 @@ void GatewayConnection::handle_request(GatewayStream& stream) {
   tunnel::Admission::Refusal refusal;
   tunnel::Admission::Ticket ticket = ctx_.admission.admit(peer_identity(), refusal);
   if (!ticket) {
-    metrics().limit_rejections[metrics::kGateway][refusal].add();
+    metrics().layers.get<tunnel::TunnelStats>().limit_rejections[metrics::kGateway][refusal].add();
     // 503: this process is full, another gateway replica may not be; 429: this peer
     // holds its share, it should back off.
     bool process = refusal == tunnel::Admission::Refusal::max_tunnels;
-    respond_error(stream, process ? 503 : 429, std::string(metrics::label(refusal)) + " reached", "UO");
+    respond_error(stream, process ? 503 : 429, std::string(tunnel::label(refusal)) + " reached", "UO");
     return;
   }
   stream.admit(std::move(ticket));
@@ -146,7 +146,7 @@ void GatewayConnection::count_refusal(const GatewayStream& stream) {
   if (!stream.allowed()) {
     metrics().policy_decision(stream.decided_by(), false)->add();
   } else if (stream.refusal() != DestinationRefusal::none) {
-    metrics().destinations_refused[stream.refusal()].add();
+    metrics().layers.get<GatewayStats>().destinations_refused[stream.refusal()].add();
   }
 }
 
@@ -222,9 +222,9 @@ bool GatewayConnection::send_proxy_header(const GatewayStream& stream, const net
   ForwardedFor named = forwarded_for(stream.request().forwarded);
   if (named.outcome != ForwardedFor::Outcome::absent) {
     if (!ctx_.policy->trusts_forwarder(peer_identity())) {
-      metrics().forwarded_ignored[metrics::ForwardedIgnored::untrusted].add();
+      metrics().layers.get<GatewayStats>().forwarded_ignored[ForwardedIgnored::untrusted].add();
     } else if (named.outcome == ForwardedFor::Outcome::malformed) {
-      metrics().forwarded_ignored[metrics::ForwardedIgnored::malformed].add();
+      metrics().layers.get<GatewayStats>().forwarded_ignored[ForwardedIgnored::malformed].add();
       spdlog::debug("gateway: {} stream {}: malformed forwarded header ignored: {}", peer_address(), stream.stream_id(),
                     util::escaped(stream.request().forwarded));
     } else {

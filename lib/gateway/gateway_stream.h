@@ -11,7 +11,7 @@
 
 #include "address/host_port.h"
 #include "gateway/admit.h"
-#include "metrics/labels.h"
+#include "gateway/gateway_stats.h"
 #include "net/dialer.h"
 #include "policy/authorization.h"
 #include "tunnel/tunnel.h"
@@ -56,7 +56,7 @@ class GatewayStream final : public tunnel::Tunnel {
     decided_by_ = verdict.decision.policy;
     allowed_ = verdict.decision.allowed;
   }
-  metrics::DestinationRefusal refusal() const { return refusal_; }
+  DestinationRefusal refusal() const { return refusal_; }
 
   // What gateway.policies decide on: the authority's host and port, and the address dialled
   // (the last candidate checked; once connected, the one in use). Kept to judge the open
@@ -76,7 +76,7 @@ class GatewayStream final : public tunnel::Tunnel {
   Request request_;
   std::optional<address::HostPort> pending_target_;
   std::unique_ptr<net::Dialer> dialer_;
-  metrics::DestinationRefusal refusal_ = metrics::DestinationRefusal::none;
+  DestinationRefusal refusal_ = DestinationRefusal::none;
   Destination destination_;
   std::string decided_by_;
   bool allowed_ = true;

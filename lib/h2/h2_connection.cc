@@ -54,7 +54,7 @@ H2Connection::H2Connection(worker::Context& worker, std::shared_ptr<const tls::T
           }),
       handshake_deadline_(worker.loop.uv(), [this] {
         // A peer that connects and never finishes the handshake must not hold a socket.
-        metrics().tls_handshakes[role()][metrics::TlsResult::timeout].add();
+        count_handshake(TlsResult::timeout);
         close("TLS handshake timeout after " +
               std::to_string(config().tls.handshake_timeout.count()) + "ms");
       }) {}
@@ -154,7 +154,7 @@ void H2Connection::on_input_done() {
 void H2Connection::on_below_high_water() { schedule_flush(); }
 
 void H2Connection::on_stream_closed(const std::string& reason, bool handshake) {
-  if (handshake) metrics().tls_handshakes[role()][handshake_result(transport_.session()->failure())].add();
+  if (handshake) count_handshake(handshake_result(transport_.session()->failure()));
   close(reason);
 }
 
@@ -166,18 +166,22 @@ void H2Connection::write_received() {
   }
 }
 
+void H2Connection::count_handshake(TlsResult result) {
+  metrics().layers.get<HandshakeStats>().tls_handshakes[role()][result].add();
+}
+
 bool H2Connection::finish_handshake(tls::TlsSession& tls) {
   std::optional<identity::SpiffeId> id = tls.peer_identity();  // before error(): it explains a nullopt
   PeerCheck check = check_peer(tls.alpn(), id, tls.error(), config().tls.trust_domain);
   peer_identity_ = check.identity;
-  if (check.result == metrics::TlsResult::ok && !verify_peer(tls, check.why)) {
-    check.result = metrics::TlsResult::identity;
+  if (check.result == TlsResult::ok && !verify_peer(tls, check.why)) {
+    check.result = TlsResult::identity;
     if (check.why.empty()) check.why = "peer rejected";
   }
   auto result = check.result;
   const std::string& why = check.why;
-  metrics().tls_handshakes[role()][result].add();
-  if (result != metrics::TlsResult::ok) {
+  count_handshake(result);
+  if (result != TlsResult::ok) {
     close("rejected peer: " + why);
     return false;
   }

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "h2/frame_output.h"
+#include "h2/handshake_stats.h"
 #include "h2/header.h"
 #include "h2/keepalive.h"
 #include "h2/session.h"
@@ -186,6 +187,7 @@ class H2Connection : public tls::SecureStream::Handler,
   // Streams given DATA since the last call write it on (see StreamHandler::write_received).
   void write_received();
   bool finish_handshake(tls::TlsSession& tls);  // the peer's checks, then open_session()
+  void count_handshake(TlsResult result);
   bool open_session();
   // Once: no new streams from now on, and each stream is told (on_connection_draining).
   void set_draining();

@@ -4,24 +4,24 @@ namespace hbone::h2 {
 
 PeerCheck check_peer(std::string_view alpn, const std::optional<identity::SpiffeId>& id, std::string_view id_error,
                      std::string_view trust_domain) {
-  if (alpn != "h2") return {metrics::TlsResult::alpn, "", "peer did not negotiate ALPN h2"};
-  if (!id) return {metrics::TlsResult::spiffe_id, "", std::string(id_error)};
-  PeerCheck check{metrics::TlsResult::ok, id->to_string(), ""};
+  if (alpn != "h2") return {TlsResult::alpn, "", "peer did not negotiate ALPN h2"};
+  if (!id) return {TlsResult::spiffe_id, "", std::string(id_error)};
+  PeerCheck check{TlsResult::ok, id->to_string(), ""};
   if (id->trust_domain != trust_domain) {
-    check.result = metrics::TlsResult::trust_domain;
+    check.result = TlsResult::trust_domain;
     check.why = "peer identity " + check.identity + " is not in trust domain " + std::string(trust_domain);
   }
   return check;
 }
 
-metrics::TlsResult handshake_result(tls::TlsSession::Failure failure) {
+TlsResult handshake_result(tls::TlsSession::Failure failure) {
   switch (failure) {
-    case tls::TlsSession::Failure::no_certificate: return metrics::TlsResult::no_certificate;
-    case tls::TlsSession::Failure::bad_certificate: return metrics::TlsResult::bad_certificate;
+    case tls::TlsSession::Failure::no_certificate: return TlsResult::no_certificate;
+    case tls::TlsSession::Failure::bad_certificate: return TlsResult::bad_certificate;
     case tls::TlsSession::Failure::none:
     case tls::TlsSession::Failure::error: break;
   }
-  return metrics::TlsResult::error;
+  return TlsResult::error;
 }
 
 }  // namespace hbone::h2

@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "identity/spiffe_id.h"
-#include "metrics/labels.h"
+#include "h2/handshake_stats.h"
 #include "tls/tls_session.h"
 
 namespace hbone::h2 {
@@ -14,7 +14,7 @@ namespace hbone::h2 {
 // ALPN h2, its certificate names exactly one SPIFFE id (`id`, or why not in `id_error`), in
 // our trust domain.
 struct PeerCheck {
-  metrics::TlsResult result = metrics::TlsResult::ok;
+  TlsResult result = TlsResult::ok;
   std::string identity;  // the SPIFFE id, once there is one
   std::string why;       // when not ok
 };
@@ -22,6 +22,6 @@ PeerCheck check_peer(std::string_view alpn, const std::optional<identity::Spiffe
                      std::string_view trust_domain);
 
 // A handshake that failed, by what TLS reported.
-metrics::TlsResult handshake_result(tls::TlsSession::Failure failure);
+TlsResult handshake_result(tls::TlsSession::Failure failure);
 
 }  // namespace hbone::h2

@@ -1,73 +1,20 @@
 #include "metrics/collector.h"
 
 #include <chrono>
-
 #include <map>
 #include <string>
-#include <string_view>
+
+#include "metrics/family.h"
 
 namespace hbone::metrics {
 namespace {
 
-using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-using Labels = std::vector<ClientMetric::Label>;
 
 constexpr const char* kFrameTypeNames[WorkerMetrics::kFrameTypes] = {
     "DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
     "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"};
-
-// Builds one family at the end of `out`. Held by index, not reference: two builders may be
-// alive at once, and the second one's emplace_back can move the first one's family (found
-// by ASan once the family count crossed a capacity step).
-class FamilyBuilder {
- public:
-  FamilyBuilder(std::vector<MetricFamily>& out, std::string name, std::string help, MetricType type)
-      : out_(out), index_(out.size()) {
-    MetricFamily& family = out.emplace_back();
-    family.name = std::move(name);
-    family.help = std::move(help);
-    family.type = type;
-  }
-  void value(Labels labels, double v) {
-    ClientMetric& m = family().metric.emplace_back();
-    m.label = std::move(labels);
-    if (family().type == MetricType::Counter) {
-      m.counter.value = v;
-    } else {
-      m.gauge.value = v;
-    }
-  }
-  // Sums per-worker histograms with the same bounds.
-  void histogram(Labels labels, const std::vector<const Histogram*>& parts) {
-    ClientMetric& m = family().metric.emplace_back();
-    m.label = std::move(labels);
-    const auto& bounds = parts.front()->bounds();
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i <= bounds.size(); ++i) {
-      for (const Histogram* h : parts) cumulative += h->count(i);
-      if (i < bounds.size()) {
-        m.histogram.bucket.push_back({cumulative, bounds[i]});
-      }
-    }
-    m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
-    m.histogram.sample_count = cumulative;
-    for (const Histogram* h : parts) m.histogram.sample_sum += h->sum();
-  }
-
- private:
-  MetricFamily& family() { return out_[index_]; }
-  std::vector<MetricFamily>& out_;
-  size_t index_;
-};
-
-template <typename F>
-double sum(const std::vector<const WorkerMetrics*>& workers, F&& field) {
-  double total = 0;
-  for (const WorkerMetrics* w : workers) total += static_cast<double>(field(*w));
-  return total;
-}
 
 // A family with one sample per role: `member`, an array of counters or gauges by role,
 // summed over the workers.
@@ -78,18 +25,6 @@ void per_role(std::vector<MetricFamily>& out, const char* name, const char* help
   for (int r = 0; r < kRoles; ++r) {
     f.value({{"role", role_name(r)}}, sum(workers, [&](const WorkerMetrics& w) { return (w.*member)[r].value(); }));
   }
-}
-
-// A counter family with one sample per value of `E` but `none` (labelled `label_name`):
-// `member`, counters by E, summed over the workers.
-template <typename E>
-void by_label(std::vector<MetricFamily>& out, const char* name, const char* help, const char* label_name,
-              const std::vector<const WorkerMetrics*>& workers, const ByEnum<E, Counter> WorkerMetrics::*member) {
-  FamilyBuilder f(out, name, help, MetricType::Counter);
-  ByEnum<E, Counter>::for_each([&](E e) {
-    if (std::string_view(label(e)) == "none") return;
-    f.value({{label_name, label(e)}}, sum(workers, [&](const WorkerMetrics& w) { return (w.*member)[e].value(); }));
-  });
 }
 
 void istio_families(std::vector<MetricFamily>& out, const std::vector<const WorkerMetrics*>& workers) {
@@ -222,68 +157,13 @@ std::vector<MetricFamily> collect(const std::vector<const WorkerMetrics*>& worke
       f.histogram({{"role", role_name(r)}}, parts);
     }
   }
-  {
-    FamilyBuilder stalls(out, "hbone_flow_control_stalls_total",
-                         "Times a tunnel had data to send but no HTTP/2 send window (raise the window)",
-                         MetricType::Counter);
-    FamilyBuilder seconds(out, "hbone_flow_control_stall_seconds_total",
-                          "Time tunnels spent with data to send but no send window", MetricType::Counter);
-    for (int r = 0; r < kRoles; ++r) {
-      ByEnum<StallScope, Counter>::for_each([&](StallScope s) {
-        Labels labels{{"role", role_name(r)}, {"scope", label(s)}};
-        stalls.value(labels, sum(W, [&](auto& w) { return w.stalls[r][s].value(); }));
-        seconds.value(labels, sum(W, [&](auto& w) { return w.stall_micros[r][s].value(); }) / 1e6);
-      });
-    }
-  }
-  {
-    FamilyBuilder f(out, "hbone_tls_handshakes_total", "TLS handshakes and peer checks by result",
-                    MetricType::Counter);
-    for (int r = 0; r < kRoles; ++r) {
-      ByEnum<TlsResult, Counter>::for_each([&](TlsResult t) {
-        f.value({{"role", role_name(r)}, {"result", label(t)}},
-                sum(W, [&](auto& w) { return w.tls_handshakes[r][t].value(); }));
-      });
-    }
-  }
-  by_label<ConnectFailure>(out, "hbone_upstream_connect_failures_total",
+  by_label<net::DialFailure>(out, "hbone_upstream_connect_failures_total",
               "Gateway dials that failed, by cause",
               "cause", W, &WorkerMetrics::upstream_connect_failures);
-  by_label<AcceptFailure>(out, "hbone_accept_errors_total",
+  by_label<net::AcceptFailure>(out, "hbone_accept_errors_total",
               "accept() failures on hbone's listeners (out of descriptors or memory); each pauses that "
               "listener briefly instead of spinning on it",
               "reason", W, &WorkerMetrics::accept_errors);
-  by_label<DestinationRefusal>(out, "hbone_gateway_destinations_refused_total",
-              "CONNECT targets the gateway refused to dial: hbone's own listeners, reserved addresses "
-              "(loopback, link-local, unspecified, metadata) or the host's own not named in allowed_destinations, "
-              "others not allowed, or not the address the connection arrived on",
-              "reason", W, &WorkerMetrics::destinations_refused);
-  by_label<ForwardedIgnored>(out, "hbone_gateway_forwarded_ignored_total",
-              "CONNECTs whose Forwarded header was not passed on as the PROXY v2 source (the peer's own "
-              "address was): from a peer not in gateway.trusted_forwarders, or not an RFC 7239 address",
-              "reason", W, &WorkerMetrics::forwarded_ignored);
-  {
-    FamilyBuilder f(out, "hbone_tunnel_limit_rejections_total",
-                    "Tunnels refused by limits.max_tunnels or limits.max_tunnels_per_identity",
-                    MetricType::Counter);
-    for (int r = 0; r < kRoles; ++r) {
-      ByEnum<LimitRefusal, Counter>::for_each([&](LimitRefusal l) {
-        if (l == LimitRefusal::none) return;
-        f.value({{"role", role_name(r)}, {"limit", label(l)}},
-                sum(W, [&](auto& w) { return w.limit_rejections[r][l].value(); }));
-      });
-    }
-  }
-  by_label<CaptureOutcome>(out, "hbone_capture_connections_total",
-              "Captured connections (client.capture) by outcome: tunnel, direct, unrouted (no route: "
-              "reset), loop (hbone's own connection captured: reset), no_destination, limited",
-              "outcome", W, &WorkerMetrics::captured);
-  {
-    FamilyBuilder f(out, "hbone_capture_unrouted_total",
-                    "Captured connections no client.routes entry matched (reset, never sent in the clear)",
-                    MetricType::Counter);
-    f.value({}, sum(W, [](auto& w) { return w.captured[CaptureOutcome::unrouted].value(); }));
-  }
   per_role(out, "hbone_h2_keepalive_timeouts_total",
            "HBONE connections closed because a PING went unanswered for http2.keepalive_timeout (a "
           "peer or the path to it is gone); their tunnels are reset", MetricType::Counter, W,

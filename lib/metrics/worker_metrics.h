@@ -9,12 +9,11 @@
 #include <tuple>
 
 #include "metrics/counters.h"
-#include "metrics/labels.h"
+#include "metrics/dimensions.h"
+#include "metrics/layer_stats.h"
+#include "net/failures.h"
 
 namespace hbone::metrics {
-
-enum Role { kClient = 0, kGateway = 1, kRoles = 2 };
-inline const char* role_name(int role) { return role == kClient ? "client" : "gateway"; }
 
 // Istio's standard TCP metric labels. reporter is "source" for the client role and
 // "destination" for the gateway. response_flags follow Envoy's: "-" ok, "UF" upstream
@@ -71,25 +70,19 @@ class WorkerMetrics {
   std::array<Histogram, kRoles> data_frame_bytes{make_frame_histogram(), make_frame_histogram()};
   std::array<Histogram, kRoles> streams_per_connection{make_streams_histogram(),
                                                        make_streams_histogram()};
-  std::array<ByEnum<StallScope, Counter>, kRoles> stalls;
-  std::array<ByEnum<StallScope, Counter>, kRoles> stall_micros;
-  std::array<ByEnum<TlsResult, Counter>, kRoles> tls_handshakes;
   std::array<Histogram, kRoles> setup_seconds{make_latency_histogram(), make_latency_histogram()};
   // A stream's first queued byte: read from the local socket until written to the HBONE socket.
   std::array<Histogram, kRoles> send_queue_seconds{make_queue_histogram(), make_queue_histogram()};
-  ByEnum<ConnectFailure, Counter> upstream_connect_failures;
-  ByEnum<DestinationRefusal, Counter> destinations_refused;
-  ByEnum<ForwardedIgnored, Counter> forwarded_ignored;
-  ByEnum<AcceptFailure, Counter> accept_errors;
-  std::array<ByEnum<LimitRefusal, Counter>, kRoles> limit_rejections;
+  ByEnum<net::DialFailure, Counter> upstream_connect_failures;
+  ByEnum<net::AcceptFailure, Counter> accept_errors;
   std::array<Counter, kRoles> idle_timeouts;
   std::array<Counter, kRoles> keepalive_timeouts;  // HBONE connections closed on an unanswered PING
   std::array<Gauge, kRoles> buffered_bytes;      // tunnels' buffers (limits.buffer_memory)
   std::array<Counter, kRoles> budget_deferrals;  // tunnels that stopped reading for the budget
   std::array<Counter, kRoles> bytes_in;   // read from sockets we relay (local side)
   std::array<Counter, kRoles> bytes_out;  // written to them
-  ByEnum<CaptureOutcome, Counter> captured;  // client.capture connections by outcome
   Counter handoffs;  // gateway connections this worker accepted and gave to another
+  LayerStats layers;  // what the layers above count with their own outcome enums
 
  private:
   static Histogram make_frame_histogram() {

@@ -6,7 +6,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "metrics/labels.h"
+#include "tunnel/tunnel_stats.h"
 
 namespace hbone::tunnel {
 
@@ -14,7 +14,7 @@ namespace hbone::tunnel {
 // every worker. Only tunnel setup and teardown touch it, never the data path.
 class Admission {
  public:
-  using Refusal = metrics::LimitRefusal;
+  using Refusal = LimitRefusal;
 
   // One admitted tunnel; gives its place back when destroyed.
   class Ticket {

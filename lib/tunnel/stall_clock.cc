@@ -2,17 +2,17 @@
 
 namespace hbone::tunnel {
 
-void StallClock::set(std::optional<metrics::StallScope> scope) {
+void StallClock::set(std::optional<StallScope> scope) {
   if (scope == scope_) return;
   auto now = Clock::now();
   if (scope_) {
     auto spent = now - started_;
     total_ += spent;
-    metrics_.stall_micros[role_][*scope_].add(
+    stats_.stall_micros[role_][*scope_].add(
         static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(spent).count()));
   }
   if (scope) {
-    metrics_.stalls[role_][*scope].add();
+    stats_.stalls[role_][*scope].add();
     started_ = now;
   }
   scope_ = scope;

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <optional>
 
-#include "metrics/worker_metrics.h"
+#include "tunnel/tunnel_stats.h"
 
 namespace hbone::tunnel {
 
@@ -13,19 +13,19 @@ namespace hbone::tunnel {
 class StallClock {
  public:
   using Clock = std::chrono::steady_clock;
-  StallClock(metrics::WorkerMetrics& metrics, int role) : metrics_(metrics), role_(role) {}
+  StallClock(TunnelStats& stats, int role) : stats_(stats), role_(role) {}
 
   // The tunnel is stalled on `scope` from now (nullopt: it is not stalled). Called on every
   // read and send: the clock is read only when the scope changes.
-  void set(std::optional<metrics::StallScope> scope);
-  std::optional<metrics::StallScope> scope() const { return scope_; }
+  void set(std::optional<StallScope> scope);
+  std::optional<StallScope> scope() const { return scope_; }
   // All stalls so far, the one in progress included.
   Clock::duration total(Clock::time_point now) const;
 
  private:
-  metrics::WorkerMetrics& metrics_;
+  TunnelStats& stats_;
   int role_;
-  std::optional<metrics::StallScope> scope_;
+  std::optional<StallScope> scope_;
   Clock::time_point started_{};
   Clock::duration total_{};
 };

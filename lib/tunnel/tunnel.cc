@@ -38,7 +38,7 @@ const char* response_flags(int status) {
 }
 
 Tunnel::Tunnel(h2::H2Connection& conn, Info info)
-    : conn_(conn), info_(std::move(info)), read_chunk_(kFirstReadChunk), stall_(conn.metrics(), conn.role()) {
+    : conn_(conn), info_(std::move(info)), read_chunk_(kFirstReadChunk), stall_(conn.metrics().layers.get<TunnelStats>(), conn.role()) {
   conn_.metrics().tunnels_active[conn_.role()].add(1);
 }
 
@@ -112,12 +112,12 @@ void Tunnel::count_down(size_t n) {
 }
 
 void Tunnel::update_stall() {
-  std::optional<metrics::StallScope> scope;
+  std::optional<StallScope> scope;
   if (!up_.empty() && stream_id_ > 0 && !stream_closed_ && conn_.ready()) {
     if (conn_.send_window(stream_id_) <= 0) {
-      scope = metrics::StallScope::stream;
+      scope = StallScope::stream;
     } else if (conn_.connection_send_window() <= 0) {
-      scope = metrics::StallScope::connection;
+      scope = StallScope::connection;
     }
   }
   stall_.set(scope);
@@ -167,7 +167,7 @@ void Tunnel::describe(nlohmann::json& out) const {
   out["rate_sent"] = rate_up_;          // bytes/s over the last second
   out["rate_received"] = rate_down_;
   out["stalled_seconds"] = std::chrono::duration<double>(stalled).count();
-  out["stalled_on"] = stall_.scope() ? metrics::label(*stall_.scope()) : "";
+  out["stalled_on"] = stall_.scope() ? label(*stall_.scope()) : "";
   out["buffered_send"] = up_.size();
   out["deferred"] = deferred_;  // nghttp2 waits for this tunnel's next local read
   out["reading"] = local_ && (local_->events() & UV_READABLE) != 0;

@@ -244,7 +244,7 @@ TEST_P(H2Pair, SlowReaderHoldsTheSenderAtTheStreamWindow) {
   t->target.reading = false;  // the target reads nothing for now
   // Once the target's socket is full, the gateway holds at most one stream window of
   // received, unwritten bytes: credit goes back only for bytes written on.
-  ASSERT_TRUE(drive([&] { return metrics_.stalls[metrics::kClient][metrics::StallScope::stream].value() > 0; }));
+  ASSERT_TRUE(drive([&] { return metrics_.layers.get<tunnel::TunnelStats>().stalls[metrics::kClient][tunnel::StallScope::stream].value() > 0; }));
   turns(200);
   nlohmann::json tunnels = gateway_tunnels();
   ASSERT_EQ(tunnels.size(), 1u);
@@ -265,7 +265,7 @@ TEST_P(H2Pair, OneStalledStreamLeavesTheOthersFlowing) {
   std::string parked = random_bytes(16 << 20, 4);
   stalled.app.to_send = parked;
   stalled.target.reading = false;
-  ASSERT_TRUE(drive([&] { return metrics_.stalls[metrics::kClient][metrics::StallScope::stream].value() > 0; }));
+  ASSERT_TRUE(drive([&] { return metrics_.layers.get<tunnel::TunnelStats>().stalls[metrics::kClient][tunnel::StallScope::stream].value() > 0; }));
   // A stalled stream holds its own window, never the connection's: the other goes on.
   exchange(flowing, random_bytes(4 << 20, 5), random_bytes(1 << 20, 6));
   EXPECT_EQ(pool_->size(), 1u);
@@ -403,7 +403,7 @@ TEST_P(H2Pair, MutualTlsCarriesTheTunnelAndNamesThePeer) {
   std::string identity;
   pool_->for_each_connection([&](h2::H2Connection& conn) { identity = conn.peer_identity(); });
   EXPECT_EQ(identity, kGatewayId);
-  EXPECT_EQ(metrics_.tls_handshakes[metrics::kClient][metrics::TlsResult::ok].value(), 1u);
+  EXPECT_EQ(metrics_.layers.get<h2::HandshakeStats>().tls_handshakes[metrics::kClient][h2::TlsResult::ok].value(), 1u);
 }
 
 TEST_P(H2Pair, AGatewayWithAnotherIdentityGetsNoTunnel) {

@@ -12,16 +12,16 @@ TEST(PeerCheck, ALPNThenOneSpiffeIdThenTheTrustDomain) {
     const char* name;
     const char* alpn;
     std::optional<identity::SpiffeId> id;
-    metrics::TlsResult result;
+    TlsResult result;
     const char* identity;
     const char* why;
   };
   const Case cases[] = {
-      {"all good", "h2", ours, metrics::TlsResult::ok, "spiffe://cluster.local/ns/default/sa/client", ""},
-      {"no ALPN", "", ours, metrics::TlsResult::alpn, "", "peer did not negotiate ALPN h2"},
-      {"HTTP/1.1", "http/1.1", ours, metrics::TlsResult::alpn, "", "peer did not negotiate ALPN h2"},
-      {"no SPIFFE id", "h2", std::nullopt, metrics::TlsResult::spiffe_id, "", "two URI SANs"},
-      {"another trust domain", "h2", foreign, metrics::TlsResult::trust_domain,
+      {"all good", "h2", ours, TlsResult::ok, "spiffe://cluster.local/ns/default/sa/client", ""},
+      {"no ALPN", "", ours, TlsResult::alpn, "", "peer did not negotiate ALPN h2"},
+      {"HTTP/1.1", "http/1.1", ours, TlsResult::alpn, "", "peer did not negotiate ALPN h2"},
+      {"no SPIFFE id", "h2", std::nullopt, TlsResult::spiffe_id, "", "two URI SANs"},
+      {"another trust domain", "h2", foreign, TlsResult::trust_domain,
        "spiffe://other.domain/ns/default/sa/client",
        "peer identity spiffe://other.domain/ns/default/sa/client is not in trust domain cluster.local"},
   };
@@ -34,10 +34,10 @@ TEST(PeerCheck, ALPNThenOneSpiffeIdThenTheTrustDomain) {
 }
 
 TEST(PeerCheck, AFailedHandshakeIsNamedByWhatTlsReported) {
-  EXPECT_EQ(handshake_result(tls::TlsSession::Failure::no_certificate), metrics::TlsResult::no_certificate);
-  EXPECT_EQ(handshake_result(tls::TlsSession::Failure::bad_certificate), metrics::TlsResult::bad_certificate);
-  EXPECT_EQ(handshake_result(tls::TlsSession::Failure::error), metrics::TlsResult::error);
-  EXPECT_EQ(handshake_result(tls::TlsSession::Failure::none), metrics::TlsResult::error);
+  EXPECT_EQ(handshake_result(tls::TlsSession::Failure::no_certificate), TlsResult::no_certificate);
+  EXPECT_EQ(handshake_result(tls::TlsSession::Failure::bad_certificate), TlsResult::bad_certificate);
+  EXPECT_EQ(handshake_result(tls::TlsSession::Failure::error), TlsResult::error);
+  EXPECT_EQ(handshake_result(tls::TlsSession::Failure::none), TlsResult::error);
 }
 
 }  // namespace
