@@ -59,7 +59,7 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
   if (decision.kind == RouteDecision::Kind::direct) {
     stats_.captured[CaptureOutcome::direct].add();
     auto relay = std::make_unique<DirectConnection>(
-        worker_, std::move(fd), original,
+        worker_, worker_.socket_stream(std::move(fd), worker::Context::SocketUse::local), original,
         DirectConnection::Info{std::move(source), std::move(target), decision.route->describe(), std::move(ticket)},
         [this](DirectConnection* done) {
           auto it = direct_.find(done);

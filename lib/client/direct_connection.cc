@@ -1,24 +1,23 @@
 #include "client/direct_connection.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
-#include "net/socket_ops.h"
-
 namespace hbone::client {
 
-DirectConnection::DirectConnection(worker::Context& worker, net::Fd app, const sockaddr_storage& destination,
-                                   Info info, OnDone done)
-    : worker_(worker), info_(std::move(info)), done_(std::move(done)) {
-  app_.owner = upstream_.owner = this;
+DirectConnection::DirectConnection(worker::Context& worker, std::unique_ptr<net::ByteStream> app,
+                                   const sockaddr_storage& destination, Info info, OnDone done)
+    : worker_(worker),
+      info_(std::move(info)),
+      done_(std::move(done)),
+      charge_(worker, metrics::kClient, [this] { update(); }) {
   app_.other = &upstream_;
   upstream_.other = &app_;
-  app_.fd = std::move(app);
+  app_.stream = std::move(app);
   net::SocketAddress target;
   target.storage = destination;
   target.length = destination.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
@@ -40,41 +39,53 @@ void DirectConnection::on_dialed(net::Dialer::Result result) {
     finish("connect failed", /*reset=*/true);
     return;
   }
-  net::apply_socket_options(result.fd.get(), worker_.config.socket);
-  app_.attach(worker_.loop.edges(), std::move(app_.fd), std::nullopt);
-  upstream_.attach(worker_.loop.edges(), std::move(result.fd), std::move(result.watcher));
+  upstream_.stream =
+      worker_.socket_stream(std::move(result.fd), worker::Context::SocketUse::local, std::move(result.watcher));
+  app_.stream->attach(app_);
+  upstream_.stream->attach(upstream_);
   update();
 }
 
-void DirectConnection::Side::attach(net::EdgePoller& edges, net::Fd socket, std::optional<net::EdgeWatcher> watcher) {
-  fd = std::move(socket);
-  poll.emplace(net::EdgeWatcher::adopt(edges, fd.get(), this, std::move(watcher)));
+void DirectConnection::Side::close(bool reset) {
+  if (!stream) return;
+  stream->close(reset);
+  stream.reset();
 }
-
-void DirectConnection::Side::close(bool reset) { net::close_watched(poll, fd, reset); }
 
 void DirectConnection::Side::on_io(int status, int events) {
   if (status < 0) {
-    int err = net::socket_error(fd.get());
-    owner->finish(err ? std::strerror(err) : uv_strerror(status), /*reset=*/true);
+    int err = stream->error();
+    owner.finish(err ? std::strerror(err) : uv_strerror(status), /*reset=*/true);
     return;
   }
   if ((events & UV_WRITABLE) && !write()) return;
   if ((events & UV_READABLE) && !read()) return;
-  owner->update();
+  owner.update();
+}
+
+size_t DirectConnection::Side::read_room() const {
+  const size_t limit = owner.worker_.config.socket.read_size;
+  const ByteBuffer& out = other->pending;
+  if (out.size() >= limit) return 0;
+  size_t room = limit - out.size();
+  if (out.growth(room, limit) <= owner.charge_.room()) return room;
+  // The buffer would grow past the budget (charged by capacity): read only into the room it
+  // has, or, holding nothing either way, a little.
+  size_t spare = out.capacity() - out.size();
+  if (owner.holds_bytes()) return std::min(room, spare);
+  return std::min(room, std::max(spare, worker::BufferCharge::kSmallRead));
 }
 
 bool DirectConnection::Side::read() {
-  size_t limit = owner->worker_.config.socket.read_size;
+  size_t room = read_room();
+  if (room == 0) return true;  // update() waits for room
   ByteBuffer& out = other->pending;
-  if (out.size() >= limit) return true;
-  size_t room = limit - out.size();
-  auto space = out.prepare(room);
-  ssize_t n = ::read(fd.get(), space.data(), room);
-  poll->read_returned(n, room);
+  auto space = out.prepare(room, owner.worker_.config.socket.read_size);
+  owner.recharge();
+  ssize_t n = stream->read(space.data(), room);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return true;
-    owner->finish(std::strerror(errno), /*reset=*/true);  // RST read: RST written
+    owner.finish(std::strerror(errno), /*reset=*/true);  // RST read: RST written
     return false;
   }
   if (n == 0) {
@@ -88,29 +99,38 @@ bool DirectConnection::Side::read() {
 
 bool DirectConnection::Side::write() {
   while (!pending.empty()) {
-    ssize_t n = ::send(fd.get(), pending.data(), pending.size(), MSG_NOSIGNAL);
+    ssize_t n = stream->write(pending.data(), pending.size());
     if (n < 0) {
-      poll->write_returned(n, pending.size());
       if (errno == EAGAIN || errno == EINTR) return true;
-      owner->finish(std::strerror(errno), /*reset=*/true);
+      owner.finish(std::strerror(errno), /*reset=*/true);
       return false;
     }
     pending.consume(static_cast<size_t>(n));
   }
   if (other->eof && !fin_sent) {
-    ::shutdown(fd.get(), SHUT_WR);
+    stream->shutdown_write();
     fin_sent = true;
   }
   pending.shrink();
+  owner.recharge();
   return true;
 }
 
-void DirectConnection::Side::update_interest(size_t limit) {
-  if (!poll) return;
+bool DirectConnection::Side::update_interest() {
+  if (!stream) return false;
   int events = 0;
-  if (!eof && other->pending.size() < limit) events |= UV_READABLE;
+  bool waits = false;
+  if (!eof && other->pending.size() < owner.worker_.config.socket.read_size) {
+    if (read_room() > 0) {
+      events |= UV_READABLE;
+    } else {
+      if (stream->events() & UV_READABLE) owner.worker_.metrics.budget_deferrals[metrics::kClient].add();
+      waits = true;
+    }
+  }
   if (!pending.empty()) events |= UV_WRITABLE;
-  poll->watch(events);
+  stream->watch(events);
+  return waits;
 }
 
 void DirectConnection::update() {
@@ -119,9 +139,10 @@ void DirectConnection::update() {
     finish("done", /*reset=*/false);
     return;
   }
-  size_t limit = worker_.config.socket.read_size;
-  app_.update_interest(limit);
-  upstream_.update_interest(limit);
+  if (!upstream_.stream) return;  // still dialling
+  bool app_waits = app_.update_interest();
+  bool upstream_waits = upstream_.update_interest();
+  if (app_waits || upstream_waits) charge_.wait();
 }
 
 void DirectConnection::abort(const char* why) { finish(why, /*reset=*/true); }
@@ -131,6 +152,11 @@ void DirectConnection::finish(const char* how, bool reset) {
   finished_ = true;
   app_.close(reset);
   upstream_.close(reset);
+  app_.pending.consume(app_.pending.size());
+  upstream_.pending.consume(upstream_.pending.size());
+  app_.pending.shrink();
+  upstream_.pending.shrink();
+  recharge();
   auto age = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - opened_);
   spdlog::info("direct src={} dst={} route=\"{}\" sent={} received={} duration={}ms close=\"{}\"", info_.source,
                info_.target, info_.route, app_.bytes_read, upstream_.bytes_read, age.count(), how);

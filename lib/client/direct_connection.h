@@ -5,21 +5,23 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 
+#include "net/byte_stream.h"
 #include "net/dialer.h"
-#include "net/fd.h"
-#include "net/edge_poller.h"
-#include "worker/context.h"
 #include "tunnel/admission.h"
 #include "util/byte_buffer.h"
+#include "worker/buffer_charge.h"
+#include "worker/context.h"
 
 namespace hbone::client {
 
 // A captured connection on a `direct` route: dialled straight to its original destination
 // (with socket.mark, so it is not captured again) and relayed in the clear, both ways,
-// with half-close (FIN) and resets (RST) carried across like a tunnel's.
+// with half-close (FIN) and resets (RST) carried across like a tunnel's. Its buffers count
+// against limits.buffer_memory as a tunnel's do, by the same rule: at the budget, a
+// direction that holds bytes stops reading until there is room; one that holds none
+// reads a little at a time.
 class DirectConnection final : public net::Retirable {
  public:
   using OnDone = std::function<void(DirectConnection*)>;
@@ -29,43 +31,47 @@ class DirectConnection final : public net::Retirable {
     std::string route;
     tunnel::Admission::Ticket ticket;
   };
-  DirectConnection(worker::Context& worker, net::Fd app, const sockaddr_storage& destination, Info info,
-                   OnDone done);
+  DirectConnection(worker::Context& worker, std::unique_ptr<net::ByteStream> app,
+                   const sockaddr_storage& destination, Info info, OnDone done);
   ~DirectConnection() override;
 
   // Closes both sides with RST (shutdown).
   void abort(const char* why);
 
  private:
-  // One socket and the bytes read from the other one, waiting to be written to it.
+  // One stream and the bytes read from the other one, waiting to be written to it.
   struct Side final : net::IoHandler {
-    DirectConnection* owner = nullptr;
+    explicit Side(DirectConnection& relay) : owner(relay) {}
+    DirectConnection& owner;
     Side* other = nullptr;
-    net::Fd fd;
-    std::optional<net::EdgeWatcher> poll;
-    ByteBuffer pending;     // from `other`, to write to fd
-    bool eof = false;       // FIN read from fd
-    bool fin_sent = false;  // shutdown(SHUT_WR) done on fd
+    std::unique_ptr<net::ByteStream> stream;
+    ByteBuffer pending;     // from `other`, to write to stream
+    bool eof = false;       // FIN read from stream
+    bool fin_sent = false;  // FIN written to stream
     uint64_t bytes_read = 0;
 
     void on_io(int status, int events) override;
-    void attach(net::EdgePoller& edges, net::Fd socket, std::optional<net::EdgeWatcher> watcher);
-    // Stops watching and closes the socket (with RST if `reset`).
-    void close(bool reset);
-    bool read();   // false once the connection is finished
+    // How much the next read may take now (0: it waits).
+    size_t read_room() const;
+    bool read();  // false once the connection is finished
     bool write();
-    void update_interest(size_t limit);
+    // Readiness wanted from the stream; true if it waits for the budget.
+    bool update_interest();
+    void close(bool reset);
   };
 
   void on_dialed(net::Dialer::Result result);
   void update();
+  bool holds_bytes() const { return !app_.pending.empty() || !upstream_.pending.empty(); }
+  void recharge() { charge_.set(app_.pending.capacity() + upstream_.pending.capacity()); }
   void finish(const char* how, bool reset);
 
   worker::Context& worker_;
   Info info_;
   OnDone done_;
-  Side app_;
-  Side upstream_;
+  Side app_{*this};
+  Side upstream_{*this};
+  worker::BufferCharge charge_;
   std::unique_ptr<net::Dialer> dialer_;
   std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
   bool finished_ = false;

@@ -19,10 +19,9 @@ namespace {
 constexpr size_t kFirstReadChunk = 64 * 1024;
 // Peer chunks (one per TLS record) gathered into one sendmsg(); well below IOV_MAX.
 constexpr size_t kMaxGather = 64;
-// At the budget, a tunnel that holds nothing still reads, this much at a time (and no more
-// than the peer's windows take): interactive traffic goes on, and what it reads leaves at
-// once, so a stalled stream does not hold it.
-constexpr size_t kBudgetRead = 16 * 1024;
+// At the budget, a tunnel that holds nothing still reads BufferCharge::kSmallRead at a time,
+// and no more than the peer's windows take, so a stalled stream does not hold it.
+constexpr size_t kBudgetRead = worker::BufferCharge::kSmallRead;
 
 }  // namespace
 
@@ -38,37 +37,27 @@ const char* response_flags(int status) {
 }
 
 Tunnel::Tunnel(h2::H2Connection& conn, Info info)
-    : conn_(conn), info_(std::move(info)), read_chunk_(kFirstReadChunk), stall_(conn.metrics().layers.get<TunnelStats>(), conn.role()) {
+    : conn_(conn),
+      info_(std::move(info)),
+      charge_(conn.worker(), conn.role(), [this] { on_budget_room(); }),
+      read_chunk_(kFirstReadChunk),
+      stall_(conn.metrics().layers.get<TunnelStats>(), conn.role()) {
   conn_.metrics().tunnels_active[conn_.role()].add(1);
 }
 
 Tunnel::~Tunnel() {
   if (local_) close_local(true);  // never finished cleanly
   conn_.metrics().tunnels_active[conn_.role()].add(-1);
-  if (budget_waiting_) conn_.worker().buffers.cancel(this);
-  conn_.worker().buffers.budget().charge(-charged_);
-  conn_.metrics().buffered_bytes[conn_.role()].add(-charged_);
   conn_.add_unsent(-static_cast<int64_t>(unsent_));
 }
 
 void Tunnel::recharge() {
   conn_.add_unsent(static_cast<int64_t>(up_.size()) - static_cast<int64_t>(unsent_));
   unsent_ = up_.size();
-  auto now = static_cast<int64_t>(up_.capacity() + down_.capacity());
-  if (now == charged_) return;
-  conn_.worker().buffers.budget().charge(now - charged_);
-  conn_.metrics().buffered_bytes[conn_.role()].add(now - charged_);
-  charged_ = now;
-}
-
-void Tunnel::wait_for_budget() {
-  if (budget_waiting_) return;
-  budget_waiting_ = true;
-  conn_.worker().buffers.wait(this);
+  charge_.set(up_.capacity() + down_.capacity());
 }
 
 void Tunnel::on_budget_room() {
-  budget_waiting_ = false;
   if (owed_) conn_.consume_stream(stream_id_, std::exchange(owed_, 0));
   update_interest();
 }
@@ -172,7 +161,7 @@ void Tunnel::describe(nlohmann::json& out) const {
   out["deferred"] = deferred_;  // nghttp2 waits for this tunnel's next local read
   out["reading"] = local_ && (local_->events() & UV_READABLE) != 0;
   out["buffered_receive"] = down_.size();
-  out["buffer_charged"] = charged_;  // both buffers' capacity, as limits.buffer_memory counts it
+  out["buffer_charged"] = charge_.charged();  // both buffers' capacity, as limits.buffer_memory counts it
   if (conn_.ready() && stream_id_ > 0 && !stream_closed_) {
     out["send_window"] = conn_.send_window(stream_id_);
     out["receive_window"] = conn_.receive_window(stream_id_);
@@ -207,7 +196,7 @@ void Tunnel::update_interest() {
       window_waiting_ = true;  // at the budget, the peer takes nothing now: on_window_update()
     } else {
       if (local_->events() & UV_READABLE) conn_.metrics().budget_deferrals[conn_.role()].add();
-      wait_for_budget();
+      charge_.wait();
     }
   }
   if (!down_.empty()) events |= UV_WRITABLE;
@@ -218,7 +207,7 @@ size_t Tunnel::read_room() const {
   const size_t read_size = conn_.config().socket.read_size;
   if (up_.size() >= read_size) return 0;
   size_t room = std::min<size_t>(read_chunk_, read_size - up_.size());
-  if (up_.growth(room, read_size) <= conn_.worker().buffers.budget().room()) return room;
+  if (up_.growth(room, read_size) <= charge_.room()) return room;
   // The buffer would grow by more than the budget has left (it is charged by capacity): a
   // tunnel that holds bytes reads only into the room its buffer has; one that holds
   // nothing still reads, into that room or a small buffer, but no more than the peer's
@@ -292,7 +281,7 @@ void Tunnel::outgoing_sent(size_t n) {
   up_.consume(n);
   // At the budget an empty buffer goes back at once, not after an idle second: the small
   // reads of tunnels that held nothing must not stay charged past it.
-  if (up_.empty() && conn_.worker().buffers.exhausted()) up_.shrink();
+  if (up_.empty() && charge_.exhausted()) up_.shrink();
   recharge();
   queued_since_ = {};
   update_interest();
@@ -388,9 +377,9 @@ void Tunnel::credit_written(size_t n) {
   // The connection's window always: other tunnels on the connection must not wait for
   // this one's consumer.
   conn_.consume_connection(n);
-  if (holds_bytes() && conn_.worker().buffers.exhausted()) {
+  if (holds_bytes() && charge_.exhausted()) {
     owed_ += n;
-    wait_for_budget();
+    charge_.wait();
     return;
   }
   conn_.consume_stream(stream_id_, n + std::exchange(owed_, 0));

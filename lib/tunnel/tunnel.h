@@ -15,7 +15,7 @@
 #include "tunnel/admission.h"
 #include "tunnel/stall_clock.h"
 #include "util/byte_buffer.h"
-#include "worker/buffer_budget.h"
+#include "worker/buffer_charge.h"
 
 namespace hbone::tunnel {
 
@@ -32,7 +32,7 @@ const char* response_flags(int status);
 // tunnels together by limits.buffer_memory: at it, a tunnel that holds bytes stops reading
 // its local socket and withholds its stream's credit (the connection's still flows, so
 // tunnels that hold nothing, new or interactive ones, go on) until there is room again.
-class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGate::Waiter {
+class Tunnel : public h2::StreamHandler, public net::IoHandler {
  public:
   struct Info {
     // Built with named fields; whatever is left out starts empty.
@@ -112,8 +112,6 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
 
   // IoHandler (local socket)
   void on_io(int status, int events) override;
-  // BufferGate::Waiter
-  void on_budget_room() override;
 
  private:
   void read_local();
@@ -130,8 +128,8 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
   // Brings the budget's charge in line with the buffers' capacity, and the connection's
   // count of unsent bytes with up_.
   void recharge();
-  // Waits for the budget to have room (once: on_budget_room() then comes).
-  void wait_for_budget();
+  // The budget has room again (after charge_.wait()).
+  void on_budget_room();
   // Gives the windows back for pending peer bytes that will never be written.
   void drop_received();
   size_t pending_received() const;  // bytes in received_
@@ -153,13 +151,12 @@ class Tunnel : public h2::StreamHandler, public net::IoHandler, worker::BufferGa
   const char* flags_ = "-";  // Envoy's response flags, once count_failure() set them
   std::string reason_;       // why a refused tunnel was refused
   std::unique_ptr<net::ByteStream> local_;
+  worker::BufferCharge charge_;  // up_'s and down_'s capacity, as counted in the budget
   ByteBuffer up_;    // local -> peer, read but not yet framed
   size_t read_chunk_;  // the next local read's size (grows with a bulk sender)
   ByteBuffer down_;  // peer -> local, received but not yet written
-  int64_t charged_ = 0;  // up_'s and down_'s capacity, as counted in the budget
   size_t unsent_ = 0;    // up_'s size, as counted in the connection's unsent()
   size_t owed_ = 0;      // stream credit withheld while the budget is exhausted
-  bool budget_waiting_ = false;  // on the worker's BufferGate
   bool window_waiting_ = false;  // at the budget, holding nothing, for the peer's windows
   // Peer bytes still in the connection's receive buffer, written in one call by
   // write_received(); whatever the socket does not take moves to down_. Never both.
