@@ -28,13 +28,9 @@ class RecordLayer {
  public:
   enum class Result { record, need_more, closed, failed };
 
-  // RFC 8446 §5.5: AES-GCM keys protect at most 2^24.5 full-size records.
-  static constexpr uint64_t kRecordsPerKey = uint64_t{1} << 24;
-
   // Takes over `ssl`'s TLS 1.3 connection after its handshake; nullopt with `why` when it
   // cannot (another version or cipher, bytes still buffered in `ssl`).
-  static std::optional<RecordLayer> take_over(SSL* ssl, std::string& why,
-                                              uint64_t records_per_key = kRecordsPerKey);
+  static std::optional<RecordLayer> take_over(SSL* ssl, std::string& why, uint64_t records_per_key);
 
   // Where one direction starts: its traffic secret and next sequence number.
   struct Traffic {
@@ -44,7 +40,7 @@ class RecordLayer {
   // The record layer of TLS 1.3 cipher suite `suite` (0x1301-0x1303) from its traffic
   // secrets: what take_over() builds from BoringSSL's, and known-answer tests from RFC 8448's.
   static std::optional<RecordLayer> from_secrets(uint16_t suite, bool server, Traffic read, Traffic write,
-                                                 std::string& why, uint64_t records_per_key = kRecordsPerKey);
+                                                 std::string& why, uint64_t records_per_key);
 
   // Opens the first record of `in` in place. `consumed` is its length whatever the result
   // (0 with need_more). record: `plaintext` (inside `in`, possibly empty) is application

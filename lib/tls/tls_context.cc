@@ -34,8 +34,11 @@ std::string last_ssl_error() {
   return buf;
 }
 
-TlsContext::TlsContext(const Credentials& files, Role role, bool own_record_layer)
-    : ctx_(SSL_CTX_new(TLS_method())), role_(role), own_record_layer_(own_record_layer) {
+TlsContext::TlsContext(const Credentials& files, Role role, bool own_record_layer, uint64_t records_per_key)
+    : ctx_(SSL_CTX_new(TLS_method())),
+      role_(role),
+      own_record_layer_(own_record_layer),
+      records_per_key_(records_per_key) {
   if (!ctx_) throw TlsSetupError("tls: cannot create SSL_CTX: " + last_ssl_error());
   SSL_CTX* ctx = ctx_.get();
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);

@@ -4,8 +4,8 @@
 
 #include <memory>
 #include <stdexcept>
+#include <cstdint>
 #include <string>
-
 
 namespace hbone::tls {
 
@@ -32,10 +32,17 @@ struct Credentials {
 class TlsContext {
  public:
   enum class Role { server, client };
+  // RFC 8446 §5.5: AES-GCM keys protect at most 2^24.5 full-size records.
+  static constexpr uint64_t kRecordsPerKey = uint64_t{1} << 24;
+
   // `own_record_layer`: sessions hand their records to RecordLayer after the handshake
-  // (BoringSSL builds), else SSL_read/SSL_write keep them.
-  TlsContext(const Credentials& files, Role role, bool own_record_layer = true);
+  // (BoringSSL builds), else SSL_read/SSL_write keep them. `records_per_key`: records a
+  // session seals under one key before it sends a KeyUpdate, either way (tests lower it
+  // to see many).
+  TlsContext(const Credentials& files, Role role, bool own_record_layer = true,
+             uint64_t records_per_key = kRecordsPerKey);
   bool own_record_layer() const { return own_record_layer_; }
+  uint64_t records_per_key() const { return records_per_key_; }
   SSL_CTX* get() const { return ctx_.get(); }
   Role role() const { return role_; }
   // Our own SPIFFE id, from tls.cert.
@@ -45,6 +52,7 @@ class TlsContext {
   SslCtxPtr ctx_;
   Role role_;
   bool own_record_layer_;
+  uint64_t records_per_key_;
   std::string identity_;
 };
 

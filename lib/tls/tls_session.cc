@@ -89,7 +89,7 @@ bool missing_certificate(uint32_t error) {
 }  // namespace
 
 TlsSession::TlsSession(const TlsContext& ctx)
-    : ssl_(SSL_new(ctx.get())), own_record_layer_(ctx.own_record_layer()) {
+    : ssl_(SSL_new(ctx.get())), own_record_layer_(ctx.own_record_layer()), records_per_key_(ctx.records_per_key()) {
   if (!ssl_) throw std::runtime_error("SSL_new: " + last_ssl_error());
   BIO* bio = BIO_new(buffer_bio_method());
   BIO_set_data(bio, std::make_unique<BufferPair>(BufferPair{&in_, &out_}).release());
@@ -136,7 +136,7 @@ TlsSession::Status TlsSession::handshake() {
 #if defined(OPENSSL_IS_BORINGSSL)
   if (!own_record_layer_) return Status::ok;  // tls.record_layer: library
   std::string why;
-  records_ = RecordLayer::take_over(ssl_.get(), why);
+  records_ = RecordLayer::take_over(ssl_.get(), why, records_per_key_);
   if (!records_) {
     spdlog::warn("tls: records stay with SSL_read/SSL_write: {}", why);
     return Status::ok;
@@ -223,7 +223,7 @@ bool TlsSession::write(const uint8_t* bytes, size_t n) {
   while (n > 0) {
     // The same rekey limit as the record layer's (RFC 8446 §5.5): neither OpenSSL nor
     // BoringSSL's SSL_write updates its key by itself.
-    if (records_written_ >= kRecordsPerKey) {
+    if (records_written_ >= records_per_key_) {
       if (SSL_key_update(ssl_.get(), SSL_KEY_UPDATE_NOT_REQUESTED) != 1) {
         error_ = "cannot update the write key: " + last_ssl_error();
         failure_ = Failure::error;
@@ -232,7 +232,7 @@ bool TlsSession::write(const uint8_t* bytes, size_t n) {
       records_written_ = 0;
     }
     constexpr size_t kRecord = 16384;  // SSL_write seals at most this much per record
-    int chunk = static_cast<int>(std::min<size_t>({n, size_t{1} << 30, kRecord * (kRecordsPerKey - records_written_)}));
+    int chunk = static_cast<int>(std::min<size_t>({n, size_t{1} << 30, kRecord * (records_per_key_ - records_written_)}));
     int rc = SSL_write(ssl_.get(), bytes, chunk);
     if (rc <= 0) {
       fail_or_retry(rc);

@@ -78,10 +78,10 @@ class TlsSession {
 
   std::unique_ptr<SSL, SslFree> ssl_;  // null once the record layer took over
   const bool own_record_layer_;        // tls.record_layer: own
+  const uint64_t records_per_key_;     // then a KeyUpdate (TlsContext's)
   std::optional<Handshaken> handshaken_;
   // Through SSL_write (OpenSSL, or BoringSSL when the record layer could not take over):
-  // records sealed under the current key, rekeyed at kRecordsPerKey.
-  static constexpr uint64_t kRecordsPerKey = uint64_t{1} << 24;
+  // records sealed under the current key, rekeyed at records_per_key_.
   uint64_t records_written_ = 0;
   ByteBuffer in_;
   ByteBuffer out_;

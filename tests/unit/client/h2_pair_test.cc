@@ -24,6 +24,7 @@
 #include "net/listen_socket.h"
 #include "net/memory_pipe.h"
 #include "net/socket_ops.h"
+#include "tls/tls_context.h"
 #include "support/endpoint.h"
 #include "worker/context.h"
 #include "support/live_reader.h"
@@ -92,6 +93,16 @@ class H2Pair : public ::testing::TestWithParam<Link> {
     net::Fd listener = net::listen_on({"127.0.0.1", 0});
     config_.client->gateway = net::local_address(listener.get());
     policy_ = tunnel::PeerPolicy::build(config_);
+    if (records_per_key_) {
+      // The same certificates, rekeying every few records.
+      auto rekeying = std::make_shared<tunnel::PeerPolicy>(*policy_);
+      for (auto [context, role] : {std::pair{&rekeying->server_tls, tls::TlsContext::Role::server},
+                                   {&rekeying->client_tls, tls::TlsContext::Role::client}}) {
+        *context = std::make_shared<const tls::TlsContext>(policy_->tls_files, role, (*context)->own_record_layer(),
+                                                           records_per_key_);
+      }
+      policy_ = rekeying;
+    }
     gateway_.emplace(worker_, policy_, admission_, nullptr, own_listeners_, std::move(listener));
     client::ConnectionPool::Carrier carrier;
     if (over_pipe()) {
@@ -210,6 +221,7 @@ class H2Pair : public ::testing::TestWithParam<Link> {
   net::Fd app_listener_;
   std::vector<Endpoint*> endpoints_;
   int piped_ = 0;  // connections that went over a pipe
+  uint64_t records_per_key_ = 0;  // TLS records under one key (0: TlsContext's)
 };
 
 TEST_P(H2Pair, RelaysBothWaysWithHalfCloseEachWay) {
@@ -404,6 +416,22 @@ TEST_P(H2Pair, MutualTlsCarriesTheTunnelAndNamesThePeer) {
   pool_->for_each_connection([&](h2::H2Connection& conn) { identity = conn.peer_identity(); });
   EXPECT_EQ(identity, kGatewayId);
   EXPECT_EQ(metrics_.layers.get<h2::HandshakeStats>().tls_handshakes[metrics::kClient][h2::TlsResult::ok].value(), 1u);
+}
+
+TEST_P(H2Pair, KeyUpdatesEveryFewRecordsLoseNothing) {
+  if (!use_tls(kGatewayId)) GTEST_SKIP() << "no dev certificates: run certs/gen.sh";
+  records_per_key_ = 16;
+  start();
+  auto t = open_tunnel();
+  // Some 256 full records each way: a KeyUpdate every 16 from both sides, amid the data.
+  exchange(*t, random_bytes(4 << 20, 9), random_bytes(4 << 20, 10));
+  // The own record layer (BoringSSL builds) counts them; SSL_write's are the library's.
+  nlohmann::json c;
+  pool_->for_each_connection([&](h2::H2Connection& conn) { conn.describe(c); });
+  if (c.contains("tls_records")) {
+    EXPECT_GE(c["tls_records"]["key_updates_sent"].get<uint64_t>(), 16u) << c.dump();
+    EXPECT_GE(c["tls_records"]["key_updates_received"].get<uint64_t>(), 16u) << c.dump();
+  }
 }
 
 TEST_P(H2Pair, AGatewayWithAnotherIdentityGetsNoTunnel) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "tls/tls_context.h"
+
 namespace hbone::tls {
 namespace {
 
@@ -42,7 +44,7 @@ const auto kServerRecord = hex(
 const auto kClientCloseNotify = hex("1703030013c9872760655666b74d7ff1153efd6db6d0b0e3");
 
 RecordLayer layer(uint16_t suite, bool server, RecordLayer::Traffic read, RecordLayer::Traffic write,
-                  uint64_t records_per_key = RecordLayer::kRecordsPerKey) {
+                  uint64_t records_per_key = TlsContext::kRecordsPerKey) {
   std::string why;
   auto made = RecordLayer::from_secrets(suite, server, read, write, why, records_per_key);
   EXPECT_TRUE(made) << why;
@@ -171,9 +173,9 @@ TEST(RecordLayerKnownAnswers, ReadSequenceDoesNotWrap) {
 
 TEST(RecordLayerKnownAnswers, RefusesUnknownSuitesAndWrongSecretLengths) {
   std::string why;
-  EXPECT_FALSE(RecordLayer::from_secrets(0x1304, false, {kClientSecret, 0}, {kServerSecret, 0}, why));
+  EXPECT_FALSE(RecordLayer::from_secrets(0x1304, false, {kClientSecret, 0}, {kServerSecret, 0}, why, TlsContext::kRecordsPerKey));
   EXPECT_EQ(why, "unknown TLS 1.3 cipher suite 0x1304");
-  EXPECT_FALSE(RecordLayer::from_secrets(0x1302, false, {kClientSecret, 0}, {kServerSecret, 0}, why));
+  EXPECT_FALSE(RecordLayer::from_secrets(0x1302, false, {kClientSecret, 0}, {kServerSecret, 0}, why, TlsContext::kRecordsPerKey));
   EXPECT_EQ(why, "traffic secrets of the wrong length");
 }
 

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <vector>
 
+#include "tls/tls_context.h"
 #include "tls_pair.h"
 
 namespace hbone::tls {
@@ -19,7 +20,7 @@ class RecordLayerTest : public ::testing::Test {
  protected:
   // `ours_is_server`: which end RecordLayer takes over. `tickets`: NewSessionTickets the
   // server sends after the handshake.
-  void connect(bool ours_is_server, size_t tickets = 0, uint64_t records_per_key = RecordLayer::kRecordsPerKey) {
+  void connect(bool ours_is_server, size_t tickets = 0, uint64_t records_per_key = TlsContext::kRecordsPerKey) {
     auto [client, server] = test::handshake_pair(tickets);
     ASSERT_TRUE(client && server);
     ours_ssl_ = ours_is_server ? std::move(server) : std::move(client);
@@ -84,7 +85,7 @@ class RecordLayerTest : public ::testing::Test {
   // from then on.
   void take_over_peer() {
     std::string why;
-    peer_layer_ = RecordLayer::take_over(peer_.get(), why);
+    peer_layer_ = RecordLayer::take_over(peer_.get(), why, TlsContext::kRecordsPerKey);
     ASSERT_TRUE(peer_layer_) << why;
   }
   // One crafted record from the peer, opened by our side.
