@@ -166,10 +166,6 @@ void H2Connection::write_received() {
   }
 }
 
-void H2Connection::count_handshake(TlsResult result) {
-  metrics().layers.get<HandshakeStats>().tls_handshakes[role()][result].add();
-}
-
 bool H2Connection::finish_handshake(tls::TlsSession& tls) {
   std::optional<identity::SpiffeId> id = tls.peer_identity();  // before error(): it explains a nullopt
   PeerCheck check = check_peer(tls.alpn(), id, tls.error(), config().tls.trust_domain);

@@ -187,7 +187,9 @@ class H2Connection : public tls::SecureStream::Handler,
   // Streams given DATA since the last call write it on (see StreamHandler::write_received).
   void write_received();
   bool finish_handshake(tls::TlsSession& tls);  // the peer's checks, then open_session()
-  void count_handshake(TlsResult result);
+  void count_handshake(TlsResult result) {
+    metrics().layers.get<HandshakeStats>().tls_handshakes[role()][result].add();
+  }
   bool open_session();
   // Once: no new streams from now on, and each stream is told (on_connection_draining).
   void set_draining();
