@@ -7,7 +7,7 @@ packages=(
   libnghttp2-dev libuv1-dev libyaml-cpp-dev prometheus-cpp-dev libhttp-parser-dev
   android-libboringssl-dev libssl-dev openssl
   libgtest-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libgoogle-perftools-dev google-perftools
+  libgoogle-perftools-dev google-perftools libprotobuf-dev protobuf-compiler
   iperf3 socat procps iproute2 iptables curl prometheus gnuplot-nox sockperf
   python3 python3-h2 python3-pytest python3-yaml python3-cryptography golang-go
 )
