@@ -18,6 +18,7 @@
 
 #include "fuzz_input.h"
 #include "tls/record_layer.h"
+#include "tls/tls_context.h"
 #include "tls_pair.h"
 
 namespace {
@@ -120,14 +121,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint8_t setup = in.u8();
   bool server_receives = setup & 1;
   // A sender that rekeys after 1-16 records, or at the default limit.
-  uint64_t records_per_key = (setup & 2) ? 1 + ((setup >> 2) & 15) : RecordLayer::kRecordsPerKey;
+  uint64_t records_per_key = (setup & 2) ? 1 + ((setup >> 2) & 15) : hbone::tls::TlsContext::kRecordsPerKey;
   auto pair = hbone::test::handshake_pair();
   if (!pair.client) std::abort();
   SSL* twin = server_receives ? pair.server.get() : pair.client.get();
   SSL* sender_ssl = server_receives ? pair.client.get() : pair.server.get();
   std::string why;
   auto sender = RecordLayer::take_over(sender_ssl, why, records_per_key);
-  auto ours = RecordLayer::take_over(twin, why);
+  auto ours = RecordLayer::take_over(twin, why, hbone::tls::TlsContext::kRecordsPerKey);
   if (!sender || !ours) std::abort();
   Receivers receivers(std::move(*ours), twin, sender_ssl);
 
