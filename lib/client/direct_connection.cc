@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -67,13 +66,8 @@ size_t DirectConnection::Side::read_room() const {
   const size_t limit = owner.worker_.config.socket.read_size;
   const ByteBuffer& out = other->pending;
   if (out.size() >= limit) return 0;
-  size_t room = limit - out.size();
-  if (out.growth(room, limit) <= owner.charge_.room()) return room;
-  // The buffer would grow past the budget (charged by capacity): read only into the room it
-  // has, or, holding nothing either way, a little.
-  size_t spare = out.capacity() - out.size();
-  if (owner.holds_bytes()) return std::min(room, spare);
-  return std::min(room, std::max(spare, worker::BufferCharge::kSmallRead));
+  // What it reads is written on at once: no cap beyond the budget's rule.
+  return owner.charge_.read_room(out, limit - out.size(), limit, owner.holds_bytes(), [] { return SIZE_MAX; });
 }
 
 bool DirectConnection::Side::read() {

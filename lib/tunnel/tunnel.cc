@@ -19,9 +19,6 @@ namespace {
 constexpr size_t kFirstReadChunk = 64 * 1024;
 // Peer chunks (one per TLS record) gathered into one sendmsg(); well below IOV_MAX.
 constexpr size_t kMaxGather = 64;
-// At the budget, a tunnel that holds nothing still reads BufferCharge::kSmallRead at a time,
-// and no more than the peer's windows take, so a stalled stream does not hold it.
-constexpr size_t kBudgetRead = worker::BufferCharge::kSmallRead;
 
 }  // namespace
 
@@ -207,16 +204,12 @@ size_t Tunnel::read_room() const {
   const size_t read_size = conn_.config().socket.read_size;
   if (up_.size() >= read_size) return 0;
   size_t room = std::min<size_t>(read_chunk_, read_size - up_.size());
-  if (up_.growth(room, read_size) <= charge_.room()) return room;
-  // The buffer would grow by more than the budget has left (it is charged by capacity): a
-  // tunnel that holds bytes reads only into the room its buffer has; one that holds
-  // nothing still reads, into that room or a small buffer, but no more than the peer's
-  // windows take at once (the connection's less what its other streams hold unsent), so
-  // that what it reads leaves at once and a stalled stream parks nothing past the budget.
-  size_t spare = up_.capacity() - up_.size();
-  if (holds_bytes()) return std::min(room, spare);
-  int64_t window = std::min<int64_t>(conn_.send_window(stream_id_), conn_.connection_send_window() - conn_.unsent());
-  return std::min({room, std::max(spare, kBudgetRead), static_cast<size_t>(std::max<int64_t>(window, 0))});
+  // At the budget, a tunnel holding nothing reads no more than the peer's windows take at
+  // once: its stream's, and the connection's less what its other streams hold unsent.
+  return charge_.read_room(up_, room, read_size, holds_bytes(), [this] {
+    int64_t window = std::min<int64_t>(conn_.send_window(stream_id_), conn_.connection_send_window() - conn_.unsent());
+    return static_cast<size_t>(std::max<int64_t>(window, 0));
+  });
 }
 
 void Tunnel::on_io(int status, int events) {

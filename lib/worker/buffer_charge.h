@@ -1,8 +1,11 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+
+#include "util/byte_buffer.h"
 
 #include "worker/context.h"
 
@@ -45,6 +48,21 @@ class BufferCharge final : BufferGate::Waiter {
   }
   bool exhausted() const { return worker_.buffers.exhausted(); }
   uint64_t room() const { return worker_.buffers.budget().room(); }
+
+  // How much of `room` a read into `buffer` (growing up to `limit`) may take under the budget,
+  // the same rule for tunnels and direct relays. While the budget has what the buffer would
+  // grow by (it is charged by capacity), all of it. Past that, a relay that `holds_bytes`
+  // reads only into the room its buffer has; one that holds nothing still reads, into that
+  // room or kSmallRead, but no more than `takes_at_once()`, what leaves at once (a tunnel:
+  // the peer's windows), so that a stalled relay parks nothing past the budget.
+  template <typename TakesAtOnce>
+  size_t read_room(const ByteBuffer& buffer, size_t room, size_t limit, bool holds_bytes,
+                   TakesAtOnce&& takes_at_once) const {
+    if (buffer.growth(room, limit) <= this->room()) return room;
+    size_t spare = buffer.capacity() - buffer.size();
+    if (holds_bytes) return std::min(room, spare);
+    return std::min({room, std::max(spare, kSmallRead), takes_at_once()});
+  }
 
  private:
   void on_budget_room() override {
