@@ -166,9 +166,13 @@ void H2Connection::write_received() {
   }
 }
 
-bool H2Connection::finish_handshake(tls::TlsSession& tls) {
+PeerCheck H2Connection::check_tls_peer(tls::TlsSession& tls) {
   std::optional<identity::SpiffeId> id = tls.peer_identity();  // before error(): it explains a nullopt
-  PeerCheck check = check_peer(tls.alpn(), id, tls.error(), config().tls.trust_domain);
+  return check_peer(tls.alpn(), id, tls.error(), config().tls.trust_domain);
+}
+
+bool H2Connection::finish_handshake(tls::TlsSession& tls) {
+  PeerCheck check = check_tls_peer(tls);
   peer_identity_ = check.identity;
   if (check.result == TlsResult::ok && !verify_peer(tls, check.why)) {
     check.result = TlsResult::identity;
@@ -412,6 +416,7 @@ void H2Connection::submit_goaway() {
 void H2Connection::close(const std::string& reason) {
   if (closed_) return;
   closed_ = true;
+  close_reason_ = reason;
   if (counted_active_) metrics().connections_active[role()].add(-1);
   keepalive_.stop();
   handshake_deadline_.stop();

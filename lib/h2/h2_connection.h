@@ -16,6 +16,7 @@
 #include "h2/handshake_stats.h"
 #include "h2/header.h"
 #include "h2/keepalive.h"
+#include "h2/peer_check.h"
 #include "h2/session.h"
 #include "h2/stream_handler.h"
 #include "h2/window_policy.h"
@@ -56,6 +57,8 @@ class H2Connection : public tls::SecureStream::Handler,
   void drain();
 
   bool closed() const { return closed_; }
+  // Why close() was called (empty while open): streams aborted by it can say why.
+  const std::string& close_reason() const { return close_reason_; }
   bool draining() const { return draining_; }
   bool ready() const { return ready_; }
   bool peer_settings_received() const { return peer_settings_received_; }
@@ -148,6 +151,9 @@ class H2Connection : public tls::SecureStream::Handler,
                        uint32_t peer_max_frame);
 
  protected:
+  // What the finished handshake says about the peer. HBONE's rule (check_peer): ALPN h2,
+  // one SPIFFE id in our trust domain. A control-plane client checks its server otherwise.
+  virtual PeerCheck check_tls_peer(tls::TlsSession& tls);
   // After handshake and identity checks: the session exists and SETTINGS are queued.
   virtual bool verify_peer(tls::TlsSession& tls, std::string& why) = 0;
   virtual void on_ready() {}
@@ -212,6 +218,7 @@ class H2Connection : public tls::SecureStream::Handler,
   std::vector<int32_t> received_;  // streams with DATA not yet written on
   std::string peer_address_;
   std::string peer_identity_;
+  std::string close_reason_;
   int64_t unsent_ = 0;            // add_unsent()
   bool ready_ = false;
   bool peer_settings_received_ = false;

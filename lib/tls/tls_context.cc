@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "tls/certificate_identity.h"
 
@@ -74,6 +75,33 @@ TlsContext::TlsContext(const Credentials& files, Role role, bool own_record_laye
   } else {
     SSL_CTX_set_alpn_protos(ctx, kAlpnH2, sizeof(kAlpnH2));
   }
+}
+
+TlsContext::TlsContext(const ServerAuth& server)
+    : ctx_(SSL_CTX_new(TLS_method())),
+      role_(Role::client),
+      own_record_layer_(false),
+      records_per_key_(kRecordsPerKey),
+      server_name_(server.server_name) {
+  if (!ctx_) throw TlsSetupError("tls: cannot create SSL_CTX: " + last_ssl_error());
+  SSL_CTX* ctx = ctx_.get();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  if (SSL_CTX_load_verify_locations(ctx, server.root_ca.c_str(), nullptr) != 1) {
+    throw TlsSetupError("cannot load root certificates \"" + server.root_ca + "\": " + last_ssl_error());
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (server_name_.empty()) throw TlsSetupError("no server name to check the control plane's certificate for");
+  if (!server_name_.starts_with("spiffe://")) {
+    // The name must be one of the certificate's DNS names (not its subject CN), as Go's
+    // crypto/tls checks it for ztunnel.
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+    if (X509_VERIFY_PARAM_set1_host(param, server_name_.data(), server_name_.size()) != 1) {
+      throw TlsSetupError("cannot check for server name \"" + server_name_ + "\": " + last_ssl_error());
+    }
+  }
+  SSL_CTX_set_alpn_protos(ctx, kAlpnH2, sizeof(kAlpnH2));
 }
 
 }  // namespace hbone::tls

@@ -27,8 +27,19 @@ struct Credentials {
   std::string ca;
 };
 
-// TLS 1.3 only, ALPN "h2" only, certificates required and verified on both sides against
-// the trust bundle. The SPIFFE identity is checked after the handshake by the connection.
+// A control plane's server (istiod's xDS and CA): its chain must lead to `root_ca` (a PEM
+// file) and its certificate must name `server_name`, a DNS name (checked by the library
+// during the handshake) or a spiffe:// id (checked by the connection after it).
+struct ServerAuth {
+  std::string root_ca;
+  std::string server_name;
+};
+
+// HBONE (from Credentials): TLS 1.3 only, ALPN "h2" only, certificates required and verified
+// on both sides against the trust bundle; the SPIFFE identity is checked after the handshake
+// by the connection. A control-plane client (from ServerAuth): TLS 1.2 or 1.3 as istiod's Go
+// server offers, ALPN "h2", no client certificate (its calls carry a token), records through
+// SSL_read/SSL_write (no hot path here).
 class TlsContext {
  public:
   enum class Role { server, client };
@@ -41,12 +52,15 @@ class TlsContext {
   // to see many).
   TlsContext(const Credentials& files, Role role, bool own_record_layer = true,
              uint64_t records_per_key = kRecordsPerKey);
+  explicit TlsContext(const ServerAuth& server);
   bool own_record_layer() const { return own_record_layer_; }
   uint64_t records_per_key() const { return records_per_key_; }
   SSL_CTX* get() const { return ctx_.get(); }
   Role role() const { return role_; }
-  // Our own SPIFFE id, from tls.cert.
+  // Our own SPIFFE id, from tls.cert (empty for a control-plane client).
   const std::string& identity() const { return identity_; }
+  // A control-plane client's: the name the server must present (SNI too, unless a spiffe:// id).
+  const std::string& server_name() const { return server_name_; }
 
  private:
   SslCtxPtr ctx_;
@@ -54,6 +68,7 @@ class TlsContext {
   bool own_record_layer_;
   uint64_t records_per_key_;
   std::string identity_;
+  std::string server_name_;
 };
 
 // The newest OpenSSL error on this thread as text, and clears the queue.

@@ -99,6 +99,8 @@ TlsSession::TlsSession(const TlsContext& ctx)
     SSL_set_accept_state(ssl_.get());
   } else {
     SSL_set_connect_state(ssl_.get());
+    const std::string& name = ctx.server_name();
+    if (!name.empty() && !name.starts_with("spiffe://")) SSL_set_tlsext_host_name(ssl_.get(), name.c_str());
   }
 }
 
