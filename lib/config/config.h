@@ -122,6 +122,16 @@ struct LimitsConfig {
   uint64_t buffer_memory = 256ull << 20;  // bytes all tunnels may hold in user space; 0: no budget
 };
 
+// Istio's control plane: delta ADS as ztunnel speaks it to istiod (workloads, services,
+// authorization policies). Absent: only what this file says.
+struct XdsConfig {
+  address::HostPort address;
+  std::string root_ca;  // PEM bundle that signs istiod's serving certificate
+  std::string istiod_san = "istiod.istio-system.svc";
+  std::string token_file = "/var/run/secrets/tokens/istio-token";
+  std::string cluster_id = "Kubernetes";
+};
+
 struct Config {
   unsigned workers = 1;
   std::vector<unsigned> cpu_affinity;  // worker i runs on cpu_affinity[i % size]; empty: anywhere
@@ -137,6 +147,7 @@ struct Config {
   Http2Config http2;
   SocketConfig socket;
   Live<LimitsConfig> limits;
+  std::optional<XdsConfig> xds;
 };
 
 }  // namespace hbone::config

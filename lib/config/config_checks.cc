@@ -168,6 +168,16 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
       }
     }
   }
+  if (const auto& xds = config.xds) {
+    YAML::Node at = field(root, "xds");
+    YAML::Node root_ca = field(at, "root_ca");
+    if (xds->root_ca.empty()) {
+      diag.error(root_ca.IsDefined() ? root_ca : at, "xds.root_ca", "required (istiod's certificate is checked against it)");
+    } else if (!file_readable(xds->root_ca)) {
+      diag.error(root_ca, "xds.root_ca", "cannot read file \"" + xds->root_ca + "\" (missing or no permission)");
+    }
+    if (xds->istiod_san.empty()) diag.error(field(at, "istiod_san"), "xds.istiod_san", "required");
+  }
   const Http2Config& h2 = config.http2;
   if (!h2.auto_window && h2.stream_window >= h2.connection_window) {
     // Equal windows let one stream take the whole connection window (ztunnel deadlocked).

@@ -284,6 +284,20 @@ void visit_keys(V& v, C& c) {
                "budget); at it, tunnels holding bytes stop reading and returning stream credit until it has room"},
            c.limits.get(live).buffer_memory, 0, kMaxBufferMemory);
   });
+  v.optional_section(Key{"xds", R::restart, "Istio's control plane (delta ADS, ztunnel's protocol)"}, c.xds, [&](auto& x) {
+    v.host_port(Key{"address", R::restart, "istiod's xDS address, e.g. istiod.istio-system.svc:15012"}, x.address,
+                false, true);
+    v.string(Key{"root_ca", R::restart, "PEM bundle that signs istiod's serving certificate; required"}, x.root_ca);
+    v.string(Key{"istiod_san", R::restart,
+                 "the name istiod's certificate must hold: a DNS name, or a spiffe:// id"},
+             x.istiod_san);
+    v.string(Key{"token_file", R::restart,
+                 "bearer token for istiod (a projected service-account token), re-read on every connect; "
+                 "\"\": none"},
+             x.token_file);
+    v.string(Key{"cluster_id", R::restart, "the cluster this node is in, as istiod knows it (CLUSTER_ID)"},
+             x.cluster_id);
+  });
 }
 
 }  // namespace hbone::config

@@ -136,6 +136,13 @@ Daemon::Daemon(config::Config config, std::string config_path,
     workers_.push_back(std::make_unique<Worker>(i, config_, admission_, budget_, balancer_ ? &*balancer_ : nullptr,
                                                 first, std::move(sockets[i])));
   }
+  if (config_.xds) {
+    try {
+      control_plane_ = std::make_unique<ControlPlane>(main_loop_, config_, snapshots_);
+    } catch (const tls::TlsSetupError& e) {
+      throw StartupError(std::string("xds.root_ca: ") + e.what());
+    }
+  }
   try {
     admin_ = std::make_unique<admin::AdminServer>("admin.listen", config_.admin.listen,
                                                   admin::AdminServer::Scope::full, admin_hooks());
@@ -191,9 +198,11 @@ admin::AdminHooks Daemon::admin_hooks() {
   return {
       .metrics_text = [this] { return metrics_text(); },
       .tunnels_json = [this] { return tunnels_json(); },
-      .config_dump = [this] { return snapshots_.current()->config_dump; },
+      .config_dump = [this] { return config_dump(); },
       .certs_json = [this] { return certs_json(); },
-      .ready = [this] { return running_.load() && !draining_.load(); },
+      .ready = [this] {
+        return running_.load() && !draining_.load() && (!control_plane_ || control_plane_->synced());
+      },
       .drain = [this] { drain_or_stop(); },
   };
 }
@@ -211,7 +220,21 @@ std::string Daemon::metrics_text() {
   collect_layer<tunnel::TunnelStats>(families, all);
   collect_layer<gateway::GatewayStats>(families, all);
   collect_layer<client::CaptureStats>(families, all);
+  if (control_plane_) control_plane_->collect(families);
   return prometheus::TextSerializer().Serialize(families);
+}
+
+std::string Daemon::config_dump() const {
+  std::shared_ptr<const tunnel::PeerPolicy> snapshot = snapshots_.current();
+  if (!control_plane_) return snapshot->config_dump;
+  // The mesh of the snapshot in force, and the stream's state, after the config: JSON is
+  // YAML's flow style, so the document stays one YAML mapping.
+  nlohmann::json mesh;
+  snapshot->mesh->dump(mesh);
+  std::string out = snapshot->config_dump;
+  for (const char* part : {"workloads", "services", "policies"}) out += std::string(part) + ": " + mesh[part].dump() + "\n";
+  out += "xds_status: " + control_plane_->status().dump() + "\n";
+  return out;
 }
 
 std::string Daemon::tunnels_json() const {
@@ -384,7 +407,6 @@ Daemon::~Daemon() {
 
 int Daemon::run() {
   raise_fd_limit();
-  net::EventLoop main_loop;
   net::UvHandle<uv_signal_t> sigterm, sigint, sighup;
   auto on_term = [&] {
     spdlog::info("SIGTERM");
@@ -402,7 +424,7 @@ int Daemon::run() {
   for (auto [handle, signum, handler] : {std::tuple{&sigterm, SIGTERM, &term_handler},
                                          {&sigint, SIGINT, &int_handler},
                                          {&sighup, SIGHUP, &hup_handler}}) {
-    uv_signal_init(main_loop.uv(), handle->get());
+    uv_signal_init(main_loop_.uv(), handle->get());
     handle->initialized();
     handle->get()->data = handler;
     uv_signal_start(
@@ -411,32 +433,33 @@ int Daemon::run() {
     uv_unref(handle->base());  // signals alone do not keep the main loop alive
   }
   std::signal(SIGPIPE, SIG_IGN);
-  reloader_.start(main_loop.uv());
+  reloader_.start(main_loop_.uv());
   // Before the workers start: an address added from here on is seen by its announcement.
-  net::AddressWatcher addresses(main_loop.uv(), [this] { refresh_host_addresses(); });
+  net::AddressWatcher addresses(main_loop_.uv(), [this] { refresh_host_addresses(); });
   own_listeners_.set_host(net::HostAddresses::read());  // what changed since the constructor read them
   warn_expiry(*snapshots_.current());
-  net::Timer expiry_check(main_loop.uv(), [this] { warn_expiry(*snapshots_.current()); });
+  net::Timer expiry_check(main_loop_.uv(), [this] { warn_expiry(*snapshots_.current()); });
   expiry_check.start(std::chrono::minutes(1), std::chrono::minutes(1));
-  net::Timer heap_watch(main_loop.uv(), [this] { watch_heap(); });
+  net::Timer heap_watch(main_loop_.uv(), [this] { watch_heap(); });
   heap_watch.start(std::chrono::seconds(0), admin::kReleasePeriod);
 
   auto own = std::make_shared<const net::OwnListeners>(own_listeners_);
   for (auto& worker : workers_) worker->start(own);
+  if (control_plane_) control_plane_->start();
   running_ = true;
   spdlog::info("hbone running: {} worker(s){}{}", config_.workers,
                config_.gateway ? ", gateway" : "", config_.client ? ", client" : "");
 
   // The main loop only waits for signals; a thread watches the workers finish.
   net::UvHandle<uv_async_t> all_done;
-  uv_async_init(main_loop.uv(), all_done.get(), [](uv_async_t* h) { static_cast<net::EventLoop*>(h->data)->stop(); });
+  uv_async_init(main_loop_.uv(), all_done.get(), [](uv_async_t* h) { static_cast<net::EventLoop*>(h->data)->stop(); });
   all_done.initialized();
-  all_done.get()->data = &main_loop;
+  all_done.get()->data = &main_loop_;
   std::thread joiner([&] {
     for (auto& worker : workers_) worker->join();
     uv_async_send(all_done.get());
   });
-  main_loop.run();
+  main_loop_.run();
   joiner.join();
   reloader_.stop();  // its handles belong to the main loop
   spdlog::info("hbone stopped");

@@ -10,6 +10,7 @@
 
 #include "admin/admin_server.h"
 #include "config/config.h"
+#include "daemon/control_plane.h"
 #include "daemon/reloader.h"
 #include "daemon/worker.h"
 #include "net/connection_balancer.h"
@@ -82,9 +83,14 @@ class Daemon {
   // Logs our certificate's expiry once it is near or past (each certificate once).
   void warn_expiry(const tunnel::PeerPolicy& policy);
   std::string certs_json() const;
+  // The config in force as YAML and, with xds, the mesh and the stream's state.
+  std::string config_dump() const;
   std::string metrics_text();
   std::string tunnels_json() const;
 
+  // The control-plane thread's loop (signals, watches, xDS); declared first, so it outlives
+  // every handle on it.
+  net::EventLoop main_loop_;
   config::Config config_;  // as started: what the workers run with
   tunnel::SnapshotPublisher snapshots_;  // the live snapshot in force (/config_dump and /certs show it)
   std::string expiry_warned_;  // serial of the certificate last warned about
@@ -101,6 +107,7 @@ class Daemon {
   };
   std::map<std::string, ClientListenerState> client_listeners_;  // by configured address
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<ControlPlane> control_plane_;  // with xds
   std::atomic<bool> running_{false};
   std::atomic<bool> draining_{false};
   std::unique_ptr<admin::AdminServer> admin_;  // last: stopped first

@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "address/destination_policy.h"
 #include "address/route.h"
+#include "mesh/mesh_state.h"
 #include "policy/authorization.h"
 #include "tls/certificate_info.h"
 #include "tls/tls_context.h"
@@ -37,9 +38,12 @@ struct PeerPolicy {
   std::vector<tls::CertificateInfo> own_chain;
   std::vector<tls::CertificateInfo> ca_bundle;
   std::string config_dump;  // the config it was built from, as YAML: /config_dump
+  // The mesh as istiod last described it (never null; empty without xds).
+  std::shared_ptr<const mesh::MeshState> mesh;
 
   // Throws tls::TlsSetupError naming the tls.* key at fault.
-  static std::shared_ptr<const PeerPolicy> build(const config::Config& config);
+  static std::shared_ptr<const PeerPolicy> build(const config::Config& config,
+                                                 std::shared_ptr<const mesh::MeshState> mesh = nullptr);
 
   bool allows_identity(const std::string& id) const;
   // Whether `id` may name the client's address in a Forwarded header (gateway.trusted_forwarders).

@@ -9,12 +9,13 @@
 
 namespace hbone::tunnel {
 
-// What a live snapshot is built from, each part set by the producer that owns it. Today
-// the config file's live keys (daemon::Reloader: SIGHUP, a watched file change) and the
-// certificate files they name; the control plane's workloads, services, policies and the
-// certificates its CA issues join as parts of their own.
+// What a live snapshot is built from, each part set by the producer that owns it: the
+// config file's live keys (daemon::Reloader: SIGHUP, a watched file change) and the
+// certificate files they name; the control plane's workloads, services and policies
+// (xds::MeshUpdater); the certificates its CA issues join as a part of their own.
 struct SnapshotInputs {
   config::Config config;  // the started config with the live keys of the last good reload
+  std::shared_ptr<const mesh::MeshState> mesh{};  // null until istiod's first push
 };
 
 // The one way a new snapshot comes into force. A producer changes its part of the inputs;

@@ -1,0 +1,267 @@
+#!/usr/bin/python3
+"""A fake istiod of hbone's own: the delta-ADS service a ztunnel talks to, on Google's gRPC
+(Debian's python3-grpcio) with message classes protoc generates from hbone's proto/ files,
+over TLS with the dev istiod certificate. Tests push resources to it on command and read
+back every request hbone sent (ACKs, NACKs with their error_detail, the initial versions).
+
+    fake_istiod.py --cert C --key K [--port N] [--token T] [--state FILE]
+
+Prints "PORT <grpc port>" and "CONTROL <http port>" once serving. The control API (JSON over
+HTTP on 127.0.0.1):
+  POST /push      {"type": "address"|"authorization", "resources": [R...], "removed": [names]}
+                  stores them (each resource's version goes up) and sends one response with
+                  exactly these to every open stream; answers {"nonce": ...}
+  GET  /requests  every DeltaDiscoveryRequest received, in order, as JSON
+  GET  /state     {"address": {name: version}, "authorization": {...}}
+  POST /end       ends every open stream with UNAVAILABLE (as a restarting istiod does)
+A resource R is {"name": N, "workload": {...}} or {"name": N, "service": {...}} (address), or
+{"name": N, "authorization": {...}}, in protobuf's JSON form, except that IP addresses are
+written as text ("198.18.0.1"); {"name": N, "raw": "<base64>"} sends those bytes as the
+resource's value (a resource that cannot be decoded).
+With --state, the resources survive a restart (the file is rewritten on each push): a
+client that reconnects with initial_resource_versions gets what changed, and removals.
+"""
+import argparse
+import base64
+import ipaddress
+import itertools
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTO_DIR = os.path.join(HERE, "..", "..", "proto")
+
+
+def load_messages():
+    """Python classes for hbone's own .proto files, generated now by Debian's protoc."""
+    out = tempfile.mkdtemp(prefix="hbone-proto-")
+    protos = [os.path.relpath(os.path.join(d, f), PROTO_DIR)
+              for d, _, files in os.walk(PROTO_DIR) for f in files if f.endswith(".proto")]
+    subprocess.run(["protoc", f"--python_out={out}", "-I", PROTO_DIR] + protos, check=True)
+    sys.path.insert(0, out)
+    global discovery_pb2, workload_pb2, authorization_pb2, json_format
+    from envoy.service.discovery.v3 import discovery_pb2
+    from istio.workload import workload_pb2
+    from istio.security import authorization_pb2
+    from google.protobuf import json_format
+
+
+TYPES = {
+    "address": "type.googleapis.com/istio.workload.Address",
+    "authorization": "type.googleapis.com/istio.security.Authorization",
+}
+ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources"
+
+
+def ips_to_bytes(value, key=None):
+    """protobuf JSON wants bytes as base64: IP addresses written as text are packed here."""
+    if isinstance(value, dict):
+        return {k: ips_to_bytes(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [ips_to_bytes(v, key) for v in value]
+    if key in ("address", "addresses") and isinstance(value, str):
+        try:
+            return base64.b64encode(ipaddress.ip_address(value).packed).decode()
+        except ValueError:
+            return value
+    return value
+
+
+def encode(kind, resource):
+    """A resource of the control API as (type_url, serialized message)."""
+    if "raw" in resource:
+        return TYPES[kind], base64.b64decode(resource["raw"])
+    if kind == "address":
+        message = workload_pb2.Address()
+        body = {k: v for k, v in resource.items() if k in ("workload", "service")}
+    else:
+        message = authorization_pb2.Authorization()
+        body = resource["authorization"]
+    json_format.ParseDict(ips_to_bytes(body), message)
+    return TYPES[kind], message.SerializeToString()
+
+
+class Istiod:
+    def __init__(self, token, state_file):
+        self.lock = threading.Lock()
+        self.token = token
+        self.state_file = state_file
+        # kind -> name -> {"version": str, "resource": R}
+        self.state = {"address": {}, "authorization": {}}
+        self.requests = []
+        self.streams = []  # queues of open streams
+        self.nonces = itertools.count(1)
+        self.versions = itertools.count(1)
+        if state_file and os.path.exists(state_file):
+            with open(state_file) as f:
+                saved = json.load(f)
+            self.state = saved["state"]
+            self.versions = itertools.count(saved["next_version"])
+
+    def save(self, next_version):
+        if not self.state_file:
+            return
+        with open(self.state_file + ".tmp", "w") as f:
+            json.dump({"state": self.state, "next_version": next_version}, f)
+        os.replace(self.state_file + ".tmp", self.state_file)
+
+    def response(self, kind, names, removed):
+        r = discovery_pb2.DeltaDiscoveryResponse(type_url=TYPES[kind], nonce=str(next(self.nonces)),
+                                                 system_version_info="v" + str(next(self.nonces)))
+        for name in names:
+            entry = self.state[kind][name]
+            type_url, value = encode(kind, entry["resource"])
+            res = r.resources.add(name=name, version=entry["version"])
+            res.resource.type_url = type_url
+            res.resource.value = value
+        r.removed_resources.extend(removed)
+        return r
+
+    def push(self, kind, resources, removed):
+        with self.lock:
+            for resource in resources:
+                self.state[kind][resource["name"]] = {"version": str(next(self.versions)), "resource": resource}
+            for name in removed:
+                self.state[kind].pop(name, None)
+            self.save(next(self.versions))
+            r = self.response(kind, [res["name"] for res in resources], removed)
+            for stream in self.streams:
+                stream.put(r)
+            return r.nonce
+
+    def end_streams(self):
+        with self.lock:
+            for stream in self.streams:
+                stream.put(None)
+
+    def ads(self, requests, context):
+        metadata = dict(context.invocation_metadata())
+        if self.token and metadata.get("authorization") != "Bearer " + self.token:
+            with self.lock:
+                self.requests.append({"rejected": "authentication failure", "metadata": metadata})
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "authentication failure")
+        out = queue.Queue()
+        with self.lock:
+            self.streams.append(out)
+        context.add_callback(lambda: out.put(None))
+
+        def read():
+            try:
+                for request in requests:
+                    self.received(request, metadata, out)
+            except grpc.RpcError:
+                pass
+            out.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        try:
+            while True:
+                r = out.get()
+                if r is None:
+                    break
+                yield r
+        finally:
+            with self.lock:
+                self.streams.remove(out)
+        if context.is_active():
+            context.abort(grpc.StatusCode.UNAVAILABLE, "istiod is going away")
+
+    def received(self, request, metadata, out):
+        kind = next((k for k, url in TYPES.items() if url == request.type_url), None)
+        record = {"type": kind or request.type_url, "nonce": request.response_nonce,
+                  "error": request.error_detail.message if request.HasField("error_detail") else None}
+        initial = not request.response_nonce
+        if initial:
+            record["initial"] = dict(request.initial_resource_versions)
+            record["node"] = request.node.id
+            record["node_metadata"] = json_format.MessageToDict(request.node.metadata)
+            record["metadata"] = metadata
+        with self.lock:
+            self.requests.append(record)
+            if initial and kind:
+                # Delta xDS on (re)connect: what the client lacks or holds at another
+                # version, and the removal of what it holds that is gone.
+                known = request.initial_resource_versions
+                names = [n for n, e in self.state[kind].items() if known.get(n) != e["version"]]
+                removed = [n for n in known if n not in self.state[kind]]
+                out.put(self.response(kind, names, removed))
+
+
+def control_server(istiod):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def reply(self, body):
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            with istiod.lock:
+                if self.path == "/requests":
+                    self.reply(istiod.requests)
+                elif self.path == "/state":
+                    self.reply({k: {n: e["version"] for n, e in v.items()} for k, v in istiod.state.items()})
+                else:
+                    self.send_error(404)
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if self.path == "/push":
+                self.reply({"nonce": istiod.push(body["type"], body.get("resources", []), body.get("removed", []))})
+            elif self.path == "/end":
+                istiod.end_streams()
+                self.reply({})
+            else:
+                self.send_error(404)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cert", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token")
+    parser.add_argument("--state")
+    args = parser.parse_args()
+    load_messages()
+    istiod = Istiod(args.token, args.state)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
+                         options=[("grpc.max_send_message_length", 256 << 20), ("grpc.so_reuseport", 0)])
+    handler = grpc.stream_stream_rpc_method_handler(
+        istiod.ads, request_deserializer=lambda b: discovery_pb2.DeltaDiscoveryRequest.FromString(b),
+        response_serializer=lambda m: m.SerializeToString())
+    service, method = ADS[1:].split("/")
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {method: handler}),))
+    with open(args.cert, "rb") as cert, open(args.key, "rb") as key:
+        credentials = grpc.ssl_server_credentials([(key.read(), cert.read())])
+    port = server.add_secure_port(f"127.0.0.1:{args.port}", credentials)
+    if port == 0:
+        sys.exit(f"cannot listen on 127.0.0.1:{args.port}")
+    server.start()
+    control = control_server(istiod)
+    print(f"PORT {port}", flush=True)
+    print(f"CONTROL {control}", flush=True)
+    threading.Thread(target=lambda: (sys.stdin.read(), server.stop(0)), daemon=True).start()
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main()
