@@ -84,6 +84,21 @@ MeshState::MeshState(Workloads workloads, Services services, Policies policies)
   for (const auto& [key, service] : services_) {
     for (const NetworkAddress& vip : service->vips) service_by_vip_.emplace(address_key(vip), service.get());
   }
+  for (const auto& [key, policy] : policies_) {
+    if (policy->scope == Scope::global) scoped_[""].push_back(policy.get());
+    if (policy->scope == Scope::namespace_wide) scoped_[policy->namespace_name].push_back(policy.get());
+  }
+}
+
+std::vector<const policy::rbac::Policy*> MeshState::policies_for(const Workload& workload) const {
+  std::vector<const Policy*> out;
+  for (const std::string& scope : {std::string(), workload.namespace_name}) {
+    if (auto it = scoped_.find(scope); it != scoped_.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  for (const std::string& key : workload.authorization_policies) {
+    if (auto it = policies_.find(key); it != policies_.end()) out.push_back(it->second.get());
+  }
+  return out;
 }
 
 const Workload* MeshState::workload_at(const NetworkAddress& address) const {

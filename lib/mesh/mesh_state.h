@@ -36,6 +36,12 @@ class MeshState {
   // The workloads that list `service_key` among their services, by uid.
   const std::vector<const Workload*>& endpoints(const std::string& service_key) const;
 
+  // The policies that apply to `workload`, as ztunnel's assert_rbac gathers them: the
+  // global ones, those of its namespace, and those it names (a name not known yet is
+  // skipped: istiod may send the policy after the workload).
+  std::vector<const policy::rbac::Policy*> policies_for(const Workload& workload) const;
+  bool has_policies() const { return !policies_.empty(); }
+
   // workloads, services, policies: /config_dump's part of the mesh.
   void dump(nlohmann::json& out) const;
 
@@ -48,6 +54,8 @@ class MeshState {
   std::unordered_map<std::string, const Workload*> workload_by_address_;
   std::unordered_map<std::string, const Service*> service_by_vip_;
   std::unordered_map<std::string, std::vector<const Workload*>> endpoints_;
+  // Global policies under "", namespace-wide ones under their namespace.
+  std::unordered_map<std::string, std::vector<const policy::rbac::Policy*>> scoped_;
 };
 
 }  // namespace hbone::mesh

@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 
+#include "policy/principal.h"
+
 namespace hbone::policy {
 namespace {
 
@@ -27,29 +29,6 @@ bool matches(std::string_view pattern, std::string_view value, bool fold_case = 
   return equal(pattern, value, fold_case);
 }
 
-// Istio writes principals without the scheme ("cluster.local/ns/default/sa/sleep"); both
-// spellings name the same identity.
-std::string_view without_scheme(std::string_view id) {
-  constexpr std::string_view kScheme = "spiffe://";
-  return id.starts_with(kScheme) ? id.substr(kScheme.size()) : id;
-}
-
-// The namespace of an Istio workload identity, "<td>/ns/<namespace>/sa/<account>" exactly
-// (four non-empty segments after the trust domain); "" for any other path, which then
-// matches only exact `principals` ("<td>/sa/x/ns/payments" is in no namespace).
-std::string_view namespace_of(std::string_view principal) {
-  std::array<std::string_view, 5> parts;  // td, "ns", namespace, "sa", account
-  for (size_t i = 0; i < parts.size(); ++i) {
-    size_t slash = principal.find('/');
-    bool last = i + 1 == parts.size();
-    if ((slash == std::string_view::npos) != last) return {};  // fewer or more segments
-    parts[i] = principal.substr(0, slash);
-    if (parts[i].empty()) return {};
-    if (!last) principal.remove_prefix(slash + 1);
-  }
-  return parts[1] == "ns" && parts[3] == "sa" ? parts[2] : std::string_view{};
-}
-
 // A host pattern as hosts are matched: "blocked.example." is "blocked.example".
 std::string_view host_pattern(std::string_view pattern) {
   return pattern.size() > 1 && pattern.back() == '.' ? pattern.substr(0, pattern.size() - 1) : pattern;
@@ -70,7 +49,8 @@ enum class Match { no, yes, depends_on_address };
 // Every field but `cidrs`, then `cidrs` when the address is known.
 Match rule_matches(const Rule& rule, const Request& request) {
   auto principal = without_scheme(request.principal);
-  auto ns = namespace_of(principal);
+  auto identity = workload_identity(principal);
+  auto ns = identity ? identity->namespace_name : std::string_view{};
   bool rest = any_or_empty(rule.from.principals,
                            [&](const std::string& p) { return matches(without_scheme(p), principal); }) &&
               any_or_empty(rule.from.namespaces, [&](const std::string& n) { return matches(n, ns); }) &&

@@ -159,6 +159,7 @@ rbac::Policy to_policy(const istio::security::Authorization& a) {
   rbac::Policy out;
   out.name = a.name();
   out.namespace_name = a.namespace_();
+  out.key = out.namespace_name + "/" + out.name;
   switch (a.scope()) {
     case istio::security::GLOBAL: out.scope = rbac::Scope::global; break;
     case istio::security::NAMESPACE: out.scope = rbac::Scope::namespace_wide; break;
