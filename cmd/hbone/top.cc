@@ -109,6 +109,10 @@ std::string render(const json& state, const std::string& admin) {
                        bits(t["rate_sent"].get<double>()), bits(t["rate_received"].get<double>()),
                        bytes(t["bytes_sent"].get<double>()), bytes(t["bytes_received"].get<double>()),
                        window(t, "send_window"), window(t, "receive_window"), stalled);
+    // The workload istiod placed behind it (the route names the service and its endpoint).
+    if (t.contains("route") && t["route"].get<std::string>().starts_with("mesh:")) {
+      out += fmt::format("         {}\n", t["route"].get<std::string>());
+    }
   }
   out += "\nCONNECTIONS\n";
   for (const json& conn : state["connections"]) {

@@ -45,11 +45,22 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
     refuse(fd, CaptureOutcome::loop);
     return;
   }
-  RouteDecision decision = decide_route(pools_.policy().routes, destination);  // a reload may change them
+  const tunnel::PeerPolicy& snapshot = pools_.policy();  // a reload or a push may change it
+  // client.routes first (an operator's explicit word), then the mesh; with xds, what
+  // neither knows leaves as it came (ztunnel's passthrough).
+  RouteDecision decision = decide_route(snapshot.routes, destination);
+  if (decision.kind == RouteDecision::Kind::reject && worker_.config.xds) {
+    decision = decide_mesh(*snapshot.mesh, snapshot.network, destination, round_robin_)
+                   .value_or(RouteDecision{.kind = RouteDecision::Kind::direct, .describe = "passthrough"});
+  }
   if (decision.kind == RouteDecision::Kind::reject) {
-    spdlog::warn("capture: src={} dst={}: no route matches, reset", source, target);
+    spdlog::warn("capture: src={} dst={}: {}, reset", source, target, decision.why);
     refuse(fd, CaptureOutcome::unrouted);
     return;
+  }
+  if (decision.target) {
+    original = *decision.target;  // `destination` names it from here on
+    target = net::format_address(destination);
   }
   tunnel::Admission::Ticket ticket = admit_local(worker_, admission_, fd, source);
   if (!ticket) {
@@ -60,7 +71,7 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
     stats_.captured[CaptureOutcome::direct].add();
     auto relay = std::make_unique<DirectConnection>(
         worker_, worker_.socket_stream(std::move(fd), worker::Context::SocketUse::local), original,
-        DirectConnection::Info{std::move(source), std::move(target), decision.route->describe(), std::move(ticket)},
+        DirectConnection::Info{std::move(source), std::move(target), std::move(decision.describe), std::move(ticket)},
         [this](DirectConnection* done) {
           auto it = direct_.find(done);
           if (it == direct_.end()) return;  // close_all owns it now
@@ -77,7 +88,7 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
                                    .source = std::move(source),
                                    .target = std::move(target),
                                    .ticket = std::move(ticket),
-                                   .route = decision.route->describe()});
+                                   .route = std::move(decision.describe)});
 }
 
 void CaptureListener::close_all() {

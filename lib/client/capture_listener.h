@@ -38,6 +38,7 @@ class CaptureListener {
   sockaddr_storage listen_address_{};
   std::optional<net::Acceptor> acceptor_;
   std::map<DirectConnection*, std::unique_ptr<DirectConnection>> direct_;
+  uint64_t round_robin_ = 0;  // service endpoints picked (decide_mesh)
 };
 
 }  // namespace hbone::client

@@ -130,6 +130,7 @@ struct XdsConfig {
   std::string istiod_san = "istiod.istio-system.svc";
   std::string token_file = "/var/run/secrets/tokens/istio-token";
   std::string cluster_id = "Kubernetes";
+  std::string network;  // this node's network (ztunnel's NETWORK): addresses are looked up on it
 };
 
 struct Config {

@@ -142,8 +142,9 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
     if (client->listeners.get(live).empty() && !client->capture && !field(at, "listeners")) {
       diag.error(at, "client.listeners", "required unless client.capture is set (the client has nothing to accept)");
     }
-    if (client->capture && routes_read.empty()) {
-      diag.error(field(at, "capture"), "client.routes", "required with client.capture (every captured connection would be reset)");
+    if (client->capture && routes_read.empty() && !config.xds) {
+      diag.error(field(at, "capture"), "client.routes",
+                 "required with client.capture unless xds is set (every captured connection would be reset)");
     }
     if (!client->capture && !routes_read.empty()) {
       diag.error(field(at, "routes"), "client.capture", "required with client.routes (routes apply to captured connections)");

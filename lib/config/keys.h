@@ -297,6 +297,10 @@ void visit_keys(V& v, C& c) {
              x.token_file);
     v.string(Key{"cluster_id", R::restart, "the cluster this node is in, as istiod knows it (CLUSTER_ID)"},
              x.cluster_id);
+    v.string(Key{"network", R::restart,
+                 "this node's network (ztunnel's NETWORK): addresses are looked up on it, and a workload "
+                 "on another network is reached through its network gateway"},
+             x.network);
   });
 }
 

@@ -93,10 +93,20 @@ Verdict admit_address(const address::HostPort& named, const sockaddr* address, c
 
 policy::Decision decide(const tunnel::PeerPolicy& snapshot, const Peer& peer, const address::HostPort& named,
                         const sockaddr* address) {
-  if (snapshot.authorization.empty()) return {};
   sockaddr_storage plain = address::unmapped(address);
-  return policy::decide(snapshot.authorization,
-                        policy_request(peer, named, reinterpret_cast<const sockaddr*>(&plain)));
+  const auto* dialled = reinterpret_cast<const sockaddr*>(&plain);
+  policy::Decision decision;
+  if (!snapshot.authorization.empty()) {
+    decision = policy::decide(snapshot.authorization, policy_request(peer, named, dialled));
+    if (!decision.allowed) return decision;
+  }
+  // Then istiod's: the Authorization resources that select the workload dialled.
+  if (!snapshot.mesh->has_policies()) return decision;
+  const mesh::Workload* workload = snapshot.mesh->workload_at({snapshot.network, net::host_port_of(dialled).host});
+  if (!workload) return decision;
+  std::vector<const policy::rbac::Policy*> policies = snapshot.mesh->policies_for(*workload);
+  policy::Decision mesh = policy::rbac::decide(policies, {peer.identity, peer.address, dialled});
+  return !mesh.allowed || decision.policy.empty() ? mesh : decision;
 }
 
 }  // namespace hbone::gateway

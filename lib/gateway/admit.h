@@ -63,7 +63,10 @@ Verdict admit_request(const Connect& request, const Peer& peer, const Rules& rul
 // policies' decision either way.
 Verdict admit_address(const address::HostPort& named, const sockaddr* address, const Peer& peer, const Rules& rules);
 
-// gateway.policies alone, on an open tunnel to `address` (a reload judges them again).
+// The policies on a tunnel to `address`: gateway.policies, then istiod's Authorization
+// resources that select the workload at `address` on this node's network; both must allow,
+// and the decision names the first policy that denies (else the one that allowed). Taken
+// for each address dialled, and again on open tunnels when a snapshot changes them.
 policy::Decision decide(const tunnel::PeerPolicy& snapshot, const Peer& peer, const address::HostPort& named,
                         const sockaddr* address);
 

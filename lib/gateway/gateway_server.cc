@@ -57,7 +57,8 @@ void GatewayServer::start_connection(net::Fd fd, std::string peer) {
 }
 
 void GatewayServer::set_policy(std::shared_ptr<const PeerPolicy> policy) {
-  bool recheck = !policy->authorization.empty() || !ctx_.policy->authorization.empty();
+  bool recheck = !policy->authorization.empty() || !ctx_.policy->authorization.empty() ||
+                 policy->mesh->has_policies() || ctx_.policy->mesh->has_policies();
   ctx_.policy = std::move(policy);
   if (recheck) connections_.for_each([](GatewayConnection& conn) { conn.recheck_tunnels(); });
 }

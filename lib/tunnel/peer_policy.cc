@@ -10,7 +10,8 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
                                                    std::shared_ptr<const mesh::MeshState> mesh) {
   const config::LiveRead live;
   auto policy = std::make_shared<PeerPolicy>();
-  policy->mesh = mesh ? std::move(mesh) : std::make_shared<const mesh::MeshState>();
+  if (mesh) policy->mesh = std::move(mesh);
+  if (config.xds) policy->network = config.xds->network;
   bool tls = !config.tls.plaintext_h2c;
   policy->tls_files = {config.tls.cert.get(live), config.tls.key.get(live), config.tls.ca.get(live)};
   if (tls) {

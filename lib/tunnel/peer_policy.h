@@ -38,8 +38,10 @@ struct PeerPolicy {
   std::vector<tls::CertificateInfo> own_chain;
   std::vector<tls::CertificateInfo> ca_bundle;
   std::string config_dump;  // the config it was built from, as YAML: /config_dump
-  // The mesh as istiod last described it (never null; empty without xds).
-  std::shared_ptr<const mesh::MeshState> mesh;
+  // The mesh as istiod last described it (never null; empty without xds), and this node's
+  // network in it (xds.network).
+  std::shared_ptr<const mesh::MeshState> mesh = std::make_shared<const mesh::MeshState>();
+  std::string network;
 
   // Throws tls::TlsSetupError naming the tls.* key at fault.
   static std::shared_ptr<const PeerPolicy> build(const config::Config& config,

@@ -258,7 +258,8 @@ TEST_F(ConfigLoaderTest, BadRoutes) {
   EXPECT_EQ(problem(routes + "    - {cidr: 10.0.0.0/8, gateway: direct, via_identity: spiffe://a/b}\n"),
             "t.yaml:8: client.routes[0].via_identity: set without via");
   EXPECT_EQ(problem(tls_block() + "client:\n  capture: {}\n"),
-            "t.yaml:6: client.routes: required with client.capture (every captured connection would be reset)");
+            "t.yaml:6: client.routes: required with client.capture unless xds is set (every captured connection "
+            "would be reset)");
   EXPECT_EQ(problem(tls_block() + "socket:\n  mark: 0xfffffffff\n" + "client:\n  capture: {}\n  routes: [{cidr: 0.0.0.0/0, gateway: direct}]\n"),
             "t.yaml:6: socket.mark: bad value \"0xfffffffff\", want an integer 0 .. 4294967295");
 }
