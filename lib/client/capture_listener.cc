@@ -49,13 +49,14 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
   // client.routes first (an operator's explicit word), then the mesh; with xds, what
   // neither knows leaves as it came (ztunnel's passthrough).
   RouteDecision decision = decide_route(snapshot.routes, destination);
-  if (decision.kind == RouteDecision::Kind::reject && worker_.config.xds) {
+  bool by_mesh = decision.kind == RouteDecision::Kind::reject && worker_.config.xds;
+  if (by_mesh) {
     decision = decide_mesh(*snapshot.mesh, snapshot.network, destination, round_robin_)
                    .value_or(RouteDecision{.kind = RouteDecision::Kind::direct, .describe = "passthrough"});
   }
   if (decision.kind == RouteDecision::Kind::reject) {
     spdlog::warn("capture: src={} dst={}: {}, reset", source, target, decision.why);
-    refuse(fd, CaptureOutcome::unrouted);
+    refuse(fd, by_mesh ? CaptureOutcome::refused : CaptureOutcome::unrouted);
     return;
   }
   if (decision.target) {

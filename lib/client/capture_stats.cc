@@ -7,6 +7,7 @@ const char* label(CaptureOutcome outcome) {
     case CaptureOutcome::tunnel: return "tunnel";
     case CaptureOutcome::direct: return "direct";
     case CaptureOutcome::unrouted: return "unrouted";
+    case CaptureOutcome::refused: return "refused";
     case CaptureOutcome::loop: return "loop";
     case CaptureOutcome::no_destination: return "no_destination";
     case CaptureOutcome::limited: return "limited";
@@ -18,7 +19,8 @@ const char* label(CaptureOutcome outcome) {
 void collect(metrics::Families& out, const std::vector<const CaptureStats*>& workers) {
   metrics::by_label(out, "hbone_capture_connections_total",
                     "Captured connections (client.capture) by outcome: tunnel, direct, unrouted (no route: "
-                    "reset), loop (hbone's own connection captured: reset), no_destination, limited",
+                    "reset), refused (the mesh's: a waypoint, no healthy endpoint; reset), loop (hbone's own connection "
+                    "captured: reset), no_destination, limited",
                     "outcome", workers, &CaptureStats::captured);
   metrics::FamilyBuilder f(out, "hbone_capture_unrouted_total",
                            "Captured connections no client.routes entry matched (reset, never sent in the clear)",

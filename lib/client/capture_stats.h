@@ -7,7 +7,7 @@
 namespace hbone::client {
 
 // What became of a captured connection (client.capture).
-enum class CaptureOutcome { tunnel, direct, unrouted, loop, no_destination, limited, count };
+enum class CaptureOutcome { tunnel, direct, unrouted, refused, loop, no_destination, limited, count };
 const char* label(CaptureOutcome outcome);
 
 // One worker's capture counters (held in its metrics::LayerStats).

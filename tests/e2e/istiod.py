@@ -12,17 +12,21 @@ FAKE_ISTIOD = ROOT / "tests" / "support" / "fake_istiod.py"
 
 
 class FakeIstiod:
-    def __init__(self, tmp_path, token=None, port=0, netns=None):
+    def __init__(self, tmp_path, token=None, port=0, netns=None, listen="127.0.0.1"):
+        """`netns`: run inside that namespace, serving on `listen` there (its control API
+        is then asked from inside it too)."""
         self.tmp_path = tmp_path
         self.token = token
         self.netns = netns
+        self.listen = listen
         self.state = tmp_path / "istiod-state.json"
         self.port = port
         self.start()
 
     def start(self):
         args = ["/usr/bin/python3", str(FAKE_ISTIOD), "--cert", str(CERTS / "istiod.pem"),
-                "--key", str(CERTS / "istiod-key.pem"), "--port", str(self.port), "--state", str(self.state)]
+                "--key", str(CERTS / "istiod-key.pem"), "--listen", self.listen, "--port", str(self.port),
+                "--state", str(self.state)]
         if self.token:
             args += ["--token", self.token]
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
@@ -46,11 +50,17 @@ class FakeIstiod:
 
     @property
     def address(self):
-        return f"127.0.0.1:{self.port}"
+        return f"{self.listen}:{self.port}"
 
     def _call(self, path, body=None):
+        url = f"http://127.0.0.1:{self.control}{path}"
+        if self.netns:
+            args = ["ip", "netns", "exec", self.netns, "curl", "-sf", "-m", "30", url]
+            if body is not None:
+                args += ["-X", "POST", "--data-binary", json.dumps(body)]
+            return json.loads(subprocess.run(args, capture_output=True, check=True).stdout)
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.control}{path}", data=data,
+        request = urllib.request.Request(url, data=data,
                                          method="GET" if data is None else "POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())

@@ -4,10 +4,10 @@
 over TLS with the dev istiod certificate. Tests push resources to it on command and read
 back every request hbone sent (ACKs, NACKs with their error_detail, the initial versions).
 
-    fake_istiod.py --cert C --key K [--port N] [--token T] [--state FILE]
+    fake_istiod.py --cert C --key K [--listen IP] [--port N] [--token T] [--state FILE]
 
-Prints "PORT <grpc port>" and "CONTROL <http port>" once serving. The control API (JSON over
-HTTP on 127.0.0.1):
+Serves on IP (127.0.0.1 by default) and prints "PORT <grpc port>" and "CONTROL <http port>"
+once serving; it exits when its stdin closes. The control API (JSON over HTTP on 127.0.0.1):
   POST /push      {"type": "address"|"authorization", "resources": [R...], "removed": [names]}
                   stores them (each resource's version goes up) and sends one response with
                   exactly these to every open stream; answers {"nonce": ...}
@@ -237,6 +237,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
+    parser.add_argument("--listen", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token")
     parser.add_argument("--state")
@@ -252,9 +253,9 @@ def main():
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {method: handler}),))
     with open(args.cert, "rb") as cert, open(args.key, "rb") as key:
         credentials = grpc.ssl_server_credentials([(key.read(), cert.read())])
-    port = server.add_secure_port(f"127.0.0.1:{args.port}", credentials)
+    port = server.add_secure_port(f"{args.listen}:{args.port}", credentials)
     if port == 0:
-        sys.exit(f"cannot listen on 127.0.0.1:{args.port}")
+        sys.exit(f"cannot listen on {args.listen}:{args.port}")
     server.start()
     control = control_server(istiod)
     print(f"PORT {port}", flush=True)
