@@ -10,8 +10,9 @@ Serves on IP (127.0.0.1 by default) and prints "PORT <grpc port>" and "CONTROL <
 once serving; it exits when its stdin closes. The control API (JSON over HTTP on 127.0.0.1):
   POST /push      {"type": "address"|"authorization", "resources": [R...], "removed": [names]}
                   stores them (each resource's version goes up) and sends one response with
-                  exactly these to every open stream; answers {"nonce": ...}
-  GET  /requests  every DeltaDiscoveryRequest received, in order, as JSON
+                  exactly these to every open stream; answers {"nonce": ..., "sent": T}
+  GET  /requests  every DeltaDiscoveryRequest received, in order, as JSON (each with its
+                  arrival "time", on the same monotonic clock as "sent")
   GET  /state     {"address": {name: version}, "authorization": {...}}
   POST /end       ends every open stream with UNAVAILABLE (as a restarting istiod does)
 A resource R is {"name": N, "workload": {...}} or {"name": N, "service": {...}} (address), or
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -134,9 +136,10 @@ class Istiod:
                 self.state[kind].pop(name, None)
             self.save(next(self.versions))
             r = self.response(kind, [res["name"] for res in resources], removed)
+            sent = time.monotonic()
             for stream in self.streams:
                 stream.put(r)
-            return r.nonce
+            return r.nonce, sent
 
     def end_streams(self):
         with self.lock:
@@ -177,7 +180,7 @@ class Istiod:
 
     def received(self, request, metadata, out):
         kind = next((k for k, url in TYPES.items() if url == request.type_url), None)
-        record = {"type": kind or request.type_url, "nonce": request.response_nonce,
+        record = {"type": kind or request.type_url, "nonce": request.response_nonce, "time": time.monotonic(),
                   "error": request.error_detail.message if request.HasField("error_detail") else None}
         initial = not request.response_nonce
         if initial:
@@ -221,7 +224,8 @@ def control_server(istiod):
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             if self.path == "/push":
-                self.reply({"nonce": istiod.push(body["type"], body.get("resources", []), body.get("removed", []))})
+                nonce, sent = istiod.push(body["type"], body.get("resources", []), body.get("removed", []))
+                self.reply({"nonce": nonce, "sent": sent})
             elif self.path == "/end":
                 istiod.end_streams()
                 self.reply({})
