@@ -133,6 +133,16 @@ struct XdsConfig {
   std::string network;  // this node's network (ztunnel's NETWORK): addresses are looked up on it
 };
 
+// Where the process's own certificate comes from: tls.cert/key/ca (files), or a CSR to
+// istiod's CA (istio_ca) for spiffe://<tls.trust_domain>/ns/<namespace>/sa/<service_account>.
+struct IdentityConfig {
+  bool istio_ca = false;  // provider: files | istio_ca
+  std::optional<address::HostPort> ca_address;  // istio_ca: none = xds.address
+  std::string namespace_name = "default";
+  std::string service_account = "default";
+  milliseconds cert_ttl{86'400'000};  // the lifetime asked for (the CA may grant less)
+};
+
 struct Config {
   unsigned workers = 1;
   std::vector<unsigned> cpu_affinity;  // worker i runs on cpu_affinity[i % size]; empty: anywhere
@@ -149,6 +159,7 @@ struct Config {
   SocketConfig socket;
   Live<LimitsConfig> limits;
   std::optional<XdsConfig> xds;
+  IdentityConfig identity;
 };
 
 }  // namespace hbone::config

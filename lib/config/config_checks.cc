@@ -119,13 +119,17 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
       diag.error(field(node, "plaintext_h2c"), "tls.plaintext_h2c", "client.gateway_identity needs TLS identities");
     }
   } else if (config.gateway || config.client) {
+    // With a certificate from istiod's CA the files are not needed (tls: may be left out).
+    bool files = !config.identity.istio_ca;
     if (!node) {
-      diag.error(node, "tls", "required when client or gateway is configured");
+      if (files) diag.error(node, "tls", "required when client or gateway is configured");
     } else if (node.IsMap()) {  // else reported by the reader (found by tests/fuzz/config_fuzz)
       for (auto [key, value] : {std::pair{"cert", &tls.cert.get(live)}, {"key", &tls.key.get(live)}, {"ca", &tls.ca.get(live)}}) {
         YAML::Node at = field(node, key);
         if (value->empty()) {
-          diag.error(at.IsDefined() ? at : node, std::string("tls.") + key, "required");
+          if (files) diag.error(at.IsDefined() ? at : node, std::string("tls.") + key, "required");
+        } else if (!files) {
+          diag.error(at, std::string("tls.") + key, "set with identity.provider: istio_ca (the CA's certificate is used)");
         } else if (!file_readable(*value)) {
           diag.error(at, std::string("tls.") + key, "cannot read file \"" + *value + "\" (missing or no permission)");
         }
@@ -168,6 +172,11 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
         }
       }
     }
+  }
+  if (config.identity.istio_ca) {
+    YAML::Node at = field(field(root, "identity"), "provider");
+    if (!config.xds) diag.error(at, "identity.provider", "istio_ca needs xds (istiod's root, name and token)");
+    if (tls.plaintext_h2c) diag.error(at, "identity.provider", "istio_ca with tls.plaintext_h2c: no TLS to use it");
   }
   if (const auto& xds = config.xds) {
     YAML::Node at = field(root, "xds");

@@ -302,6 +302,20 @@ void visit_keys(V& v, C& c) {
                  "on another network is reached through its network gateway"},
              x.network);
   });
+  v.section(Key{"identity", R::restart, ""}, [&] {
+    v.toggle(Key{"provider", R::restart,
+                 "`files` (tls.cert, tls.key, tls.ca) or `istio_ca`: an EC P-256 key made in memory and a CSR "
+                 "to istiod's CA (needs xds), renewed at half its lifetime"},
+             c.identity.istio_ca, "istio_ca", "files");
+    v.optional_host_port(Key{"ca_address", R::restart, "istio_ca: the CA's address; \"\": xds.address"},
+                         c.identity.ca_address, false);
+    v.string(Key{"namespace", R::restart, "istio_ca: the namespace of the identity asked for"},
+             c.identity.namespace_name);
+    v.string(Key{"service_account", R::restart, "istio_ca: the service account of the identity asked for"},
+             c.identity.service_account);
+    v.duration(Key{"cert_ttl", R::restart, "istio_ca: the certificate lifetime asked for (the CA may grant less)"},
+               c.identity.cert_ttl, milliseconds(60'000));
+  });
 }
 
 }  // namespace hbone::config

@@ -3,6 +3,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 
+#include "ca/ca_client.h"
 #include "config/config.h"
 #include "metrics/family.h"
 #include "metrics/worker_metrics.h"
@@ -16,7 +17,8 @@
 namespace hbone::daemon {
 
 // The control-plane thread's work (the main loop, as Envoy's main thread runs its xDS):
-// the delta-ADS stream to istiod and the mesh it describes, published as part of every
+// the delta-ADS stream to istiod and the mesh it describes, and with identity.provider:
+// istio_ca this process's certificate from istiod's CA, each published as part of every
 // snapshot. The workers only ever see the snapshots; nothing here waits on them, nor they
 // on it.
 class ControlPlane {
@@ -24,12 +26,18 @@ class ControlPlane {
   // Throws tls::TlsSetupError when xds.root_ca cannot be used.
   ControlPlane(net::EventLoop& loop, const config::Config& config, tunnel::SnapshotPublisher& snapshots);
 
-  void start() { ads_.start(); }
-  // Any thread: every subscribed type has been ACKed once (readiness).
-  bool synced() const { return ads_.synced(); }
-  // Any thread: the stream's state (/config_dump's "xds").
+  void start();
+  // Any thread: every subscribed type has been ACKed once and, with istio_ca, a
+  // certificate is installed (readiness).
+  bool ready() const { return ads_.synced() && has_certificate(); }
+  bool has_certificate() const { return !ca_ || ca_->has_certificate(); }
+  // Called once, on the main loop, when the first certificate is in force.
+  void on_first_certificate(std::function<void()> f) { first_certificate_ = std::move(f); }
+  // Any thread: the stream's state (/config_dump's "xds_status") and the certificate's
+  // ("certificates", null without istio_ca).
   nlohmann::json status() const;
-  void collect(metrics::Families& out) const { ads_.collect(out); }
+  nlohmann::json certificates() const;
+  void collect(metrics::Families& out) const;
 
  private:
   // The istiod connection's own H2 counters: not among the workers' (they count tunnels).
@@ -39,6 +47,8 @@ class ControlPlane {
   worker::Context context_;
   xds::MeshUpdater mesh_;
   xds::AdsClient ads_;
+  std::function<void()> first_certificate_;
+  std::unique_ptr<ca::CaClient> ca_;  // identity.provider: istio_ca
 };
 
 }  // namespace hbone::daemon

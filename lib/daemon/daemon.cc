@@ -201,7 +201,7 @@ admin::AdminHooks Daemon::admin_hooks() {
       .config_dump = [this] { return config_dump(); },
       .certs_json = [this] { return certs_json(); },
       .ready = [this] {
-        return running_.load() && !draining_.load() && (!control_plane_ || control_plane_->synced());
+        return running_.load() && !draining_.load() && (!control_plane_ || control_plane_->ready());
       },
       .drain = [this] { drain_or_stop(); },
   };
@@ -234,6 +234,9 @@ std::string Daemon::config_dump() const {
   std::string out = snapshot->config_dump;
   for (const char* part : {"workloads", "services", "policies"}) out += std::string(part) + ": " + mesh[part].dump() + "\n";
   out += "xds_status: " + control_plane_->status().dump() + "\n";
+  if (auto certificates = control_plane_->certificates(); !certificates.is_null()) {
+    out += "certificates: " + certificates.dump() + "\n";
+  }
   return out;
 }
 
@@ -411,10 +414,12 @@ int Daemon::run() {
   auto on_term = [&] {
     spdlog::info("SIGTERM");
     drain_or_stop();
+    if (!running_) main_loop_.stop();  // still waiting for a certificate
   };
   auto on_int = [&] {
     spdlog::info("SIGINT: stopping");
     for (auto& worker : workers_) worker->stop();
+    if (!running_) main_loop_.stop();
   };
   auto on_hup = [&] {
     spdlog::info("SIGHUP: reloading the config");
@@ -443,9 +448,22 @@ int Daemon::run() {
   net::Timer heap_watch(main_loop_.uv(), [this] { watch_heap(); });
   heap_watch.start(std::chrono::seconds(0), admin::kReleasePeriod);
 
+  if (control_plane_) {
+    control_plane_->start();
+    if (!control_plane_->has_certificate()) {
+      // No worker serves before it has a certificate (identity.provider: istio_ca).
+      spdlog::info("waiting for a certificate from istiod's CA before serving");
+      control_plane_->on_first_certificate([this] { main_loop_.stop(); });
+      main_loop_.run();  // until then, or a signal
+      if (!control_plane_->has_certificate()) {
+        reloader_.stop();
+        spdlog::info("hbone stopped before it had a certificate");
+        return 0;
+      }
+    }
+  }
   auto own = std::make_shared<const net::OwnListeners>(own_listeners_);
   for (auto& worker : workers_) worker->start(own);
-  if (control_plane_) control_plane_->start();
   running_ = true;
   spdlog::info("hbone running: {} worker(s){}{}", config_.workers,
                config_.gateway ? ", gateway" : "", config_.client ? ", client" : "");

@@ -28,6 +28,8 @@ Worker::Worker(unsigned index, const config::Config& config, tunnel::Admission& 
 Worker::~Worker() { join(); }
 
 void Worker::start(std::shared_ptr<const net::OwnListeners> own_listeners) {
+  // A role without its TLS would serve h2c: never (a CA's certificate not come yet).
+  if (!policy_->has_tls(config_)) throw std::logic_error("worker started without the certificate its roles need");
   own_listeners_ = std::move(own_listeners);
   thread_ = std::thread([this] { run(); });
 }
@@ -109,6 +111,13 @@ void Worker::stop() {
 
 void Worker::reload(std::shared_ptr<const tunnel::PeerPolicy> policy,
                     std::shared_ptr<const net::OwnListeners> own_listeners) {
+  if (!thread_.joinable()) {
+    // Not started (the daemon waits for its first certificate): the thread takes it as it starts.
+    policy_ = std::move(policy);
+    own_listeners_ = std::move(own_listeners);
+    context_.idle_timeout = policy_->limits.idle_timeout;
+    return;
+  }
   loop_.post([this, policy = std::move(policy), own = std::move(own_listeners)] {
     policy_ = policy;
     own_listeners_ = own;

@@ -56,7 +56,8 @@ class Worker {
   void drain();
   // Thread-safe: close everything now.
   void stop();
-  // Thread-safe: new connections and requests use `policy` and `own_listeners` from now on.
+  // Thread-safe: new connections and requests use `policy` and `own_listeners` from now on
+  // (before start(): from the start).
   void reload(std::shared_ptr<const tunnel::PeerPolicy> policy, std::shared_ptr<const net::OwnListeners> own_listeners);
   // Thread-safe: the host's addresses changed; the next dials check against `own_listeners`.
   void set_own_listeners(std::shared_ptr<const net::OwnListeners> own_listeners);

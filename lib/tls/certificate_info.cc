@@ -47,11 +47,12 @@ std::string serial_of(X509* cert) {
 
 }  // namespace
 
-std::vector<CertificateInfo> read_certificates(const std::string& pem_path) {
-  BioPtr bio(BIO_new_file(pem_path.c_str(), "r"));
-  if (!bio) throw TlsSetupError("cannot read \"" + pem_path + "\": " + last_ssl_error());
+namespace {
+
+// Every certificate `bio` holds, in order; empty when none.
+std::vector<CertificateInfo> certificates_in(BIO* bio) {
   std::vector<CertificateInfo> out;
-  while (X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+  while (X509Ptr cert{PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)}) {
     CertificateInfo& info = out.emplace_back();
     char subject[512] = {};
     X509_NAME_oneline(X509_get_subject_name(cert.get()), subject, sizeof(subject));
@@ -62,8 +63,24 @@ std::vector<CertificateInfo> read_certificates(const std::string& pem_path) {
     info.not_before = to_time_point(X509_get0_notBefore(cert.get()));
     info.not_after = to_time_point(X509_get0_notAfter(cert.get()));
   }
-  last_ssl_error();  // the end of the file is reported as an error: clear it
+  last_ssl_error();  // the end of the input is reported as an error: clear it
+  return out;
+}
+
+}  // namespace
+
+std::vector<CertificateInfo> read_certificates(const std::string& pem_path) {
+  BioPtr bio(BIO_new_file(pem_path.c_str(), "r"));
+  if (!bio) throw TlsSetupError("cannot read \"" + pem_path + "\": " + last_ssl_error());
+  std::vector<CertificateInfo> out = certificates_in(bio.get());
   if (out.empty()) throw TlsSetupError("no certificate in \"" + pem_path + "\"");
+  return out;
+}
+
+std::vector<CertificateInfo> parse_certificates(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::vector<CertificateInfo> out = bio ? certificates_in(bio.get()) : std::vector<CertificateInfo>{};
+  if (out.empty()) throw TlsSetupError("no certificate in the PEM text");
   return out;
 }
 

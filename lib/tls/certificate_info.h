@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hbone::tls {
@@ -18,5 +19,7 @@ struct CertificateInfo {
 // Every certificate of a PEM file, in order (a chain: the leaf first). Throws
 // TlsSetupError naming the file when it cannot be read or holds none.
 std::vector<CertificateInfo> read_certificates(const std::string& pem_path);
+// The same from PEM text held in memory (a chain a CA returned).
+std::vector<CertificateInfo> parse_certificates(std::string_view pem);
 
 }  // namespace hbone::tls

@@ -27,6 +27,19 @@ struct Credentials {
   std::string ca;
 };
 
+struct EvpPkeyFree {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+
+// A certificate a CA issued to this process (istiod's, by CSR): the key made here and never
+// written anywhere, the chain the CA returned (PEM, the leaf first) and the roots to trust
+// (PEM).
+struct IssuedIdentity {
+  std::shared_ptr<EVP_PKEY> key;
+  std::string chain;
+  std::string roots;
+};
+
 // A control plane's server (istiod's xDS and CA): its chain must lead to `root_ca` (a PEM
 // file) and its certificate must name `server_name`, a DNS name (checked by the library
 // during the handshake) or a spiffe:// id (checked by the connection after it).
@@ -52,6 +65,9 @@ class TlsContext {
   // to see many).
   TlsContext(const Credentials& files, Role role, bool own_record_layer = true,
              uint64_t records_per_key = kRecordsPerKey);
+  // The same rules with an issued certificate. Throws TlsSetupError.
+  TlsContext(const IssuedIdentity& issued, Role role, bool own_record_layer = true,
+             uint64_t records_per_key = kRecordsPerKey);
   explicit TlsContext(const ServerAuth& server);
   bool own_record_layer() const { return own_record_layer_; }
   uint64_t records_per_key() const { return records_per_key_; }
@@ -63,6 +79,10 @@ class TlsContext {
   const std::string& server_name() const { return server_name_; }
 
  private:
+  // HBONE's rules, once the certificate, key and trust are loaded: the peer's certificate
+  // required and verified, ALPN h2, no resumption on the server side; our SPIFFE id read.
+  void require_mtls(const std::string& cert_name);
+
   SslCtxPtr ctx_;
   Role role_;
   bool own_record_layer_;

@@ -32,7 +32,7 @@ struct PeerPolicy {
   std::vector<address::Route> routes;                 // client.routes
   std::vector<config::ListenerConfig> listeners;      // client.listeners (bound by the daemon)
   config::LimitsConfig limits;                        // limits.*
-  tls::Credentials tls_files;                         // tls.cert, tls.key, tls.ca (watched, re-read)
+  tls::Credentials tls_files;                         // tls.cert, tls.key, tls.ca (watched, re-read); empty with istio_ca
   // What the TLS contexts were built from (empty with tls.plaintext_h2c): /certs and the
   // expiry gauge.
   std::vector<tls::CertificateInfo> own_chain;
@@ -44,8 +44,14 @@ struct PeerPolicy {
   std::string network;
 
   // Throws tls::TlsSetupError naming the tls.* key at fault.
+  // `issued`: the certificate istiod's CA issued (identity.provider: istio_ca), if any yet.
   static std::shared_ptr<const PeerPolicy> build(const config::Config& config,
-                                                 std::shared_ptr<const mesh::MeshState> mesh = nullptr);
+                                                 std::shared_ptr<const mesh::MeshState> mesh = nullptr,
+                                                 std::shared_ptr<const tls::IssuedIdentity> issued = nullptr);
+  // Whether its roles have the TLS they need (a CA's certificate may not have come yet).
+  bool has_tls(const config::Config& config) const {
+    return config.tls.plaintext_h2c || ((!config.gateway || server_tls) && (!config.client || client_tls));
+  }
 
   bool allows_identity(const std::string& id) const;
   // Whether `id` may name the client's address in a Forwarded header (gateway.trusted_forwarders).

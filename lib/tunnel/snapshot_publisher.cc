@@ -10,7 +10,7 @@ SnapshotPublisher::SnapshotPublisher(SnapshotInputs inputs, std::shared_ptr<cons
 std::shared_ptr<const PeerPolicy> SnapshotPublisher::publish(const std::function<void(SnapshotInputs&)>& change) {
   SnapshotInputs next = inputs_;
   change(next);
-  std::shared_ptr<const PeerPolicy> snapshot = PeerPolicy::build(next.config, next.mesh);  // throws: nothing changed
+  std::shared_ptr<const PeerPolicy> snapshot = PeerPolicy::build(next.config, next.mesh, next.issued);  // throws: nothing changed
   apply_(snapshot);                                           // throws: nothing changed
   inputs_ = std::move(next);
   std::lock_guard lock(current_mutex_);

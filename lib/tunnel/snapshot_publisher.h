@@ -12,10 +12,11 @@ namespace hbone::tunnel {
 // What a live snapshot is built from, each part set by the producer that owns it: the
 // config file's live keys (daemon::Reloader: SIGHUP, a watched file change) and the
 // certificate files they name; the control plane's workloads, services and policies
-// (xds::MeshUpdater); the certificates its CA issues join as a part of their own.
+// (xds::MeshUpdater); the certificate its CA issued (ca::CaClient).
 struct SnapshotInputs {
   config::Config config;  // the started config with the live keys of the last good reload
   std::shared_ptr<const mesh::MeshState> mesh{};  // null until istiod's first push
+  std::shared_ptr<const tls::IssuedIdentity> issued{};  // identity.provider: istio_ca, once issued
 };
 
 // The one way a new snapshot comes into force. A producer changes its part of the inputs;

@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "grpc/istio_auth.h"
 
 namespace hbone::xds {
 namespace {
@@ -40,35 +40,14 @@ AdsClient::~AdsClient() {
 
 void AdsClient::start() { connect(); }
 
-std::optional<std::string> AdsClient::read_token(std::string& why) const {
-  std::ifstream in(options_.token_file);
-  std::stringstream text;
-  if (!in || !(text << in.rdbuf())) {
-    why = "xds.token_file: cannot read \"" + options_.token_file + "\"";
-    return std::nullopt;
-  }
-  std::string token = text.str();
-  size_t begin = token.find_first_not_of(" \t\r\n"), end = token.find_last_not_of(" \t\r\n");
-  if (begin == std::string::npos) {
-    why = "xds.token_file: \"" + options_.token_file + "\" is empty";
-    return std::nullopt;
-  }
-  return token.substr(begin, end - begin + 1);
-}
-
 void AdsClient::connect() {
-  grpc::CallOptions call{.path = kDeltaAdsPath, .max_message = kMaxResponse};
-  if (!options_.token_file.empty()) {
-    std::string why;
-    std::optional<std::string> token = read_token(why);  // a projected token rotates: read it each time
-    if (!token) {
-      retry_later(why);
-      return;
-    }
-    call.metadata.emplace_back("authorization", "Bearer " + *token);
+  std::string why;
+  auto metadata = grpc::istio_auth_metadata(options_.token_file, options_.cluster_id, why);
+  if (!metadata) {
+    retry_later(why);
+    return;
   }
-  // ztunnel's header (src/identity/auth.rs): istiod finds the token's cluster by it.
-  if (!options_.cluster_id.empty()) call.metadata.emplace_back("clusterid", options_.cluster_id);
+  grpc::CallOptions call{.path = kDeltaAdsPath, .metadata = std::move(*metadata), .max_message = kMaxResponse};
   responses_on_stream_ = 0;
   call_ = &channel_.start(std::move(call), {.on_message = [this](std::string&& m) { on_message(std::move(m)); },
                                             .on_close = [this](const grpc::Status& s) { on_close(s); }});

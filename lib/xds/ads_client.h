@@ -96,8 +96,6 @@ class AdsClient {
   void on_close(const grpc::Status& status);
   void respond(TypeState& type, const DeltaResponse& response, const std::vector<Rejected>& rejected,
                const std::optional<std::string>& whole);
-  // The token file's contents without surrounding blanks; nullopt (and why) if unreadable.
-  std::optional<std::string> read_token(std::string& why) const;
 
   worker::Context& context_;
   Options options_;

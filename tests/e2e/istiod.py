@@ -12,13 +12,15 @@ FAKE_ISTIOD = ROOT / "tests" / "support" / "fake_istiod.py"
 
 
 class FakeIstiod:
-    def __init__(self, tmp_path, token=None, port=0, netns=None, listen="127.0.0.1"):
+    def __init__(self, tmp_path, token=None, port=0, netns=None, listen="127.0.0.1", ca=False, cert_ttl=None):
         """`netns`: run inside that namespace, serving on `listen` there (its control API
         is then asked from inside it too)."""
         self.tmp_path = tmp_path
         self.token = token
         self.netns = netns
         self.listen = listen
+        self.ca = ca  # also istiod's CA, signing with the dev CA
+        self.cert_ttl = cert_ttl
         self.state = tmp_path / "istiod-state.json"
         self.port = port
         self.start()
@@ -29,6 +31,10 @@ class FakeIstiod:
                 "--state", str(self.state)]
         if self.token:
             args += ["--token", self.token]
+        if self.ca:
+            args += ["--ca", str(CERTS / "ca.pem"), str(CERTS / "ca-key.pem")]
+        if self.cert_ttl:
+            args += ["--cert-ttl", str(self.cert_ttl)]
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         # stdin stays open while the test runs: the fake exits when it closes.
         self.proc = spawn(prefix + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -77,6 +83,10 @@ class FakeIstiod:
 
     def end_streams(self):
         self._call("/end", {})
+
+    def csrs(self):
+        """The certificates the CA issued (or refused), in order."""
+        return [r for r in self.requests() if r.get("type") == "csr"]
 
     def answer_to(self, nonce):
         """hbone's ACK or NACK of the response `nonce`, or None yet."""

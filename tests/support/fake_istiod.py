@@ -5,6 +5,7 @@ over TLS with the dev istiod certificate. Tests push resources to it on command 
 back every request hbone sent (ACKs, NACKs with their error_detail, the initial versions).
 
     fake_istiod.py --cert C --key K [--listen IP] [--port N] [--token T] [--state FILE]
+                   [--ca CA_CERT CA_KEY] [--cert-ttl SECONDS]
 
 Serves on IP (127.0.0.1 by default) and prints "PORT <grpc port>" and "CONTROL <http port>"
 once serving; it exits when its stdin closes. The control API (JSON over HTTP on 127.0.0.1):
@@ -19,6 +20,10 @@ A resource R is {"name": N, "workload": {...}} or {"name": N, "service": {...}} 
 {"name": N, "authorization": {...}}, in protobuf's JSON form, except that IP addresses are
 written as text ("198.18.0.1"); {"name": N, "raw": "<base64>"} sends those bytes as the
 resource's value (a resource that cannot be decoded).
+With --ca it is istiod's CA too (IstioCertificateService.CreateCertificate): it checks the
+token, verifies the CSR's signature, and signs its one URI SAN for the lifetime asked
+(validity_duration) or --cert-ttl if shorter, returning [leaf, CA] as istiod does; each CSR
+is recorded among the requests as {"type": "csr", "identity": ..., "ttl": ..., "serial": ...}.
 With --state, the resources survive a restart (the file is rewritten on each push): a
 client that reconnects with initial_resource_versions gets what changed, and removals.
 """
@@ -50,8 +55,9 @@ def load_messages():
               for d, _, files in os.walk(PROTO_DIR) for f in files if f.endswith(".proto")]
     subprocess.run(["protoc", f"--python_out={out}", "-I", PROTO_DIR] + protos, check=True)
     sys.path.insert(0, out)
-    global discovery_pb2, workload_pb2, authorization_pb2, json_format
+    global discovery_pb2, workload_pb2, authorization_pb2, ca_pb2, json_format
     from envoy.service.discovery.v3 import discovery_pb2
+    from istio.v1.auth import ca_pb2
     from istio.workload import workload_pb2
     from istio.security import authorization_pb2
     from google.protobuf import json_format
@@ -62,6 +68,7 @@ TYPES = {
     "authorization": "type.googleapis.com/istio.security.Authorization",
 }
 ADS = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources"
+CA = "/istio.v1.auth.IstioCertificateService/CreateCertificate"
 
 
 def ips_to_bytes(value, key=None):
@@ -199,6 +206,61 @@ class Istiod:
                 out.put(self.response(kind, names, removed))
 
 
+class CertificateAuthority:
+    """istiod's CA: signs a CSR's one SPIFFE id with the dev CA."""
+
+    def __init__(self, istiod, ca_cert, ca_key, max_ttl):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        self.istiod = istiod
+        with open(ca_cert, "rb") as f:
+            self.ca_pem = f.read()
+        self.ca = x509.load_pem_x509_certificate(self.ca_pem)
+        with open(ca_key, "rb") as f:
+            self.key = serialization.load_pem_private_key(f.read(), password=None)
+        self.max_ttl = max_ttl
+
+    def create(self, request, context):
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+        metadata = dict(context.invocation_metadata())
+        if self.istiod.token and metadata.get("authorization") != "Bearer " + self.istiod.token:
+            with self.istiod.lock:
+                self.istiod.requests.append({"type": "csr", "rejected": "authentication failure", "metadata": metadata})
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "authentication failure")
+        csr = x509.load_pem_x509_csr(request.csr.encode())
+        if not csr.is_signature_valid:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "CSR signature invalid")
+        sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        ids = sans.get_values_for_type(x509.UniformResourceIdentifier)
+        if len(ids) != 1:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"CSR names {len(ids)} identities")
+        ttl = min(request.validity_duration or self.max_ttl, self.max_ttl)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        serial = x509.random_serial_number()
+        cert = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(self.ca.subject)
+                .public_key(csr.public_key()).serial_number(serial)
+                .not_valid_before(now - datetime.timedelta(seconds=1))
+                .not_valid_after(now + datetime.timedelta(seconds=ttl))
+                .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(ids[0])]), critical=True)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, content_commitment=False,
+                                             data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                             crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                      ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                .sign(self.key, hashes.SHA256()))
+        with self.istiod.lock:
+            self.istiod.requests.append({"type": "csr", "identity": ids[0], "ttl": ttl, "serial": format(serial, "X"),
+                                         "time": time.monotonic(), "metadata": metadata})
+        response = ca_pb2.IstioCertificateResponse()
+        response.cert_chain.append(cert.public_bytes(serialization.Encoding.PEM).decode())
+        response.cert_chain.append(self.ca_pem.decode())
+        return response
+
+
 def control_server(istiod):
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -245,6 +307,8 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token")
     parser.add_argument("--state")
+    parser.add_argument("--ca", nargs=2, metavar=("CA_CERT", "CA_KEY"))
+    parser.add_argument("--cert-ttl", type=int, default=86400)
     args = parser.parse_args()
     load_messages()
     istiod = Istiod(args.token, args.state)
@@ -255,6 +319,13 @@ def main():
         response_serializer=lambda m: m.SerializeToString())
     service, method = ADS[1:].split("/")
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {method: handler}),))
+    if args.ca:
+        ca = CertificateAuthority(istiod, args.ca[0], args.ca[1], args.cert_ttl)
+        service, method = CA[1:].split("/")
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {
+            method: grpc.unary_unary_rpc_method_handler(
+                ca.create, request_deserializer=lambda b: ca_pb2.IstioCertificateRequest.FromString(b),
+                response_serializer=lambda m: m.SerializeToString())}),))
     with open(args.cert, "rb") as cert, open(args.key, "rb") as key:
         credentials = grpc.ssl_server_credentials([(key.read(), cert.read())])
     port = server.add_secure_port(f"{args.listen}:{args.port}", credentials)

@@ -559,3 +559,29 @@ TEST_F(ConfigLoaderTest, ReloadReplacesPolicies) {
   // A file without policies removes them.
   EXPECT_TRUE(live(plan_reload(running, load(gateway_config())).effective.gateway->policies).empty());
 }
+
+namespace hbone::config {
+namespace {
+
+// With a certificate from istiod's CA the files are neither needed nor allowed, and istiod
+// (xds) must be configured.
+TEST_F(ConfigLoaderTest, IstioCaReplacesTheCertificateFiles) {
+  std::string xds = "xds:\n  address: 127.0.0.1:15012\n  root_ca: " + (dir_ / "ca.pem").string() + "\n";
+  std::string gateway = "gateway:\n  listen: 127.0.0.1:15008\n";
+  Config c = load(gateway + xds + "identity:\n  provider: istio_ca\n  service_account: cart\n  cert_ttl: 2m\n");
+  EXPECT_TRUE(c.identity.istio_ca);
+  EXPECT_EQ(c.identity.service_account, "cart");
+  EXPECT_EQ(c.identity.cert_ttl, std::chrono::minutes(2));
+  EXPECT_FALSE(c.identity.ca_address);
+  EXPECT_EQ(problem(gateway + "identity:\n  provider: istio_ca\n"),
+            "t.yaml:4: identity.provider: istio_ca needs xds (istiod's root, name and token)");
+  EXPECT_EQ(problem("tls:\n  cert: " + (dir_ / "cert.pem").string() + "\n" + gateway + xds +
+                    "identity:\n  provider: istio_ca\n"),
+            "t.yaml:2: tls.cert: set with identity.provider: istio_ca (the CA's certificate is used)");
+  EXPECT_EQ(problem(tls_block() + gateway + xds + "identity:\n  provider: vault\n"),
+            "t.yaml:11: identity.provider: \"vault\" is not one of istio_ca, files");
+  EXPECT_EQ(problem(gateway), "t.yaml: tls: required when client or gateway is configured");
+}
+
+}  // namespace
+}  // namespace hbone::config
