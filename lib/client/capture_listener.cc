@@ -51,8 +51,8 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
   RouteDecision decision = decide_route(snapshot.routes, destination);
   bool by_mesh = decision.kind == RouteDecision::Kind::reject && worker_.config.xds;
   if (by_mesh) {
-    decision = decide_mesh(*snapshot.mesh, snapshot.network, destination, round_robin_)
-                   .value_or(RouteDecision{.kind = RouteDecision::Kind::direct, .describe = "passthrough"});
+    auto by_the_mesh = decide_mesh(*snapshot.mesh, snapshot.network, destination, round_robin_);
+    decision = by_the_mesh ? std::move(*by_the_mesh) : passthrough();
   }
   if (decision.kind == RouteDecision::Kind::reject) {
     spdlog::warn("capture: src={} dst={}: {}, reset", source, target, decision.why);

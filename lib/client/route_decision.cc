@@ -7,7 +7,13 @@
 namespace hbone::client {
 namespace {
 
-RouteDecision refuse(std::string why) { return {.kind = RouteDecision::Kind::reject, .why = std::move(why)}; }
+// (Assigned member by member: GCC 12 at -O3 takes a designated-initializer temporary's
+// strings for uninitialized in its unwinding path.)
+RouteDecision refuse(std::string why) {
+  RouteDecision decision;
+  decision.why = std::move(why);
+  return decision;
+}
 
 // The port `service_port` maps to on `workload` (its own list for the service, else the
 // service's, else the same port), as ztunnel maps it.
@@ -41,6 +47,13 @@ RouteDecision decide_route(const std::vector<address::Route>& routes, const sock
   return {.kind = RouteDecision::Kind::tunnel, .upstream = std::move(upstream), .describe = route->describe()};
 }
 
+RouteDecision passthrough() {
+  RouteDecision decision;
+  decision.kind = RouteDecision::Kind::direct;
+  decision.describe = "passthrough";
+  return decision;
+}
+
 std::optional<RouteDecision> decide_mesh(const mesh::MeshState& mesh, std::string_view network,
                                          const sockaddr* destination, uint64_t& round_robin) {
   address::HostPort original = net::host_port_of(destination);
@@ -70,7 +83,8 @@ std::optional<RouteDecision> decide_mesh(const mesh::MeshState& mesh, std::strin
                   " (waypoints are not supported yet; never gone around)");
   }
   address::HostPort target{workload->addresses.front(), target_port(*workload, service, original.port)};
-  RouteDecision decision{.describe = std::move(path)};
+  RouteDecision decision;
+  decision.describe = std::move(path);
   decision.target.emplace();
   socklen_t length = 0;
   net::to_sockaddr(target, *decision.target, length);
@@ -80,7 +94,9 @@ std::optional<RouteDecision> decide_mesh(const mesh::MeshState& mesh, std::strin
     return decision;
   }
   decision.kind = RouteDecision::Kind::tunnel;
-  decision.upstream = {{target.host, address::RouteVia::kHbonePort}, workload->identity()};
+  decision.upstream.address.host = target.host;
+  decision.upstream.address.port = address::RouteVia::kHbonePort;
+  decision.upstream.identity = workload->identity();
   if (workload->network != network) {
     const auto& gateway = workload->network_gateway;
     if (!gateway || !gateway->address) {

@@ -38,6 +38,10 @@ RouteDecision decide_route(const std::vector<address::Route>& routes, const sock
 // another network, through its network gateway (double HBONE); one that does not is dialled
 // directly. A workload or service with a waypoint is refused (never gone around).
 // nullopt: the destination is not in the mesh.
+// With xds, what neither client.routes nor the mesh knows leaves as it came, untunnelled
+// (ztunnel's passthrough).
+RouteDecision passthrough();
+
 std::optional<RouteDecision> decide_mesh(const mesh::MeshState& mesh, std::string_view network,
                                          const sockaddr* destination, uint64_t& round_robin);
 

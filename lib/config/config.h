@@ -125,12 +125,14 @@ struct LimitsConfig {
 // Istio's control plane: delta ADS as ztunnel speaks it to istiod (workloads, services,
 // authorization policies). Absent: only what this file says.
 struct XdsConfig {
-  address::HostPort address;
   std::string root_ca;  // PEM bundle that signs istiod's serving certificate
   std::string istiod_san = "istiod.istio-system.svc";
   std::string token_file = "/var/run/secrets/tokens/istio-token";
   std::string cluster_id = "Kubernetes";
   std::string network;  // this node's network (ztunnel's NETWORK): addresses are looked up on it
+  // Last: GCC 12 at -O3 reports a member before a throwing string initializer as maybe
+  // uninitialized in the aggregate's unwinding path (config_text.cc's Documenter).
+  address::HostPort address;  // required
 };
 
 // Where the process's own certificate comes from: tls.cert/key/ca (files), or a CSR to

@@ -11,18 +11,12 @@
 #include <memory>
 
 #include "tls/certificate_identity.h"
+#include "tls/ssl_handles.h"
 #include "tls/tls_context.h"
 
 namespace hbone::tls {
 namespace {
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-void free_bio(BIO* b) { BIO_free(b); }  // BIO_free returns int
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, free_bio>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 
 std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* t) {

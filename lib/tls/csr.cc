@@ -6,16 +6,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "tls/ssl_handles.h"
 #include "tls/tls_context.h"
 
 namespace hbone::tls {
 namespace {
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-void free_bio(BIO* b) { BIO_free(b); }  // BIO_free returns int
 void free_extensions(STACK_OF(X509_EXTENSION)* s) { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
 
 std::shared_ptr<EVP_PKEY> make_p256_key() {
@@ -45,7 +41,7 @@ CertificateRequest make_certificate_request(const std::string& spiffe_id) {
   if (!req || !alt_names) {
     throw TlsSetupError("cannot make a certificate request for \"" + spiffe_id + "\": " + last_ssl_error());
   }
-  std::unique_ptr<BIO, Deleter<BIO, free_bio>> pem(BIO_new(BIO_s_mem()));
+  BioPtr pem(BIO_new(BIO_s_mem()));
   if (X509_REQ_set_version(req.get(), 0) != 1 || X509_REQ_set_pubkey(req.get(), out.key.get()) != 1 ||
       X509_REQ_add_extensions(req.get(), extensions.get()) != 1 ||
       X509_REQ_sign(req.get(), out.key.get(), EVP_sha256()) == 0 || !pem ||

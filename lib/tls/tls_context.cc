@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include "tls/certificate_identity.h"
+#include "tls/ssl_handles.h"
 
 namespace hbone::tls {
 namespace {
@@ -49,11 +50,6 @@ SslCtxPtr new_tls13_context() {
   return ctx;
 }
 
-void free_bio(BIO* b) { BIO_free(b); }  // BIO_free returns int
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-
 }  // namespace
 
 TlsContext::TlsContext(const Credentials& files, Role role, bool own_record_layer, uint64_t records_per_key)
@@ -88,10 +84,10 @@ TlsContext::TlsContext(const IssuedIdentity& issued, Role role, bool own_record_
       records_per_key_(records_per_key) {
   SSL_CTX* ctx = ctx_.get();
   auto each_certificate = [](const std::string& pem, auto&& take) {
-    std::unique_ptr<BIO, decltype(&free_bio)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), free_bio);
+    BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
     size_t n = 0;
     while (bio) {
-      std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+      X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
       if (!cert) break;
       take(cert.get(), n++);
     }

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "tls/certificate_identity.h"
+#include "tls/ssl_handles.h"
 #include "tls/tls_context.h"
 
 namespace hbone::tls {
@@ -62,15 +63,11 @@ BIO_METHOD* buffer_bio_method() {
   return method;
 }
 
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-
-std::unique_ptr<X509, X509Free> peer_certificate(SSL* ssl) {
+X509Ptr peer_certificate(SSL* ssl) {
 #if defined(OPENSSL_IS_BORINGSSL)
-  return std::unique_ptr<X509, X509Free>(SSL_get_peer_certificate(ssl));
+  return X509Ptr(SSL_get_peer_certificate(ssl));
 #else
-  return std::unique_ptr<X509, X509Free>(SSL_get1_peer_certificate(ssl));
+  return X509Ptr(SSL_get1_peer_certificate(ssl));
 #endif
 }
 

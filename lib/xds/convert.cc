@@ -11,7 +11,7 @@ namespace {
 namespace pb = istio::workload;
 namespace rbac = policy::rbac;
 
-std::string ip_text(const std::string& bytes, const char* what) {
+std::string read_ip(const std::string& bytes, const char* what) {
   char text[INET6_ADDRSTRLEN];
   if (bytes.size() == 4) return inet_ntop(AF_INET, bytes.data(), text, sizeof(text));
   if (bytes.size() == 16) return inet_ntop(AF_INET6, bytes.data(), text, sizeof(text));
@@ -19,47 +19,47 @@ std::string ip_text(const std::string& bytes, const char* what) {
                       " bytes (4 or 16 expected)");
 }
 
-uint16_t port(uint32_t value, const char* what) {
+uint16_t read_port(uint32_t value, const char* what) {
   if (value > 65535) throw ResourceError(std::string(what) + " " + std::to_string(value) + " is not a port");
   return static_cast<uint16_t>(value);
 }
 
-std::vector<mesh::Port> ports(const google::protobuf::RepeatedPtrField<pb::Port>& in) {
+std::vector<mesh::Port> read_ports(const google::protobuf::RepeatedPtrField<pb::Port>& in) {
   std::vector<mesh::Port> out;
   for (const pb::Port& p : in) {
-    mesh::Port mapped{port(p.service_port(), "service port"), port(p.target_port(), "target port")};
+    mesh::Port mapped{read_port(p.service_port(), "service port"), read_port(p.target_port(), "target port")};
     if (mapped.service_port == 0) throw ResourceError("service port 0");
     out.push_back(mapped);
   }
   return out;
 }
 
-mesh::NetworkAddress network_address(const pb::NetworkAddress& a, const char* what) {
-  return {a.network(), ip_text(a.address(), what)};
+mesh::NetworkAddress read_network_address(const pb::NetworkAddress& a, const char* what) {
+  return {a.network(), read_ip(a.address(), what)};
 }
 
-std::optional<mesh::GatewayAddress> gateway(bool present, const pb::GatewayAddress& g, const char* what) {
+std::optional<mesh::GatewayAddress> read_gateway(bool present, const pb::GatewayAddress& g, const char* what) {
   if (!present) return std::nullopt;
   mesh::GatewayAddress out;
   if (g.has_address()) {
-    out.address = network_address(g.address(), what);
+    out.address = read_network_address(g.address(), what);
   } else if (g.has_hostname() && !g.hostname().hostname().empty()) {
     out.service = g.hostname().namespace_() + "/" + g.hostname().hostname();
   } else {
     throw ResourceError(std::string(what) + " names neither an address nor a hostname");
   }
   // istiod always sets it; 0 would be no port at all.
-  if (g.hbone_mtls_port() != 0) out.hbone_port = port(g.hbone_mtls_port(), what);
+  if (g.hbone_mtls_port() != 0) out.hbone_port = read_port(g.hbone_mtls_port(), what);
   return out;
 }
 
-mesh::Workload workload(const pb::Workload& w) {
+mesh::Workload read_workload(const pb::Workload& w) {
   if (w.uid().empty()) throw ResourceError("workload without uid");
   mesh::Workload out;
   out.uid = w.uid();
   out.name = w.name();
   out.namespace_name = w.namespace_();
-  for (const std::string& bytes : w.addresses()) out.addresses.push_back(ip_text(bytes, "workload address"));
+  for (const std::string& bytes : w.addresses()) out.addresses.push_back(read_ip(bytes, "workload address"));
   out.hostname = w.hostname();
   out.network = w.network();
   switch (w.tunnel_protocol()) {
@@ -70,8 +70,8 @@ mesh::Workload workload(const pb::Workload& w) {
   }
   if (!w.trust_domain().empty()) out.trust_domain = w.trust_domain();
   if (!w.service_account().empty()) out.service_account = w.service_account();
-  out.waypoint = gateway(w.has_waypoint(), w.waypoint(), "waypoint");
-  out.network_gateway = gateway(w.has_network_gateway(), w.network_gateway(), "network gateway");
+  out.waypoint = read_gateway(w.has_waypoint(), w.waypoint(), "waypoint");
+  out.network_gateway = read_gateway(w.has_network_gateway(), w.network_gateway(), "network gateway");
   out.node = w.node();
   out.canonical_name = w.canonical_name();
   out.workload_name = w.workload_name();
@@ -79,26 +79,26 @@ mesh::Workload workload(const pb::Workload& w) {
   out.healthy = w.status() == pb::HEALTHY;
   for (const auto& [key, list] : w.services()) {
     if (key.find('/') == std::string::npos) throw ResourceError("service \"" + key + "\" is not namespace/hostname");
-    out.services.emplace(key, ports(list.ports()));
+    out.services.emplace(key, read_ports(list.ports()));
   }
   out.authorization_policies.assign(w.authorization_policies().begin(), w.authorization_policies().end());
   return out;
 }
 
-mesh::Service service(const pb::Service& s) {
+mesh::Service read_service(const pb::Service& s) {
   if (s.namespace_().empty() || s.hostname().empty()) throw ResourceError("service without namespace or hostname");
   mesh::Service out;
   out.name = s.name();
   out.namespace_name = s.namespace_();
   out.hostname = s.hostname();
-  for (const pb::NetworkAddress& vip : s.addresses()) out.vips.push_back(network_address(vip, "service VIP"));
-  out.ports = ports(s.ports());
+  for (const pb::NetworkAddress& vip : s.addresses()) out.vips.push_back(read_network_address(vip, "service VIP"));
+  out.ports = read_ports(s.ports());
   out.subject_alt_names.assign(s.subject_alt_names().begin(), s.subject_alt_names().end());
-  out.waypoint = gateway(s.has_waypoint(), s.waypoint(), "waypoint");
+  out.waypoint = read_gateway(s.has_waypoint(), s.waypoint(), "waypoint");
   return out;
 }
 
-std::vector<rbac::StringMatch> strings(const google::protobuf::RepeatedPtrField<istio::security::StringMatch>& in) {
+std::vector<rbac::StringMatch> read_strings(const google::protobuf::RepeatedPtrField<istio::security::StringMatch>& in) {
   std::vector<rbac::StringMatch> out;
   for (const auto& m : in) {
     using In = istio::security::StringMatch;
@@ -113,18 +113,18 @@ std::vector<rbac::StringMatch> strings(const google::protobuf::RepeatedPtrField<
   return out;
 }
 
-std::vector<rbac::ServiceAccountMatch> accounts(
+std::vector<rbac::ServiceAccountMatch> read_accounts(
     const google::protobuf::RepeatedPtrField<istio::security::ServiceAccountMatch>& in) {
   std::vector<rbac::ServiceAccountMatch> out;
   for (const auto& m : in) out.push_back({m.namespace_(), m.serviceaccount()});
   return out;
 }
 
-std::vector<address::Cidr> cidrs(const google::protobuf::RepeatedPtrField<istio::security::Address>& in) {
+std::vector<address::Cidr> read_cidrs(const google::protobuf::RepeatedPtrField<istio::security::Address>& in) {
   std::vector<address::Cidr> out;
   for (const auto& a : in) {
     address::Cidr cidr;
-    std::string text = ip_text(a.address(), "policy address");  // checks the size
+    std::string text = read_ip(a.address(), "policy address");  // checks the size
     cidr.family = a.address().size() == 4 ? AF_INET : AF_INET6;
     unsigned bits = cidr.family == AF_INET ? 32 : 128;
     if (a.length() > bits) {
@@ -137,9 +137,9 @@ std::vector<address::Cidr> cidrs(const google::protobuf::RepeatedPtrField<istio:
   return out;
 }
 
-std::vector<uint16_t> port_list(const google::protobuf::RepeatedField<uint32_t>& in) {
+std::vector<uint16_t> read_port_list(const google::protobuf::RepeatedField<uint32_t>& in) {
   std::vector<uint16_t> out;
-  for (uint32_t p : in) out.push_back(port(p, "policy port"));
+  for (uint32_t p : in) out.push_back(read_port(p, "policy port"));
   return out;
 }
 
@@ -147,8 +147,8 @@ std::vector<uint16_t> port_list(const google::protobuf::RepeatedField<uint32_t>&
 
 std::variant<mesh::Workload, mesh::Service> to_mesh(const istio::workload::Address& address) {
   switch (address.type_case()) {
-    case pb::Address::kWorkload: return workload(address.workload());
-    case pb::Address::kService: return service(address.service());
+    case pb::Address::kWorkload: return read_workload(address.workload());
+    case pb::Address::kService: return read_service(address.service());
     case pb::Address::TYPE_NOT_SET: break;
   }
   throw ResourceError("an address that is neither a workload nor a service");
@@ -177,18 +177,18 @@ rbac::Policy to_policy(const istio::security::Authorization& a) {
     for (const auto& clause : rule.clauses()) {
       rbac::Clause& c = r.clauses.emplace_back();
       for (const auto& m : clause.matches()) {
-        c.matches.push_back({.namespaces = strings(m.namespaces()),
-                             .not_namespaces = strings(m.not_namespaces()),
-                             .service_accounts = accounts(m.service_accounts()),
-                             .not_service_accounts = accounts(m.not_service_accounts()),
-                             .principals = strings(m.principals()),
-                             .not_principals = strings(m.not_principals()),
-                             .source_ips = cidrs(m.source_ips()),
-                             .not_source_ips = cidrs(m.not_source_ips()),
-                             .destination_ips = cidrs(m.destination_ips()),
-                             .not_destination_ips = cidrs(m.not_destination_ips()),
-                             .destination_ports = port_list(m.destination_ports()),
-                             .not_destination_ports = port_list(m.not_destination_ports())});
+        c.matches.push_back({.namespaces = read_strings(m.namespaces()),
+                             .not_namespaces = read_strings(m.not_namespaces()),
+                             .service_accounts = read_accounts(m.service_accounts()),
+                             .not_service_accounts = read_accounts(m.not_service_accounts()),
+                             .principals = read_strings(m.principals()),
+                             .not_principals = read_strings(m.not_principals()),
+                             .source_ips = read_cidrs(m.source_ips()),
+                             .not_source_ips = read_cidrs(m.not_source_ips()),
+                             .destination_ips = read_cidrs(m.destination_ips()),
+                             .not_destination_ips = read_cidrs(m.not_destination_ips()),
+                             .destination_ports = read_port_list(m.destination_ports()),
+                             .not_destination_ports = read_port_list(m.not_destination_ports())});
       }
     }
   }

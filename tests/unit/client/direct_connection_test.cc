@@ -18,6 +18,7 @@
 #include "net/socket_stream.h"
 #include "support/endpoint.h"
 #include "support/socket_address.h"
+#include "support/test_worker.h"
 
 namespace hbone::client {
 namespace {
@@ -77,12 +78,12 @@ class DirectRelay : public ::testing::Test {
     return false;
   }
 
-  net::EventLoop loop_;
-  config::Config config_;
-  metrics::WorkerMetrics metrics_;
-  worker::BufferBudget budget_{0};
-  worker::BufferGate buffers_{loop_, budget_};
-  worker::Context worker_{0, loop_, config_, metrics_, buffers_};
+  test::TestWorker test_worker_;
+  net::EventLoop& loop_ = test_worker_.loop;
+  config::Config& config_ = test_worker_.config;
+  worker::BufferBudget& budget_ = test_worker_.budget;
+  metrics::WorkerMetrics& metrics_ = test_worker_.metrics;
+  worker::Context& worker_ = test_worker_.context;
   net::Fd target_listener_;
   std::unique_ptr<DirectConnection> relay_;
   Endpoint app_;

@@ -16,7 +16,7 @@
 #include "grpc/channel.h"
 #include "net/listen_socket.h"
 #include "support/child_process.h"
-#include "worker/context.h"
+#include "support/test_worker.h"
 
 namespace hbone::grpc {
 namespace {
@@ -38,7 +38,7 @@ enum class Transport { tls, h2c };
 class ChannelTest : public ::testing::TestWithParam<Transport> {
  protected:
   void SetUp() override {
-    config_.http2.keepalive_interval = 0ms;
+    worker_.config.http2.keepalive_interval = 0ms;
     if (!std::filesystem::exists(std::string(kCerts) + "istiod.pem")) GTEST_SKIP() << "no dev certificates";
     std::vector<std::string> argv = {"/usr/bin/python3", kServer};
     if (GetParam() == Transport::tls) {
@@ -64,7 +64,7 @@ class ChannelTest : public ::testing::TestWithParam<Transport> {
     return o;
   }
   Channel& channel() {
-    if (!channel_) channel_.emplace(worker_, options());
+    if (!channel_) channel_.emplace(worker_.context, options());
     return *channel_;
   }
 
@@ -93,12 +93,8 @@ class ChannelTest : public ::testing::TestWithParam<Transport> {
     return false;
   }
 
-  net::EventLoop loop_;
-  config::Config config_;
-  metrics::WorkerMetrics metrics_;
-  worker::BufferBudget budget_{0};
-  worker::BufferGate buffers_{loop_, budget_};
-  worker::Context worker_{0, loop_, config_, metrics_, buffers_};
+  test::TestWorker worker_;
+  net::EventLoop& loop_ = worker_.loop;
   std::optional<test::ChildProcess> server_;
   uint16_t port_ = 0;
   std::optional<Channel> channel_;
@@ -241,7 +237,7 @@ INSTANTIATE_TEST_SUITE_P(Transports, ChannelTest, ::testing::Values(Transport::t
 class ChannelTlsTest : public ChannelTest {};
 
 TEST_P(ChannelTlsTest, AServerWithAnotherNameIsRefused) {
-  channel_.emplace(worker_, options("istiod.other-namespace.svc"));
+  channel_.emplace(worker_.context, options("istiod.other-namespace.svc"));
   Outcome out = unary("Unary", "secret");
   EXPECT_EQ(out.status->code, Code::unavailable);
   EXPECT_NE(out.status->message.find("certificate verification failed"), std::string::npos) << out.status->message;
@@ -249,14 +245,14 @@ TEST_P(ChannelTlsTest, AServerWithAnotherNameIsRefused) {
 }
 
 TEST_P(ChannelTlsTest, AServerFromAnotherRootIsRefused) {
-  channel_.emplace(worker_, options(kIstiod, "other-ca.pem"));
+  channel_.emplace(worker_.context, options(kIstiod, "other-ca.pem"));
   Outcome out = unary("Unary", "secret");
   EXPECT_EQ(out.status->code, Code::unavailable);
   EXPECT_NE(out.status->message.find("certificate verification failed"), std::string::npos) << out.status->message;
 }
 
 TEST_P(ChannelTlsTest, AServerExpectedToHoldASpiffeIdMustHaveIt) {
-  channel_.emplace(worker_, options("spiffe://cluster.local/ns/istio-system/sa/istiod"));
+  channel_.emplace(worker_.context, options("spiffe://cluster.local/ns/istio-system/sa/istiod"));
   Outcome out = unary("Unary", "secret");
   EXPECT_EQ(out.status->code, Code::unavailable);
   EXPECT_NE(out.status->message.find("rejected peer"), std::string::npos) << out.status->message;
@@ -268,16 +264,11 @@ INSTANTIATE_TEST_SUITE_P(Tls, ChannelTlsTest, ::testing::Values(Transport::tls),
 // A server that takes the connection and never answers: only the client's own deadline
 // ends the call.
 TEST(ChannelDeadline, TheClientsOwnDeadlineEndsACallNobodyAnswers) {
-  net::EventLoop loop;
-  config::Config config;
-  metrics::WorkerMetrics metrics;
-  worker::BufferBudget budget{0};
-  worker::BufferGate buffers{loop, budget};
-  worker::Context worker{0, loop, config, metrics, buffers};
-  config.tls.plaintext_h2c = true;
+  test::TestWorker worker;
+  net::EventLoop& loop = worker.loop;
   net::Fd silent = net::listen_on({"127.0.0.1", 0});
   std::optional<Channel> channel;
-  channel.emplace(worker, ChannelOptions{.target = net::local_address(silent.get())});
+  channel.emplace(worker.context, ChannelOptions{.target = net::local_address(silent.get())});
   std::optional<Status> status;
   Call& c = channel->start({.path = "/hbone.test.Echo/Unary", .timeout = 200ms},
                            {.on_close = [&](const Status& s) { status = s; }});
