@@ -4,7 +4,7 @@ in memory; no certificate or key file anywhere in the config. A gateway and a cl
 with its own identity from the CA."""
 
 import json
-import time
+import os
 
 import socket
 
@@ -50,25 +50,28 @@ def leaf(hbone):
 
 
 def test_certificates_from_the_ca_carry_a_transfer_through_rotations(tmp_path):
-    # The CA grants 4 s whatever is asked: renewal every 2 s, so several rotations happen
-    # during a transfer of about 12 s (the issue's 2-minute lifetime and 5-minute transfer,
-    # scaled down). Connections made before a rotation keep their certificate; new
-    # handshakes use the new one; the transfer stays whole.
-    istiod = FakeIstiod(tmp_path, ca=True, cert_ttl=4)
+    # The CA grants CA_CERT_TTL seconds (4) whatever is asked: renewal at half of it, so
+    # several rotations happen during a transfer paced over CA_TRANSFER_SECONDS (12).
+    # perf/ca-rotation.sh runs the issue's own figures (120 s and 300 s) the same way.
+    # Connections made before a rotation keep their certificate; new handshakes use the new
+    # one; the transfer stays whole.
+    ttl = int(os.environ.get("CA_CERT_TTL", "4"))
+    seconds = float(os.environ.get("CA_TRANSFER_SECONDS", "12"))
+    istiod = FakeIstiod(tmp_path, ca=True, cert_ttl=ttl)
     payload = random_bytes(48 * MiB, seed=35)
-    server = TargetServer(paced_bulk(payload, chunk=1 * MiB, pause=0.25))
+    server = TargetServer(paced_bulk(payload, chunk=1 * MiB, pause=seconds / 48))
     mesh = Pair(tmp_path, istiod, server.port)
     assert leaf(mesh.gateway)["spiffe_id"] == GATEWAY_ID
     assert leaf(mesh.client)["spiffe_id"] == CLIENT_ID
     first = leaf(mesh.gateway)["serial"]
     bulk, reader, result = start_bulk(mesh)
-    reader.join(120)
+    reader.join(seconds * 3 + 60)
     assert result == {"digest": sha256(payload), "total": len(payload)}
     # Each process asked for its own identity, again and again.
     csrs = istiod.csrs()
     for wanted in (GATEWAY_ID, CLIENT_ID):
         assert len([c for c in csrs if c.get("identity") == wanted]) >= 3, csrs
-    assert all(c["ttl"] == 4 for c in csrs)
+    assert all(c["ttl"] == ttl for c in csrs)
     # What the gateway serves now is the CA's latest for it.
     latest = [c["serial"] for c in csrs if c.get("identity") == GATEWAY_ID][-1]
     assert wait_until(lambda: leaf(mesh.gateway)["serial"].lstrip("0") == latest.lstrip("0"), timeout=5)
@@ -79,7 +82,7 @@ def test_certificates_from_the_ca_carry_a_transfer_through_rotations(tmp_path):
         assert conn.recv(5) == b"after"
     mesh.gateway.wait_for_log(f"peer={CLIENT_ID}")
     assert mesh.gateway.metric("hbone_ca_requests_total", result="ok") >= 3
-    assert 0 < mesh.gateway.metric("hbone_certificate_expiry_seconds", role="own") <= 4
+    assert 0 < mesh.gateway.metric("hbone_certificate_expiry_seconds", role="own") <= ttl
     bulk.close()
     assert mesh.stop() == (0, 0)
 
