@@ -15,7 +15,7 @@ const std::string kUserAgent = std::string("hbone/") + kVersion;
 }  // namespace
 
 ChannelConnection::ChannelConnection(worker::Context& worker, const ChannelOptions& options, OnClosed on_closed)
-    : H2Connection(worker, options.tls, Side::client),
+    : H2Connection(worker, options.tls, Side::client, options.pings),
       options_(options),
       authority_(options.authority.empty() ? options.target.to_string() : options.authority),
       on_closed_(std::move(on_closed)) {}

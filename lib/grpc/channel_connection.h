@@ -22,6 +22,12 @@ struct ChannelOptions {
   // Server-authenticated TLS (tls::ServerAuth); null: h2c, for an agent on a local socket.
   std::shared_ptr<const tls::TlsContext> tls{};
   std::chrono::milliseconds connect_timeout{10'000};
+  // ztunnel's for its control-plane channel (src/tls/control.rs: every 30 s, 10 s to answer),
+  // and only while a call is open: istiod (grpc-go) strikes PINGs closer than 15 s (its
+  // keepalive Time / 2) and any PING on a connection without streams, and after two
+  // strikes ends the connection with GOAWAY "too_many_pings".
+  h2::Keepalive::Policy pings{.interval = std::chrono::seconds(30), .timeout = std::chrono::seconds(10),
+                              .while_idle = false};
 };
 
 // One HTTP/2 connection of a Channel, client side: each stream a Call. Calls started while

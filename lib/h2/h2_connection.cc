@@ -25,7 +25,7 @@ const std::string kNoIdentity;  // h2c: there are no certificates
 }  // namespace
 
 H2Connection::H2Connection(worker::Context& worker, std::shared_ptr<const tls::TlsContext> tls,
-                           Side side)
+                           Side side, std::optional<Keepalive::Policy> pings)
     : worker_(worker),
       tls_context_(std::move(tls)),
       own_identity_(tls_context_ ? tls_context_->identity() : kNoIdentity),
@@ -42,16 +42,17 @@ H2Connection::H2Connection(worker::Context& worker, std::shared_ptr<const tls::T
                 .auto_max = worker.config.http2.auto_window ? std::optional(worker.config.http2.max_window)
                                                              : std::nullopt}),
       keepalive_(
-          worker.loop.uv(), worker.config.http2.keepalive_interval, worker.config.http2.keepalive_timeout,
+          worker.loop.uv(),
+          pings.value_or(Keepalive::Policy{worker.config.http2.keepalive_interval, worker.config.http2.keepalive_timeout}),
           [this] {
             nghttp2_submit_ping(session_.get(), NGHTTP2_FLAG_NONE, nullptr);
             schedule_flush();
           },
           [this] {
             metrics().keepalive_timeouts[role()].add();
-            close("keepalive timeout: no PING ack in " + std::to_string(config().http2.keepalive_timeout.count()) +
-                  "ms");
-          }),
+            close("keepalive timeout: no PING ack in " + std::to_string(keepalive_.policy().timeout.count()) + "ms");
+          },
+          [this] { return !streams_.empty(); }),
       handshake_deadline_(worker.loop.uv(), [this] {
         // A peer that connects and never finishes the handshake must not hold a socket.
         count_handshake(TlsResult::timeout);

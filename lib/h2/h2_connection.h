@@ -43,8 +43,9 @@ class H2Connection : public tls::SecureStream::Handler,
   enum class Side { client, server };
 
   // `tls` stays alive with the connection (a reload may replace it for new ones); null
-  // means h2c (tls.plaintext_h2c).
-  H2Connection(worker::Context& worker, std::shared_ptr<const tls::TlsContext> tls, Side side);
+  // means h2c (tls.plaintext_h2c). `pings`: http2.keepalive_* when not given.
+  H2Connection(worker::Context& worker, std::shared_ptr<const tls::TlsContext> tls, Side side,
+               std::optional<Keepalive::Policy> pings = std::nullopt);
   ~H2Connection() override;
 
   // Takes the connected stream (a socket whose options its maker set, or an in-process

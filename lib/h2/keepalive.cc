@@ -2,16 +2,16 @@
 
 namespace hbone::h2 {
 
-Keepalive::Keepalive(uv_loop_t* loop, std::chrono::milliseconds interval, std::chrono::milliseconds timeout,
-                     std::function<void()> ping, std::function<void()> dead)
+Keepalive::Keepalive(uv_loop_t* loop, Policy policy, std::function<void()> ping, std::function<void()> dead,
+                     std::function<bool()> busy)
     : timer_(loop, [this] { on_timer(); }),
-      interval_(interval),
-      timeout_(timeout),
+      policy_(policy),
       ping_(std::move(ping)),
-      dead_(std::move(dead)) {}
+      dead_(std::move(dead)),
+      busy_(std::move(busy)) {}
 
 void Keepalive::start() {
-  if (interval_.count() > 0) timer_.start(interval_, interval_);
+  if (policy_.interval.count() > 0) timer_.start(policy_.interval, policy_.interval);
 }
 
 void Keepalive::stop() { timer_.stop(); }
@@ -32,10 +32,10 @@ std::optional<Keepalive::Clock::duration> Keepalive::on_ack(Clock::time_point no
 void Keepalive::on_timer() {
   auto now = Clock::now();
   if (outstanding_) {
-    if (now - sent_ >= timeout_) dead_();
+    if (now - sent_ >= policy_.timeout) dead_();
     return;
   }
-  ping(now);
+  if (policy_.while_idle || busy_()) ping(now);
 }
 
 }  // namespace hbone::h2

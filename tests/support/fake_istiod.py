@@ -312,8 +312,13 @@ def main():
     args = parser.parse_args()
     load_messages()
     istiod = Istiod(args.token, args.state)
+    # Keepalive enforced as istiod's grpc-go server does (istio pkg/keepalive: MinTime is
+    # half its 30 s keepalive Time, no PINGs without calls; the third strike is a GOAWAY).
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
-                         options=[("grpc.max_send_message_length", 256 << 20), ("grpc.so_reuseport", 0)])
+                         options=[("grpc.max_send_message_length", 256 << 20), ("grpc.so_reuseport", 0),
+                                  ("grpc.http2.min_ping_interval_without_data_ms", 15000),
+                                  ("grpc.http2.max_ping_strikes", 2),
+                                  ("grpc.keepalive_permit_without_calls", 0)])
     handler = grpc.stream_stream_rpc_method_handler(
         istiod.ads, request_deserializer=lambda b: discovery_pb2.DeltaDiscoveryRequest.FromString(b),
         response_serializer=lambda m: m.SerializeToString())

@@ -5,6 +5,9 @@ hbone's gRPC client against the real wire protocol: /hbone.test.Echo/* on raw by
     grpc_test_server.py [--tls CERT KEY]
 
 Listens on 127.0.0.1, port chosen by the kernel, and prints "PORT <n>" once serving.
+Keepalive is enforced as istiod (grpc-go) does, at a 30th of its scale: a PING less than
+500 ms after the previous one, or any PING while no call is open, is a strike, and the
+third strike ends the connection (GOAWAY ENHANCE_YOUR_CALM "too_many_pings").
 Methods (requests and responses are plain bytes, no protobuf):
   Unary         echoes the request; b"metadata" answers with the call's metadata, one
                 "name=value" line each; b"deadline" with the seconds its deadline leaves
@@ -62,7 +65,10 @@ def main():
     args = parser.parse_args()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
                          options=[("grpc.max_receive_message_length", 64 << 20),
-                                  ("grpc.max_send_message_length", 64 << 20)])
+                                  ("grpc.max_send_message_length", 64 << 20),
+                                  ("grpc.http2.min_ping_interval_without_data_ms", 500),
+                                  ("grpc.http2.max_ping_strikes", 2),
+                                  ("grpc.keepalive_permit_without_calls", 0)])
     handlers = {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),

@@ -230,6 +230,35 @@ TEST_P(ChannelTest, DestroyingTheChannelInsideAHandlerIsSafe) {
   EXPECT_FALSE(other.status);
 }
 
+// The test server enforces keepalive as istiod does, scaled down (grpc_test_server.py: a
+// PING within 500 ms of the last, or on a connection without calls, is a strike; the third
+// ends the connection). A channel pinging at twice the minimum, only while calls are open
+// (ChannelOptions::pings at this scale), outlives idle calls and idle connections; the
+// control, pinging faster, is cut off in the same run.
+TEST_P(ChannelTest, PingsStayWithinTheServersKeepalivePolicy) {
+  if (GetParam() == Transport::h2c) GTEST_SKIP() << "the policy is the transport's; once is enough";
+  ChannelOptions within = options(), control = options();
+  within.pings = {.interval = 1000ms, .timeout = 1000ms, .while_idle = false};
+  control.pings = {.interval = 150ms, .timeout = 1000ms, .while_idle = false};
+  Channel polite(worker_.context, within), eager(worker_.context, control);
+  Outcome kept, cut;
+  Call& idle = call(polite, {.path = "/hbone.test.Echo/Stream"}, kept);
+  call(eager, {.path = "/hbone.test.Echo/Stream"}, cut);
+  auto idle_for = [&](std::chrono::milliseconds d) {
+    auto until = std::chrono::steady_clock::now() + d;
+    drive([&] { return std::chrono::steady_clock::now() >= until; });
+  };
+  idle_for(3500ms);  // three PINGs from the polite channel, twenty from the eager one
+  ASSERT_TRUE(cut.status) << "the control was not cut off: the server does not enforce its policy";
+  EXPECT_EQ(cut.status->code, Code::unavailable) << cut.status->message;
+  EXPECT_FALSE(kept.status) << kept.status->message;
+  idle.finish_sending();
+  ASSERT_TRUE(drive([&] { return kept.status.has_value(); }));
+  EXPECT_EQ(kept.status->code, Code::ok) << kept.status->message;
+  idle_for(4500ms);  // no call open: no PING (a PING now would be struck at once)
+  EXPECT_TRUE(polite.connected());
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, ChannelTest, ::testing::Values(Transport::tls, Transport::h2c),
                          [](const auto& info) { return info.param == Transport::tls ? "tls" : "h2c"; });
 
