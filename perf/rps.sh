@@ -16,6 +16,13 @@
 # generator in pod A (198.18.0.1) sends to the echo in pod B (198.18.0.2) by its address,
 #   direct   a port the capture rules exclude: the reference
 #   hbone    captured by pod A's hbone (scripts/capture.sh), tunnelled to node B's gateway
+#            by a static route
+#   xds      the same from pod C (198.18.0.3), whose hbone has no routes: the fake istiod
+#            (tests/support/fake_istiod.py) describes a cluster (perf/xds_scale.py's 10,000
+#            workloads and 1,000 services) and the echo as a service (VIP 198.18.100.1:80 ->
+#            pod B:7000, an HBONE workload): the mesh picks the endpoint and its identity
+# and, after the request rounds, the cost of each captured connection on the tunnelled
+# paths (hbone-loadgen run: short connections, 1 byte echoed) in alternating rounds.
 #   perf/rps.sh [-m loopback|mesh] [-R RATES] [-c CONNECTIONS] [-s BYTES] [-t SECONDS] [-r ROUNDS] [-p PATHS] [-b BIN] [-o DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +45,7 @@ while getopts "m:R:c:s:t:r:p:o:b:" opt; do
 done
 case $mode in
   loopback) path_list=${path_list:-direct,socat,hbone,go}${base_bin:+,base} ;;
-  mesh) path_list=direct,hbone; [ "$(id -u)" -eq 0 ] || { echo "rps.sh -m mesh: needs root" >&2; exit 1; } ;;
+  mesh) path_list=${path_list:-direct,hbone,xds}; [ "$(id -u)" -eq 0 ] || { echo "rps.sh -m mesh: needs root" >&2; exit 1; } ;;
   *) echo "-m: loopback or mesh" >&2; exit 2 ;;
 esac
 prepare "$out"
@@ -49,9 +56,9 @@ IFS=, read -r -a rate_list <<<"$rates"
 [[ " ${paths[*]} " == *" direct "* ]] || { echo "-p must include direct (the others are compared to it)" >&2; exit 2; }
 
 # path -> target address and "client-pid gateway-pid" (the proxy processes whose CPU is
-# counted); run_in: how the load generator is started (in pod A's namespace for mesh).
-declare -A port procs=([direct]="")
-run_in=()
+# counted); run_in: the namespace the load generator runs in (mesh: the path's pod).
+declare -A port procs=([direct]="") run_in
+in_pod() { local ns=${run_in[$1]:-}; shift; if [ -n "$ns" ]; then in_ns "$ns" "$@"; else "$@"; fi; }
 if [ "$mode" = mesh ]; then
   tag="hbrps$$"
   trap 'cleanup; remove_namespaces' EXIT
@@ -59,6 +66,11 @@ if [ "$mode" = mesh ]; then
   add_bridge "$br"
   add_bridge_node "$br" "$a" a "$A"
   add_bridge_node "$br" "$b" b "$B"
+  # Tens of thousands of short connections from one address to one port (the load
+  # generator's to the echo, the gateway's dials of it) would run out of ports in TIME_WAIT.
+  many_ports() { in_ns "$1" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"; }
+  many_ports "$a"
+  many_ports "$b"
   in_ns "$a" scripts/capture.sh install --exclude-ports 7001 > /dev/null
   certs="cert: certs/dev/%s.pem, key: certs/dev/%s-key.pem, ca: certs/dev/ca.pem"
   printf 'tls: {%s}\ngateway: {listen: "%s:15008", require_arrived_address: true}\n' "$(printf "$certs" gateway gateway)" "$B" > "$out/node-b.yaml"
@@ -75,10 +87,51 @@ YAML
     wait_running "$out/$2.log"
     in_ns "$1" curl -sf -XPOST "127.0.0.1:15000/logging?level=warn" > /dev/null  # no line per tunnel
   done
+  gateway_pid=$(pgrep -f -- "--config $out/node-b.yaml" | head -n 1)
   port=([direct]=$B:7001 [hbone]=$B:7000)
-  procs[hbone]="$(pgrep -f -- "--config $out/pod-a.yaml" | head -n 1) $(pgrep -f -- "--config $out/node-b.yaml" | head -n 1)"
-  run_in=(ip netns exec "$a")
-  paths=(direct hbone)
+  procs[hbone]="$(pgrep -f -- "--config $out/pod-a.yaml" | head -n 1) $gateway_pid"
+  run_in=([direct]=$a [hbone]=$a)
+  if [[ " ${paths[*]} " == *" xds "* ]]; then
+    c=$tag-c C=198.18.0.3
+    add_bridge_node "$br" "$c" c "$C"
+    many_ports "$c"
+    in_ns "$c" ip route add 198.18.100.0/24 dev eth0  # the VIPs: captured, never sent
+    in_ns "$c" scripts/capture.sh install > /dev/null
+    # The fake istiod on pod C's loopback; it runs while its stdin (a FIFO this script holds
+    # open) is open.
+    mkfifo "$out/istiod.in"
+    exec {istiod_in}<>"$out/istiod.in"
+    in_ns "$c" /usr/bin/python3 tests/support/fake_istiod.py --cert certs/dev/istiod.pem \
+      --key certs/dev/istiod-key.pem < "$out/istiod.in" > "$out/istiod.out" 2> "$out/istiod.log" & pids+=($!)
+    for _ in $(seq 300); do [ "$(wc -l < "$out/istiod.out")" -ge 2 ] && break; sleep 0.1; done
+    declare -A istiod
+    while read -r key value; do istiod[$key]=$value; done < "$out/istiod.out"
+    /usr/bin/python3 - "$out/cluster.json" <<'PY'
+import json, sys
+sys.path[:0] = ["perf", "tests/e2e"]
+from xds_scale import cluster
+from istiod import service, workload
+workloads, services = cluster(10000, 1000)
+echo = service("default", "echo.default.svc.cluster.local", "198.18.100.1", [(80, 7000)])
+pod_b = workload("Kubernetes//Pod/default/echo-b", "198.18.0.2", service_account="gateway",
+                 services={echo["name"]: [(80, 7000)]})
+json.dump({"type": "address", "resources": workloads + services + [echo, pod_b]}, open(sys.argv[1], "w"))
+PY
+    in_ns "$c" curl -sf -XPOST "127.0.0.1:${istiod[CONTROL]}/push" --data-binary "@$out/cluster.json" > /dev/null
+    cat > "$out/pod-c.yaml" <<YAML
+tls: {$(printf "$certs" client client)}
+client:
+  capture: {listen: "127.0.0.1:15001"}
+xds: {address: "127.0.0.1:${istiod[PORT]}", root_ca: certs/dev/ca.pem, istiod_san: istiod.istio-system.svc, token_file: ""}
+YAML
+    in_ns "$c" "$bin" --config "$out/pod-c.yaml" > "$out/pod-c.log" 2>&1 & pids+=($!)
+    for _ in $(seq 300); do in_ns "$c" curl -sf 127.0.0.1:15000/healthz/ready > /dev/null && break; sleep 0.1; done
+    in_ns "$c" curl -sf 127.0.0.1:15000/healthz/ready > /dev/null || { cat "$out/pod-c.log" >&2; exit 1; }
+    in_ns "$c" curl -sf -XPOST "127.0.0.1:15000/logging?level=warn" > /dev/null
+    port[xds]=198.18.100.1:80
+    procs[xds]="$(pgrep -f -- "--config $out/pod-c.yaml" | head -n 1) $gateway_pid"
+    run_in[xds]=$c
+  fi
 fi
 
 if [ "$mode" = loopback ]; then
@@ -136,7 +189,7 @@ for round in $(seq "$rounds"); do
       read -r cl gw <<<"${procs[$path]}"
       c0=0 g0=0
       [ -n "${cl:-}" ] && c0=$(cpu_seconds "$cl") g0=$(cpu_seconds "$gw")
-      line=$("${run_in[@]}" "$loadgen" rate "${port[$path]}" "$connections" "$rate" "$seconds" "$bytes") ||
+      line=$(in_pod "$path" "$loadgen" rate "${port[$path]}" "$connections" "$rate" "$seconds" "$bytes") ||
         { echo "$path at $rate req/s failed: $line" >&2; exit 1; }
       sleep 0.3  # socat's forked relays end with their connections and are reaped: their CPU counts
       c1=0 g1=0 crss="-" grss="-"
@@ -196,3 +249,39 @@ PY
   gnuplot -e "csv='$out/rps-summary.csv'; png='$out/rps.png'" perf/rps.gp
   echo "chart: $out/rps.png"
 fi
+
+[ "$mode" = mesh ] || exit 0
+# Each captured connection's cost: what the route decision (static route or the mesh's
+# service, endpoint and identity) adds to a tunnel's setup.
+setups=20000 setup_concurrency=64
+echo "connections: $setups per run, $setup_concurrency at a time, 1 byte echoed each" | tee "$out/connections.txt"
+for round in $(seq "$rounds"); do
+  order=()
+  for path in "${paths[@]}"; do [ "$path" = direct ] || order+=("$path"); done
+  ((round % 2 == 0)) && order=($(printf '%s\n' "${order[@]}" | tac))
+  for path in "${order[@]}"; do
+    read -r cl gw <<<"${procs[$path]}"
+    c0=$(cpu_seconds "$cl") g0=$(cpu_seconds "$gw")
+    line=$(in_pod "$path" "$loadgen" run "${port[$path]}" "$setups" "$setup_concurrency" 1) ||
+      { echo "$path: connections failed: $line" >&2; exit 1; }
+    c1=$(cpu_seconds "$cl") g1=$(cpu_seconds "$gw")
+    echo "$path $c0 $c1 $g0 $g1 $line" >> "$out/connections.txt"
+  done
+done
+python3 - "$out/connections.txt" "$setups" <<'PY' | tee -a "$out/connections.txt"
+import json, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    if "{" not in line:
+        continue
+    head, data = line.split("{", 1)
+    path, c0, c1, g0, g1 = head.split()
+    r = json.loads("{" + data)
+    assert r["failed"] == 0 and r["corrupted"] == 0, line
+    per = lambda a, b: (float(b) - float(a)) * 1e6 / int(sys.argv[2])
+    runs.setdefault(path, []).append((r["setups_per_second"], per(c0, c1), per(g0, g1)))
+print(f"{'path':7} {'setups/s':>9} {'CPU µs/connection client':>25} {'gateway':>8}  (medians of rounds)")
+for path, rows in runs.items():
+    med = lambda i: statistics.median(r[i] for r in rows)
+    print(f"{path:7} {med(0):9.0f} {med(1):25.1f} {med(2):8.1f}")
+PY

@@ -33,6 +33,18 @@ def ip(i):
     return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
 
 
+def cluster(n_workloads, n_services):
+    """A cluster's Address resources: workloads in 10.0.0.0/8 spread over 50 namespaces,
+    200 service accounts and 100 nodes, each an endpoint of one of the services (VIPs from
+    10.100.0.0), 80 -> 8080. Also perf/rps.sh's background state."""
+    services = [service("ns%d" % (i % 50), f"svc{i}.ns{i % 50}.svc.cluster.local", ip(0x640000 + i), [(80, 8080)])
+                for i in range(n_services)]
+    workloads = [workload(f"Kubernetes//Pod/ns{i % 50}/pod-{i}", ip(i + 1), service_account=f"sa{i % 200}",
+                          services={services[i % n_services]["name"]: [(80, 8080)]}, node=f"node-{i % 100}")
+                 for i in range(n_workloads)]
+    return workloads, services
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("bin")
@@ -61,11 +73,7 @@ def main():
         cpu1, rss = proc_stat(pid)
         return answer["time"] - reply["sent"], cpu1 - cpu0, rss
 
-    services = [service("ns%d" % (i % 50), f"svc{i}.ns{i % 50}.svc.cluster.local", ip(0x640000 + i), [(80, 8080)])
-                for i in range(args.services)]
-    workloads = [workload(f"Kubernetes//Pod/ns{i % 50}/pod-{i}", ip(i + 1), service_account=f"sa{i % 200}",
-                          services={services[i % args.services]["name"]: [(80, 8080)]}, node=f"node-{i % 100}")
-                 for i in range(args.workloads)]
+    workloads, services = cluster(args.workloads, args.services)
     _, rss_before = proc_stat(pid)
     seconds, cpu, rss_after = timed_push(workloads + services)
     dump = hbone.admin_request("/config_dump")[1]
