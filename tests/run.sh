@@ -16,10 +16,14 @@ certs/gen.sh
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
+took() { echo "=== $1 took $((SECONDS - $2)) s"; }
 for variant in "${variants[@]}"; do
   echo "=== $variant: build"
+  start=$SECONDS
   dir=$(scripts/build.sh "${variant/image/boringssl}" | tail -n 1)
+  took "$variant: build" "$start"
   echo "=== $variant: test"
+  start=$SECONDS
   if [ "$variant" = image ]; then
     tag=localhost/hbone:test
     bin="$(cd "$dir" && pwd)/hbone"
@@ -32,6 +36,7 @@ for variant in "${variants[@]}"; do
   elif ! (cd "$dir" && ctest --output-on-failure --timeout 300); then
     failed+=("$variant")
   fi
+  took "$variant: test" "$start"
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED variants: ${failed[*]}"

@@ -221,3 +221,52 @@ def test_what_the_mesh_does_not_know_passes_through_and_waypoints_are_refused(me
     mesh.pod_a.wait_for_log("service default/guarded.default.svc.cluster.local has waypoint /198.18.0.50:15008")
     assert mesh.pod_a.metric("hbone_capture_connections_total", outcome="refused") == 1
     mesh.stop()
+
+
+def test_a_workload_on_another_network_is_reached_through_its_network_gateway(mesh, tmp_path):
+    """Pod D is on network "west" (198.19.0.4), which pod A's network reaches only through
+    west's east-west gateway (198.18.0.5, a namespace that does not forward). The mesh says
+    so (D's network_gateway): pod A's connection to the remote service's VIP goes by double
+    HBONE, a tunnel to D's node inside one to the gateway, D checked by its own identity and
+    the gateway by the one istiod gives the gateway's workload. A push that gives the gateway
+    another identity stops new connections through it."""
+    west_gw, d, vip = "198.18.0.5", "198.19.0.4", "198.18.100.2"
+    east_west = mesh.topo.add_node("e", west_gw)
+    pod_d = mesh.topo.link(east_west, "d", d, "198.19.0.1")
+    gw = Hbone(tmp_path, "east-west", {"tls": tls("gateway"), "gateway": {
+        "listen": f"{west_gw}:15008", "allowed_destinations": [f"{d}:15008"]}}, netns=east_west)
+    node_d = Hbone(tmp_path, "node-d", {"tls": tls("other"), "gateway": {
+        "listen": f"{d}:15008", "require_arrived_address": True}}, netns=pod_d)
+    remote = service("default", "remote.default.svc.cluster.local", vip, [(80, 8080)])
+    gateway_workload = lambda sa: workload("Kubernetes//Pod/default/east-west", west_gw, service_account=sa,
+                                           network="west")
+    pod_d_workload = workload("Kubernetes//Pod/default/d", d, service_account="other", network="west",
+                              services={remote["name"]: [(80, 8080)]},
+                              networkGateway={"address": {"network": "west", "address": west_gw},
+                                              "hboneMtlsPort": 15008})
+    mesh.push("address", [remote, pod_d_workload, gateway_workload("gateway")])
+
+    server = mesh.serve(pod_d, 4 * MiB)
+    result = mesh.talk(vip, 80, 4 * MiB)
+    _, seen = mesh.seen([server])
+    assert result["received"] == 4 * MiB and result["received_sha256"] == seen["sent_sha256"]
+    assert seen["received"] == 4 * MiB and seen["received_sha256"] == result["sent_sha256"]
+    node_d.wait_for_log(f"peer={CLIENT_ID} dst={d}:8080 status=200")
+    # All the gateway carries: pod A's tunnel to D's node port (the inner connection, pooled).
+    (carrier,) = json.loads(gw.admin_request("/debug/tunnels")[1])["connections"]
+    assert carrier["peer_identity"] == CLIENT_ID
+    assert [t["target"] for t in carrier["tunnels"]] == [f"{d}:15008"]
+    mesh.pod_a.wait_for_log(f'route="mesh: service default/remote.default.svc.cluster.local endpoint '
+                            f'Kubernetes//Pod/default/d through west/{west_gw}:15008"')
+    pools = {c["pool"] for c in json.loads(mesh.pod_a.admin_request("/debug/tunnels")[1])["connections"]}
+    assert f"{d}:15008 spiffe://cluster.local/ns/default/sa/other through {west_gw}:15008 " \
+           "spiffe://cluster.local/ns/default/sa/gateway" in pools, pools
+
+    mesh.push("address", [gateway_workload("impostor")])
+    result = mesh.talk(vip, 80, 0, timeout=30)
+    assert result.get("received", 0) == 0, result
+    mesh.pod_a.wait_for_log("gateway identity spiffe://cluster.local/ns/default/sa/gateway is not the configured "
+                            "spiffe://cluster.local/ns/default/sa/impostor")
+    server.kill()
+    assert gw.stop() == 0 and node_d.stop() == 0
+    mesh.stop()
