@@ -5,10 +5,10 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
+
+#include "util/file.h"
 
 #if HBONE_HAVE_TCMALLOC
 #include <gperftools/malloc_extension.h>
@@ -39,11 +39,10 @@ HttpResult cpu_profile(int seconds, int frequency_hz) {
   }
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   ProfilerStop();
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream body;
-  body << in.rdbuf();
+  std::optional<std::string> body = util::read_file(path);
   unlink(path);
-  return {200, "application/octet-stream", body.str()};
+  if (!body) return {500, "text/plain", "the CPU profile could not be read back\n"};
+  return {200, "application/octet-stream", std::move(*body)};
 }
 
 HttpResult heap_profile() {

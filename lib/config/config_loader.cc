@@ -4,12 +4,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <vector>
 
 #include "config/config_checks.h"
@@ -19,6 +17,7 @@
 #include "config/units.h"
 #include "address/destination_policy.h"
 #include "identity/spiffe_id.h"
+#include "util/file.h"
 
 namespace hbone::config {
 namespace {
@@ -424,11 +423,9 @@ ConfigError::ConfigError(std::vector<std::string> problems)
     : std::runtime_error(join_lines(problems)), problems_(std::move(problems)) {}
 
 LoadResult load_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError({path + ": (file): cannot open config file"});
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_text(text.str(), path);
+  std::optional<std::string> text = util::read_file(path);
+  if (!text) throw ConfigError({path + ": (file): cannot open config file"});
+  return parse_text(*text, path);
 }
 
 LoadResult load_config_string(const std::string& yaml, const std::string& name) {

@@ -2,34 +2,21 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <utility>
+
+#include "util/file.h"
 
 namespace hbone::daemon {
 namespace {
 
-// istiod's TLS, for the xDS stream and the CA alike.
-grpc::ChannelOptions istiod(const config::XdsConfig& xds, const address::HostPort& address) {
-  return {.target = address,
-          .tls = std::make_shared<const tls::TlsContext>(tls::ServerAuth{xds.root_ca, xds.istiod_san})};
-}
-
-xds::AdsClient::Options ads_options(const config::XdsConfig& xds) {
+xds::AdsClient::Options ads_options(const config::XdsConfig& xds, std::shared_ptr<const tls::TlsContext> tls) {
   xds::NodeIdentity node = xds::NodeIdentity::from_environment();
   node.cluster_id = xds.cluster_id;
-  return {.channel = istiod(xds, xds.address),
+  return {.channel = {.target = xds.address, .tls = std::move(tls)},
           .token_file = xds.token_file,
           .cluster_id = xds.cluster_id,
           .node = std::move(node)};
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -42,20 +29,21 @@ ControlPlane::ControlPlane(net::EventLoop& loop, const config::Config& config, t
         spdlog::debug("xds: mesh in force: {} workloads, {} services, {} policies", state->workloads().size(),
                      state->services().size(), state->policies().size());
       }),
-      ads_(context_, ads_options(*config.xds), mesh_.subscriptions()) {
+      istiod_tls_(std::make_shared<const tls::TlsContext>(tls::ServerAuth{config.xds->root_ca, config.xds->istiod_san})),
+      ads_(context_, ads_options(*config.xds, istiod_tls_), mesh_.subscriptions()) {
   if (!config.identity.istio_ca) return;
   const config::XdsConfig& xds = *config.xds;
   const config::IdentityConfig& identity = config.identity;
   ca_ = std::make_unique<ca::CaClient>(
       context_,
       ca::CaClient::Options{
-          .channel = istiod(xds, identity.ca_address.value_or(xds.address)),
+          .channel = {.target = identity.ca_address.value_or(xds.address), .tls = istiod_tls_},
           .token_file = xds.token_file,
           .cluster_id = xds.cluster_id,
           .identity = "spiffe://" + config.tls.trust_domain + "/ns/" + identity.namespace_name + "/sa/" +
                       identity.service_account,
           .ttl = std::chrono::duration_cast<std::chrono::seconds>(identity.cert_ttl),
-          .extra_roots = read_file(xds.root_ca)},
+          .extra_roots = util::read_file(xds.root_ca).value_or("")},
       [this, &snapshots](const std::shared_ptr<const tls::IssuedIdentity>& issued) {
         snapshots.publish([&](tunnel::SnapshotInputs& inputs) { inputs.issued = issued; });
         if (auto first = std::exchange(first_certificate_, nullptr)) first();

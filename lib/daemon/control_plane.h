@@ -46,6 +46,8 @@ class ControlPlane {
   worker::BufferGate buffers_;
   worker::Context context_;
   xds::MeshUpdater mesh_;
+  // istiod's TLS (xds.root_ca, xds.istiod_san), for the xDS stream and the CA alike.
+  std::shared_ptr<const tls::TlsContext> istiod_tls_;
   xds::AdsClient ads_;
   std::function<void()> first_certificate_;
   std::unique_ptr<ca::CaClient> ca_;  // identity.provider: istio_ca

@@ -2,23 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "config/config_loader.h"
+#include "util/file.h"
 
 namespace hbone::daemon {
 namespace {
-
-// A file's bytes; nullopt when it cannot be read.
-std::optional<std::string> contents(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // Files' bytes, hashed: a watch acts only when they changed (a directory holds other
 // files, and an editor may write the same bytes again).
@@ -29,7 +21,7 @@ size_t fingerprint(std::initializer_list<std::optional<std::string>> texts) {
 }
 
 size_t fingerprint(const tls::Credentials& files) {
-  return fingerprint({contents(files.cert), contents(files.key), contents(files.ca)});
+  return fingerprint({util::read_file(files.cert), util::read_file(files.key), util::read_file(files.ca)});
 }
 
 }  // namespace
@@ -41,7 +33,7 @@ Reloader::Reloader(const config::Config& started, std::string config_path, metri
       metrics_(metrics),
       publisher_(publisher),
       watched_(publisher.current()->tls_files),
-      config_fingerprint_(fingerprint({contents(config_path_)})) {}
+      config_fingerprint_(fingerprint({util::read_file(config_path_)})) {}
 
 void Reloader::start(uv_loop_t* loop) {
   loop_ = loop;
@@ -56,7 +48,7 @@ void Reloader::stop() {
 }
 
 bool Reloader::reload(const char* trigger) {
-  std::optional<std::string> text = contents(config_path_);  // read once: what is hashed is what is loaded
+  std::optional<std::string> text = util::read_file(config_path_);  // read once: what is hashed is what is loaded
   config_fingerprint_ = fingerprint({text});
   auto snapshot = publish(trigger, [&](tunnel::SnapshotInputs& inputs) {
     if (!text) throw config::ConfigError({config_path_ + ": (file): cannot open config file"});
@@ -127,7 +119,7 @@ void Reloader::watch_config() {
   if (!started_.watch_config) return;
   try {
     config_watch_.emplace(loop_, std::vector<std::string>{config_path_}, std::chrono::milliseconds(200), [this] {
-      if (fingerprint({contents(config_path_)}) != config_fingerprint_) reload("the config file changed");
+      if (fingerprint({util::read_file(config_path_)}) != config_fingerprint_) reload("the config file changed");
     });
   } catch (const std::runtime_error& e) {
     spdlog::warn("watch_config: {}; the config reloads on SIGHUP only", e.what());

@@ -57,6 +57,7 @@ class ChannelConnection final : public h2::H2Connection {
   void on_headers_complete(const nghttp2_frame* frame) override;
   void on_closed(const std::string& reason) override;
   void describe_role(nlohmann::json& out) const override;
+  std::string_view log_kind() const override { return "gRPC"; }
 
  private:
   void submit(std::unique_ptr<Call> call);

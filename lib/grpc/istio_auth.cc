@@ -1,7 +1,6 @@
 #include "grpc/istio_auth.h"
 
-#include <fstream>
-#include <sstream>
+#include "util/file.h"
 
 namespace hbone::grpc {
 
@@ -10,13 +9,12 @@ std::optional<std::vector<std::pair<std::string, std::string>>> istio_auth_metad
                                                                                      std::string& why) {
   std::vector<std::pair<std::string, std::string>> metadata;
   if (!token_file.empty()) {
-    std::ifstream in(token_file);
-    std::stringstream text;
-    if (!in || !(text << in.rdbuf())) {
+    std::optional<std::string> read = util::read_file(token_file);
+    if (!read) {
       why = "xds.token_file: cannot read \"" + token_file + "\"";
       return std::nullopt;
     }
-    std::string token = text.str();
+    const std::string& token = *read;
     size_t begin = token.find_first_not_of(" \t\r\n"), end = token.find_last_not_of(" \t\r\n");
     if (begin == std::string::npos) {
       why = "xds.token_file: \"" + token_file + "\" is empty";

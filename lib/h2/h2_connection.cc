@@ -429,12 +429,10 @@ void H2Connection::close(const std::string& reason) {
   for (int32_t id : ids) retry_unanswered(id);
   for (auto& [id, handler] : streams_) handler->abort();
   if (ready_) {
-    spdlog::info("{} connection {} ({}) closed: {}", side_ == Side::server ? "gateway" : "client",
-                 peer_address_, peer_identity_, reason);
+    spdlog::info("{} connection {} ({}) closed: {}", log_kind(), peer_address_, peer_identity_, reason);
   } else {
     // Never got as far as HTTP/2: a failed handshake or a rejected identity.
-    spdlog::warn("{} connection {} failed: {}", side_ == Side::server ? "gateway" : "client",
-                 peer_address_, reason);
+    spdlog::warn("{} connection {} failed: {}", log_kind(), peer_address_, reason);
   }
   on_closed(reason);
 }

@@ -162,6 +162,8 @@ class H2Connection : public tls::SecureStream::Handler,
   virtual bool has_waiting_streams() const { return false; }
   // Adds what only the role knows to describe().
   virtual void describe_role(nlohmann::json&) const {}
+  // What the log calls this connection: its HBONE role unless it is something else.
+  virtual std::string_view log_kind() const { return side_ == Side::server ? "gateway" : "client"; }
   virtual void after_frame_sent(const nghttp2_frame*) {}
   // Every frame of one socket read has been processed.
   virtual void after_input() {}

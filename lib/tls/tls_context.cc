@@ -52,11 +52,14 @@ SslCtxPtr new_tls13_context() {
 
 }  // namespace
 
-TlsContext::TlsContext(const Credentials& files, Role role, bool own_record_layer, uint64_t records_per_key)
+TlsContext::TlsContext(Role role, bool own_record_layer, uint64_t records_per_key)
     : ctx_(new_tls13_context()),
       role_(role),
       own_record_layer_(own_record_layer),
-      records_per_key_(records_per_key) {
+      records_per_key_(records_per_key) {}
+
+TlsContext::TlsContext(const Credentials& files, Role role, bool own_record_layer, uint64_t records_per_key)
+    : TlsContext(role, own_record_layer, records_per_key) {
   SSL_CTX* ctx = ctx_.get();
   if (SSL_CTX_use_certificate_chain_file(ctx, files.cert.c_str()) != 1) {
     throw TlsSetupError("tls.cert: cannot load certificate chain \"" + files.cert +
@@ -78,10 +81,7 @@ TlsContext::TlsContext(const Credentials& files, Role role, bool own_record_laye
 }
 
 TlsContext::TlsContext(const IssuedIdentity& issued, Role role, bool own_record_layer, uint64_t records_per_key)
-    : ctx_(new_tls13_context()),
-      role_(role),
-      own_record_layer_(own_record_layer),
-      records_per_key_(records_per_key) {
+    : TlsContext(role, own_record_layer, records_per_key) {
   SSL_CTX* ctx = ctx_.get();
   auto each_certificate = [](const std::string& pem, auto&& take) {
     BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));

@@ -79,6 +79,8 @@ class TlsContext {
   const std::string& server_name() const { return server_name_; }
 
  private:
+  // An HBONE context (TLS 1.3) with nothing loaded yet: the two public ones start here.
+  TlsContext(Role role, bool own_record_layer, uint64_t records_per_key);
   // HBONE's rules, once the certificate, key and trust are loaded: the peer's certificate
   // required and verified, ALPN h2, no resumption on the server side; our SPIFFE id read.
   void require_mtls(const std::string& cert_name);
