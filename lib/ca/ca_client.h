@@ -8,7 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
-#include "grpc/backoff.h"
+#include "util/backoff.h"
 #include "grpc/channel.h"
 #include "metrics/family.h"
 #include "net/timer.h"
@@ -39,7 +39,7 @@ class CaClient {
     std::chrono::seconds ttl{86'400};
     // PEM trusted besides the root the CA returns (xds.root_ca: the mesh's root).
     std::string extra_roots;
-    grpc::Backoff::Policy backoff{};
+    util::Backoff::Policy backoff{};
   };
 
   CaClient(worker::Context& context, Options options, Install install);
@@ -65,7 +65,7 @@ class CaClient {
   Options options_;
   Install install_;
   grpc::Channel channel_;
-  grpc::Backoff backoff_;
+  util::Backoff backoff_;
   net::Timer next_;  // the renewal, or the retry
   grpc::Call* call_ = nullptr;
   std::shared_ptr<EVP_PKEY> pending_key_;  // the key of the request in flight

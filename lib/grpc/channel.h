@@ -14,7 +14,7 @@ namespace hbone::grpc {
 // connection that takes new calls, or on a new one, dialled at once. A connection the
 // server drains (GOAWAY: istiod's connection age) keeps its calls until they end while new
 // ones go to a fresh connection. Retrying a failed call, and backing off, is the caller's
-// (Backoff): only it knows whether its call is worth repeating. One loop's object.
+// (util::Backoff): only it knows whether its call is worth repeating. One loop's object.
 class Channel {
  public:
   Channel(worker::Context& worker, ChannelOptions options);

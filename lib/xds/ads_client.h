@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "envoy/service/discovery/v3/discovery.pb.h"
-#include "grpc/backoff.h"
+#include "util/backoff.h"
 #include "grpc/channel.h"
 #include "metrics/family.h"
 #include "net/timer.h"
@@ -56,7 +56,7 @@ class AdsClient {
     std::string token_file;  // "": no token
     std::string cluster_id;
     NodeIdentity node;
-    grpc::Backoff::Policy backoff{};
+    util::Backoff::Policy backoff{};
   };
 
   AdsClient(worker::Context& context, Options options, std::vector<Subscription> subscriptions);
@@ -101,7 +101,7 @@ class AdsClient {
   Options options_;
   envoy::config::core::v3::Node node_;
   grpc::Channel channel_;
-  grpc::Backoff backoff_;
+  util::Backoff backoff_;
   net::Timer reconnect_;
   std::vector<std::unique_ptr<TypeState>> types_;
   grpc::Call* call_ = nullptr;

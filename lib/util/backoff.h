@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <random>
 
-namespace hbone::grpc {
+namespace hbone::util {
 
 // How long to wait before the next attempt after a failure, as gRPC's
 // doc/connection-backoff.md has it: the first delay `initial`, each next one `multiplier`
@@ -31,4 +31,4 @@ class Backoff {
   std::mt19937_64 random_;
 };
 
-}  // namespace hbone::grpc
+}  // namespace hbone::util

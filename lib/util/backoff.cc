@@ -1,8 +1,8 @@
-#include "grpc/backoff.h"
+#include "util/backoff.h"
 
 #include <algorithm>
 
-namespace hbone::grpc {
+namespace hbone::util {
 
 Backoff::Backoff(Policy policy, uint64_t seed) : policy_(policy), random_(seed) {}
 
@@ -13,4 +13,4 @@ std::chrono::milliseconds Backoff::next() {
   return std::chrono::milliseconds(static_cast<int64_t>(current_ * spread(random_)));
 }
 
-}  // namespace hbone::grpc
+}  // namespace hbone::util

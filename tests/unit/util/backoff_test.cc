@@ -1,8 +1,8 @@
-#include "grpc/backoff.h"
+#include "util/backoff.h"
 
 #include <gtest/gtest.h>
 
-namespace hbone::grpc {
+namespace hbone::util {
 namespace {
 
 using namespace std::chrono_literals;
@@ -30,4 +30,4 @@ TEST(Backoff, ClientsThatFailTogetherDoNotComeBackTogether) {
 }
 
 }  // namespace
-}  // namespace hbone::grpc
+}  // namespace hbone::util
