@@ -34,9 +34,7 @@ import itertools
 import json
 import os
 import queue
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent import futures
@@ -44,17 +42,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PROTO_DIR = os.path.join(HERE, "..", "..", "proto")
+from proto_messages import compile_protos
 
 
 def load_messages():
     """Python classes for hbone's own .proto files, generated now by Debian's protoc."""
-    out = tempfile.mkdtemp(prefix="hbone-proto-")
-    protos = [os.path.relpath(os.path.join(d, f), PROTO_DIR)
-              for d, _, files in os.walk(PROTO_DIR) for f in files if f.endswith(".proto")]
-    subprocess.run(["protoc", f"--python_out={out}", "-I", PROTO_DIR] + protos, check=True)
-    sys.path.insert(0, out)
+    compile_protos()
     global discovery_pb2, workload_pb2, authorization_pb2, ca_pb2, json_format
     from envoy.service.discovery.v3 import discovery_pb2
     from istio.v1.auth import ca_pb2

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -61,12 +63,19 @@ class ChildProcess {
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       pollfd p{stdout_, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return "";
+      // A timeout already over still looks once: what has arrived is read.
+      if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0))) <= 0) return "";
       char chunk[4096];
       ssize_t n = ::read(stdout_, chunk, sizeof(chunk));
       if (n <= 0) return "";
       buffer_.append(chunk, static_cast<size_t>(n));
     }
+  }
+
+  // Writes `line` and a newline to its stdin.
+  bool write_line(const std::string& line) {
+    std::string text = line + "\n";
+    return ::write(stdin_, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   }
 
   void kill() {
