@@ -11,6 +11,7 @@
 #include "istio/security/authorization.pb.h"
 #include "istio/v1/auth/ca.pb.h"
 #include "istio/workload/workload.pb.h"
+#include "istio/workload/zds/zds.pb.h"
 
 namespace hbone {
 namespace {
@@ -131,6 +132,32 @@ TEST(ProtoWire, ACertificateRequestAndItsChain) {
   ASSERT_TRUE(response.ParseFromString("\x0a\x04leaf\x0a\x04root"s));
   ASSERT_EQ(response.cert_chain_size(), 2);
   EXPECT_EQ(response.cert_chain(1), "root");
+}
+
+TEST(ProtoWire, ZdsAsTheCniAgentSpeaksIt) {
+  namespace zds = istio::workload::zds;
+  // ZdsHello: version 1 (V1 = 1). WorkloadResponse: ack 1 (Ack: error 1).
+  zds::ZdsHello hello;
+  hello.set_version(zds::V1);
+  EXPECT_EQ(hello.SerializeAsString(), "\x08\x01"s);
+  zds::WorkloadResponse nack;
+  nack.mutable_ack()->set_error("e");
+  EXPECT_EQ(nack.SerializeAsString(), "\x0a\x03\x0a\x01" "e"s);
+  // WorkloadRequest: add 1 (AddWorkload: uid 1, workload_info 2 (name 1, namespace 2,
+  // service_account 3)), del 2 (DelWorkload: uid 2), snapshot_sent 3, keep 5 (uid 1).
+  zds::WorkloadRequest add;
+  ASSERT_TRUE(add.ParseFromString("\x0a\x0e\x0a\x01u\x12\x09\x0a\x01n\x12\x01s\x1a\x01" "a"s));
+  EXPECT_EQ(add.add().uid(), "u");
+  EXPECT_EQ(add.add().workload_info().name(), "n");
+  EXPECT_EQ(add.add().workload_info().namespace_(), "s");
+  EXPECT_EQ(add.add().workload_info().service_account(), "a");
+  zds::WorkloadRequest del, snapshot, keep;
+  ASSERT_TRUE(del.ParseFromString("\x12\x03\x12\x01u"s));
+  EXPECT_EQ(del.del().uid(), "u");
+  ASSERT_TRUE(snapshot.ParseFromString("\x1a\x00"s));
+  EXPECT_TRUE(snapshot.has_snapshot_sent());
+  ASSERT_TRUE(keep.ParseFromString("\x2a\x03\x0a\x01u"s));
+  EXPECT_EQ(keep.keep().uid(), "u");
 }
 
 }  // namespace
