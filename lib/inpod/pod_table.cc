@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <nlohmann/json.hpp>
-
 namespace hbone::inpod {
 
 PodTable::PodTable(Events events) : events_(std::move(events)) {}
@@ -71,18 +69,6 @@ void PodTable::remove(const std::string& uid) {
   events_.removed(it->second);
   spdlog::info("inpod: pod {} ({}/{}) no longer served", uid, it->second.info.namespace_name, it->second.info.name);
   pods_.erase(it);
-}
-
-void PodTable::describe(nlohmann::json& out) const {
-  out["snapshot_received"] = snapshot_received_;
-  auto& pods = out["pods"] = nlohmann::json::array();
-  for (const auto& [uid, pod] : pods_) {
-    pods.push_back({{"uid", uid},
-                    {"name", pod.info.name},
-                    {"namespace", pod.info.namespace_name},
-                    {"service_account", pod.info.service_account},
-                    {"netns", pod.netns_id.to_string()}});
-  }
 }
 
 }  // namespace hbone::inpod

@@ -2,7 +2,6 @@
 
 #include <functional>
 #include <map>
-#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
 
@@ -48,7 +47,6 @@ class PodTable {
 
   const std::map<std::string, Pod>& pods() const { return pods_; }
   bool snapshot_received() const { return snapshot_received_; }
-  void describe(nlohmann::json& out) const;
 
  private:
   std::string add(AddPod add);

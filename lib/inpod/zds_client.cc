@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <utility>
 
 namespace hbone::inpod {
@@ -47,11 +46,7 @@ void ZdsClient::connect() {
     lost(std::string("cannot say hello to the CNI agent: ") + std::strerror(errno));
     return;
   }
-  {
-    std::lock_guard lock(status_mutex_);
-    connected_ = true;
-    ++connects_;
-  }
+  connected_ = true;
   spdlog::info("inpod: connected to the CNI agent at {}", options_.socket_path);
   watcher_.emplace(loop_.uv(), socket_.get(), this);
   watcher_->watch(UV_READABLE);
@@ -96,10 +91,6 @@ void ZdsClient::receive() {
       lost("the CNI agent closed the connection");
       return;
     }
-    {
-      std::lock_guard lock(status_mutex_);
-      ++requests_;
-    }
     ParsedRequest parsed = parse_request(std::move(packet));
     if (!parsed.request) {
       answer(parsed.error);
@@ -120,12 +111,7 @@ void ZdsClient::receive() {
 }
 
 void ZdsClient::answer(const std::string& error) {
-  if (!error.empty()) {
-    spdlog::warn("inpod: refused a CNI agent request: {}", error);
-    std::lock_guard lock(status_mutex_);
-    ++refused_;
-    last_error_ = error;
-  }
+  if (!error.empty()) spdlog::warn("inpod: refused a CNI agent request: {}", error);
   std::string ack = encode_ack(error);
   // The agent waits for each answer before its next request: the socket has room.
   if (::send(socket_.get(), ack.data(), ack.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(ack.size())) {
@@ -138,26 +124,10 @@ void ZdsClient::lost(const std::string& why) {
   socket_.reset();
   synced_ = false;
   auto delay = backoff_.next();
-  bool was_connected = false;
-  {
-    std::lock_guard lock(status_mutex_);
-    was_connected = std::exchange(connected_, false);
-    last_error_ = why;
-  }
+  bool was_connected = std::exchange(connected_, false);
   spdlog::warn("inpod: {}{}; connecting again in {} ms", why, was_connected ? " (the pods stay served)" : "",
                delay.count());
   retry_.start(delay);
-}
-
-void ZdsClient::describe(nlohmann::json& out) const {
-  std::lock_guard lock(status_mutex_);
-  out["socket"] = options_.socket_path;
-  out["connected"] = connected_;
-  out["synced"] = synced_.load();
-  out["connects"] = connects_;
-  out["requests"] = requests_;
-  out["refused"] = refused_;
-  out["last_error"] = last_error_;
 }
 
 }  // namespace hbone::inpod

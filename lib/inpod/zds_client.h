@@ -2,8 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
-#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 
@@ -37,8 +35,6 @@ class ZdsClient final : public net::IoHandler {
   void start();
   // Any thread: connected and through the agent's first snapshot (readiness).
   bool synced() const { return synced_; }
-  // Any thread: /config_dump's view.
-  void describe(nlohmann::json& out) const;
 
   void on_io(int status, int events) override;
 
@@ -56,10 +52,7 @@ class ZdsClient final : public net::IoHandler {
   net::Fd socket_;
   std::optional<net::PollWatcher> watcher_;  // destroyed before socket_ closes
   std::atomic<bool> synced_{false};
-  mutable std::mutex status_mutex_;
   bool connected_ = false;
-  uint64_t connects_ = 0, requests_ = 0, refused_ = 0;
-  std::string last_error_;
 };
 
 }  // namespace hbone::inpod
