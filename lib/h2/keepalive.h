@@ -10,8 +10,8 @@
 
 namespace hbone::h2 {
 
-// PINGs on one HTTP/2 connection: one every interval (none with 0s) while `wanted`, and a
-// PING unanswered for the timeout means the peer is gone (a NAT forgot the connection, the
+// PINGs on one HTTP/2 connection: one every interval (none with 0s), on idle connections
+// too unless the policy spares them, and a PING unanswered for the timeout means the peer is gone (a NAT forgot the connection, the
 // host died). Each answered PING's round trip is what the shared windows' floor is measured
 // with, so one can also be asked for at once.
 class Keepalive {
