@@ -63,6 +63,14 @@ class ZdsClientTest : public ::testing::Test {
   static json sent(const std::string& kind, const std::string& uid, const std::string& error = "") {
     return {{"sent", kind}, {"uid", uid}, {"error", error}};
   }
+  // A connection as the agent sees it: hello, an add for each pod it holds, a keep for each
+  // it lost, then SnapshotSent, each acknowledged.
+  void expect_snapshot(const std::vector<std::string>& adds, const std::vector<std::string>& keeps = {}) {
+    EXPECT_EQ(event(), json({{"hello", 1}}));
+    for (const std::string& uid : adds) EXPECT_EQ(event(), sent("add", uid));
+    for (const std::string& uid : keeps) EXPECT_EQ(event(), sent("keep", uid));
+    EXPECT_EQ(event(), sent("snapshot_sent", ""));
+  }
   std::vector<std::string> served() const {
     std::vector<std::string> uids;
     for (const auto& [uid, pod] : table_.pods()) uids.push_back(uid);
@@ -81,9 +89,7 @@ class ZdsClientTest : public ::testing::Test {
 TEST_F(ZdsClientTest, HelloThenTheSnapshotThenChanges) {
   command(add("p1"));
   start();
-  EXPECT_EQ(event(), json({{"hello", 1}}));
-  EXPECT_EQ(event(), sent("add", "p1"));
-  EXPECT_EQ(event(), sent("snapshot_sent", ""));
+  expect_snapshot({"p1"});
   EXPECT_TRUE(client_->synced());
   ASSERT_EQ(served(), std::vector<std::string>{"p1"});
   const Pod& pod = table_.pods().at("p1");
@@ -103,8 +109,7 @@ TEST_F(ZdsClientTest, HelloThenTheSnapshotThenChanges) {
 
 TEST_F(ZdsClientTest, WhatIsNotANetworkNamespaceIsRefusedAndTheRestGoesOn) {
   start();
-  EXPECT_EQ(event(), json({{"hello", 1}}));
-  EXPECT_EQ(event(), sent("snapshot_sent", ""));
+  expect_snapshot({});
   command(add("file", "/dev/null"));
   EXPECT_EQ(event(), sent("add", "file", "pod file: not a namespace file"));
   command(add("uts", "/proc/self/ns/uts"));  // a namespace, of another kind
@@ -119,17 +124,13 @@ TEST_F(ZdsClientTest, WhatIsNotANetworkNamespaceIsRefusedAndTheRestGoesOn) {
 TEST_F(ZdsClientTest, AnUnreadableRequestIsRefusedAndTheConnectionStartsOver) {
   command(add("p1"));
   start();
-  EXPECT_EQ(event(), json({{"hello", 1}}));
-  EXPECT_EQ(event(), sent("add", "p1"));
-  EXPECT_EQ(event(), sent("snapshot_sent", ""));
+  expect_snapshot({"p1"});
   // An add (field 1: AddWorkload{uid "x"}) without its descriptor.
   command({{"raw", "CgMKAXg="}});
   EXPECT_EQ(event(), json({{"sent", "raw"}, {"uid", ""}, {"error", "add without the pod's network namespace"}}));
   EXPECT_EQ(event(), json({{"disconnected", true}}));
   // hbone comes back; the snapshot still names p1: nothing changed meanwhile.
-  EXPECT_EQ(event(), json({{"hello", 1}}));
-  EXPECT_EQ(event(), sent("add", "p1"));
-  EXPECT_EQ(event(), sent("snapshot_sent", ""));
+  expect_snapshot({"p1"});
   EXPECT_EQ(served(), std::vector<std::string>{"p1"});
   EXPECT_EQ(added_, std::vector<std::string>{"p1"});  // the same namespace: not served twice
   EXPECT_TRUE(removed_.empty());
@@ -138,9 +139,7 @@ TEST_F(ZdsClientTest, AnUnreadableRequestIsRefusedAndTheConnectionStartsOver) {
 TEST_F(ZdsClientTest, AfterTheAgentRestartsItsSnapshotReconcilesThePods) {
   for (const char* uid : {"p1", "p2", "p3"}) command(add(uid));
   start();
-  EXPECT_EQ(event(), json({{"hello", 1}}));
-  for (const char* uid : {"p1", "p2", "p3"}) EXPECT_EQ(event(), sent("add", uid));
-  EXPECT_EQ(event(), sent("snapshot_sent", ""));
+  expect_snapshot({"p1", "p2", "p3"});
   // While the agent is away p2 was deleted, and the agent lost p3's namespace (keep).
   command({{"restart", true}});
   EXPECT_EQ(event(), json({{"disconnected", true}}));
@@ -149,10 +148,7 @@ TEST_F(ZdsClientTest, AfterTheAgentRestartsItsSnapshotReconcilesThePods) {
   command({{"keep", "p3"}});
   for (int i = 0; i < 100 && client_->synced(); ++i) loop_.run_nowait();
   EXPECT_EQ(served().size(), 3u);  // nothing dropped while the agent is away
-  EXPECT_EQ(event(), json({{"hello", 1}}));
-  EXPECT_EQ(event(), sent("add", "p1"));
-  EXPECT_EQ(event(), sent("keep", "p3"));
-  EXPECT_EQ(event(), sent("snapshot_sent", ""));
+  expect_snapshot({"p1"}, {"p3"});
   EXPECT_EQ(served(), (std::vector<std::string>{"p1", "p3"}));
   EXPECT_EQ(removed_, std::vector<std::string>{"p2"});
   // A keep is for snapshots only (KeepWorkload{uid "p1"} after SnapshotSent): the agent is
