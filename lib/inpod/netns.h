@@ -3,10 +3,17 @@
 #include <sys/types.h>
 
 #include <compare>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "net/fd.h"
+
 namespace hbone::inpod {
+
+// A pod's network namespace, held by its descriptor: shared by whatever still has to make
+// a socket in it, so that removing the pod cannot close it under them.
+using Netns = std::shared_ptr<const net::Fd>;
 
 // Which network namespace a descriptor refers to: two descriptors name the same namespace
 // when both numbers match (nsfs inodes), however they were opened.

@@ -54,7 +54,7 @@ std::string PodTable::add(AddPod add) {
     spdlog::info("inpod: pod {} is in a new network namespace: serving it there", add.uid);
     remove(add.uid);
   }
-  Pod pod{add.uid, std::move(add.info), std::move(add.netns), *id};
+  Pod pod{add.uid, std::move(add.info), std::make_shared<const net::Fd>(std::move(add.netns)), *id};
   if (std::string error = events_.added(pod); !error.empty()) return "pod " + pod.uid + ": " + error;
   spdlog::info("inpod: serving pod {} ({}/{}, service account {})", pod.uid, pod.info.namespace_name, pod.info.name,
                pod.info.service_account);

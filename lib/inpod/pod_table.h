@@ -15,7 +15,7 @@ namespace hbone::inpod {
 struct Pod {
   std::string uid;
   PodInfo info;
-  net::Fd netns;
+  Netns netns;
   NetnsId netns_id;
 };
 
