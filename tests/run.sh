@@ -16,6 +16,7 @@ certs/gen.sh
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
+failures=() # "variant: test name" for the summary at the end (CI shows a log's tail)
 took() { echo "=== $1 took $((SECONDS - $2)) s"; }
 for variant in "${variants[@]}"; do
   echo "=== $variant: build"
@@ -37,10 +38,18 @@ for variant in "${variants[@]}"; do
   # time a budget run alone (RUN_SERIAL in tests/CMakeLists.txt).
   elif ! (cd "$dir" && ctest --output-on-failure --timeout 300 -j "$(nproc)"); then
     failed+=("$variant")
+    # Each failed test once more, alone, to tell a flaky test from a broken one (the verdict
+    # stays failed); named again at the very end, where a CI summary's tail shows them.
+    while IFS=: read -r _ name; do
+      again=failed
+      (cd "$dir" && ctest --output-on-failure --timeout 300 -R "^${name//./\\.}\$") && again=passed
+      failures+=("$variant: $name (alone again: $again)")
+    done <"$dir/Testing/Temporary/LastTestsFailed.log"
   fi
   took "$variant: test" "$start"
 done
 if [ ${#failed[@]} -gt 0 ]; then
+  [ ${#failures[@]} -eq 0 ] || printf 'FAILED test: %s\n' "${failures[@]}"
   echo "FAILED variants: ${failed[*]}"
   exit 1
 fi
