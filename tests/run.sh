@@ -40,9 +40,9 @@ for variant in "${variants[@]}"; do
     failed+=("$variant")
     # Each failed test once more, alone, to tell a flaky test from a broken one (the verdict
     # stays failed); named again at the very end, where a CI summary's tail shows them.
-    while IFS=: read -r _ name; do
+    while IFS=: read -r number name; do
       again=failed
-      (cd "$dir" && ctest --output-on-failure --timeout 300 -R "^${name//./\\.}\$") && again=passed
+      (cd "$dir" && ctest --output-on-failure --timeout 300 -I "$number,$number") && again=passed
       failures+=("$variant: $name (alone again: $again)")
     done <"$dir/Testing/Temporary/LastTestsFailed.log"
   fi
