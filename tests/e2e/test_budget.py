@@ -91,13 +91,20 @@ def test_stalled_tunnels_stay_within_the_budget(tmp_path):
     # freed blocks): their RSS says nothing of hbone's; the budget's own gauge still does.
     tcmalloc = mesh.client.metric("hbone_heap_allocated_bytes") > 0
 
+    def heap_mib(d):
+        return d.metric("hbone_heap_allocated_bytes") / MiB
+
+    base_heap = [heap_mib(d) for d in daemons]
     peak = [0.0, 0.0]
+    peak_heap = [0.0, 0.0]
     sampling = threading.Event()
 
-    def sample():  # RSS at its highest, every 50 ms while the tunnels stall
+    def sample():  # RSS and heap in use at their highest, every 50 ms while the tunnels stall
         while not sampling.is_set():
             for i, d in enumerate(daemons):
                 peak[i] = max(peak[i], rss_mib(d.proc.pid))
+                if tcmalloc:
+                    peak_heap[i] = max(peak_heap[i], heap_mib(d))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)
@@ -126,14 +133,20 @@ def test_stalled_tunnels_stay_within_the_budget(tmp_path):
         assert read_all(fresh) == (sha256(payload), len(payload))
     after_fresh = [rss_mib(d.proc.pid) for d in daemons]
     print(f"sent {sent / MiB:.0f} MiB; RSS {base} MiB at start, {peak} MiB at most while they stalled, "
-          f"{after_fresh} after the fresh tunnel; buffered {held} MiB")
+          f"{after_fresh} after the fresh tunnel; heap in use {base_heap} at start, {peak_heap} at most; "
+          f"buffered {held} MiB")
     if tcmalloc:
-        for before, during in zip(base, peak):
-            # The budget, and 16 MiB for everything else the stalled tunnels hold (their
-            # state, nghttp2's streams, the allocator's share). (A tunnel that holds bytes at
-            # the budget may still receive what its stream window had granted: the fresh
+        for i in range(2):
+            # What hbone holds: the budget, its momentary overshoot (the last room taken by
+            # both workers at once, up to 3 MiB seen), and the stalled tunnels' own state
+            # (their objects, nghttp2's streams: ~5 MiB for 1,000). (A tunnel that holds bytes
+            # at the budget may still receive what its stream window had granted: the fresh
             # tunnel's download adds up to that for a moment.)
-            assert during - before <= 64 + 16, (base, peak, held)
+            assert peak_heap[i] - base_heap[i] <= 64 + 10, (base_heap, peak_heap, held)
+            # RSS besides: free pages not yet handed back (looked at every 100 ms, later on a
+            # busy machine: up to 7 MiB seen) and the allocator's caches (~4 MiB). Measured
+            # peaks +67..+81 MiB; without the budget +326.
+            assert peak[i] - base[i] <= 64 + 24, (base, peak, held)
 
     for c in conns:
         c.close()
