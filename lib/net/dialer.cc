@@ -49,6 +49,7 @@ Dialer::Dialer(EventLoop& loop, DialOptions options, AddressCheck allow, OnDone 
     : loop_(loop),
       mark_(options.mark),
       descriptors_below_(options.descriptors_below),
+      sockets_(std::move(options.sockets)),
       allow_(std::move(allow)),
       done_(std::move(done)),
       deadline_(loop.uv(), [this] {
@@ -133,32 +134,46 @@ void Dialer::try_next() {
       }
       continue;
     }
-    fd_.reset(::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd_) {
-      attempt_failed(classify(errno), std::string("socket: ") + std::strerror(errno));
-      continue;
-    }
-    if (fd_.get() >= descriptors_below_) {
-      attempt_failed(Failure::descriptors, "socket: the last descriptors are kept for the admin endpoint");
-      continue;
-    }
-    // Fails only without CAP_NET_ADMIN, which the daemon checks at startup (fatal with capture).
-    if (mark_) ::setsockopt(fd_.get(), SOL_SOCKET, SO_MARK, &mark_, sizeof(mark_));
-    int rc = ::connect(fd_.get(), addr, candidate.length);
-    int err = errno;
-    if (rc == 0 || err == EINPROGRESS) OwnConnections::instance().add(fd_.get(), addr);
-    if (rc == 0) {
-      finish(Failure::none, "");
+    if (sockets_) {
+      sockets_(addr->sa_family, [this, alive = std::weak_ptr<const bool>(alive_)](Fd fd, int error) {
+        if (alive.expired() || result_) return;  // gone, or past its deadline meanwhile
+        if (!connect_with(std::move(fd), error)) try_next();
+      });
       return;
     }
-    if (err == EINPROGRESS) {
-      poll_.emplace(loop_.edges(), fd_.get(), this);
-      poll_->watch(UV_WRITABLE);
-      return;
-    }
-    attempt_failed(classify(err), std::strerror(err));
+    Fd fd(::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (connect_with(std::move(fd), errno)) return;
   }
   if (!result_) finish(last_failure_, last_detail_);
+}
+
+bool Dialer::connect_with(Fd fd, int error) {
+  fd_ = std::move(fd);
+  if (!fd_) {
+    attempt_failed(classify(error), std::string("socket: ") + std::strerror(error));
+    return false;
+  }
+  if (fd_.get() >= descriptors_below_) {
+    attempt_failed(Failure::descriptors, "socket: the last descriptors are kept for the admin endpoint");
+    return false;
+  }
+  // Fails only without CAP_NET_ADMIN, which the daemon checks at startup (fatal with capture).
+  if (mark_) ::setsockopt(fd_.get(), SOL_SOCKET, SO_MARK, &mark_, sizeof(mark_));
+  const SocketAddress& candidate = candidates_[next_ - 1];
+  int rc = ::connect(fd_.get(), candidate.get(), candidate.length);
+  int err = errno;
+  if (rc == 0 || err == EINPROGRESS) OwnConnections::instance().add(fd_.get(), candidate.get());
+  if (rc == 0) {
+    finish(Failure::none, "");
+    return true;
+  }
+  if (err == EINPROGRESS) {
+    poll_.emplace(loop_.edges(), fd_.get(), this);
+    poll_->watch(UV_WRITABLE);
+    return true;
+  }
+  attempt_failed(classify(err), std::strerror(err));
+  return false;
 }
 
 void Dialer::attempt_failed(Failure failure, std::string detail) {

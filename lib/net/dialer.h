@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,12 +37,19 @@ struct DialResult {
   sockaddr_storage address{};
 };
 
+// Where a dial's sockets come from when not from socket() on the dialling thread: a pod's
+// network namespace (inpod::NetnsThread makes them there). `made` runs later, on the
+// dialer's loop, with the socket (non-blocking) or an invalid one and the errno.
+using SocketMade = std::function<void(Fd fd, int error)>;
+using SocketSource = std::function<void(int family, SocketMade made)>;
+
 // Per dial: one deadline for resolution and connect together, and the SO_MARK to set (0: none).
 struct DialOptions {
   std::chrono::milliseconds timeout;
   uint32_t mark = 0;
   // A socket numbered this or higher fails the dial (DescriptorReserve::dial_below).
   int descriptors_below = std::numeric_limits<int>::max();
+  SocketSource sockets = {};  // empty: socket() here
 };
 
 struct SocketAddress {
@@ -72,6 +80,9 @@ class Dialer final : public IoHandler, public Retirable {
   void resolve(const address::HostPort& target);
   // Connects to the next candidate that is allowed; finishes once none is left.
   void try_next();
+  // Connects the socket made for the candidate being tried (`error`: socket()'s errno when
+  // there is none); false when that attempt failed at once.
+  bool connect_with(Fd fd, int error);
   // Outcome of one candidate: success finishes, a failure moves on to the next.
   void attempt_failed(Failure failure, std::string detail);
   void finish(Failure failure, std::string detail);
@@ -81,6 +92,9 @@ class Dialer final : public IoHandler, public Retirable {
   EventLoop& loop_;
   uint32_t mark_;
   int descriptors_below_;
+  SocketSource sockets_;
+  // Held while it lives: a socket made elsewhere that arrives after it is gone is closed.
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
   AddressCheck allow_;
   OnDone done_;
   Timer deadline_;

@@ -1,12 +1,15 @@
 #include "net/dialer.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <optional>
+#include <vector>
 
 namespace hbone::net {
 namespace {
@@ -89,6 +92,60 @@ TEST(Dialer, ResolvesNames) {
                 [&](DialResult r) { result = std::move(r); });
   while (!result) loop.run_nowait();
   EXPECT_EQ(result->failure, DialFailure::none) << result->detail;
+}
+
+// Sockets made elsewhere (a pod's namespace, in the daemon): each attempt asks the source
+// for one and connects the socket it hands over, later, on the loop.
+TEST(Dialer, ConnectsTheSocketsItsSourceHandsOver) {
+  EventLoop loop;
+  LoopbackPort closed(false), open(true);
+  std::vector<int> handed;
+  DialOptions options{5s};
+  options.sockets = [&](int family, SocketMade made) {
+    EXPECT_EQ(family, AF_INET);
+    Fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    handed.push_back(fd.get());
+    loop.post([fd = std::make_shared<Fd>(std::move(fd)), made] { made(std::move(*fd), 0); });
+  };
+  std::optional<DialResult> result;
+  Dialer dialer(loop, std::vector<SocketAddress>{closed.address, open.address}, options, nullptr,
+                [&](DialResult r) { result = std::move(r); });
+  while (!result) loop.run_nowait();
+  EXPECT_EQ(result->failure, DialFailure::none) << result->detail;
+  ASSERT_EQ(handed.size(), 2u);  // one per attempt
+  EXPECT_EQ(result->fd.get(), handed[1]);
+  EXPECT_EQ(port_of(result->address), open.port);
+}
+
+TEST(Dialer, ASourceThatCannotMakeASocketFailsTheAttempt) {
+  EventLoop loop;
+  LoopbackPort open(true);
+  DialOptions options{5s};
+  options.sockets = [&](int, SocketMade made) { loop.post([made] { made(Fd(), EMFILE); }); };
+  std::optional<DialResult> result;
+  Dialer dialer(loop, std::vector<SocketAddress>{open.address}, options, nullptr,
+                [&](DialResult r) { result = std::move(r); });
+  while (!result) loop.run_nowait();
+  EXPECT_EQ(result->failure, DialFailure::descriptors);
+  EXPECT_NE(result->detail.find("socket: "), std::string::npos) << result->detail;
+}
+
+TEST(Dialer, ASocketHandedOverAfterTheDialerIsGoneIsClosed) {
+  EventLoop loop;
+  LoopbackPort open(true);
+  SocketMade pending;
+  DialOptions options{5s};
+  options.sockets = [&](int, SocketMade made) { pending = std::move(made); };
+  bool done = false;
+  std::optional<Dialer> dialer;
+  dialer.emplace(loop, std::vector<SocketAddress>{open.address}, options, nullptr, [&](DialResult) { done = true; });
+  ASSERT_TRUE(pending);
+  dialer.reset();
+  Fd late(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  int number = late.get();
+  pending(std::move(late), 0);
+  EXPECT_FALSE(done);
+  EXPECT_EQ(::fcntl(number, F_GETFD), -1);  // closed, not connected by a dialer that is gone
 }
 
 }  // namespace
