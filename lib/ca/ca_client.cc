@@ -39,12 +39,20 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-CaClient::CaClient(worker::Context& context, Options options, Install install)
+void CaStats::collect(metrics::Families& out) const {
+  metrics::FamilyBuilder f(out, "hbone_ca_requests_total", "Certificate requests to istiod's CA, by result",
+                           prometheus::MetricType::Counter);
+  f.value({{"result", "ok"}}, static_cast<double>(ok.load()));
+  f.value({{"result", "error"}}, static_cast<double>(errors.load()));
+}
+
+CaClient::CaClient(net::EventLoop& loop, grpc::Channel& channel, CaStats& stats, Options options, Install install)
     : options_(std::move(options)),
       install_(std::move(install)),
-      channel_(context, options_.channel),
+      channel_(channel),
+      stats_(stats),
       backoff_(options_.backoff),
-      next_(context.loop.uv(), [this] { request(); }) {}
+      next_(loop.uv(), [this] { request(); }) {}
 
 CaClient::~CaClient() {
   if (call_) call_->cancel();
@@ -67,6 +75,10 @@ void CaClient::request() {
   istio::v1::auth::IstioCertificateRequest request;
   request.set_csr(csr.csr);
   request.set_validity_duration(options_.ttl.count());
+  if (options_.impersonate) {
+    // ztunnel's src/identity/caclient.rs: metadata {"ImpersonatedIdentity": "<spiffe id>"}.
+    (*request.mutable_metadata()->mutable_fields())["ImpersonatedIdentity"].set_string_value(options_.identity);
+  }
   pending_key_ = std::move(csr.key);
   response_.clear();
   call_ = &channel_.start({.path = kCreateCertificatePath, .metadata = std::move(*metadata), .timeout = kCallTimeout},
@@ -79,7 +91,7 @@ void CaClient::request() {
 void CaClient::on_close(const grpc::Status& status) {
   call_ = nullptr;
   if (!status.ok()) {
-    failed(std::string("CA ") + options_.channel.target.to_string() + ": " + grpc::name(status.code) +
+    failed(std::string("CA ") + channel_.options().target.to_string() + ": " + grpc::name(status.code) +
            (status.message.empty() ? "" : ": " + status.message));
     return;
   }
@@ -124,6 +136,7 @@ void CaClient::on_response(std::string&& bytes) {
   next_.start(std::max(delay, std::chrono::milliseconds(1000)));
   backoff_.reset();
   installed_ = true;
+  ++stats_.ok;
   {
     std::lock_guard lock(status_mutex_);
     ++ok_;
@@ -138,6 +151,7 @@ void CaClient::on_response(std::string&& bytes) {
 void CaClient::failed(const std::string& why) {
   pending_key_.reset();
   auto delay = backoff_.next();
+  ++stats_.errors;
   {
     std::lock_guard lock(status_mutex_);
     ++errors_;
@@ -149,7 +163,7 @@ void CaClient::failed(const std::string& why) {
 
 nlohmann::json CaClient::status() const {
   std::lock_guard lock(status_mutex_);
-  nlohmann::json out = {{"identity", options_.identity}, {"ca", options_.channel.target.to_string()},
+  nlohmann::json out = {{"identity", options_.identity}, {"ca", channel_.options().target.to_string()},
                         {"installed", installed_.load()}, {"requests_ok", ok_}, {"requests_failed", errors_},
                         {"lastError", last_error_}};
   if (installed_) {
@@ -158,14 +172,6 @@ nlohmann::json CaClient::status() const {
     out["renewal"] = iso_time(renew_at_);
   }
   return out;
-}
-
-void CaClient::collect(metrics::Families& out) const {
-  std::lock_guard lock(status_mutex_);
-  metrics::FamilyBuilder f(out, "hbone_ca_requests_total", "Certificate requests to istiod's CA, by result",
-                           prometheus::MetricType::Counter);
-  f.value({{"result", "ok"}}, static_cast<double>(ok_));
-  f.value({{"result", "error"}}, static_cast<double>(errors_));
 }
 
 }  // namespace hbone::ca

@@ -13,7 +13,6 @@
 #include "metrics/family.h"
 #include "net/timer.h"
 #include "tls/tls_context.h"
-#include "worker/context.h"
 
 namespace hbone::ca {
 
@@ -21,40 +20,48 @@ namespace hbone::ca {
 // IstioCertificateService.CreateCertificate).
 inline constexpr const char* kCreateCertificatePath = "/istio.v1.auth.IstioCertificateService/CreateCertificate";
 
-// This process's certificate from istiod's CA, as ztunnel's CaClient gets it: a fresh EC
+// What every certificate request to istiod's CA adds to: hbone_ca_requests_total{result}.
+struct CaStats {
+  std::atomic<uint64_t> ok{0};
+  std::atomic<uint64_t> errors{0};
+  void collect(metrics::Families& out) const;
+};
+
+// One identity's certificate from istiod's CA, as ztunnel's CaClient gets it: a fresh EC
 // P-256 key made in memory (never written anywhere, never sent), a CSR for `identity`, the
 // chain the CA returns checked (its leaf names exactly that identity and matches the key)
 // and installed; renewed at half its lifetime, retried with back-off when a request fails.
 // Open connections keep the certificate they shook hands with; new handshakes use the new
-// one. On the control-plane thread.
+// one. A node proxy asks for its pods' identities (`impersonate`: the identity named in
+// the request's metadata, which istiod checks against the pods on the caller's node). On
+// the control-plane thread; calls go on a channel shared with other identities' clients.
 class CaClient {
  public:
   // Puts the certificate in force, or throws having changed nothing.
   using Install = std::function<void(const std::shared_ptr<const tls::IssuedIdentity>& issued)>;
   struct Options {
-    grpc::ChannelOptions channel;
     std::string token_file;  // "": no token
     std::string cluster_id;
     std::string identity;  // spiffe://<trust domain>/ns/<namespace>/sa/<service account>
     std::chrono::seconds ttl{86'400};
     // PEM trusted besides the root the CA returns (xds.root_ca: the mesh's root).
     std::string extra_roots;
+    // Asked for on a workload's behalf (ztunnel's ImpersonatedIdentity).
+    bool impersonate = false;
     util::Backoff::Policy backoff{};
   };
-
-  CaClient(worker::Context& context, Options options, Install install);
+  // `channel` and `stats` outlive it.
+  CaClient(net::EventLoop& loop, grpc::Channel& channel, CaStats& stats, Options options, Install install);
   ~CaClient();
   CaClient(const CaClient&) = delete;
   CaClient& operator=(const CaClient&) = delete;
 
   void start() { request(); }
-
   // Any thread: a certificate is installed.
   bool has_certificate() const { return installed_.load(); }
-  // Any thread: /config_dump's "certificates" part.
+  const std::string& identity() const { return options_.identity; }
+  // Any thread: /config_dump's "certificates" entry.
   nlohmann::json status() const;
-  // Any thread: hbone_ca_requests_total{result}.
-  void collect(metrics::Families& out) const;
 
  private:
   void request();
@@ -64,7 +71,8 @@ class CaClient {
 
   Options options_;
   Install install_;
-  grpc::Channel channel_;
+  grpc::Channel& channel_;
+  CaStats& stats_;
   util::Backoff backoff_;
   net::Timer next_;  // the renewal, or the retry
   grpc::Call* call_ = nullptr;

@@ -145,6 +145,13 @@ struct IdentityConfig {
   milliseconds cert_ttl{86'400'000};  // the lifetime asked for (the CA may grant less)
 };
 
+// One process per node serving every pod the Istio CNI agent hands over (ztunnel's in-pod
+// mode): each pod's listeners inside its network namespace, its own identity from istiod's
+// CA. Its pods' proxies take their knobs from the client and gateway sections when given.
+struct NodeConfig {
+  std::string zds_socket = "/var/run/ztunnel/ztunnel.sock";  // the CNI agent's (ZDS) socket
+};
+
 struct Config {
   unsigned workers = 1;
   std::vector<unsigned> cpu_affinity;  // worker i runs on cpu_affinity[i % size]; empty: anywhere
@@ -162,6 +169,7 @@ struct Config {
   Live<LimitsConfig> limits;
   std::optional<XdsConfig> xds;
   IdentityConfig identity;
+  std::optional<NodeConfig> node;
 };
 
 }  // namespace hbone::config

@@ -107,8 +107,8 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
   check_listeners(root, config, live, diag);
   const TlsConfig& tls = config.tls;
   YAML::Node node = field(root, "tls");
-  if (!config.gateway && !config.client) {
-    diag.error(root, "client/gateway", "nothing to run: configure client, gateway or both");
+  if (!config.gateway && !config.client && !config.node) {
+    diag.error(root, "client/gateway", "nothing to run: configure client, gateway, node or several");
   }
   if (tls.plaintext_h2c) {
     // Without TLS there is no peer identity to check.
@@ -177,6 +177,13 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
     YAML::Node at = field(field(root, "identity"), "provider");
     if (!config.xds) diag.error(at, "identity.provider", "istio_ca needs xds (istiod's root, name and token)");
     if (tls.plaintext_h2c) diag.error(at, "identity.provider", "istio_ca with tls.plaintext_h2c: no TLS to use it");
+  }
+  if (config.node) {
+    // Each pod's certificate comes from istiod's CA, its workloads and policies from istiod.
+    YAML::Node at = field(root, "node");
+    if (!config.identity.istio_ca) diag.error(at, "node", "needs identity.provider: istio_ca (each pod's certificate)");
+    if (!config.xds) diag.error(at, "node", "needs xds (the pods' workloads and policies)");
+    if (config.node->zds_socket.empty()) diag.error(field(at, "zds_socket"), "node.zds_socket", "required");
   }
   if (const auto& xds = config.xds) {
     YAML::Node at = field(root, "xds");

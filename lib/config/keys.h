@@ -316,6 +316,12 @@ void visit_keys(V& v, C& c) {
     v.duration(Key{"cert_ttl", R::restart, "istio_ca: the certificate lifetime asked for (the CA may grant less)"},
                c.identity.cert_ttl, milliseconds(60'000));
   });
+  v.optional_section(Key{"node", R::restart,
+                         "serve every pod the Istio CNI agent hands over, each in its own network namespace with "
+                         "its own identity (ztunnel's in-pod mode; needs xds and identity.provider: istio_ca)"},
+                     c.node, [&](auto& n) {
+                       v.string(Key{"zds_socket", R::restart, "the CNI agent's unix socket (ZDS)"}, n.zds_socket);
+                     });
 }
 
 }  // namespace hbone::config

@@ -34,16 +34,18 @@ ControlPlane::ControlPlane(net::EventLoop& loop, const config::Config& config, t
   if (!config.identity.istio_ca) return;
   const config::XdsConfig& xds = *config.xds;
   const config::IdentityConfig& identity = config.identity;
+  ca_channel_.emplace(context_, grpc::ChannelOptions{.target = identity.ca_address.value_or(xds.address), .tls = istiod_tls_});
+  ca_options_.token_file = xds.token_file;
+  ca_options_.cluster_id = xds.cluster_id;
+  ca_options_.ttl = std::chrono::duration_cast<std::chrono::seconds>(identity.cert_ttl);
+  ca_options_.extra_roots = util::read_file(xds.root_ca).value_or("");
+  // A node proxy alone speaks for its pods only: it needs no certificate of its own.
+  if (!config.gateway && !config.client) return;
+  ca::CaClient::Options own = ca_options_;
+  own.identity = "spiffe://" + config.tls.trust_domain + "/ns/" + identity.namespace_name + "/sa/" +
+                 identity.service_account;
   ca_ = std::make_unique<ca::CaClient>(
-      context_,
-      ca::CaClient::Options{
-          .channel = {.target = identity.ca_address.value_or(xds.address), .tls = istiod_tls_},
-          .token_file = xds.token_file,
-          .cluster_id = xds.cluster_id,
-          .identity = "spiffe://" + config.tls.trust_domain + "/ns/" + identity.namespace_name + "/sa/" +
-                      identity.service_account,
-          .ttl = std::chrono::duration_cast<std::chrono::seconds>(identity.cert_ttl),
-          .extra_roots = util::read_file(xds.root_ca).value_or("")},
+      loop, *ca_channel_, ca_stats_, std::move(own),
       [this, &snapshots](const std::shared_ptr<const tls::IssuedIdentity>& issued) {
         snapshots.publish([&](tunnel::SnapshotInputs& inputs) { inputs.issued = issued; });
         if (auto first = std::exchange(first_certificate_, nullptr)) first();
@@ -55,13 +57,18 @@ void ControlPlane::start() {
   if (ca_) ca_->start();
 }
 
+std::unique_ptr<ca::CertificateCache> ControlPlane::workload_certificates(ca::CertificateCache::Issued issued) {
+  if (!ca_channel_) return nullptr;
+  return std::make_unique<ca::CertificateCache>(context_.loop, *ca_channel_, ca_stats_, ca_options_, std::move(issued));
+}
+
 nlohmann::json ControlPlane::status() const { return ads_.status(); }
 
 nlohmann::json ControlPlane::certificates() const { return ca_ ? ca_->status() : nlohmann::json(); }
 
 void ControlPlane::collect(metrics::Families& out) const {
   ads_.collect(out);
-  if (ca_) ca_->collect(out);
+  if (ca_channel_) ca_stats_.collect(out);
 }
 
 }  // namespace hbone::daemon

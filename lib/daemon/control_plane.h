@@ -2,8 +2,10 @@
 
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 
 #include "ca/ca_client.h"
+#include "ca/certificate_cache.h"
 #include "config/config.h"
 #include "metrics/family.h"
 #include "metrics/worker_metrics.h"
@@ -38,6 +40,9 @@ class ControlPlane {
   nlohmann::json status() const;
   nlohmann::json certificates() const;
   void collect(metrics::Families& out) const;
+  // With identity.provider: istio_ca (else null): a cache of certificates asked for on
+  // workloads' behalf on this thread's channel (a node proxy's pods), `issued` told of each.
+  std::unique_ptr<ca::CertificateCache> workload_certificates(ca::CertificateCache::Issued issued);
 
  private:
   // The istiod connection's own H2 counters: not among the workers' (they count tunnels).
@@ -50,7 +55,12 @@ class ControlPlane {
   std::shared_ptr<const tls::TlsContext> istiod_tls_;
   xds::AdsClient ads_;
   std::function<void()> first_certificate_;
-  std::unique_ptr<ca::CaClient> ca_;  // identity.provider: istio_ca
+  // identity.provider: istio_ca: the CA's channel, what every request from this process
+  // counts into, and every CaClient's options but the identity.
+  std::optional<grpc::Channel> ca_channel_;
+  ca::CaStats ca_stats_;
+  ca::CaClient::Options ca_options_;
+  std::unique_ptr<ca::CaClient> ca_;  // this process's own certificate (its client and gateway roles)
 };
 
 }  // namespace hbone::daemon

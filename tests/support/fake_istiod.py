@@ -23,7 +23,8 @@ resource's value (a resource that cannot be decoded).
 With --ca it is istiod's CA too (IstioCertificateService.CreateCertificate): it checks the
 token, verifies the CSR's signature, and signs its one URI SAN for the lifetime asked
 (validity_duration) or --cert-ttl if shorter, returning [leaf, CA] as istiod does; each CSR
-is recorded among the requests as {"type": "csr", "identity": ..., "ttl": ..., "serial": ...}.
+is recorded among the requests as {"type": "csr", "identity": ..., "ttl": ..., "serial": ...,
+"impersonated": the ImpersonatedIdentity a node proxy named, or null}.
 With --state, the resources survive a restart (the file is rewritten on each push): a
 client that reconnects with initial_resource_versions gets what changed, and removals.
 """
@@ -230,6 +231,14 @@ class CertificateAuthority:
         ids = sans.get_values_for_type(x509.UniformResourceIdentifier)
         if len(ids) != 1:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"CSR names {len(ids)} identities")
+        # A node proxy asking on a workload's behalf names it in the request's metadata;
+        # istiod then signs that identity only (security/pkg/server/ca/server.go).
+        impersonated = None
+        if request.HasField("metadata") and "ImpersonatedIdentity" in request.metadata.fields:
+            impersonated = request.metadata.fields["ImpersonatedIdentity"].string_value
+            if impersonated != ids[0]:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"CSR names {ids[0]}, the request impersonates {impersonated}")
         ttl = min(request.validity_duration or self.max_ttl, self.max_ttl)
         now = datetime.datetime.now(datetime.timezone.utc)
         serial = x509.random_serial_number()
@@ -247,7 +256,8 @@ class CertificateAuthority:
                 .sign(self.key, hashes.SHA256()))
         with self.istiod.lock:
             self.istiod.requests.append({"type": "csr", "identity": ids[0], "ttl": ttl, "serial": format(serial, "X"),
-                                         "time": time.monotonic(), "metadata": metadata})
+                                         "time": time.monotonic(), "metadata": metadata,
+                                         "impersonated": impersonated})
         response = ca_pb2.IstioCertificateResponse()
         response.cert_chain.append(cert.public_bytes(serialization.Encoding.PEM).decode())
         response.cert_chain.append(self.ca_pem.decode())

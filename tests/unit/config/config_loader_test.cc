@@ -195,7 +195,7 @@ TEST_F(ConfigLoaderTest, TlsRequiredForRoles) {
 
 TEST_F(ConfigLoaderTest, NothingToRun) {
   EXPECT_EQ(problem(tls_block()),
-            "t.yaml:1: client/gateway: nothing to run: configure client, gateway or both");
+            "t.yaml:1: client/gateway: nothing to run: configure client, gateway, node or several");
 }
 
 TEST_F(ConfigLoaderTest, BadAddresses) {
@@ -581,6 +581,20 @@ TEST_F(ConfigLoaderTest, IstioCaReplacesTheCertificateFiles) {
   EXPECT_EQ(problem(tls_block() + gateway + xds + "identity:\n  provider: vault\n"),
             "t.yaml:11: identity.provider: \"vault\" is not one of istio_ca, files");
   EXPECT_EQ(problem(gateway), "t.yaml: tls: required when client or gateway is configured");
+}
+
+// A node proxy is a role of its own; its pods' certificates come from istiod's CA.
+TEST_F(ConfigLoaderTest, ANodeNeedsIstiodAndItsCa) {
+  std::string xds = "xds:\n  address: 127.0.0.1:15012\n  root_ca: " + (dir_ / "ca.pem").string() + "\n";
+  std::string ca = "identity:\n  provider: istio_ca\n";
+  Config c = load("node: {}\n" + xds + ca);
+  ASSERT_TRUE(c.node);
+  EXPECT_EQ(c.node->zds_socket, "/var/run/ztunnel/ztunnel.sock");
+  EXPECT_FALSE(c.gateway || c.client);
+  EXPECT_EQ(load("node:\n  zds_socket: /run/cni/zds.sock\n" + xds + ca).node->zds_socket, "/run/cni/zds.sock");
+  EXPECT_EQ(problem("node: {}\n" + xds),
+            "t.yaml:1: node: needs identity.provider: istio_ca (each pod's certificate)");
+  EXPECT_EQ(problem("node:\n  zds_socket: \"\"\n" + xds + ca), "t.yaml:2: node.zds_socket: required");
 }
 
 }  // namespace
