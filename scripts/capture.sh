@@ -6,6 +6,8 @@
 #   scripts/capture.sh remove
 #   scripts/capture.sh node-install --pod-cidr CIDR [--port 15008] [--tproxy-mark 0x100000]
 #   scripts/capture.sh node-remove
+#   scripts/capture.sh pod-install [--mark 0x539]
+#   scripts/capture.sh pod-remove
 #
 # install redirects (nat REDIRECT) every outbound TCP connection to --port, except:
 # hbone's own sockets (socket.mark --mark, and processes of --uid), loopback, the HBONE
@@ -19,9 +21,17 @@
 # sidecar: mangle TPROXY marks it, a policy rule (table 133) delivers marked packets
 # locally. The mark must share no bit with socket.mark (0x539). Idempotent; node-remove
 # deletes the chain, the rule and the table's route.
+#
+# pod-install, inside a pod's namespace, for a node proxy (node.zds_socket) serving the pod
+# from within it: the rules istio-cni writes for ambient's in-pod mode (istio/istio
+# cni/pkg/iptables, its testdata/default.golden), DNS left alone. HBONE to the pod (15008)
+# and other inbound TCP (15006) go by TPROXY (mark 0x111, delivered locally by table 100)
+# to the proxy's listeners; outbound TCP is REDIRECTed to 15001; sockets with --mark (the
+# proxy's own) pass untouched, and so do the connections a TPROXY accepted (their replies
+# carry its connmark). pod-remove deletes the chains, the rule and the table's route.
 set -euo pipefail
 
-usage() { sed -n 2,21p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n 2,31p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 action=${1:-}
 [ -n "$action" ] || usage
@@ -108,6 +118,56 @@ node_install() {
   ip "$ipf" route show table "$node_table"
 }
 
+pod_prerouting=HBONE_POD_PRERT
+pod_output=HBONE_POD_OUTPUT
+pod_tproxy_mark=0x111/0xfff
+pod_table=100
+
+pod_remove() {
+  while iptables -t mangle -D PREROUTING -j "$pod_prerouting" 2>/dev/null; do :; done
+  while iptables -t mangle -D OUTPUT -j "$pod_output" 2>/dev/null; do :; done
+  while iptables -t nat -D OUTPUT -j "$pod_output" 2>/dev/null; do :; done
+  local table chain table_chain
+  for table_chain in "mangle $pod_prerouting" "mangle $pod_output" "nat $pod_output"; do
+    read -r table chain <<<"$table_chain"
+    iptables -t "$table" -F "$chain" 2>/dev/null || true
+    iptables -t "$table" -X "$chain" 2>/dev/null || true
+  done
+  while ip -4 rule del fwmark "$pod_tproxy_mark" lookup "$pod_table" 2>/dev/null; do :; done
+  ip -4 route flush table "$pod_table" 2>/dev/null || true
+}
+
+pod_install() {
+  local own="$mark/0xfff"
+  pod_remove
+  iptables -t mangle -N "$pod_prerouting"
+  iptables -t mangle -N "$pod_output"
+  iptables -t nat -N "$pod_output"
+  iptables -t mangle -A PREROUTING -j "$pod_prerouting"
+  iptables -t mangle -A OUTPUT -j "$pod_output"
+  iptables -t nat -A OUTPUT -j "$pod_output"
+  # The proxy's own connections to the pod's app (over lo): their replies must reach it.
+  iptables -t mangle -A "$pod_prerouting" -m mark --mark "$own" -j CONNMARK --set-xmark "$pod_tproxy_mark"
+  iptables -t mangle -A "$pod_prerouting" -p tcp -m tcp --dport 15008 -m mark ! --mark "$own" \
+    -j TPROXY --on-port 15008 --tproxy-mark "$pod_tproxy_mark"
+  iptables -t mangle -A "$pod_prerouting" -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+  iptables -t mangle -A "$pod_prerouting" ! -d 127.0.0.1/32 -p tcp -m mark ! --mark "$own" \
+    -j TPROXY --on-port 15006 --tproxy-mark "$pod_tproxy_mark"
+  iptables -t mangle -A "$pod_output" -m connmark --mark "$pod_tproxy_mark" \
+    -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+  iptables -t nat -A "$pod_output" -p tcp -m mark --mark "$pod_tproxy_mark" -j ACCEPT
+  iptables -t nat -A "$pod_output" ! -d 127.0.0.1/32 -p tcp -m mark ! --mark "$own" -j REDIRECT --to-ports 15001
+  ip -4 rule add fwmark "$pod_tproxy_mark" pref 32764 lookup "$pod_table"
+  ip -4 route add local 0.0.0.0/0 dev lo table "$pod_table"
+  echo "# iptables (installed)"
+  iptables -t mangle -S "$pod_prerouting"
+  iptables -t mangle -S "$pod_output"
+  iptables -t nat -S "$pod_output"
+  echo "# ip rule / table $pod_table (installed)"
+  ip -4 rule show | grep "lookup $pod_table"
+  ip -4 route show table "$pod_table"
+}
+
 case "$action" in
   install)
     port=${port:-15001}
@@ -130,6 +190,13 @@ case "$action" in
     node_remove iptables -4
     if command -v ip6tables >/dev/null && ip6tables -t mangle -S >/dev/null 2>&1; then node_remove ip6tables -6; fi
     echo "# $node_chain, rule and table $node_table removed"
+    ;;
+  pod-install)
+    pod_install
+    ;;
+  pod-remove)
+    pod_remove
+    echo "# $pod_prerouting, $pod_output, rule and table $pod_table removed"
     ;;
   *) usage ;;
 esac

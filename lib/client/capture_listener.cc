@@ -11,7 +11,11 @@ namespace hbone::client {
 
 CaptureListener::CaptureListener(worker::Context& worker, tunnel::Admission& admission, PoolSet& pools,
                                  net::Fd listener)
-    : worker_(worker), admission_(admission), pools_(pools), stats_(worker.metrics.layers.get<CaptureStats>()) {
+    : worker_(worker),
+      admission_(admission),
+      pools_(pools),
+      stats_(worker.metrics.layers.get<CaptureStats>()),
+      direct_(worker) {
   socklen_t len = sizeof(listen_address_);
   ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&listen_address_), &len);
   acceptor_.emplace(worker.loop, std::move(listener),
@@ -70,17 +74,9 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
   }
   if (decision.kind == RouteDecision::Kind::direct) {
     stats_.captured[CaptureOutcome::direct].add();
-    auto relay = std::make_unique<DirectConnection>(
-        worker_, worker_.socket_stream(std::move(fd), worker::Context::SocketUse::local), original,
-        DirectConnection::Info{std::move(source), std::move(target), std::move(decision.describe), std::move(ticket)},
-        [this](DirectConnection* done) {
-          auto it = direct_.find(done);
-          if (it == direct_.end()) return;  // close_all owns it now
-          worker_.loop.retire(std::move(it->second));  // we are inside its callback
-          direct_.erase(it);
-        });
-    DirectConnection* key = relay.get();
-    direct_.emplace(key, std::move(relay));
+    direct_.start(worker_.socket_stream(std::move(fd), worker::Context::SocketUse::local), original,
+                  DirectConnection::Info{std::move(source), std::move(target), std::move(decision.describe),
+                                         std::move(ticket)});
     return;
   }
   stats_.captured[CaptureOutcome::tunnel].add();
@@ -90,12 +86,6 @@ void CaptureListener::on_accept(net::Fd fd, const sockaddr_storage& peer_storage
                                    .target = std::move(target),
                                    .ticket = std::move(ticket),
                                    .route = std::move(decision.describe)});
-}
-
-void CaptureListener::close_all() {
-  auto open = std::move(direct_);
-  direct_.clear();
-  for (auto& [key, relay] : open) relay->abort("shutting down");
 }
 
 }  // namespace hbone::client

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <map>
 #include <memory>
 #include <optional>
 
@@ -21,11 +20,9 @@ namespace hbone::client {
 class CaptureListener {
  public:
   CaptureListener(worker::Context& worker, tunnel::Admission& admission, PoolSet& pools, net::Fd listener);
-  ~CaptureListener() { close_all(); }
-
   void stop_accepting() { acceptor_.reset(); }
   size_t direct_count() const { return direct_.size(); }
-  void close_all();
+  void close_all() { direct_.close_all(); }
 
  private:
   void on_accept(net::Fd fd, const sockaddr_storage& peer);
@@ -37,7 +34,7 @@ class CaptureListener {
   CaptureStats& stats_;
   sockaddr_storage listen_address_{};
   std::optional<net::Acceptor> acceptor_;
-  std::map<DirectConnection*, std::unique_ptr<DirectConnection>> direct_;
+  DirectConnections direct_;
   uint64_t round_robin_ = 0;  // service endpoints picked (decide_mesh)
 };
 

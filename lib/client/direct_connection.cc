@@ -157,4 +157,23 @@ void DirectConnection::finish(const char* how, bool reset) {
   done_(this);
 }
 
+void DirectConnections::start(std::unique_ptr<net::ByteStream> app, const sockaddr_storage& destination,
+                              DirectConnection::Info info) {
+  auto relay = std::make_unique<DirectConnection>(worker_, std::move(app), destination, std::move(info),
+                                                  [this](DirectConnection* done) {
+                                                    auto it = open_.find(done);
+                                                    if (it == open_.end()) return;  // close_all owns it now
+                                                    worker_.loop.retire(std::move(it->second));  // inside its callback
+                                                    open_.erase(it);
+                                                  });
+  DirectConnection* key = relay.get();
+  open_.emplace(key, std::move(relay));
+}
+
+void DirectConnections::close_all() {
+  auto open = std::move(open_);
+  open_.clear();
+  for (auto& [key, relay] : open) relay->abort("shutting down");
+}
+
 }  // namespace hbone::client

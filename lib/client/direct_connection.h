@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -75,6 +76,21 @@ class DirectConnection final : public net::Retirable {
   std::unique_ptr<net::Dialer> dialer_;
   std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
   bool finished_ = false;
+};
+
+// The direct relays one listener started, each destroyed once it ends.
+class DirectConnections {
+ public:
+  explicit DirectConnections(worker::Context& worker) : worker_(worker) {}
+  ~DirectConnections() { close_all(); }
+  void start(std::unique_ptr<net::ByteStream> app, const sockaddr_storage& destination, DirectConnection::Info info);
+  size_t size() const { return open_.size(); }
+  // Resets every open one.
+  void close_all();
+
+ private:
+  worker::Context& worker_;
+  std::map<DirectConnection*, std::unique_ptr<DirectConnection>> open_;
 };
 
 }  // namespace hbone::client

@@ -143,6 +143,11 @@ Daemon::Daemon(config::Config config, std::string config_path,
       throw StartupError(std::string("xds.root_ca: ") + e.what());
     }
   }
+  if (config_.node) {
+    node_ = std::make_unique<NodeProxy>(main_loop_, config_, workers_, first, [this](ca::CertificateCache::Issued issued) {
+      return control_plane_->workload_certificates(std::move(issued));
+    });
+  }
   try {
     admin_ = std::make_unique<admin::AdminServer>("admin.listen", config_.admin.listen,
                                                   admin::AdminServer::Scope::full, admin_hooks());
@@ -168,8 +173,8 @@ void Daemon::check_socket_mark() {
   net::Fd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (::setsockopt(probe.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0) return;
   std::string why = std::strerror(errno);
-  if (config_.client && config_.client->capture) {
-    // Unmarked, hbone's own connections would be captured again.
+  if ((config_.client && config_.client->capture) || config_.node) {
+    // Unmarked, hbone's own connections would be captured again (a pod's rules too).
     throw StartupError("socket.mark: cannot set SO_MARK " + std::to_string(mark) + ": " + why +
                        " (needs CAP_NET_ADMIN; capture rules tell hbone's sockets by it)");
   }
@@ -201,7 +206,8 @@ admin::AdminHooks Daemon::admin_hooks() {
       .config_dump = [this] { return config_dump(); },
       .certs_json = [this] { return certs_json(); },
       .ready = [this] {
-        return running_.load() && !draining_.load() && (!control_plane_ || control_plane_->ready());
+        return running_.load() && !draining_.load() && (!control_plane_ || control_plane_->ready()) &&
+               (!node_ || node_->ready());
       },
       .drain = [this] { drain_or_stop(); },
   };
@@ -236,6 +242,11 @@ std::string Daemon::config_dump() const {
   out += "xds_status: " + control_plane_->status().dump() + "\n";
   if (auto certificates = control_plane_->certificates(); !certificates.is_null()) {
     out += "certificates: " + certificates.dump() + "\n";
+  }
+  if (node_) {
+    // The pods the CNI agent handed over, and their identities' certificates.
+    out += "pods: " + node_->pods().dump() + "\n";
+    out += "workload_certificates: " + node_->certificates().dump() + "\n";
   }
   return out;
 }
@@ -354,6 +365,7 @@ void Daemon::apply(const std::shared_ptr<const tunnel::PeerPolicy>& policy) {
   process_metrics_.buffer_budget = policy->limits.buffer_memory;
   auto own = std::make_shared<const net::OwnListeners>(own_listeners_);
   for (auto& worker : workers_) worker->reload(policy, own);
+  if (node_) node_->apply(policy);
   publish_expiry(*policy);
   warn_expiry(*policy);
 }
@@ -405,6 +417,8 @@ Daemon::~Daemon() {
   metrics_endpoint_.reset();  // no admin thread may reach into the workers from here on
   admin_.reset();
   for (auto& worker : workers_) worker->stop();
+  for (auto& worker : workers_) worker->join();
+  node_.reset();  // its namespace thread answers on the workers' loops: gone before them
   workers_.clear();
 }
 
@@ -464,9 +478,10 @@ int Daemon::run() {
   }
   auto own = std::make_shared<const net::OwnListeners>(own_listeners_);
   for (auto& worker : workers_) worker->start(own);
+  if (node_) node_->start();
   running_ = true;
-  spdlog::info("hbone running: {} worker(s){}{}", config_.workers,
-               config_.gateway ? ", gateway" : "", config_.client ? ", client" : "");
+  spdlog::info("hbone running: {} worker(s){}{}{}", config_.workers, config_.gateway ? ", gateway" : "",
+               config_.client ? ", client" : "", config_.node ? ", node (pods from " + config_.node->zds_socket + ")" : "");
 
   // The main loop only waits for signals; a thread watches the workers finish.
   net::UvHandle<uv_async_t> all_done;

@@ -11,6 +11,7 @@
 #include "admin/admin_server.h"
 #include "config/config.h"
 #include "daemon/control_plane.h"
+#include "daemon/node_proxy.h"
 #include "daemon/reloader.h"
 #include "daemon/worker.h"
 #include "net/connection_balancer.h"
@@ -108,6 +109,7 @@ class Daemon {
   std::map<std::string, ClientListenerState> client_listeners_;  // by configured address
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<ControlPlane> control_plane_;  // with xds
+  std::unique_ptr<NodeProxy> node_;  // with node: the CNI agent's pods
   std::atomic<bool> running_{false};
   std::atomic<bool> draining_{false};
   std::unique_ptr<admin::AdminServer> admin_;  // last: stopped first

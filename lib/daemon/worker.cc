@@ -75,6 +75,7 @@ void Worker::run() {
     last_sample_ = now;
     for_each_connection([seconds](h2::H2Connection& conn) { conn.sample_rates(seconds); });
     if (pools_) pools_->sweep();
+    for (auto& [uid, pod] : pods_) pod->sweep();
     return_cache_after_burst();
   });
   rate_sampler_->start(std::chrono::seconds(1), std::chrono::seconds(1));
@@ -83,6 +84,7 @@ void Worker::run() {
   rate_sampler_.reset();
   listeners_.clear();
   capture_.reset();
+  pods_.clear();
   pools_.reset();
   gateway_.reset();
   drain_check_.reset();
@@ -163,10 +165,37 @@ void Worker::adopt_gateway_connection(net::Fd fd, std::string peer) {
   });
 }
 
+void Worker::add_pod(std::string uid, PodSetup setup) {
+  auto shared = std::make_shared<PodSetup>(std::move(setup));  // a posted task must be copyable
+  loop_.post([this, uid = std::move(uid), shared] {
+    if (drain_check_) return;  // draining: the pod's sockets close here
+    pods_[uid].reset();  // a pod in a new sandbox: the old one's listeners go first
+    pods_[uid] = std::make_unique<node::PodProxy>(context_, admission_, shared->pod_config, std::move(shared->sockets),
+                                                  std::move(shared->policy), std::move(shared->own_listeners),
+                                                  std::move(shared->listeners));
+  });
+}
+
+void Worker::set_pod_policy(const std::string& uid, std::shared_ptr<const tunnel::PeerPolicy> policy) {
+  loop_.post([this, uid, policy = std::move(policy)] {
+    if (auto it = pods_.find(uid); it != pods_.end()) it->second->set_policy(policy);
+  });
+}
+
+void Worker::remove_pod(const std::string& uid) {
+  loop_.post([this, uid] {
+    auto it = pods_.find(uid);
+    if (it == pods_.end()) return;
+    it->second->close_all();
+    pods_.erase(it);
+  });
+}
+
 template <typename F>
 void Worker::for_each_connection(F&& f) {
   if (gateway_) gateway_->for_each_connection(f);
   if (pools_) pools_->for_each_connection(f);
+  for (auto& [uid, pod] : pods_) pod->for_each_connection(f);
 }
 
 std::optional<nlohmann::json> Worker::describe(std::chrono::milliseconds timeout) {
@@ -183,6 +212,9 @@ std::optional<nlohmann::json> Worker::describe(std::chrono::milliseconds timeout
 }
 
 bool Worker::idle() const {
+  for (const auto& [uid, pod] : pods_) {
+    if (!pod->idle()) return false;
+  }
   return (!gateway_ || gateway_->connection_count() == 0) && (!pools_ || pools_->connection_count() == 0) &&
          (!capture_ || capture_->direct_count() == 0);
 }
@@ -193,6 +225,7 @@ void Worker::on_drain() {
   if (capture_) capture_->stop_accepting();
   if (gateway_) gateway_->drain();
   if (pools_) pools_->drain();
+  for (auto& [uid, pod] : pods_) pod->drain();
   drain_check_.emplace(loop_.uv(), [this] {
     if (idle()) loop_.stop();
   });
@@ -212,6 +245,7 @@ void Worker::on_stop() {
   }
   if (gateway_) gateway_->close_all();
   if (pools_) pools_->close_all();
+  for (auto& [uid, pod] : pods_) pod->close_all();
   loop_.stop();
 }
 

@@ -18,6 +18,7 @@
 #include "net/fd.h"
 #include "net/own_listeners.h"
 #include "net/timer.h"
+#include "node/pod_proxy.h"
 #include "worker/context.h"
 #include "tunnel/admission.h"
 #include "tunnel/peer_policy.h"
@@ -68,9 +69,24 @@ class Worker {
   void remove_client_listener(const std::string& key);
   // Thread-safe: a gateway connection the balancer placed on this worker.
   void adopt_gateway_connection(net::Fd fd, std::string peer);
+  // Thread-safe: a node proxy's pod to serve here (node::PodProxy's arguments), replacing
+  // one of the same uid; its policy replaced; the pod gone (its connections close: its
+  // namespace is going away).
+  struct PodSetup {
+    const config::Config& pod_config;
+    net::SocketSource sockets;
+    std::shared_ptr<const tunnel::PeerPolicy> policy;
+    std::shared_ptr<const net::OwnListeners> own_listeners;
+    node::PodListeners listeners;
+  };
+  void add_pod(std::string uid, PodSetup setup);
+  void set_pod_policy(const std::string& uid, std::shared_ptr<const tunnel::PeerPolicy> policy);
+  void remove_pod(const std::string& uid);
   void join();
 
   const metrics::WorkerMetrics& metrics() const { return metrics_; }
+  // For tasks of other threads that answer on this worker's thread (loop().post()).
+  net::EventLoop& loop() { return loop_; }
   // Thread-safe: the worker's connections and tunnels as JSON, built on its own thread;
   // nullopt when the worker does not answer in time.
   std::optional<nlohmann::json> describe(std::chrono::milliseconds timeout);
@@ -101,6 +117,7 @@ class Worker {
   std::optional<client::PoolSet> pools_;
   std::map<std::string, std::unique_ptr<client::ClientListener>> listeners_;  // by configured address
   std::optional<client::CaptureListener> capture_;
+  std::map<std::string, std::unique_ptr<node::PodProxy>> pods_;  // a node proxy's, by uid
   std::optional<net::Timer> rate_sampler_;
   std::chrono::steady_clock::time_point last_sample_;
   int64_t tunnel_peak_ = 0;  // most tunnels since the allocator cache last went back

@@ -26,10 +26,11 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
       return std::make_shared<const tls::TlsContext>(policy->tls_files, role, config.tls.own_record_layer);
     };
   } else if (issued && !config.tls.plaintext_h2c) {
-    policy->own_chain = tls::parse_certificates(issued->chain);
-    policy->ca_bundle = tls::parse_certificates(issued->roots);
-    context = [&](tls::TlsContext::Role role) {
-      return std::make_shared<const tls::TlsContext>(*issued, role, config.tls.own_record_layer);
+    Identity identity = Identity::issued(config, *issued);
+    policy->own_chain = identity.own_chain;
+    policy->ca_bundle = identity.ca_bundle;
+    context = [identity](tls::TlsContext::Role role) {
+      return role == tls::TlsContext::Role::server ? identity.server_tls : identity.client_tls;
     };
   }
   policy->limits = config.limits.get(live);
@@ -47,6 +48,21 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
     policy->routes = config.client->routes.get(live);
     policy->listeners = config.client->listeners.get(live);
   }
+  return policy;
+}
+
+PeerPolicy::Identity PeerPolicy::Identity::issued(const config::Config& config, const tls::IssuedIdentity& issued) {
+  return {std::make_shared<const tls::TlsContext>(issued, tls::TlsContext::Role::server, config.tls.own_record_layer),
+          std::make_shared<const tls::TlsContext>(issued, tls::TlsContext::Role::client, config.tls.own_record_layer),
+          tls::parse_certificates(issued.chain), tls::parse_certificates(issued.roots)};
+}
+
+std::shared_ptr<const PeerPolicy> PeerPolicy::as(const Identity& identity) const {
+  auto policy = std::make_shared<PeerPolicy>(*this);
+  policy->server_tls = identity.server_tls;
+  policy->client_tls = identity.client_tls;
+  policy->own_chain = identity.own_chain;
+  policy->ca_bundle = identity.ca_bundle;
   return policy;
 }
 

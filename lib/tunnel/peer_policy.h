@@ -43,6 +43,18 @@ struct PeerPolicy {
   std::shared_ptr<const mesh::MeshState> mesh = std::make_shared<const mesh::MeshState>();
   std::string network;
 
+  // What a snapshot speaks as: its TLS contexts and the chain they hold.
+  struct Identity {
+    std::shared_ptr<const tls::TlsContext> server_tls;
+    std::shared_ptr<const tls::TlsContext> client_tls;
+    std::vector<tls::CertificateInfo> own_chain;
+    std::vector<tls::CertificateInfo> ca_bundle;
+    // Both roles' contexts from a certificate istiod's CA issued. Throws tls::TlsSetupError.
+    static Identity issued(const config::Config& config, const tls::IssuedIdentity& issued);
+  };
+  // This snapshot speaking as `identity` (a node proxy's pod): the rest shared in value.
+  std::shared_ptr<const PeerPolicy> as(const Identity& identity) const;
+
   // Throws tls::TlsSetupError naming the tls.* key at fault.
   // `issued`: the certificate istiod's CA issued (identity.provider: istio_ca), if any yet.
   static std::shared_ptr<const PeerPolicy> build(const config::Config& config,

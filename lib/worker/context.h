@@ -26,11 +26,14 @@ struct Context {
   // daemon raised its limit): not a getrlimit() per dial.
   int dial_below = std::numeric_limits<int>::max();
 
+  // Where dials get their sockets: empty, socket() on this thread; a node proxy's pod, its
+  // network namespace (each pod's objects hold a Context of their own).
+  net::SocketSource sockets = {};
   // What every dial of this worker uses: the role's connect timeout, socket.mark (capture
-  // rules skip marked sockets) and the descriptor reserve; socket.* options follow on the
-  // connected socket.
+  // rules skip marked sockets), the descriptor reserve and the socket source; socket.*
+  // options follow on the connected socket.
   net::DialOptions dial_options(std::chrono::milliseconds timeout) const {
-    return {timeout, config.socket.mark, dial_below};
+    return {timeout, config.socket.mark, dial_below, sockets};
   }
 
   // A socket this worker accepted or dialled (with its dial's registration, if any), as a

@@ -1,0 +1,196 @@
+"""One hbone per node serving the node's pods in their own network namespaces (Istio
+ambient's in-pod mode), fed by the fake istiod (workloads, CA) and a fake CNI agent per
+node (tests/support/fake_cni_agent.py, ZDS):
+
+  pod a1 198.18.11.2 ─┐                              ┌─ pod b1 198.18.21.2
+  pod a2 198.18.12.2 ─┼─ node n1 198.18.0.1 ── bridge ── node n2 198.18.0.2 ─┼─ pod b2 198.18.22.2
+  pod a3 198.18.13.2 ─┘    hbone (node:), agent      istiod 198.18.0.100     └─ pod b3 198.18.23.2
+
+Each pod runs an unmodified app behind the rules istio-cni writes (scripts/capture.sh
+pod-install); each node's hbone makes the pods' listeners inside their namespaces and
+speaks for each pod with its own identity (service accounts "client", "server", "other")."""
+
+import json
+import re
+import select
+import subprocess
+import sys
+import pathlib
+
+import pytest
+
+import netns
+from harness import ROOT, Hbone, spawn, wait_until
+from istiod import FakeIstiod, workload
+
+pytestmark = pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
+
+CAPTURE = str(ROOT / "scripts" / "capture.sh")
+AGENT = [sys.executable, str(ROOT / "tests" / "support" / "fake_cni_agent.py")]
+APP = [sys.executable, str(pathlib.Path(__file__).with_name("mesh_app.py"))]
+CP = "198.18.0.100"
+NODES = {"n1": "198.18.0.1", "n2": "198.18.0.2"}
+# pod: (node, its /24's third octet, service account)
+PODS = {"a1": ("n1", 11, "client"), "a2": ("n1", 12, "server"), "a3": ("n1", 13, "other"),
+        "b1": ("n2", 21, "client"), "b2": ("n2", 22, "server"), "b3": ("n2", 23, "other")}
+MiB = 1 << 20
+
+
+def pod_ip(name):
+    return f"198.18.{PODS[name][1]}.2"
+
+
+def identity(sa):
+    return f"spiffe://cluster.local/ns/default/sa/{sa}"
+
+
+class Agent:
+    """The fake CNI agent of one node."""
+
+    def __init__(self, socket_path):
+        self.proc = spawn([*AGENT, "--socket", str(socket_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True)
+        assert "listening" in json.loads(self.proc.stdout.readline())
+
+    def command(self, **command):
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+
+    def next_event(self):
+        line = self.proc.stdout.readline()
+        assert line, "the fake CNI agent exited"
+        return json.loads(line)
+
+    def until(self, predicate):
+        while True:
+            event = self.next_event()
+            if predicate(event):
+                return event
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+class InpodMesh:
+    def __init__(self, topo, tmp_path):
+        self.topo = topo
+        self.nodes = {name: topo.add_node(name, ip) for name, ip in NODES.items()}
+        self.cp = topo.add_node("cp", CP)
+        self.pods = {}
+        for name, (node, octet, _) in PODS.items():
+            ns = topo.link(self.nodes[node], name, f"198.18.{octet}.2", f"198.18.{octet}.1")
+            topo.run(ns, "ip", "route", "add", "default", "via", f"198.18.{octet}.1")
+            topo.run(ns, CAPTURE, "pod-install")
+            self.pods[name] = ns
+        for node, ip in NODES.items():
+            topo.run(self.nodes[node], "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            for name, (other, octet, _) in PODS.items():
+                if other != node:
+                    peer = NODES[other]
+                    topo.run(self.nodes[node], "ip", "route", "add", f"198.18.{octet}.0/24", "via", peer)
+        self.istiod = FakeIstiod(tmp_path, netns=self.cp, listen=CP, ca=True)
+        self.istiod.push("address", [workload(f"Kubernetes//Pod/default/{name}", pod_ip(name), name=name,
+                                              service_account=sa) for name, (_, _, sa) in PODS.items()])
+        self.agents, self.daemons = {}, {}
+        for node in NODES:
+            socket_path = tmp_path / f"{node}-zds.sock"
+            self.agents[node] = Agent(socket_path)
+            self.daemons[node] = Hbone(tmp_path, node, {
+                "node": {"zds_socket": str(socket_path)}, "xds": self.istiod.xds_config(),
+                "identity": {"provider": "istio_ca"}}, netns=self.nodes[node])
+        for name, (node, _, sa) in PODS.items():
+            self.agents[node].command(add=name, netns=f"/var/run/netns/{self.pods[name]}", name=name,
+                                      namespace="default", service_account=sa)
+        for node, agent in self.agents.items():
+            agent.until(lambda e: e.get("sent") == "snapshot_sent")
+        for d in self.daemons.values():
+            assert wait_until(lambda: d.admin_request("/healthz/ready")[0] == 200, timeout=30), d.log()
+
+    def serve(self, pod, size):
+        proc = self.topo.spawn(self.pods[pod], *APP, "serve", "8080", "talkfirst", str(size), stdout=subprocess.PIPE,
+                               text=True)
+        assert json.loads(proc.stdout.readline()) == {"listening": 8080}
+        return proc
+
+    def talk(self, pod, host, port, size=0, timeout=120):
+        out = self.topo.run(self.pods[pod], "timeout", str(timeout), *APP, "talk", host, str(port), str(size))
+        return json.loads(out.stdout)
+
+    def stop(self):
+        codes = {node: d.stop() for node, d in self.daemons.items()}
+        for agent in self.agents.values():
+            agent.stop()
+        assert all(code == 0 for code in codes.values()), codes
+
+
+@pytest.fixture
+def topo():
+    topology = netns.Topology("i")
+    try:
+        yield topology
+    finally:
+        topology.close()
+
+
+@pytest.fixture
+def mesh(topo, tmp_path):
+    return InpodMesh(topo, tmp_path)
+
+
+def transfer(mesh, source, destination, size=16 * MiB):
+    """`size` bytes each way between an app in `source` and one in `destination`, whole."""
+    server = mesh.serve(destination, size)
+    try:
+        result = mesh.talk(source, pod_ip(destination), 8080, size, timeout=60)
+        ready, _, _ = select.select([server.stdout], [], [], 10)
+        assert ready, f"{destination}'s app saw no connection from {source}: {result}"
+        seen = json.loads(server.stdout.readline())
+    finally:
+        server.kill()
+        server.wait()
+    assert "error" not in result and "error" not in seen, (source, destination, result, seen)
+    assert result["received"] == size and result["received_sha256"] == seen["sent_sha256"], (source, destination)
+    assert seen["received"] == size and seen["received_sha256"] == result["sent_sha256"], (source, destination)
+
+
+def tunnel_logged(mesh, source, destination, status):
+    """The destination's node logged a tunnel from `source`'s own address and identity."""
+    pattern = (rf"src={re.escape(pod_ip(source))}:\d+ peer={re.escape(identity(PODS[source][2]))} "
+               rf"dst={re.escape(pod_ip(destination))}:8080 status={status}")
+    node = mesh.daemons[PODS[destination][0]]
+    return wait_until(lambda: re.search(pattern, node.log()), timeout=10)
+
+
+def test_pods_reach_pods_on_the_other_node_each_with_its_own_identity(mesh):
+    for source in ("a1", "a2", "a3"):
+        for destination in ("b1", "b2", "b3"):
+            transfer(mesh, source, destination)
+            # The destination pod's proxy saw the source pod's own address and identity; the
+            # source pod's proxy required the destination pod's (else no 200: the test's
+            # mutants show it).
+            assert tunnel_logged(mesh, source, destination, 200), (source, destination)
+    transfer(mesh, "b3", "a1", MiB)  # and the other way
+    assert tunnel_logged(mesh, "b3", "a1", 200)
+    # Each identity's certificate was asked for on its pods' behalf, by each node.
+    asked = [c["identity"] for c in mesh.istiod.csrs() if c.get("impersonated") == c.get("identity")]
+    assert sorted(asked) == sorted(identity(sa) for sa in ("client", "server", "other") for _ in NODES), asked
+    mesh.stop()
+
+
+def test_a_policy_selecting_one_pod_admits_only_the_service_account_it_names(mesh):
+    mesh.istiod.push("authorization", [{"name": "default/only-client", "authorization": {
+        "name": "only-client", "namespace": "default", "scope": "WORKLOAD_SELECTOR", "action": "ALLOW",
+        "rules": [{"clauses": [{"matches": [{"principals": [{"exact": "cluster.local/ns/default/sa/client"}]}]}]}]}}])
+    mesh.istiod.push("address", [workload("Kubernetes//Pod/default/b2", pod_ip("b2"), name="b2", service_account="server",
+                                          authorizationPolicies=["default/only-client"])])
+    for d in mesh.daemons.values():
+        assert wait_until(lambda: d.metric("hbone_xds_pushes_total", type="Address", result="ack") >= 2), d.log()
+    transfer(mesh, "a1", "b2", MiB)  # the service account it names
+    assert tunnel_logged(mesh, "a1", "b2", 200)
+    refused = mesh.talk("a2", pod_ip("b2"), 8080, 0, timeout=30)  # another one
+    assert refused.get("received", 0) == 0, refused
+    assert tunnel_logged(mesh, "a2", "b2", 403)
+    transfer(mesh, "a2", "b3", MiB)  # a pod the policy does not select
+    assert tunnel_logged(mesh, "a2", "b3", 200)
+    mesh.stop()
