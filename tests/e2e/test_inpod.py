@@ -83,12 +83,12 @@ class InpodMesh:
             topo.run(ns, "ip", "route", "add", "default", "via", f"198.18.{octet}.1")
             topo.run(ns, CAPTURE, "pod-install")
             self.pods[name] = ns
-        for node, ip in NODES.items():
+        for node in NODES:
             topo.run(self.nodes[node], "sysctl", "-qw", "net.ipv4.ip_forward=1")
-            for name, (other, octet, _) in PODS.items():
-                if other != node:
-                    peer = NODES[other]
-                    topo.run(self.nodes[node], "ip", "route", "add", f"198.18.{octet}.0/24", "via", peer)
+        # Each pod's /24 through its node, from the other node and from istiod's (outside the mesh).
+        for name, (node, octet, _) in PODS.items():
+            for other in [*(self.nodes[n] for n in NODES if n != node), self.cp]:
+                topo.run(other, "ip", "route", "add", f"198.18.{octet}.0/24", "via", NODES[node])
         self.istiod = FakeIstiod(tmp_path, netns=self.cp, listen=CP, ca=True)
         self.istiod.push("address", [workload(f"Kubernetes//Pod/default/{name}", pod_ip(name), name=name,
                                               service_account=sa) for name, (_, _, sa) in PODS.items()])
@@ -114,7 +114,9 @@ class InpodMesh:
         return proc
 
     def talk(self, pod, host, port, size=0, timeout=120):
-        out = self.topo.run(self.pods[pod], "timeout", str(timeout), *APP, "talk", host, str(port), str(size))
+        """From an app in `pod` (or in any namespace of the topology: `pod` as its name)."""
+        ns = self.pods.get(pod, pod)
+        out = self.topo.run(ns, "timeout", str(timeout), *APP, "talk", host, str(port), str(size))
         return json.loads(out.stdout)
 
     def stop(self):
@@ -193,4 +195,11 @@ def test_a_policy_selecting_one_pod_admits_only_the_service_account_it_names(mes
     assert tunnel_logged(mesh, "a2", "b2", 403)
     transfer(mesh, "a2", "b3", MiB)  # a pod the policy does not select
     assert tunnel_logged(mesh, "a2", "b3", 200)
+    # Plaintext from outside the mesh (istiod's node) arrives at the pods' port 15006: it
+    # has no identity, so the pod whose policy names one refuses it; the other takes it.
+    transfer(mesh, mesh.cp, "b3", MiB)
+    assert "error" in mesh.talk(mesh.cp, pod_ip("b2"), 8080, 0, timeout=30)
+    n2 = mesh.daemons["n2"]
+    assert re.search(rf"direct src={CP}:\d+ dst={pod_ip('b3')}:8080 route=\"inbound plaintext\"", n2.log())
+    n2.wait_for_log(f"dst={pod_ip('b2')}:8080: denied: policy=none-matched, reset")
     mesh.stop()
