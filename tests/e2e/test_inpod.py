@@ -15,6 +15,7 @@ import re
 import select
 import subprocess
 import sys
+import time
 import pathlib
 
 import pytest
@@ -202,4 +203,59 @@ def test_a_policy_selecting_one_pod_admits_only_the_service_account_it_names(mes
     n2 = mesh.daemons["n2"]
     assert re.search(rf"direct src={CP}:\d+ dst={pod_ip('b3')}:8080 route=\"inbound plaintext\"", n2.log())
     n2.wait_for_log(f"dst={pod_ip('b2')}:8080: denied: policy=none-matched, reset")
+    mesh.stop()
+
+
+def dumped(daemon, part):
+    """One part of the daemon's /config_dump (JSON on its own line)."""
+    status, body = daemon.admin_request("/config_dump")
+    assert status == 200
+    line = next(l for l in body.decode().splitlines() if l.startswith(f"{part}: "))
+    return json.loads(line.split(": ", 1)[1])
+
+
+def listeners_in(mesh, pod):
+    out = mesh.topo.run(mesh.pods[pod], "ss", "-Hltn").stdout
+    return sorted({int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines()} & {15001, 15006, 15008})
+
+
+def test_a_pod_deleted_leaves_nothing_and_one_added_is_served_within_a_second(mesh):
+    n2, agent = mesh.daemons["n2"], mesh.agents["n2"]
+    assert listeners_in(mesh, "b1") == [15001, 15006, 15008]
+    server = mesh.topo.spawn(mesh.pods["b1"], "socat", "TCP-LISTEN:8080,reuseaddr,fork", "EXEC:cat",
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_until(lambda: ":8080" in mesh.topo.run(mesh.pods["b1"], "ss", "-ltn").stdout)
+    client = mesh.topo.spawn(mesh.pods["a1"], "socat", "-", f"TCP:{pod_ip('b1')}:8080", stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+    client.stdin.write(b"hello\n")
+    client.stdin.flush()
+    ready, _, _ = select.select([client.stdout], [], [], 30)
+    assert ready and client.stdout.readline() == b"hello\n"
+    assert identity("client") in {c["identity"] for c in dumped(n2, "workload_certificates")}
+
+    agent.command(**{"del": "b1"})
+    assert agent.until(lambda e: e.get("sent") == "del") == {"sent": "del", "uid": "b1", "error": ""}
+    # Its listeners are gone from its namespace, its tunnel ended, and its identity's
+    # certificate went with it (b1 was n2's only pod of service account "client").
+    assert wait_until(lambda: listeners_in(mesh, "b1") == [], timeout=5)
+    assert client.wait(30) is not None
+    assert "b1" not in {p["uid"] for p in dumped(n2, "pods")}
+    assert identity("client") not in {c["identity"] for c in dumped(n2, "workload_certificates")}
+    n2.wait_for_log(f"ca: certificate for {identity('client')} dropped: no pod of it is left")
+
+    # Added again: answered, listening and holding its certificate within a second.
+    started = time.monotonic()
+    agent.command(add="b1", netns=f"/var/run/netns/{mesh.pods['b1']}", name="b1", namespace="default",
+                  service_account="client")
+    assert agent.until(lambda e: e.get("sent") == "add" and e["uid"] == "b1") == \
+        {"sent": "add", "uid": "b1", "error": ""}
+    assert wait_until(lambda: listeners_in(mesh, "b1") == [15001, 15006, 15008] and
+                      any(p["uid"] == "b1" and p["state"] == "serving" for p in dumped(n2, "pods")), timeout=5)
+    served_after = time.monotonic() - started
+    assert served_after <= 1.0, served_after
+    transfer(mesh, "a1", "b3", MiB)  # b1's own app is the echo: another pod's transfer
+    echo = mesh.topo.run(mesh.pods["a1"], "sh", "-c", f"echo again | socat -t 5 - TCP:{pod_ip('b1')}:8080")
+    assert echo.stdout == "again\n", echo
+    assert tunnel_logged(mesh, "a1", "b1", 200)
+    server.kill()
     mesh.stop()
