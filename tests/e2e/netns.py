@@ -73,3 +73,13 @@ class Topology:
                 subprocess.run(["kill", "-9", pid], capture_output=True)
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         self.namespaces.clear()
+
+
+def topology(tag):
+    """A Topology for one test, closed after it, pass or fail: a fixture's
+    `yield from netns.topology(tag)`."""
+    topo = Topology(tag)
+    try:
+        yield topo
+    finally:
+        topo.close()

@@ -129,11 +129,7 @@ class InpodMesh:
 
 @pytest.fixture
 def topo():
-    topology = netns.Topology("i")
-    try:
-        yield topology
-    finally:
-        topology.close()
+    yield from netns.topology("i")
 
 
 @pytest.fixture

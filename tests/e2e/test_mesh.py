@@ -103,11 +103,7 @@ class Mesh:
 
 @pytest.fixture
 def topo():
-    topology = netns.Topology("m")
-    try:
-        yield topology
-    finally:
-        topology.close()
+    yield from netns.topology("m")
 
 
 @pytest.fixture

@@ -100,11 +100,7 @@ class XdsMesh:
 
 @pytest.fixture
 def topo():
-    topology = netns.Topology("x")
-    try:
-        yield topology
-    finally:
-        topology.close()
+    yield from netns.topology("x")
 
 
 @pytest.fixture
