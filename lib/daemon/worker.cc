@@ -84,7 +84,9 @@ void Worker::run() {
   rate_sampler_.reset();
   listeners_.clear();
   capture_.reset();
+  for (auto& [uid, pod] : pods_) retire_pod(std::move(pod));
   pods_.clear();
+  loop_.run_nowait();  // the pods go now, while the node proxy's config they see is alive
   pools_.reset();
   gateway_.reset();
   drain_check_.reset();
@@ -169,8 +171,9 @@ void Worker::add_pod(std::string uid, PodSetup setup) {
   auto shared = std::make_shared<PodSetup>(std::move(setup));  // a posted task must be copyable
   loop_.post([this, uid = std::move(uid), shared] {
     if (drain_check_) return;  // draining: the pod's sockets close here
-    pods_[uid].reset();  // a pod in a new sandbox: the old one's listeners go first
-    pods_[uid] = std::make_unique<node::PodProxy>(context_, admission_, shared->pod_config, std::move(shared->sockets),
+    std::unique_ptr<node::PodProxy>& pod = pods_[uid];
+    if (pod) retire_pod(std::move(pod));  // a pod in a new sandbox: the old one's listeners go first
+    pod = std::make_unique<node::PodProxy>(context_, admission_, shared->pod_config, std::move(shared->sockets),
                                                   std::move(shared->policy), std::move(shared->own_listeners),
                                                   std::move(shared->listeners));
   });
@@ -186,9 +189,14 @@ void Worker::remove_pod(const std::string& uid) {
   loop_.post([this, uid] {
     auto it = pods_.find(uid);
     if (it == pods_.end()) return;
-    it->second->close_all();
+    retire_pod(std::move(it->second));
     pods_.erase(it);
   });
+}
+
+void Worker::retire_pod(std::unique_ptr<node::PodProxy> pod) {
+  pod->close_all();  // its connections retire first, and are destroyed before it
+  loop_.retire(std::move(pod));
 }
 
 template <typename F>

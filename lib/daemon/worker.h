@@ -94,6 +94,8 @@ class Worker {
  private:
   void run();
   void pin();  // onto its CPU of cpu_affinity, if any
+  // Closes a pod's proxy and destroys it after what it retired (see node::PodProxy).
+  void retire_pod(std::unique_ptr<node::PodProxy> pod);
   void on_drain();
   void on_stop();
   bool idle() const;

@@ -33,8 +33,10 @@ struct PodListeners {
 // its plaintext inbound, each speaking with the pod's identity (`policy` is the snapshot as
 // that identity) and dialling from inside the pod (`sockets`), so the pod keeps its own
 // addresses and routes. Its objects see a Context of their own: the worker's, with the
-// node proxy's pod config (`pod_config`, outliving it) and the pod's socket source.
-class PodProxy {
+// node proxy's pod config (`pod_config`, outliving it) and the pod's socket source. What
+// its objects retire on the loop still uses that Context: a PodProxy closed is retired
+// after them (Worker::retire_pod), never destroyed at once.
+class PodProxy final : public net::Retirable {
  public:
   PodProxy(const worker::Context& worker, tunnel::Admission& admission, const config::Config& pod_config,
            net::SocketSource sockets, std::shared_ptr<const tunnel::PeerPolicy> policy,
