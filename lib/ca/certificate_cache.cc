@@ -20,29 +20,24 @@ void CertificateCache::acquire(const std::string& identity) {
   options.identity = identity;
   entry.client = std::make_unique<CaClient>(
       loop_, channel_, stats_, std::move(options),
-      [this, identity, &entry](const std::shared_ptr<const tls::IssuedIdentity>& issued) {
+      [this, identity](const std::shared_ptr<const tls::IssuedIdentity>& issued) {
         issued_(identity, issued);  // throws having changed nothing
-        entry.issued = issued;
       });
   lock.unlock();
   entry.client->start();
 }
 
-void CertificateCache::release(const std::string& identity) {
+bool CertificateCache::release(const std::string& identity) {
   std::unique_ptr<CaClient> gone;  // destroyed outside the lock: it cancels its call
   {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(identity);
-    if (it == entries_.end() || --it->second.holders > 0) return;
+    if (it == entries_.end() || --it->second.holders > 0) return false;
     gone = std::move(it->second.client);
     entries_.erase(it);
   }
   spdlog::info("ca: certificate for {} dropped: no pod of it is left", identity);
-}
-
-std::shared_ptr<const tls::IssuedIdentity> CertificateCache::certificate(const std::string& identity) const {
-  auto it = entries_.find(identity);
-  return it == entries_.end() ? nullptr : it->second.issued;
+  return true;
 }
 
 nlohmann::json CertificateCache::status() const {

@@ -26,10 +26,8 @@ class CertificateCache {
 
   // One more pod of `identity`: its first starts the requests.
   void acquire(const std::string& identity);
-  // One pod of `identity` fewer: with the last, its client and certificate go.
-  void release(const std::string& identity);
-  // Its certificate, null until issued.
-  std::shared_ptr<const tls::IssuedIdentity> certificate(const std::string& identity) const;
+  // One pod of `identity` fewer: with the last, its client and certificate go (true).
+  bool release(const std::string& identity);
   size_t size() const { return entries_.size(); }
   // Any thread: one entry per identity (CaClient::status and its pod count).
   nlohmann::json status() const;
@@ -37,8 +35,7 @@ class CertificateCache {
  private:
   struct Entry {
     size_t holders = 0;
-    std::shared_ptr<const tls::IssuedIdentity> issued;
-    std::unique_ptr<CaClient> client;  // last: its callbacks use the entry
+    std::unique_ptr<CaClient> client;
   };
 
   net::EventLoop& loop_;

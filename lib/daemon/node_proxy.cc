@@ -72,8 +72,7 @@ std::string NodeProxy::add(const inpod::Pod& pod) {
   served.worker = least_loaded_worker();
   ++pods_per_worker_[served.worker];
   certificates_->acquire(served.identity);
-  auto [it, inserted] = served_.insert_or_assign(pod.uid, std::move(served));
-  Served& entry = it->second;
+  Served& entry = served_.insert_or_assign(pod.uid, std::move(served)).first->second;
   if (identities_.count(entry.identity)) start_pod(pod.uid, entry);
   {
     std::lock_guard lock(status_mutex_);
@@ -108,9 +107,7 @@ void NodeProxy::remove(const inpod::Pod& pod) {
     std::lock_guard lock(status_mutex_);
     status_.erase(pod.uid);
   }
-  certificates_->release(identity);
-  bool last = std::none_of(served_.begin(), served_.end(), [&](const auto& s) { return s.second.identity == identity; });
-  if (last) identities_.erase(identity);
+  if (certificates_->release(identity)) identities_.erase(identity);  // its last pod
 }
 
 void NodeProxy::issued(const std::string& identity, const std::shared_ptr<const tls::IssuedIdentity>& certificate) {
