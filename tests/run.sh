@@ -18,6 +18,14 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
 failures=() # "variant: test name" for the summary at the end (CI shows a log's tail)
 took() { echo "=== $1 took $((SECONDS - $2)) s"; }
+# The first lines of test $1's output in ctest log $2 that say why it failed: pytest's
+# assertion (E) and summary (FAILED) lines, GoogleTest's failures, a sanitizer's report.
+why_failed() {
+  awk -v name="$1" '$0 ~ "^[0-9]+/[0-9]+ Test: " && $NF == name { inside = 1; next }
+                    inside && /^<end of output>/ { inside = 0 }
+                    inside && /^(E   |FAILED |.*: Failure$|==[0-9]+==ERROR|.*runtime error:|Timeout)/' "$2" |
+    head -n 12
+}
 for variant in "${variants[@]}"; do
   echo "=== $variant: build"
   start=$SECONDS
@@ -39,17 +47,20 @@ for variant in "${variants[@]}"; do
   elif ! (cd "$dir" && ctest --output-on-failure --timeout 300 -j "$(nproc)"); then
     failed+=("$variant")
     # Each failed test once more, alone, to tell a flaky test from a broken one (the verdict
-    # stays failed); named again at the very end, where a CI summary's tail shows them.
+    # stays failed); named again at the very end, where a CI summary's tail shows them, with
+    # the lines of the first run that say why (the rerun overwrites ctest's log).
+    cp "$dir/Testing/Temporary/LastTest.log" "$dir/Testing/Temporary/FirstRun.log"
     while IFS=: read -r number name; do
       again=failed
       (cd "$dir" && ctest --output-on-failure --timeout 300 -I "$number,$number") && again=passed
-      failures+=("$variant: $name (alone again: $again)")
+      failures+=("FAILED test: $variant: $name (alone again: $again)")
+      while IFS= read -r line; do failures+=("  $line"); done < <(why_failed "$name" "$dir/Testing/Temporary/FirstRun.log")
     done <"$dir/Testing/Temporary/LastTestsFailed.log"
   fi
   took "$variant: test" "$start"
 done
 if [ ${#failed[@]} -gt 0 ]; then
-  [ ${#failures[@]} -eq 0 ] || printf 'FAILED test: %s\n' "${failures[@]}"
+  [ ${#failures[@]} -eq 0 ] || printf "%s\n" "${failures[@]}"
   echo "FAILED variants: ${failed[*]}"
   exit 1
 fi
