@@ -103,7 +103,8 @@ void ZdsClient::receive() {
       lost("the CNI agent broke the protocol: " + applied.error);
       return;
     }
-    if (pods_.snapshot_received() && !synced_) {
+    if (pods_.snapshot_received() && !through_snapshot_) {
+      through_snapshot_ = true;
       synced_ = true;
       backoff_.reset();
     }
@@ -122,7 +123,7 @@ void ZdsClient::answer(const std::string& error) {
 void ZdsClient::lost(const std::string& why) {
   watcher_.reset();
   socket_.reset();
-  synced_ = false;
+  through_snapshot_ = false;
   auto delay = backoff_.next();
   bool was_connected = std::exchange(connected_, false);
   spdlog::warn("inpod: {}{}; connecting again in {} ms", why, was_connected ? " (the pods stay served)" : "",

@@ -33,7 +33,8 @@ class ZdsClient final : public net::IoHandler {
   ZdsClient(net::EventLoop& loop, Options options, PodTable& pods);
 
   void start();
-  // Any thread: connected and through the agent's first snapshot (readiness).
+  // Any thread: through the agent's first snapshot (readiness; it stays while the agent
+  // restarts, as ztunnel's: the pods stay served).
   bool synced() const { return synced_; }
 
   void on_io(int status, int events) override;
@@ -53,6 +54,7 @@ class ZdsClient final : public net::IoHandler {
   std::optional<net::PollWatcher> watcher_;  // destroyed before socket_ closes
   std::atomic<bool> synced_{false};
   bool connected_ = false;
+  bool through_snapshot_ = false;  // this connection's
 };
 
 }  // namespace hbone::inpod

@@ -47,16 +47,21 @@ class ZdsClientTest : public ::testing::Test {
     client_->start();
   }
   void command(const json& c) { ASSERT_TRUE(agent_->write_line(c.dump())); }
-  // The agent's next event, while the loop turns.
+  // The agent's next event, while the loop turns; without the connection's number but for
+  // a disconnection's (the client holds one connection at a time: its count is what tells).
   json event() {
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < deadline) {
       loop_.run_nowait();
       std::string line = agent_->read_line(1ms);
-      if (!line.empty()) return json::parse(line);
+      if (line.empty()) continue;
+      json e = json::parse(line);
+      e.erase("conn");
+      return e;
     }
     return json();
   }
+  static json disconnected(int connection) { return {{"disconnected", connection}}; }
   static json add(const std::string& uid, const std::string& netns = kOwnNetns) {
     return {{"add", uid}, {"netns", netns}, {"name", uid}, {"namespace", "default"}, {"service_account", "sa-" + uid}};
   }
@@ -128,7 +133,7 @@ TEST_F(ZdsClientTest, AnUnreadableRequestIsRefusedAndTheConnectionStartsOver) {
   // An add (field 1: AddWorkload{uid "x"}) without its descriptor.
   command({{"raw", "CgMKAXg="}});
   EXPECT_EQ(event(), json({{"sent", "raw"}, {"uid", ""}, {"error", "add without the pod's network namespace"}}));
-  EXPECT_EQ(event(), json({{"disconnected", true}}));
+  EXPECT_EQ(event(), disconnected(1));
   // hbone comes back; the snapshot still names p1: nothing changed meanwhile.
   expect_snapshot({"p1"});
   EXPECT_EQ(served(), std::vector<std::string>{"p1"});
@@ -141,13 +146,14 @@ TEST_F(ZdsClientTest, AfterTheAgentRestartsItsSnapshotReconcilesThePods) {
   start();
   expect_snapshot({"p1", "p2", "p3"});
   // While the agent is away p2 was deleted, and the agent lost p3's namespace (keep).
-  command({{"restart", true}});
-  EXPECT_EQ(event(), json({{"disconnected", true}}));
-  command({{"del", "p2"}});
-  command({{"del", "p3"}});
-  command({{"keep", "p3"}});
-  for (int i = 0; i < 100 && client_->synced(); ++i) loop_.run_nowait();
-  EXPECT_EQ(served().size(), 3u);  // nothing dropped while the agent is away
+  command({{"restart", true}, {"forget", {"p2"}}, {"keep", {"p3"}}, {"away", 0.5}});
+  EXPECT_EQ(event(), disconnected(1));
+  // Meanwhile the pods stay served, and the proxy ready.
+  for (auto until = std::chrono::steady_clock::now() + 200ms; std::chrono::steady_clock::now() < until;) {
+    loop_.run_nowait();
+  }
+  EXPECT_TRUE(client_->synced());
+  EXPECT_EQ(served().size(), 3u);
   expect_snapshot({"p1"}, {"p3"});
   EXPECT_EQ(served(), (std::vector<std::string>{"p1", "p3"}));
   EXPECT_EQ(removed_, std::vector<std::string>{"p2"});
@@ -155,7 +161,7 @@ TEST_F(ZdsClientTest, AfterTheAgentRestartsItsSnapshotReconcilesThePods) {
   // out of step, and the connection starts over.
   command({{"raw", "KgQKAnAx"}});
   EXPECT_EQ(event(), json({{"sent", "raw"}, {"uid", ""}, {"error", "keep p1 after the snapshot"}}));
-  EXPECT_EQ(event(), json({{"disconnected", true}}));
+  EXPECT_EQ(event(), disconnected(2));
   EXPECT_EQ(event(), json({{"hello", 1}}));
 }
 
