@@ -24,11 +24,13 @@ config::Config pod_config(const config::Config& config) {
 }
 
 // The pod's listeners, made inside its namespace (on the namespace thread): every address
-// of the pod (its rules send traffic to these ports), TPROXY's for the inbound ones.
-// Throws std::system_error.
+// of the pod (its rules send traffic to these ports), TPROXY's for the inbound ones. With
+// SO_REUSEPORT, as ztunnel's (INPOD_PORT_REUSE): the next hbone of a rolling DaemonSet
+// (maxSurge) listens beside this one before it drains, and a pod deleted and added again
+// need not wait for its worker to close the old ones. Throws std::system_error.
 node::PodListeners listen_in_pod() {
   auto on = [](uint16_t port, bool transparent) {
-    return net::listen_on({"0.0.0.0", port}, {.reuse_port = false, .transparent = transparent});
+    return net::listen_on({"0.0.0.0", port}, {.reuse_port = true, .transparent = transparent});
   };
   return {on(node::kOutboundPort, false), on(node::kInboundPlainPort, true), on(node::kInboundPort, true)};
 }

@@ -6,6 +6,9 @@ line per finished connection (server) or one JSON result (client).
                                         proxy (read a PROXY v2 header, then talkfirst)
                                         or reset (accept, close with RST)
   mesh_app.py talk HOST PORT BYTES      read to EOF first, then send BYTES and FIN
+  mesh_app.py trickle HOST PORT SECONDS 4 KiB every 20 ms for SECONDS (to an echo server)
+  mesh_app.py repeat HOST PORT SECONDS  one short exchange after another with an echo
+                                        server for SECONDS, a JSON line each
 """
 
 import hashlib
@@ -129,10 +132,36 @@ def trickle(host, port, seconds):
     print(json.dumps(result), flush=True)
 
 
+def repeat(host, port, seconds):
+    """Connection after connection for `seconds`, each sending 64 bytes and FIN to an echo
+    server and reading them back to EOF: {"started": monotonic seconds (one clock for every
+    process of the machine), "ok": whole} or "error" for each."""
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        started, result = time.monotonic(), {}
+        data = payload(64, n)
+        n += 1
+        try:
+            with socket.create_connection((host, port), timeout=10) as conn:
+                conn.sendall(data)
+                conn.shutdown(socket.SHUT_WR)
+                received = b""
+                while chunk := conn.recv(4096):
+                    received += chunk
+                result["ok"] = received == data
+        except OSError as e:
+            result["error"] = str(e) or type(e).__name__
+            time.sleep(0.02)  # a refusal comes at once: no busy loop
+        print(json.dumps({"started": started, **result}), flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     elif sys.argv[1] == "trickle":
         trickle(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif sys.argv[1] == "repeat":
+        repeat(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     else:
         talk(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

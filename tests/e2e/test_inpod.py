@@ -11,8 +11,10 @@ pod-install); each node's hbone makes the pods' listeners inside their namespace
 speaks for each pod with its own identity (service accounts "client", "server", "other")."""
 
 import json
+import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +23,8 @@ import pathlib
 import pytest
 
 import netns
+import yaml
+
 from harness import ROOT, Hbone, spawn, wait_until
 from istiod import FakeIstiod, workload
 
@@ -230,7 +234,7 @@ def test_a_pod_deleted_leaves_nothing_and_one_added_is_served_within_a_second(me
     assert identity("client") in {c["identity"] for c in dumped(n2, "workload_certificates")}
 
     agent.command(**{"del": "b1"})
-    assert agent.until(lambda e: e.get("sent") == "del") == {"sent": "del", "uid": "b1", "error": ""}
+    assert agent.until(lambda e: e.get("sent") == "del") == {"sent": "del", "uid": "b1", "error": "", "conn": 1}
     # Its listeners are gone from its namespace, its tunnel ended, and its identity's
     # certificate went with it (b1 was n2's only pod of service account "client").
     assert wait_until(lambda: listeners_in(mesh, "b1") == [], timeout=5)
@@ -244,7 +248,7 @@ def test_a_pod_deleted_leaves_nothing_and_one_added_is_served_within_a_second(me
     agent.command(add="b1", netns=f"/var/run/netns/{mesh.pods['b1']}", name="b1", namespace="default",
                   service_account="client")
     assert agent.until(lambda e: e.get("sent") == "add" and e["uid"] == "b1") == \
-        {"sent": "add", "uid": "b1", "error": ""}
+        {"sent": "add", "uid": "b1", "error": "", "conn": 1}
     assert wait_until(lambda: listeners_in(mesh, "b1") == [15001, 15006, 15008] and
                       any(p["uid"] == "b1" and p["state"] == "serving" for p in dumped(n2, "pods")), timeout=5)
     served_after = time.monotonic() - started
@@ -254,4 +258,172 @@ def test_a_pod_deleted_leaves_nothing_and_one_added_is_served_within_a_second(me
     assert echo.stdout == "again\n", echo
     assert tunnel_logged(mesh, "a1", "b1", 200)
     server.kill()
+    mesh.stop()
+
+
+def listener_counts(mesh, pod):
+    """How many sockets listen on each of hbone's ports in `pod`'s namespace."""
+    out = mesh.topo.run(mesh.pods[pod], "ss", "-Hltn").stdout
+    ports = [int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines()]
+    return [ports.count(port) for port in (15001, 15006, 15008)]
+
+
+def every_b_pod_listens(mesh, times):
+    return all(listener_counts(mesh, pod) == [times] * 3 for pod in ("b1", "b2", "b3"))
+
+
+def descriptors_besides_connections(mesh, daemon, node):
+    """The daemon's open descriptors less its TCP connections (in its node's namespace and
+    its pods'): listeners, pods' namespaces, the agent's socket, its loops' own (a worker
+    makes its tunnels' epoll set with its first tunnel: count after each carried one)."""
+    pid = daemon.proc.pid
+    connections = set()
+    for ns in [mesh.nodes[node], *(mesh.pods[pod] for pod, (on, _, _) in PODS.items() if on == node)]:
+        out = mesh.topo.run(ns, "ss", "-Htnp", "state", "connected").stdout
+        connections |= set(re.findall(rf"pid={pid},fd=(\d+)", out))
+    return len(os.listdir(f"/proc/{pid}/fd")) - len(connections)
+
+
+def echo_server(mesh, pod):
+    proc = mesh.topo.spawn(mesh.pods[pod], "socat", "TCP-LISTEN:8080,reuseaddr,fork", "EXEC:cat",
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_until(lambda: ":8080" in mesh.topo.run(mesh.pods[pod], "ss", "-ltn").stdout)
+    return proc
+
+
+def echo_through_each_worker(mesh):
+    """A tunnel into b1 and one out of b2, which n2's two workers serve (pods go to the
+    worker with the fewest: b1, b2, b3 to the first, the second, the first)."""
+    for source, destination in (("a1", "b1"), ("b2", "a2")):
+        echo = mesh.topo.run(mesh.pods[source], "sh", "-c", f"echo hi | socat -t 5 - TCP:{pod_ip(destination)}:8080")
+        assert echo.stdout == "hi\n", echo
+
+
+def results(proc, timeout=60):
+    out, _ = proc.communicate(timeout=timeout)
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def replace_node_proxy(mesh, tmp_path, node, name):
+    """Another hbone on `node`, with the same config: started now; ready once the agent's
+    snapshot reached it."""
+    old = mesh.daemons[node]
+    config = yaml.safe_load(old.config_path.read_text())
+    mesh.daemons[node] = Hbone(tmp_path, name, config, netns=mesh.nodes[node])
+    return mesh.daemons[node]
+
+
+def test_hbone_replaced_under_load_adopts_every_pod_again_and_leaks_nothing(topo, tmp_path):
+    """As ztunnel's DaemonSet rolls (maxSurge 1, maxUnavailable 0) the next hbone starts
+    beside the running one, takes the agent's snapshot and listens in every pod beside it
+    (SO_REUSEPORT); the old one, told to stop, stops listening at once and drains: its
+    tunnels end whole, and new connections never go unserved. After a crash (SIGKILL) the
+    pods' listeners go with the process; the next one adopts the pods from the agent's
+    snapshot and serves within 2 s of its start, with the descriptors the first one had."""
+    mesh = InpodMesh(topo, tmp_path)
+    n2, agent = mesh.daemons["n2"], mesh.agents["n2"]
+    assert every_b_pod_listens(mesh, 1)
+    servers = [echo_server(mesh, pod) for pod in ("b1", "a2", "b3", "a3")]
+    echo_through_each_worker(mesh)
+    fds_at_start = descriptors_besides_connections(mesh, n2, "n2")
+    # Through n2 both ways: tunnels arriving at b1 and b3, tunnels leaving b2 and b3.
+    trickles = [mesh.topo.spawn(mesh.pods[src], *APP, "trickle", pod_ip(dst), "8080", "6", stdout=subprocess.PIPE,
+                                text=True) for src, dst in (("a1", "b1"), ("b2", "a2"))]
+    loads = [mesh.topo.spawn(mesh.pods[src], *APP, "repeat", pod_ip(dst), "8080", "10", stdout=subprocess.PIPE,
+                             text=True) for src, dst in (("a3", "b3"), ("b3", "a3"))]
+    time.sleep(1)
+
+    # Rolling: the next one beside it, then the old one told to stop.
+    started = time.monotonic()
+    nxt = replace_node_proxy(mesh, tmp_path, "n2", "n2-next")
+    assert agent.until(lambda e: e.get("sent") == "snapshot_sent") == \
+        {"sent": "snapshot_sent", "uid": "", "error": "", "conn": 2}
+    assert wait_until(lambda: nxt.admin_request("/healthz/ready")[0] == 200, timeout=10), nxt.log()
+    ready_after = time.monotonic() - started
+    assert every_b_pod_listens(mesh, 2)
+    n2.proc.send_signal(signal.SIGTERM)
+    assert wait_until(lambda: every_b_pod_listens(mesh, 1), timeout=5)
+    for trickle in trickles:  # through the old one, to their end
+        (result,) = results(trickle)
+        assert "error" not in result and result["received"] == result["sent"] > 0, result
+        assert result["received_sha256"] == result["sent_sha256"], result
+    assert n2.proc.wait(timeout=15) == 0, n2.log()
+    assert "draining" in n2.log()
+    for load in loads:
+        attempts = results(load)
+        failed = [a for a in attempts if not a.get("ok")]
+        assert len(attempts) > 20 and not failed, (ready_after, failed)
+    assert re.search(rf"src={re.escape(pod_ip('a3'))}:\d+ peer=\S+ dst={re.escape(pod_ip('b3'))}:8080 status=200",
+                     nxt.log())
+    assert ready_after <= 2.0, ready_after
+
+    # A crash: nothing drains; the next one adopts the pods and serves within 2 s.
+    load = mesh.topo.spawn(mesh.pods["a3"], *APP, "repeat", pod_ip("b3"), "8080", "5", stdout=subprocess.PIPE,
+                           text=True)
+    time.sleep(0.5)
+    nxt.proc.kill()
+    nxt.proc.wait()
+    assert every_b_pod_listens(mesh, 0)
+    crashed = time.monotonic()
+    third = replace_node_proxy(mesh, tmp_path, "n2", "n2-third")
+    attempts = results(load)
+    served = [a["started"] - crashed for a in attempts if a.get("ok") and a["started"] > crashed]
+    assert served and served[0] <= 2.0, attempts
+    assert all(a.get("ok") for a in attempts if a["started"] - crashed > served[0]), attempts
+    assert every_b_pod_listens(mesh, 1)
+    echo_through_each_worker(mesh)
+    # Its connections aside, the descriptors the first one had, and 4 of them each pod's
+    # (its namespace, its 3 listeners): none left when its pods are gone.
+    assert wait_until(lambda: descriptors_besides_connections(mesh, third, "n2") == fds_at_start, timeout=10), \
+        (descriptors_besides_connections(mesh, third, "n2"), fds_at_start)
+    for pod in ("b1", "b2", "b3"):
+        agent.command(**{"del": pod})
+        assert agent.until(lambda e: e.get("sent") == "del")["error"] == ""
+    assert wait_until(lambda: every_b_pod_listens(mesh, 0), timeout=5)
+    assert wait_until(lambda: descriptors_besides_connections(mesh, third, "n2") == fds_at_start - 3 * 4, timeout=10), \
+        (descriptors_besides_connections(mesh, third, "n2"), fds_at_start)
+    for pod in ("b1", "b2", "b3"):  # and as many again with them back
+        agent.command(add=pod, netns=f"/var/run/netns/{mesh.pods[pod]}", name=pod, namespace="default",
+                      service_account=PODS[pod][2])
+        assert agent.until(lambda e: e.get("sent") == "add")["error"] == ""
+    assert every_b_pod_listens(mesh, 1)
+    assert wait_until(lambda: descriptors_besides_connections(mesh, third, "n2") == fds_at_start), \
+        (descriptors_besides_connections(mesh, third, "n2"), fds_at_start)
+    for server in servers:
+        server.kill()
+    mesh.stop()
+
+
+def test_the_cni_agent_restarted_drops_nothing_and_its_snapshot_reconciles(mesh):
+    """The agent restarting (istio-cni's DaemonSet rolling): the node proxy keeps serving
+    every pod and stays ready while the agent is away, connects again, and the agent's new
+    snapshot reconciles: b3, deleted meanwhile, goes; b2, whose namespace the agent lost
+    (KeepWorkload), stays; b1 is the same pod again. A tunnel across all of it ends whole."""
+    n2, agent = mesh.daemons["n2"], mesh.agents["n2"]
+    servers = [echo_server(mesh, pod) for pod in ("b1", "b2")]
+    trickle = mesh.topo.spawn(mesh.pods["a1"], *APP, "trickle", pod_ip("b1"), "8080", "4", stdout=subprocess.PIPE,
+                              text=True)
+    time.sleep(0.5)
+    fds_before = descriptors_besides_connections(mesh, n2, "n2")
+    agent.command(restart=True, forget=["b3"], keep=["b2"], away=2)
+    assert agent.until(lambda e: "disconnected" in e) == {"disconnected": 1}
+    n2.wait_for_log("inpod: the CNI agent closed the connection (the pods stay served)")
+    assert n2.admin_request("/healthz/ready")[0] == 200
+    assert listeners_in(mesh, "b3") == [15001, 15006, 15008]  # nothing changes while it is away
+    assert agent.until(lambda e: e.get("sent") == "snapshot_sent") == \
+        {"sent": "snapshot_sent", "uid": "", "error": "", "conn": 2}
+    n2.wait_for_log("inpod: snapshot reconciled: 2 pods served, 1 removed")
+    assert wait_until(lambda: listeners_in(mesh, "b3") == [], timeout=5)
+    assert sorted(p["uid"] for p in dumped(n2, "pods")) == ["b1", "b2"]
+    assert listeners_in(mesh, "b1") == listeners_in(mesh, "b2") == [15001, 15006, 15008]
+    (result,) = results(trickle)
+    assert "error" not in result and result["received"] == result["sent"] > 0, result
+    assert result["received_sha256"] == result["sent_sha256"], result
+    # The snapshot's descriptors of pods already served were closed, b3's 4 went with it.
+    assert wait_until(lambda: descriptors_besides_connections(mesh, n2, "n2") == fds_before - 4), \
+        (descriptors_besides_connections(mesh, n2, "n2"), fds_before)
+    echo = mesh.topo.run(mesh.pods["a1"], "sh", "-c", f"echo kept | socat -t 5 - TCP:{pod_ip('b2')}:8080")
+    assert echo.stdout == "kept\n", echo
+    for server in servers:
+        server.kill()
     mesh.stop()
