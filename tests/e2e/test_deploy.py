@@ -14,7 +14,7 @@ from harness import CERTS, HBONE, ROOT
 
 DEPLOY = ROOT / "deploy"
 VALIDATOR = ROOT / "tests" / "deploy"
-OVERLAYS = ["egress-gateway", "node-gateway", "sidecar", "variants/egress-gateway-secret"]
+OVERLAYS = ["egress-gateway", "node-gateway", "sidecar", "variants/egress-gateway-secret", "ambient-node"]
 missing = [tool for tool in ("kubectl", "node", "npm") if shutil.which(tool) is None]
 pytestmark = pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} (scripts/deps.sh installs them where apt has them)")
 
@@ -92,20 +92,38 @@ def test_manifests_match_their_config(overlay, tmp_path):
     # SIGTERM's drain ends before the kubelet's SIGKILL.
     assert spec["terminationGracePeriodSeconds"] > seconds(config["drain_timeout"])
 
-    # Certificates come from the mounted volumes.
-    for key in ("cert", "key", "ca"):
-        directory = config["tls"][key].rsplit("/", 1)[0]
-        assert directory in mounts.values(), (key, config["tls"][key], mounts)
+    # Certificates, istiod's root and token, the CNI agent's socket come from the mounted volumes.
+    files = [config["tls"][key] for key in ("cert", "key", "ca") if key in config.get("tls", {})]
+    files += [config["xds"][key] for key in ("root_ca", "token_file") if "xds" in config]
+    files += [config["node"]["zds_socket"]] if "node" in config else []
+    assert files
+    for file in files:
+        assert file.rsplit("/", 1)[0] in mounts.values(), (file, mounts)
 
     # Hardened: non-root, read-only root filesystem, no escalation, bounded resources. The
-    # node gateway's transparent listener needs NET_ADMIN, so root with that one capability.
+    # node gateway's transparent listener needs NET_ADMIN, so root with that one capability;
+    # the ambient node proxy also enters pods' namespaces (SYS_ADMIN, which the API server
+    # allows only with escalation allowed), in its own pod network like ztunnel's.
     context = hbone["securityContext"]
-    assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
+    assert context["readOnlyRootFilesystem"] is True and context.get("privileged", False) is False
     assert context["capabilities"]["drop"] == ["ALL"]
     transparent = config.get("gateway", {}).get("transparent", False)
+    if "node" in config:
+        assert context["capabilities"]["add"] == ["NET_ADMIN", "SYS_ADMIN"] and context["runAsUser"] == 0
+        assert context["allowPrivilegeEscalation"] is True
+        assert not spec.get("hostNetwork", False)
+        assert spec["serviceAccountName"] == config["identity"]["service_account"] == "ztunnel"
+        socket_dir = next(v for v in spec["volumes"] if v["name"] == next(
+            name for name, path in mounts.items() if path == config["node"]["zds_socket"].rsplit("/", 1)[0]))
+        assert socket_dir["hostPath"]["path"] == "/var/run/ztunnel"
+        assert pod["metadata"]["labels"]["istio.io/dataplane-mode"] == "none"
+        rolling = workloads[0]["spec"]["updateStrategy"]["rollingUpdate"]
+        assert rolling == {"maxUnavailable": 0, "maxSurge": 1}
+    else:
+        assert context["allowPrivilegeEscalation"] is False
     if transparent:
         assert context["capabilities"]["add"] == ["NET_ADMIN"] and context["runAsUser"] == 0
-    else:
+    elif "node" not in config:
         assert "add" not in context["capabilities"]
         assert context.get("runAsNonRoot", spec.get("securityContext", {}).get("runAsNonRoot")) is True
     assert hbone["resources"]["requests"] and hbone["resources"]["limits"]
@@ -133,8 +151,10 @@ def test_manifests_match_their_config(overlay, tmp_path):
 
     # The config itself is valid (certificate paths pointed at the dev certificates; the
     # text is edited, not re-dumped: YAML 1.1 would turn `off` into false).
-    for key, dev in (("cert", "gateway.pem"), ("key", "gateway-key.pem"), ("ca", "ca.pem")):
-        config_text = config_text.replace(config["tls"][key], str(CERTS / dev))
+    for section, key, dev in (("tls", "cert", "gateway.pem"), ("tls", "key", "gateway-key.pem"),
+                              ("tls", "ca", "ca.pem"), ("xds", "root_ca", "ca.pem")):
+        if key in config.get(section, {}):
+            config_text = config_text.replace(config[section][key], str(CERTS / dev))
     path = tmp_path / "hbone.yaml"
     path.write_text(config_text)
     out = subprocess.run([HBONE, "--check-config", str(path)], capture_output=True, text=True)
