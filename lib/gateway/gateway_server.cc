@@ -1,5 +1,6 @@
 #include "gateway/gateway_server.h"
 
+#include "address/reserved.h"
 #include "net/connection_balancer.h"
 #include "net/socket_ops.h"
 
@@ -51,7 +52,7 @@ void GatewayServer::start_connection(net::Fd fd, std::string peer) {
     sockaddr_storage local{};
     socklen_t len = sizeof(local);
     ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len);
-    conn.set_arrived_address(local);
+    conn.set_arrived_address(address::unmapped(reinterpret_cast<const sockaddr*>(&local)));
   }
   conn.start(ctx_.worker.socket_stream(std::move(fd), worker::Context::SocketUse::hbone), std::move(peer));
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "address/reserved.h"
 #include "net/descriptor_reserve.h"
 #include "net/socket_ops.h"
 
@@ -25,6 +26,12 @@ Fd listen_on(const address::HostPort& address, ListenOptions options) {
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (options.reuse_port && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+  }
+  // [::] takes IPv4 too, whatever the namespace's net.ipv6.bindv6only says (OwnListeners
+  // counts on it).
+  int zero = 0;
+  if (addr.ss_family == AF_INET6 && setsockopt(fd.get(), SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) != 0) {
+    throw std::system_error(errno, std::generic_category(), "IPV6_V6ONLY");
   }
   if (options.transparent) {
     bool v6 = addr.ss_family == AF_INET6;
@@ -98,7 +105,9 @@ void Acceptor::on_io(int status, int) {
       return;
     }
     backoff_ = std::chrono::milliseconds(0);
-    on_accept_(std::move(accepted), peer);
+    // An IPv4 peer of a dual-stack [::] listener arrives as ::ffff:a.b.c.d: handed on as
+    // the IPv4 address it is (logs, policies, the arrived-address rule see one form).
+    on_accept_(std::move(accepted), address::unmapped(reinterpret_cast<const sockaddr*>(&peer)));
   }
 }
 

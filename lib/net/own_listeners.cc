@@ -58,7 +58,7 @@ bool OwnListeners::reaches(const sockaddr* target) const {
     const auto* own = reinterpret_cast<const sockaddr*>(&storage);
     if (port_of(own) != port_of(plain)) continue;
     if (is_unspecified(own)) {
-      // [::] is dual-stack (hbone does not set IPV6_V6ONLY): it takes IPv4 too.
+      // [::] is dual-stack (listen_on turns IPV6_V6ONLY off): it takes IPv4 too.
       bool family_ok = own->sa_family == AF_INET6 || plain->sa_family == AF_INET;
       if (family_ok && is_local(plain)) return true;
     } else if (same_ip(own, plain) || (own->sa_family == plain->sa_family && is_unspecified(plain))) {

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "address/reserved.h"
+
 // From <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h>, which clash with
 // the libc headers above.
 #ifndef SO_ORIGINAL_DST
@@ -59,12 +61,16 @@ bool original_destination(int fd, bool transparent, sockaddr_storage& out) {
   socklen_t len = sizeof(out);
   auto* addr = reinterpret_cast<sockaddr*>(&out);
   if (::getsockname(fd, addr, &len) != 0) return false;
-  if (transparent) return true;
   bool v4 = out.ss_family == AF_INET ||
             IN6_IS_ADDR_V4MAPPED(&reinterpret_cast<const sockaddr_in6*>(&out)->sin6_addr);
-  len = sizeof(out);
-  if (v4) return ::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, addr, &len) == 0;
-  return ::getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, addr, &len) == 0;
+  bool found = true;
+  if (!transparent) {
+    len = sizeof(out);
+    found = v4 ? ::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, addr, &len) == 0
+               : ::getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, addr, &len) == 0;
+  }
+  out = address::unmapped(addr);  // IPv4 on a dual-stack listener: as IPv4
+  return found;
 }
 
 bool same_ip(const sockaddr* a, const sockaddr* b) {
