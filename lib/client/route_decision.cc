@@ -30,6 +30,19 @@ uint16_t target_port(const mesh::Workload& workload, const mesh::Service* servic
   return find(service->ports).value_or(service_port);
 }
 
+// Where to reach a workload: at the address dialled, when it was dialled itself; as a
+// service's endpoint, at its first address of the service address's family (a dual-stack
+// pod behind an IPv6 address is reached over IPv6), else its first.
+const std::string& address_of(const mesh::Workload& workload, const mesh::Service* service,
+                              const std::string& dialled) {
+  if (!service) return dialled;
+  auto v6 = [](const std::string& ip) { return ip.find(':') != std::string::npos; };
+  for (const std::string& ip : workload.addresses) {
+    if (v6(ip) == v6(dialled)) return ip;
+  }
+  return workload.addresses.front();
+}
+
 }  // namespace
 
 RouteDecision decide_route(const std::vector<address::Route>& routes, const sockaddr* destination) {
@@ -82,7 +95,7 @@ std::optional<RouteDecision> decide_mesh(const mesh::MeshState& mesh, std::strin
     return refuse("workload " + workload->uid + " has waypoint " + workload->waypoint->to_string() +
                   " (waypoints are not supported yet; never gone around)");
   }
-  address::HostPort target{workload->addresses.front(), target_port(*workload, service, original.port)};
+  address::HostPort target{address_of(*workload, service, original.host), target_port(*workload, service, original.port)};
   RouteDecision decision;
   decision.describe = std::move(path);
   decision.target.emplace();

@@ -104,6 +104,9 @@ class MeshRoute : public ::testing::Test {
     billing.hostname = "billing.shop.svc.cluster.local";
     billing.vips = {{"", "198.18.100.2"}};
     billing.waypoint = mesh::GatewayAddress{mesh::NetworkAddress{"", "198.18.0.50"}, "", 15008};
+    mesh::Service dual = cart;  // dual-stack: an address of each family
+    dual.hostname = "dual.shop.svc.cluster.local";
+    dual.vips = {{"", "198.18.100.3"}, {"", "2001:2::100:3"}};
     mesh::MeshState::Workloads workloads = {
         {"a", pod("a", "198.18.1.1", "cart-a")},
         {"b", pod("b", "198.18.1.2", "cart-b", [](mesh::Workload& w) { w.services.begin()->second = {{80, 9090}}; })},
@@ -118,13 +121,19 @@ class MeshRoute : public ::testing::Test {
            w.network_gateway = mesh::GatewayAddress{mesh::NetworkAddress{"", "198.18.0.9"}, "", 15008};
          })},
         {"ew", pod("ew", "198.18.0.9", "eastwest", [](mesh::Workload& w) { w.services.clear(); })},
+        {"dual", pod("dual", "198.18.1.7", "dual", [](mesh::Workload& w) {
+           w.addresses.push_back("2001:2::7");
+           w.addresses.push_back("198.18.1.8");
+           w.services = {{"shop/dual.shop.svc.cluster.local", {{80, 8080}}}};
+         })},
         {"guarded", pod("guarded", "198.18.1.6", "guarded", [](mesh::Workload& w) {
            w.waypoint = mesh::GatewayAddress{std::nullopt, "shop/waypoint.shop.svc.cluster.local", 15008};
            w.services.clear();
          })}};
     state_ = std::make_unique<mesh::MeshState>(std::move(workloads),
         mesh::MeshState::Services{{cart.key(), std::make_shared<const mesh::Service>(cart)},
-                                  {billing.key(), std::make_shared<const mesh::Service>(billing)}},
+                                  {billing.key(), std::make_shared<const mesh::Service>(billing)},
+                                  {dual.key(), std::make_shared<const mesh::Service>(dual)}},
         mesh::MeshState::Policies{});
   }
   std::optional<RouteDecision> decide(const char* destination, std::string_view network = "") {
@@ -161,6 +170,23 @@ TEST_F(MeshRoute, AWorkloadAddressIsThatWorkload) {
   EXPECT_EQ(target(*d), "198.18.1.2:7000");
   EXPECT_EQ(d->upstream.identity, "spiffe://cluster.local/ns/shop/sa/cart-b");
   EXPECT_EQ(d->describe, "mesh: workload b");
+}
+
+TEST_F(MeshRoute, ADualStackPodIsReachedInTheFamilyItWasDialledIn) {
+  // Dialled itself: at that address; behind a service: at its address of the service
+  // address's family.
+  for (auto [dialled, reached] : {std::pair{"[2001:2::7]:7000", "[2001:2::7]:7000"},
+                                  std::pair{"198.18.1.7:7000", "198.18.1.7:7000"},
+                                  std::pair{"198.18.1.8:7000", "198.18.1.8:7000"},
+                                  std::pair{"[2001:2::100:3]:80", "[2001:2::7]:8080"},
+                                  std::pair{"198.18.100.3:80", "198.18.1.7:8080"}}) {
+    auto d = decide(dialled);
+    ASSERT_TRUE(d) << dialled;
+    EXPECT_EQ(target(*d), reached) << dialled;
+    EXPECT_EQ(d->upstream.key(), std::string(reached).substr(0, std::string(reached).rfind(':')) +
+                                     ":15008 spiffe://cluster.local/ns/shop/sa/dual")
+        << dialled;
+  }
 }
 
 TEST_F(MeshRoute, APodWithoutHboneIsDialledDirectly) {
