@@ -28,10 +28,11 @@
 # and other inbound TCP (15006) go by TPROXY (mark 0x111, delivered locally by table 100)
 # to the proxy's listeners; outbound TCP is REDIRECTed to 15001; sockets with --mark (the
 # proxy's own) pass untouched, and so do the connections a TPROXY accepted (their replies
-# carry its connmark). pod-remove deletes the chains, the rule and the table's route.
+# carry its connmark); IPv6 gets the same when ip6tables works in the namespace.
+# pod-remove deletes the chains, the rules and the tables' routes.
 set -euo pipefail
 
-usage() { sed -n 2,31p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n 2,32p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 action=${1:-}
 [ -n "$action" ] || usage
@@ -123,49 +124,69 @@ pod_output=HBONE_POD_OUTPUT
 pod_tproxy_mark=0x111/0xfff
 pod_table=100
 
-pod_remove() {
-  while iptables -t mangle -D PREROUTING -j "$pod_prerouting" 2>/dev/null; do :; done
-  while iptables -t mangle -D OUTPUT -j "$pod_output" 2>/dev/null; do :; done
-  while iptables -t nat -D OUTPUT -j "$pod_output" 2>/dev/null; do :; done
+# The families a pod's rules are written for: IPv4, and IPv6 when ip6tables works in the
+# namespace (istio-cni writes both): "iptables ip-flag loopback any".
+pod_families() {
+  echo "iptables -4 127.0.0.1/32 0.0.0.0/0"
+  if command -v ip6tables >/dev/null && ip6tables -t mangle -S >/dev/null 2>&1; then
+    echo "ip6tables -6 ::1/128 ::/0"
+  fi
+}
+
+pod_remove_family() {
+  local t=$1 ipf=$2
+  while $t -t mangle -D PREROUTING -j "$pod_prerouting" 2>/dev/null; do :; done
+  while $t -t mangle -D OUTPUT -j "$pod_output" 2>/dev/null; do :; done
+  while $t -t nat -D OUTPUT -j "$pod_output" 2>/dev/null; do :; done
   local table chain table_chain
   for table_chain in "mangle $pod_prerouting" "mangle $pod_output" "nat $pod_output"; do
     read -r table chain <<<"$table_chain"
-    iptables -t "$table" -F "$chain" 2>/dev/null || true
-    iptables -t "$table" -X "$chain" 2>/dev/null || true
+    $t -t "$table" -F "$chain" 2>/dev/null || true
+    $t -t "$table" -X "$chain" 2>/dev/null || true
   done
-  while ip -4 rule del fwmark "$pod_tproxy_mark" lookup "$pod_table" 2>/dev/null; do :; done
-  ip -4 route flush table "$pod_table" 2>/dev/null || true
+  while ip "$ipf" rule del fwmark "$pod_tproxy_mark" lookup "$pod_table" 2>/dev/null; do :; done
+  ip "$ipf" route flush table "$pod_table" 2>/dev/null || true
+}
+
+pod_remove() {
+  local family
+  while read -r family; do pod_remove_family $family; done < <(pod_families)
+}
+
+pod_install_family() {
+  local t=$1 ipf=$2 lo=$3 any=$4 own="$mark/0xfff"
+  $t -t mangle -N "$pod_prerouting"
+  $t -t mangle -N "$pod_output"
+  $t -t nat -N "$pod_output"
+  $t -t mangle -A PREROUTING -j "$pod_prerouting"
+  $t -t mangle -A OUTPUT -j "$pod_output"
+  $t -t nat -A OUTPUT -j "$pod_output"
+  # The proxy's own connections to the pod's app (over lo): their replies must reach it.
+  $t -t mangle -A "$pod_prerouting" -m mark --mark "$own" -j CONNMARK --set-xmark "$pod_tproxy_mark"
+  $t -t mangle -A "$pod_prerouting" -p tcp -m tcp --dport 15008 -m mark ! --mark "$own" \
+    -j TPROXY --on-port 15008 --tproxy-mark "$pod_tproxy_mark"
+  $t -t mangle -A "$pod_prerouting" -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+  $t -t mangle -A "$pod_prerouting" ! -d "$lo" -p tcp -m mark ! --mark "$own" \
+    -j TPROXY --on-port 15006 --tproxy-mark "$pod_tproxy_mark"
+  $t -t mangle -A "$pod_output" -m connmark --mark "$pod_tproxy_mark" \
+    -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+  $t -t nat -A "$pod_output" -p tcp -m mark --mark "$pod_tproxy_mark" -j ACCEPT
+  $t -t nat -A "$pod_output" ! -d "$lo" -p tcp -m mark ! --mark "$own" -j REDIRECT --to-ports 15001
+  ip "$ipf" rule add fwmark "$pod_tproxy_mark" pref 32764 lookup "$pod_table"
+  ip "$ipf" route add local "$any" dev lo table "$pod_table"
+  echo "# $t (installed)"
+  $t -t mangle -S "$pod_prerouting"
+  $t -t mangle -S "$pod_output"
+  $t -t nat -S "$pod_output"
+  echo "# ip $ipf rule / table $pod_table (installed)"
+  ip "$ipf" rule show | grep "lookup $pod_table"
+  ip "$ipf" route show table "$pod_table"
 }
 
 pod_install() {
-  local own="$mark/0xfff"
   pod_remove
-  iptables -t mangle -N "$pod_prerouting"
-  iptables -t mangle -N "$pod_output"
-  iptables -t nat -N "$pod_output"
-  iptables -t mangle -A PREROUTING -j "$pod_prerouting"
-  iptables -t mangle -A OUTPUT -j "$pod_output"
-  iptables -t nat -A OUTPUT -j "$pod_output"
-  # The proxy's own connections to the pod's app (over lo): their replies must reach it.
-  iptables -t mangle -A "$pod_prerouting" -m mark --mark "$own" -j CONNMARK --set-xmark "$pod_tproxy_mark"
-  iptables -t mangle -A "$pod_prerouting" -p tcp -m tcp --dport 15008 -m mark ! --mark "$own" \
-    -j TPROXY --on-port 15008 --tproxy-mark "$pod_tproxy_mark"
-  iptables -t mangle -A "$pod_prerouting" -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-  iptables -t mangle -A "$pod_prerouting" ! -d 127.0.0.1/32 -p tcp -m mark ! --mark "$own" \
-    -j TPROXY --on-port 15006 --tproxy-mark "$pod_tproxy_mark"
-  iptables -t mangle -A "$pod_output" -m connmark --mark "$pod_tproxy_mark" \
-    -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
-  iptables -t nat -A "$pod_output" -p tcp -m mark --mark "$pod_tproxy_mark" -j ACCEPT
-  iptables -t nat -A "$pod_output" ! -d 127.0.0.1/32 -p tcp -m mark ! --mark "$own" -j REDIRECT --to-ports 15001
-  ip -4 rule add fwmark "$pod_tproxy_mark" pref 32764 lookup "$pod_table"
-  ip -4 route add local 0.0.0.0/0 dev lo table "$pod_table"
-  echo "# iptables (installed)"
-  iptables -t mangle -S "$pod_prerouting"
-  iptables -t mangle -S "$pod_output"
-  iptables -t nat -S "$pod_output"
-  echo "# ip rule / table $pod_table (installed)"
-  ip -4 rule show | grep "lookup $pod_table"
-  ip -4 route show table "$pod_table"
+  local family
+  while read -r family; do pod_install_family $family; done < <(pod_families)
 }
 
 case "$action" in

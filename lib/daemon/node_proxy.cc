@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <system_error>
 
 #include "net/host_addresses.h"
 #include "net/listen_socket.h"
@@ -24,15 +26,27 @@ config::Config pod_config(const config::Config& config) {
 }
 
 // The pod's listeners, made inside its namespace (on the namespace thread): every address
-// of the pod (its rules send traffic to these ports), TPROXY's for the inbound ones. With
-// SO_REUSEPORT, as ztunnel's (INPOD_PORT_REUSE): the next hbone of a rolling DaemonSet
-// (maxSurge) listens beside this one before it drains, and a pod deleted and added again
-// need not wait for its worker to close the old ones. Throws std::system_error.
+// of the pod (its rules send traffic to these ports), TPROXY's for the inbound ones. On
+// [::], which takes IPv4 too (dual-stack, as ztunnel's, also in a namespace with IPv6
+// disabled by sysctl), or on 0.0.0.0 on a kernel without IPv6 (booted with
+// ipv6.disable=1: no AF_INET6 socket at all). With SO_REUSEPORT, as ztunnel's
+// (INPOD_PORT_REUSE): the next hbone of a rolling DaemonSet (maxSurge) listens beside this
+// one before it drains, and a pod deleted and added again need not wait for its worker to
+// close the old ones. Throws std::system_error.
 node::PodListeners listen_in_pod() {
-  auto on = [](uint16_t port, bool transparent) {
-    return net::listen_on({"0.0.0.0", port}, {.reuse_port = true, .transparent = transparent});
+  auto on = [](const std::string& address, uint16_t port, bool transparent) {
+    return net::listen_on({address, port}, {.reuse_port = true, .transparent = transparent});
   };
-  return {on(node::kOutboundPort, false), on(node::kInboundPlainPort, true), on(node::kInboundPort, true)};
+  auto all_on = [&](const std::string& address) {
+    return node::PodListeners{on(address, node::kOutboundPort, false), on(address, node::kInboundPlainPort, true),
+                              on(address, node::kInboundPort, true), address};
+  };
+  try {
+    return all_on("::");
+  } catch (const std::system_error& e) {
+    if (e.code().value() != EAFNOSUPPORT && e.code().value() != EADDRNOTAVAIL) throw;
+    return all_on("0.0.0.0");
+  }
 }
 
 }  // namespace
@@ -68,7 +82,9 @@ std::string NodeProxy::add(const inpod::Pod& pod) {
     return std::string("listening in the pod's network namespace: ") + e.what();
   }
   net::OwnListeners own;
-  for (uint16_t port : {node::kOutboundPort, node::kInboundPlainPort, node::kInboundPort}) own.add({"0.0.0.0", port});
+  for (uint16_t port : {node::kOutboundPort, node::kInboundPlainPort, node::kInboundPort}) {
+    own.add({served.listeners.address, port});
+  }
   own.set_host(std::move(addresses));
   served.own_listeners = std::make_shared<const net::OwnListeners>(std::move(own));
   served.worker = least_loaded_worker();

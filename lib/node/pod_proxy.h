@@ -21,11 +21,13 @@ inline constexpr uint16_t kOutboundPort = 15001;       // the pod's outbound TCP
 inline constexpr uint16_t kInboundPlainPort = 15006;   // plaintext to the pod (TPROXY)
 inline constexpr uint16_t kInboundPort = 15008;        // HBONE to the pod (TPROXY)
 
-// A pod's listening sockets, made inside its network namespace.
+// A pod's listening sockets, made inside its network namespace, all on `address`: "::"
+// (dual-stack, IPv4 too) or "0.0.0.0" (a kernel without IPv6).
 struct PodListeners {
   net::Fd outbound;
   net::Fd inbound_plain;
   net::Fd inbound;
+  std::string address;
 };
 
 // One pod's proxy, on the worker that serves it (ztunnel's per-pod proxy in in-pod mode):

@@ -206,6 +206,61 @@ def test_a_policy_selecting_one_pod_admits_only_the_service_account_it_names(mes
     mesh.stop()
 
 
+# IPv6 beside IPv4 (dual-stack), from RFC 5180's benchmarking range 2001:2::/48.
+NODES6 = {"n1": "2001:2::1", "n2": "2001:2::2"}
+
+
+def pod_ip6(name):
+    return f"2001:2:0:{PODS[name][1]}::2"
+
+
+def add_ipv6(mesh):
+    """Each node and pod gets an IPv6 address and routes beside its IPv4 ones, and istiod
+    describes each pod with both (nodad: usable at once)."""
+    topo = mesh.topo
+    for node, address in NODES6.items():
+        topo.run(mesh.nodes[node], "ip", "-6", "addr", "add", f"{address}/64", "dev", "eth0", "nodad")
+        topo.run(mesh.nodes[node], "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+    for name, (node, octet, _) in PODS.items():
+        topo.run(mesh.nodes[node], "ip", "-6", "addr", "add", f"2001:2:0:{octet}::1/64", "dev", f"to-{name}", "nodad")
+        topo.run(mesh.pods[name], "ip", "-6", "addr", "add", f"{pod_ip6(name)}/64", "dev", "eth0", "nodad")
+        topo.run(mesh.pods[name], "ip", "-6", "route", "add", "default", "via", f"2001:2:0:{octet}::1")
+        for other in NODES:
+            if other != node:
+                topo.run(mesh.nodes[other], "ip", "-6", "route", "add", f"2001:2:0:{octet}::/64", "via", NODES6[node])
+    pods = []
+    for name, (_, _, sa) in PODS.items():
+        pod = workload(f"Kubernetes//Pod/default/{name}", pod_ip(name), name=name, service_account=sa)
+        pod["workload"]["addresses"].append(pod_ip6(name))
+        pods.append(pod)
+    mesh.istiod.push("address", pods)
+    for d in mesh.daemons.values():
+        assert wait_until(lambda: d.metric("hbone_xds_pushes_total", type="Address", result="ack") >= 2), d.log()
+
+
+def test_dual_stack_pods_reach_each_other_over_ipv6_and_ipv4(mesh):
+    """A pod's listeners are on [::] and take both families: with IPv6 beside IPv4, a pod
+    reaches another over IPv6 through both node proxies with its own identity, the rules
+    capturing it being istio-cni's IPv6 ones (capture.sh pod-install writes both), and
+    over IPv4 as before."""
+    add_ipv6(mesh)
+    server = mesh.topo.spawn(mesh.pods["b1"], "socat", "TCP6-LISTEN:8080,reuseaddr,fork", "EXEC:cat",
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_until(lambda: ":8080" in mesh.topo.run(mesh.pods["b1"], "ss", "-ltn").stdout)
+    for source in ("a1", "a3"):
+        echo = mesh.topo.run(mesh.pods[source], "sh", "-c",
+                             f"echo {source} | socat -t 5 - TCP6:[{pod_ip6('b1')}]:8080")
+        assert echo.stdout == f"{source}\n", echo
+        pattern = (rf"src=\[{re.escape(pod_ip6(source))}\]:\d+ peer={re.escape(identity(PODS[source][2]))} "
+                   rf"dst=\[{re.escape(pod_ip6('b1'))}\]:8080 status=200")
+        assert wait_until(lambda: re.search(pattern, mesh.daemons["n2"].log()), timeout=10), pattern
+    echo = mesh.topo.run(mesh.pods["a2"], "sh", "-c", f"echo four | socat -t 5 - TCP:{pod_ip('b1')}:8080")
+    assert echo.stdout == "four\n", echo
+    assert tunnel_logged(mesh, "a2", "b1", 200)
+    server.kill()
+    mesh.stop()
+
+
 def dumped(daemon, part):
     """One part of the daemon's /config_dump (JSON on its own line)."""
     status, body = daemon.admin_request("/config_dump")
