@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import pathlib
-import re
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import harness  # noqa: E402
 import netns  # noqa: E402
 from harness import Hbone, tls, wait_until  # noqa: E402
 from istiod import FakeIstiod, workload  # noqa: E402
+from xds_scale import proc_stat  # noqa: E402  (perf/, this script's directory)
 
 AGENT = ["/usr/bin/python3", str(ROOT / "tests" / "support" / "fake_cni_agent.py")]
 CAPTURE = str(ROOT / "scripts" / "capture.sh")
@@ -45,12 +45,7 @@ def pod_ip(i):
 
 def usage(pid):
     """(CPU seconds, RSS bytes, open descriptors) of a process."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    with open(f"/proc/{pid}/status") as f:
-        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) * 1024
-    return cpu, rss, len(os.listdir(f"/proc/{pid}/fd"))
+    return (*proc_stat(pid), len(os.listdir(f"/proc/{pid}/fd")))
 
 
 def quiet(daemon):
