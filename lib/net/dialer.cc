@@ -1,10 +1,12 @@
 #include "net/dialer.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
 
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "net/own_connections.h"
 #include "net/socket_ops.h"
@@ -43,6 +45,34 @@ Dialer::Failure classify(int err) {
   }
 }
 
+uint16_t port_of(const sockaddr_storage& a) {
+  return ntohs(a.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in*>(&a)->sin_port
+                                      : reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port);
+}
+
+// Binds `fd` transparently to `from`'s IP, the kernel choosing the port (set in `port`):
+// "" or why not.
+std::string bind_from(int fd, const sockaddr_storage& from, uint16_t& port) {
+  int one = 1;
+  bool v6 = from.ss_family == AF_INET6;
+  if (::setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one, sizeof(one)) != 0) {
+    return std::string("IP_TRANSPARENT: ") + std::strerror(errno);
+  }
+  sockaddr_storage address = from;
+  socklen_t length = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (v6) {
+    reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = 0;
+  } else {
+    reinterpret_cast<sockaddr_in*>(&address)->sin_port = 0;
+  }
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return "bind to " + format_address(reinterpret_cast<const sockaddr*>(&from)) + ": " + std::strerror(errno);
+  }
+  port = port_of(address);
+  return "";
+}
+
 }  // namespace
 
 Dialer::Dialer(EventLoop& loop, DialOptions options, AddressCheck allow, OnDone done)
@@ -50,6 +80,7 @@ Dialer::Dialer(EventLoop& loop, DialOptions options, AddressCheck allow, OnDone 
       mark_(options.mark),
       descriptors_below_(options.descriptors_below),
       sockets_(std::move(options.sockets)),
+      from_(options.from),
       allow_(std::move(allow)),
       done_(std::move(done)),
       deadline_(loop.uv(), [this] {
@@ -160,6 +191,22 @@ bool Dialer::connect_with(Fd fd, int error) {
   // Fails only without CAP_NET_ADMIN, which the daemon checks at startup (fatal with capture).
   if (mark_) ::setsockopt(fd_.get(), SOL_SOCKET, SO_MARK, &mark_, sizeof(mark_));
   const SocketAddress& candidate = candidates_[next_ - 1];
+  if (from_ && from_->ss_family == candidate.storage.ss_family) {
+    uint16_t port = 0;
+    if (std::string error = bind_from(fd_.get(), *from_, port); !error.empty()) {
+      attempt_failed(Failure::other, std::move(error));
+      return false;
+    }
+    if (port == port_of(*from_)) {  // the peer's own: this candidate again, with another socket
+      if (std::exchange(from_port_retried_, true)) {
+        attempt_failed(Failure::other, "bound to the peer's own port twice");
+        return false;
+      }
+      --next_;
+      fd_.reset();
+      return false;
+    }
+  }
   int rc = ::connect(fd_.get(), candidate.get(), candidate.length);
   int err = errno;
   if (rc == 0 || err == EINPROGRESS) OwnConnections::instance().add(fd_.get(), candidate.get());

@@ -50,6 +50,12 @@ struct DialOptions {
   // A socket numbered this or higher fails the dial (DescriptorReserve::dial_below).
   int descriptors_below = std::numeric_limits<int>::max();
   SocketSource sockets = {};  // empty: socket() here
+  // A peer to dial from (the app then sees its address): bound to its IP with
+  // IP_TRANSPARENT (not an address of ours: needs CAP_NET_ADMIN, and rules that deliver the
+  // replies), never from its port, so that a dial toward the port it reached repeats no
+  // tuple of its own (conntrack would take the new connection for that one). Used when
+  // the candidate is of its family.
+  std::optional<sockaddr_storage> from = {};
 };
 
 struct SocketAddress {
@@ -93,6 +99,8 @@ class Dialer final : public IoHandler, public Retirable {
   uint32_t mark_;
   int descriptors_below_;
   SocketSource sockets_;
+  std::optional<sockaddr_storage> from_;
+  bool from_port_retried_ = false;
   // Held while it lives: a socket made elsewhere that arrives after it is gone is closed.
   std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
   AddressCheck allow_;

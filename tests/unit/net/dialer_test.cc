@@ -38,9 +38,9 @@ struct LoopbackPort {
 };
 
 DialResult dial(EventLoop& loop, std::vector<SocketAddress> candidates,
-                Dialer::AddressCheck allow = nullptr) {
+                Dialer::AddressCheck allow = nullptr, DialOptions options = {5s}) {
   std::optional<DialResult> result;
-  Dialer dialer(loop, std::move(candidates), DialOptions{5s}, std::move(allow),
+  Dialer dialer(loop, std::move(candidates), std::move(options), std::move(allow),
                 [&](DialResult r) { result = std::move(r); });
   while (!result) loop.run_nowait();
   return std::move(*result);
@@ -57,6 +57,28 @@ TEST(Dialer, TriesEveryAddressUntilOneConnects) {
   EXPECT_EQ(r.failure, DialFailure::none) << r.detail;
   EXPECT_TRUE(r.fd);
   EXPECT_EQ(port_of(r.address), open.port);
+}
+
+TEST(Dialer, DialsFromThePeersAddress) {
+  // 127.0.0.2 stands for the peer: a loopback address, so its replies come back here
+  // without the in-pod rules a foreign one needs. (Never from the peer's port:
+  // test_inpod.py, where a namespace's port range can leave no other.)
+  EventLoop loop;
+  LoopbackPort open(true);
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.2", &peer.sin_addr);
+  DialOptions options{5s};
+  options.from.emplace();
+  std::memcpy(&*options.from, &peer, sizeof(peer));
+  DialResult r = dial(loop, {open.address}, nullptr, options);
+  ASSERT_EQ(r.failure, DialFailure::none) << r.detail;
+  Fd accepted(::accept4(open.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  sockaddr_in seen{};
+  socklen_t length = sizeof(seen);
+  ASSERT_EQ(::getpeername(accepted.get(), reinterpret_cast<sockaddr*>(&seen), &length), 0);
+  char ip[INET_ADDRSTRLEN];
+  EXPECT_STREQ(inet_ntop(AF_INET, &seen.sin_addr, ip, sizeof(ip)), "127.0.0.2");
 }
 
 TEST(Dialer, ReportsTheLastFailureWhenNoneConnects) {
