@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "net/byte_stream.h"
@@ -31,6 +32,8 @@ class DirectConnection final : public net::Retirable {
     std::string target;
     std::string route;
     tunnel::Admission::Ticket ticket;
+    // The app's peer, dialled from when the worker's Context says original_source.
+    std::optional<sockaddr_storage> from = {};
   };
   DirectConnection(worker::Context& worker, std::unique_ptr<net::ByteStream> app,
                    const sockaddr_storage& destination, Info info, OnDone done);

@@ -118,8 +118,10 @@ void GatewayConnection::dial(GatewayStream& stream, const address::HostPort& tar
   auto check = [this, snapshot = ctx_.policy, own = ctx_.own_listeners, &stream](const sockaddr* address) {
     return vet(*snapshot, *own, stream, address);
   };
+  net::DialOptions options = worker().dial_options(config().gateway->connect_timeout);
+  if (worker().original_source) options.from = peer_;
   stream.start_dial(std::make_unique<net::Dialer>(
-      loop(), target, worker().dial_options(config().gateway->connect_timeout), std::move(check),
+      loop(), target, std::move(options), std::move(check),
       [this, id = stream.stream_id()](net::Dialer::Result result) { on_dialed(id, std::move(result)); }));
 }
 

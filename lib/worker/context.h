@@ -29,6 +29,9 @@ struct Context {
   // Where dials get their sockets: empty, socket() on this thread; a node proxy's pod, its
   // network namespace (each pod's objects hold a Context of their own).
   net::SocketSource sockets = {};
+  // A pod's inbound (a node proxy's): its dials to the app come from the peer's own address
+  // (DialOptions::from), as ztunnel's do, so the app sees who connected.
+  bool original_source = false;
   // What every dial of this worker uses: the role's connect timeout, socket.mark (capture
   // rules skip marked sockets), the descriptor reserve and the socket source; socket.*
   // options follow on the connected socket.

@@ -155,6 +155,8 @@ def transfer(mesh, source, destination, size=16 * MiB):
     assert "error" not in result and "error" not in seen, (source, destination, result, seen)
     assert result["received"] == size and result["received_sha256"] == seen["sent_sha256"], (source, destination)
     assert seen["received"] == size and seen["received_sha256"] == result["sent_sha256"], (source, destination)
+    # The app saw who connected: the source pod's own address (istiod's, from outside).
+    assert seen["peer"] == (pod_ip(source) if source in PODS else CP), (source, destination, seen)
 
 
 def tunnel_logged(mesh, source, destination, status):
@@ -258,6 +260,25 @@ def test_dual_stack_pods_reach_each_other_over_ipv6_and_ipv4(mesh):
     assert echo.stdout == "four\n", echo
     assert tunnel_logged(mesh, "a2", "b1", 200)
     server.kill()
+    mesh.stop()
+
+
+def test_the_dial_to_the_app_never_repeats_the_peers_own_tuple(mesh):
+    """Plaintext to a pod comes from the peer's address and port to the app's port; hbone
+    dials the app from the peer's address too (the app sees who connected), so from any
+    port but the peer's: that tuple is the relayed connection's own, which conntrack would
+    take the dial for. With one local port in both namespaces (the peer's is the only one
+    hbone could get) the dial fails and says why, rather than reuse it; with the usual
+    range, the same connection goes through."""
+    one_port = "net.ipv4.ip_local_port_range=40000 40000"
+    for ns in (mesh.cp, mesh.pods["b3"]):
+        mesh.topo.run(ns, "sysctl", "-qw", one_port)
+    refused = mesh.talk(mesh.cp, pod_ip("b3"), 8080, 0, timeout=30)
+    assert refused.get("received", 0) == 0, refused
+    mesh.daemons["n2"].wait_for_log("bound to the peer's own port twice")
+    for ns in (mesh.cp, mesh.pods["b3"]):
+        mesh.topo.run(ns, "sysctl", "-qw", "net.ipv4.ip_local_port_range=32768 60999")
+    transfer(mesh, mesh.cp, "b3", MiB)
     mesh.stop()
 
 
