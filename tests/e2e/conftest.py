@@ -2,7 +2,6 @@
 
 import socket
 import subprocess
-import time
 
 import pytest
 
@@ -12,11 +11,19 @@ from harness import Hbone, free_port, spawn
 
 @pytest.fixture
 def iperf_server():
-    """An iperf3 server on a free port; yields the port."""
-    port = free_port()
-    spawn(["iperf3", "-s", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    yield port
+    """An iperf3 server on a free port; yields the port. A test run beside this one may
+    take the port between free_port() and iperf3's bind: then iperf3 exits, and another
+    port is tried (never a port some other process listens on)."""
+    for _ in range(5):
+        port = free_port()
+        proc = spawn(["iperf3", "-s", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        listening = f"pid={proc.pid},"
+        if harness.wait_until(lambda: proc.poll() is not None or listening in subprocess.run(
+                ["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout, timeout=5) \
+                and proc.poll() is None:
+            yield port
+            return
+    pytest.fail("iperf3 found no free port in 5 tries")
 
 
 @pytest.fixture

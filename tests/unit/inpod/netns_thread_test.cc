@@ -73,7 +73,12 @@ TEST(NetnsThreadTest, RunsTasksInsideTheNamespaceAndReturnsToTheHosts) {
   auto host = std::make_shared<const net::Fd>(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
   pid_t tid = thread.run(host, [] { return ::gettid(); });
   thread.run(pod, [] {});
+  // (run() answers from inside the task: the thread goes back right after, not before.)
   std::string idle_ns = "/proc/self/task/" + std::to_string(tid) + "/ns/net";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (inode_of(idle_ns.c_str()) != inode_of("/proc/self/ns/net") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   EXPECT_EQ(inode_of(idle_ns.c_str()), inode_of("/proc/self/ns/net"));
   // An exception from the task reaches the caller; the thread carries on.
   EXPECT_THROW(thread.run(pod, []() -> int { throw std::runtime_error("task failed"); }), std::runtime_error);
