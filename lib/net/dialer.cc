@@ -45,19 +45,11 @@ Dialer::Failure classify(int err) {
   }
 }
 
-uint16_t port_of(const sockaddr_storage& a) {
-  return ntohs(a.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in*>(&a)->sin_port
-                                      : reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port);
-}
-
 // Binds `fd` transparently to `from`'s IP, the kernel choosing the port (set in `port`):
 // "" or why not.
 std::string bind_from(int fd, const sockaddr_storage& from, uint16_t& port) {
-  int one = 1;
+  if (!set_transparent(fd, from.ss_family)) return std::string("IP_TRANSPARENT: ") + std::strerror(errno);
   bool v6 = from.ss_family == AF_INET6;
-  if (::setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one, sizeof(one)) != 0) {
-    return std::string("IP_TRANSPARENT: ") + std::strerror(errno);
-  }
   sockaddr_storage address = from;
   socklen_t length = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   if (v6) {
@@ -69,7 +61,7 @@ std::string bind_from(int fd, const sockaddr_storage& from, uint16_t& port) {
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     return "bind to " + format_address(reinterpret_cast<const sockaddr*>(&from)) + ": " + std::strerror(errno);
   }
-  port = port_of(address);
+  port = port_of(reinterpret_cast<const sockaddr*>(&address));
   return "";
 }
 
@@ -197,7 +189,7 @@ bool Dialer::connect_with(Fd fd, int error) {
       attempt_failed(Failure::other, std::move(error));
       return false;
     }
-    if (port == port_of(*from_)) {  // the peer's own: this candidate again, with another socket
+    if (port == port_of(reinterpret_cast<const sockaddr*>(&*from_))) {  // the peer's own: this candidate again, with another socket
       if (std::exchange(from_port_retried_, true)) {
         attempt_failed(Failure::other, "bound to the peer's own port twice");
         return false;

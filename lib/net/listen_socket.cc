@@ -33,11 +33,8 @@ Fd listen_on(const address::HostPort& address, ListenOptions options) {
   if (addr.ss_family == AF_INET6 && setsockopt(fd.get(), SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) != 0) {
     throw std::system_error(errno, std::generic_category(), "IPV6_V6ONLY");
   }
-  if (options.transparent) {
-    bool v6 = addr.ss_family == AF_INET6;
-    if (setsockopt(fd.get(), v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one, sizeof(one)) != 0) {
-      throw std::system_error(errno, std::generic_category(), "IP_TRANSPARENT");
-    }
+  if (options.transparent && !set_transparent(fd.get(), addr.ss_family)) {
+    throw std::system_error(errno, std::generic_category(), "IP_TRANSPARENT");
   }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
     throw std::system_error(errno, std::generic_category(), "bind");

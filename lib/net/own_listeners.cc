@@ -11,11 +11,6 @@
 namespace hbone::net {
 namespace {
 
-uint16_t port_of(const sockaddr* a) {
-  return a->sa_family == AF_INET ? reinterpret_cast<const sockaddr_in*>(a)->sin_port
-                                 : reinterpret_cast<const sockaddr_in6*>(a)->sin6_port;
-}
-
 bool is_unspecified(const sockaddr* a) {
   if (a->sa_family == AF_INET) return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr == INADDR_ANY;
   return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr);

@@ -84,6 +84,17 @@ bool same_ip(const sockaddr* a, const sockaddr* b) {
                                                  sizeof(in6_addr)) == 0;
 }
 
+bool set_transparent(int fd, int family) {
+  int one = 1;
+  bool v6 = family == AF_INET6;
+  return ::setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one, sizeof(one)) == 0;
+}
+
+uint16_t port_of(const sockaddr* addr) {
+  return ntohs(addr->sa_family == AF_INET ? reinterpret_cast<const sockaddr_in*>(addr)->sin_port
+                                          : reinterpret_cast<const sockaddr_in6*>(addr)->sin6_port);
+}
+
 bool same_endpoint(const sockaddr* a, const sockaddr* b) {
   if (!same_ip(a, b)) return false;
   return a->sa_family == AF_INET

@@ -33,6 +33,14 @@ int socket_error(int fd);
 // False when the kernel has none (e.g. no conntrack entry).
 bool original_destination(int fd, bool transparent, sockaddr_storage& out);
 
+// IP_TRANSPARENT (IPV6_TRANSPARENT for AF_INET6): the socket may use addresses that are not
+// this host's (TPROXY listeners, dials from a peer's address); needs CAP_NET_ADMIN. False,
+// errno set, when refused.
+bool set_transparent(int fd, int family);
+
+// The port of an IPv4 or IPv6 socket address, in host order.
+uint16_t port_of(const sockaddr* addr);
+
 // Same family, address and port.
 bool same_endpoint(const sockaddr* a, const sockaddr* b);
 // Same family and address, ports aside.
