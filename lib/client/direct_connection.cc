@@ -21,7 +21,7 @@ DirectConnection::DirectConnection(worker::Context& worker, std::unique_ptr<net:
   target.storage = destination;
   target.length = destination.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   net::DialOptions options = worker_.dial_options(worker_.config.client->connect_timeout);
-  if (worker_.original_source) options.from = info_.from;
+  options.from = info_.from;
   dialer_ = std::make_unique<net::Dialer>(worker_.loop, std::vector<net::SocketAddress>{target}, options, nullptr,
                                           [this](net::Dialer::Result r) { on_dialed(std::move(r)); });
 }

@@ -32,7 +32,7 @@ class DirectConnection final : public net::Retirable {
     std::string target;
     std::string route;
     tunnel::Admission::Ticket ticket;
-    // The app's peer, dialled from when the worker's Context says original_source.
+    // An address to dial from (DialOptions::from): a pod's app's peer.
     std::optional<sockaddr_storage> from = {};
   };
   DirectConnection(worker::Context& worker, std::unique_ptr<net::ByteStream> app,

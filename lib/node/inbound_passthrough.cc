@@ -37,8 +37,10 @@ void InboundPassthrough::on_accept(net::Fd fd, const sockaddr_storage& peer_stor
   }
   tunnel::Admission::Ticket ticket = client::admit_local(worker_, admission_, fd, source);
   if (!ticket) return;
+  std::optional<sockaddr_storage> from;
+  if (worker_.original_source) from = peer_storage;
   relays_.start(worker_.socket_stream(std::move(fd), worker::Context::SocketUse::local), destination,
-                {std::move(source), std::move(target), "inbound plaintext", std::move(ticket), peer_storage});
+                {std::move(source), std::move(target), "inbound plaintext", std::move(ticket), from});
 }
 
 }  // namespace hbone::node
