@@ -9,6 +9,7 @@ RUN apt-get update \
       libnghttp2-dev libuv1-dev libyaml-cpp-dev android-libboringssl-dev \
       libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev \
       prometheus-cpp-dev libhttp-parser-dev libgoogle-perftools-dev libprotobuf-dev protobuf-compiler \
+      libsystemd-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

@@ -10,7 +10,8 @@ packages=(
   libgoogle-perftools-dev google-perftools libprotobuf-dev protobuf-compiler
   iperf3 socat procps iproute2 iptables curl prometheus gnuplot-nox sockperf
   python3 python3-h2 python3-pytest python3-yaml python3-cryptography golang-go
-  python3-grpcio python3-protobuf
+  python3-grpcio python3-protobuf libsystemd-dev
+  debhelper lintian
 )
 # For the deploy/ manifest checks (tests/e2e/test_deploy.py, skipped without them):
 # installed where apt has them (kubectl comes from the Google Cloud SDK source, not Debian).

@@ -30,13 +30,6 @@ std::vector<std::string> split_pem(const std::string& pem) {
   return out;
 }
 
-std::string iso_time(std::chrono::system_clock::time_point t) {
-  std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&seconds));
-  return text;
-}
-
 }  // namespace
 
 void CaStats::collect(metrics::Families& out) const {
@@ -145,7 +138,7 @@ void CaClient::on_response(std::string&& bytes) {
     renew_at_ = renew_at;
   }
   spdlog::info("ca: certificate for {} installed (serial {}, expires {}, renewal at {})", options_.identity,
-               leaf.serial, iso_time(leaf.not_after), iso_time(renew_at));
+               leaf.serial, tls::iso_time(leaf.not_after), tls::iso_time(renew_at));
 }
 
 void CaClient::failed(const std::string& why) {
@@ -168,8 +161,8 @@ nlohmann::json CaClient::status() const {
                         {"lastError", last_error_}};
   if (installed_) {
     out["serial"] = serial_;
-    out["expires"] = iso_time(not_after_);
-    out["renewal"] = iso_time(renew_at_);
+    out["expires"] = tls::iso_time(not_after_);
+    out["renewal"] = tls::iso_time(renew_at_);
   }
   return out;
 }

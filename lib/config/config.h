@@ -135,15 +135,27 @@ struct XdsConfig {
   address::HostPort address;  // required
 };
 
-// Where the process's own certificate comes from: tls.cert/key/ca (files), or a CSR to
-// istiod's CA (istio_ca) for spiffe://<tls.trust_domain>/ns/<namespace>/sa/<service_account>.
+// Where the process's own certificate comes from: tls.cert/key/ca (files), a CSR to
+// istiod's CA (istio_ca) for spiffe://<tls.trust_domain>/ns/<namespace>/sa/<service_account>,
+// or the SPIFFE Workload API of a local agent such as SPIRE's (spiffe_workload_api).
 struct IdentityConfig {
-  bool istio_ca = false;  // provider: files | istio_ca
+  std::string provider = "files";  // files | istio_ca | spiffe_workload_api
   std::optional<address::HostPort> ca_address;  // istio_ca: none = xds.address
   std::string namespace_name = "default";
   std::string service_account = "default";
   milliseconds cert_ttl{86'400'000};  // the lifetime asked for (the CA may grant less)
+  // spiffe_workload_api: the agent's socket, a path or a unix: URI; "": SPIFFE_ENDPOINT_SOCKET.
+  std::string spiffe_socket;
+
+  bool files() const { return provider == "files"; }
+  bool istio_ca() const { return provider == "istio_ca"; }
+  bool workload_api() const { return provider == "spiffe_workload_api"; }
 };
+
+// The Workload API socket's path: identity.spiffe_socket, else the SPIFFE_ENDPOINT_SOCKET the
+// SPIFFE standard names, each a path or a unix: URI ("unix:///run/spire/agent.sock"); "" with
+// `why` set when neither names a unix socket.
+std::string workload_api_socket(const IdentityConfig& identity, std::string& why);
 
 // One process per node serving every pod the Istio CNI agent hands over (ztunnel's in-pod
 // mode): each pod's listeners inside its network namespace, its own identity from istiod's

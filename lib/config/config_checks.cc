@@ -119,8 +119,9 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
       diag.error(field(node, "plaintext_h2c"), "tls.plaintext_h2c", "client.gateway_identity needs TLS identities");
     }
   } else if (config.gateway || config.client) {
-    // With a certificate from istiod's CA the files are not needed (tls: may be left out).
-    bool files = !config.identity.istio_ca;
+    // With a certificate from a provider (istiod's CA, a SPIFFE agent) the files are not
+    // needed (tls: may be left out).
+    bool files = config.identity.files();
     if (!node) {
       if (files) diag.error(node, "tls", "required when client or gateway is configured");
     } else if (node.IsMap()) {  // else reported by the reader (found by tests/fuzz/config_fuzz)
@@ -129,7 +130,8 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
         if (value->empty()) {
           if (files) diag.error(at.IsDefined() ? at : node, std::string("tls.") + key, "required");
         } else if (!files) {
-          diag.error(at, std::string("tls.") + key, "set with identity.provider: istio_ca (the CA's certificate is used)");
+          diag.error(at, std::string("tls.") + key,
+                     "set with identity.provider: " + config.identity.provider + " (the provider's certificate is used)");
         } else if (!file_readable(*value)) {
           diag.error(at, std::string("tls.") + key, "cannot read file \"" + *value + "\" (missing or no permission)");
         }
@@ -173,15 +175,25 @@ void check_config(const YAML::Node& root, const Config& config, Diagnostics& dia
       }
     }
   }
-  if (config.identity.istio_ca) {
+  if (!config.identity.files()) {
     YAML::Node at = field(field(root, "identity"), "provider");
-    if (!config.xds) diag.error(at, "identity.provider", "istio_ca needs xds (istiod's root, name and token)");
-    if (tls.plaintext_h2c) diag.error(at, "identity.provider", "istio_ca with tls.plaintext_h2c: no TLS to use it");
+    const std::string& provider = config.identity.provider;
+    if (config.identity.istio_ca() && !config.xds) {
+      diag.error(at, "identity.provider", "istio_ca needs xds (istiod's root, name and token)");
+    }
+    if (tls.plaintext_h2c) diag.error(at, "identity.provider", provider + " with tls.plaintext_h2c: no TLS to use it");
+  }
+  if (config.identity.workload_api()) {
+    std::string why;
+    if (workload_api_socket(config.identity, why).empty()) {
+      YAML::Node at = field(field(root, "identity"), "spiffe_socket");
+      diag.error(at.IsDefined() ? at : field(field(root, "identity"), "provider"), "identity.spiffe_socket", why);
+    }
   }
   if (config.node) {
     // Each pod's certificate comes from istiod's CA, its workloads and policies from istiod.
     YAML::Node at = field(root, "node");
-    if (!config.identity.istio_ca) diag.error(at, "node", "needs identity.provider: istio_ca (each pod's certificate)");
+    if (!config.identity.istio_ca()) diag.error(at, "node", "needs identity.provider: istio_ca (each pod's certificate)");
     if (!config.xds) diag.error(at, "node", "needs xds (the pods' workloads and policies)");
     if (config.node->zds_socket.empty()) diag.error(field(at, "zds_socket"), "node.zds_socket", "required");
   }

@@ -126,11 +126,16 @@ class MapReader {
   // A string that must be one of `options` (listed in the error).
   void choice(const std::string& key, std::string& out, const std::vector<std::string>& options) {
     YAML::Node n = child(key);
-    string(key, out);
-    if (!n || !n.IsScalar() || std::find(options.begin(), options.end(), out) != options.end()) return;
+    std::string value = out;
+    string(key, value);
+    if (!n || !n.IsScalar() || std::find(options.begin(), options.end(), value) != options.end()) {
+      out = value;
+      return;
+    }
+    // The default stays: no check downstream reasons from a word that means nothing.
     std::string list;
     for (const auto& o : options) list += (list.empty() ? "" : ", ") + o;
-    diag_.error(n, path(key), "\"" + out + "\" is not one of " + list);
+    diag_.error(n, path(key), "\"" + value + "\" is not one of " + list);
   }
 
   void host_port(const std::string& key, address::HostPort& out, bool listen) {

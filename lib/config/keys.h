@@ -303,10 +303,11 @@ void visit_keys(V& v, C& c) {
              x.network);
   });
   v.section(Key{"identity", R::restart, ""}, [&] {
-    v.toggle(Key{"provider", R::restart,
-                 "`files` (tls.cert, tls.key, tls.ca) or `istio_ca`: an EC P-256 key made in memory and a CSR "
-                 "to istiod's CA (needs xds), renewed at half its lifetime"},
-             c.identity.istio_ca, "istio_ca", "files");
+    v.choice(Key{"provider", R::restart,
+                 "`files` (tls.cert, tls.key, tls.ca); `istio_ca`: an EC P-256 key made in memory and a CSR "
+                 "to istiod's CA (needs xds), renewed at half its lifetime; `spiffe_workload_api`: the SVID "
+                 "and bundles a SPIFFE agent (SPIRE's) streams, rotated as it sends them"},
+             c.identity.provider, {"files", "istio_ca", "spiffe_workload_api"});
     v.optional_host_port(Key{"ca_address", R::restart, "istio_ca: the CA's address; \"\": xds.address"},
                          c.identity.ca_address, false);
     v.string(Key{"namespace", R::restart, "istio_ca: the namespace of the identity asked for"},
@@ -315,6 +316,9 @@ void visit_keys(V& v, C& c) {
              c.identity.service_account);
     v.duration(Key{"cert_ttl", R::restart, "istio_ca: the certificate lifetime asked for (the CA may grant less)"},
                c.identity.cert_ttl, milliseconds(60'000));
+    v.string(Key{"spiffe_socket", R::restart,
+                 "spiffe_workload_api: the agent's socket, a path or unix:///path; \"\": SPIFFE_ENDPOINT_SOCKET"},
+             c.identity.spiffe_socket);
   });
   v.optional_section(Key{"node", R::restart,
                          "serve every pod the Istio CNI agent hands over, each in its own network namespace with "

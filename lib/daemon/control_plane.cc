@@ -22,17 +22,26 @@ xds::AdsClient::Options ads_options(const config::XdsConfig& xds, std::shared_pt
 }  // namespace
 
 ControlPlane::ControlPlane(net::EventLoop& loop, const config::Config& config, tunnel::SnapshotPublisher& snapshots)
-    : buffers_(loop, budget_),
-      context_{0, loop, config, metrics_, buffers_},
-      mesh_([&snapshots](const std::shared_ptr<const mesh::MeshState>& state) {
-        snapshots.publish([&](tunnel::SnapshotInputs& inputs) { inputs.mesh = state; });
-        spdlog::debug("xds: mesh in force: {} workloads, {} services, {} policies", state->workloads().size(),
-                     state->services().size(), state->policies().size());
-      }),
-      istiod_tls_(std::make_shared<const tls::TlsContext>(tls::ServerAuth{config.xds->root_ca, config.xds->istiod_san})),
-      ads_(context_, ads_options(*config.xds, istiod_tls_), mesh_.subscriptions()) {
-  if (!config.identity.istio_ca) return;
+    : buffers_(loop, budget_), context_{0, loop, config, metrics_, buffers_} {
+  auto install = [this, &snapshots](const std::shared_ptr<const tls::IssuedIdentity>& issued) {
+    snapshots.publish([&](tunnel::SnapshotInputs& inputs) { inputs.issued = issued; });
+    if (auto first = std::exchange(first_certificate_, nullptr)) first();
+  };
+  if (config.identity.workload_api()) {
+    std::string why;
+    agent_channel_.emplace(context_, grpc::ChannelOptions{.unix_socket = config::workload_api_socket(config.identity, why)});
+    svids_ = std::make_unique<ca::SvidClient>(loop, *agent_channel_, ca::SvidClient::Options{}, install);
+  }
+  if (!config.xds) return;
   const config::XdsConfig& xds = *config.xds;
+  istiod_tls_ = std::make_shared<const tls::TlsContext>(tls::ServerAuth{xds.root_ca, xds.istiod_san});
+  mesh_.emplace([&snapshots](const std::shared_ptr<const mesh::MeshState>& state) {
+    snapshots.publish([&](tunnel::SnapshotInputs& inputs) { inputs.mesh = state; });
+    spdlog::debug("xds: mesh in force: {} workloads, {} services, {} policies", state->workloads().size(),
+                  state->services().size(), state->policies().size());
+  });
+  ads_.emplace(context_, ads_options(xds, istiod_tls_), mesh_->subscriptions());
+  if (!config.identity.istio_ca()) return;
   const config::IdentityConfig& identity = config.identity;
   ca_channel_.emplace(context_, grpc::ChannelOptions{.target = identity.ca_address.value_or(xds.address), .tls = istiod_tls_});
   ca_options_.token_file = xds.token_file;
@@ -44,17 +53,13 @@ ControlPlane::ControlPlane(net::EventLoop& loop, const config::Config& config, t
   ca::CaClient::Options own = ca_options_;
   own.identity = "spiffe://" + config.tls.trust_domain + "/ns/" + identity.namespace_name + "/sa/" +
                  identity.service_account;
-  ca_ = std::make_unique<ca::CaClient>(
-      loop, *ca_channel_, ca_stats_, std::move(own),
-      [this, &snapshots](const std::shared_ptr<const tls::IssuedIdentity>& issued) {
-        snapshots.publish([&](tunnel::SnapshotInputs& inputs) { inputs.issued = issued; });
-        if (auto first = std::exchange(first_certificate_, nullptr)) first();
-      });
+  ca_ = std::make_unique<ca::CaClient>(loop, *ca_channel_, ca_stats_, std::move(own), install);
 }
 
 void ControlPlane::start() {
-  ads_.start();
+  if (ads_) ads_->start();
   if (ca_) ca_->start();
+  if (svids_) svids_->start();
 }
 
 std::unique_ptr<ca::CertificateCache> ControlPlane::workload_certificates(ca::CertificateCache::Issued issued) {
@@ -62,12 +67,15 @@ std::unique_ptr<ca::CertificateCache> ControlPlane::workload_certificates(ca::Ce
   return std::make_unique<ca::CertificateCache>(context_.loop, *ca_channel_, ca_stats_, ca_options_, std::move(issued));
 }
 
-nlohmann::json ControlPlane::status() const { return ads_.status(); }
+nlohmann::json ControlPlane::status() const { return ads_ ? ads_->status() : nlohmann::json(); }
 
-nlohmann::json ControlPlane::certificates() const { return ca_ ? ca_->status() : nlohmann::json(); }
+nlohmann::json ControlPlane::certificates() const {
+  if (svids_) return svids_->status();
+  return ca_ ? ca_->status() : nlohmann::json();
+}
 
 void ControlPlane::collect(metrics::Families& out) const {
-  ads_.collect(out);
+  if (ads_) ads_->collect(out);
   if (ca_channel_) ca_stats_.collect(out);
 }
 

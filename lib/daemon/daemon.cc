@@ -136,7 +136,7 @@ Daemon::Daemon(config::Config config, std::string config_path,
     workers_.push_back(std::make_unique<Worker>(i, config_, admission_, budget_, balancer_ ? &*balancer_ : nullptr,
                                                 first, std::move(sockets[i])));
   }
-  if (config_.xds) {
+  if (ControlPlane::needed(config_)) {
     try {
       control_plane_ = std::make_unique<ControlPlane>(main_loop_, config_, snapshots_);
     } catch (const tls::TlsSetupError& e) {
@@ -235,11 +235,13 @@ std::string Daemon::config_dump() const {
   if (!control_plane_) return snapshot->config_dump;
   // The mesh of the snapshot in force, and the stream's state, after the config: JSON is
   // YAML's flow style, so the document stays one YAML mapping.
-  nlohmann::json mesh;
-  snapshot->mesh->dump(mesh);
   std::string out = snapshot->config_dump;
-  for (const char* part : {"workloads", "services", "policies"}) out += std::string(part) + ": " + mesh[part].dump() + "\n";
-  out += "xds_status: " + control_plane_->status().dump() + "\n";
+  if (control_plane_->has_xds()) {
+    nlohmann::json mesh;
+    snapshot->mesh->dump(mesh);
+    for (const char* part : {"workloads", "services", "policies"}) out += std::string(part) + ": " + mesh[part].dump() + "\n";
+    out += "xds_status: " + control_plane_->status().dump() + "\n";
+  }
   if (auto certificates = control_plane_->certificates(); !certificates.is_null()) {
     out += "certificates: " + certificates.dump() + "\n";
   }
@@ -273,6 +275,7 @@ void Daemon::drain_or_stop() {
     return;
   }
   spdlog::info("draining (deadline {}ms)", config_.drain_timeout.count());
+  SystemdNotifier::stopping();
   for (auto& worker : workers_) worker->drain();
 }
 
@@ -465,8 +468,8 @@ int Daemon::run() {
   if (control_plane_) {
     control_plane_->start();
     if (!control_plane_->has_certificate()) {
-      // No worker serves before it has a certificate (identity.provider: istio_ca).
-      spdlog::info("waiting for a certificate from istiod's CA before serving");
+      // No worker serves before it has a certificate (istiod's CA, a SPIFFE agent).
+      spdlog::info("waiting for a certificate ({}) before serving", config_.identity.provider);
       control_plane_->on_first_certificate([this] { main_loop_.stop(); });
       main_loop_.run();  // until then, or a signal
       if (!control_plane_->has_certificate()) {
@@ -480,6 +483,8 @@ int Daemon::run() {
   for (auto& worker : workers_) worker->start(own);
   if (node_) node_->start();
   running_ = true;
+  notifier_.emplace(main_loop_, workers_);
+  SystemdNotifier::ready();
   spdlog::info("hbone running: {} worker(s){}{}{}", config_.workers, config_.gateway ? ", gateway" : "",
                config_.client ? ", client" : "", config_.node ? ", node (pods from " + config_.node->zds_socket + ")" : "");
 

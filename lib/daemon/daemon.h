@@ -13,6 +13,7 @@
 #include "daemon/control_plane.h"
 #include "daemon/node_proxy.h"
 #include "daemon/reloader.h"
+#include "daemon/systemd_notifier.h"
 #include "daemon/worker.h"
 #include "net/connection_balancer.h"
 #include "tls/tls_context.h"
@@ -108,7 +109,8 @@ class Daemon {
   };
   std::map<std::string, ClientListenerState> client_listeners_;  // by configured address
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::unique_ptr<ControlPlane> control_plane_;  // with xds
+  std::optional<SystemdNotifier> notifier_;  // once serving
+  std::unique_ptr<ControlPlane> control_plane_;  // with xds or a certificate provider
   std::unique_ptr<NodeProxy> node_;  // with node: the CNI agent's pods
   std::atomic<bool> running_{false};
   std::atomic<bool> draining_{false};

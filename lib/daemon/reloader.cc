@@ -105,7 +105,7 @@ std::shared_ptr<const tunnel::PeerPolicy> Reloader::publish(const char* trigger,
 void Reloader::watch_certificates() {
   certificate_watch_.reset();
   // No files to watch with a certificate from istiod's CA.
-  if (!started_.tls.watch || started_.tls.plaintext_h2c || started_.identity.istio_ca) return;
+  if (!started_.tls.watch || started_.tls.plaintext_h2c || !started_.identity.files()) return;
   tls_fingerprint_ = fingerprint(watched_);
   try {
     certificate_watch_.emplace(loop_, std::vector<std::string>{watched_.cert, watched_.key, watched_.ca},

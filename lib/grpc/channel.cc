@@ -37,7 +37,7 @@ void Channel::on_closed(ChannelConnection* connection) {
 }
 
 void Channel::describe(nlohmann::json& out) const {
-  out["target"] = options_.target.to_string();
+  out["target"] = options_.where();
   out["connected"] = connected();
   auto& connections = out["connections"] = nlohmann::json::array();
   for (const auto& connection : connections_) connection->describe(connections.emplace_back());

@@ -1,6 +1,10 @@
 #include "grpc/channel_connection.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cstddef>
 
 #include <nlohmann/json.hpp>
 
@@ -17,15 +21,30 @@ const std::string kUserAgent = std::string("hbone/") + kVersion;
 ChannelConnection::ChannelConnection(worker::Context& worker, const ChannelOptions& options, OnClosed on_closed)
     : H2Connection(worker, options.tls, Side::client, options.pings),
       options_(options),
-      authority_(options.authority.empty() ? options.target.to_string() : options.authority),
+      // A unix socket's authority is "localhost", as gRPC's own clients send it.
+      authority_(!options.authority.empty()      ? options.authority
+                 : options.unix_socket.empty() ? options.target.to_string()
+                                               : "localhost"),
       on_closed_(std::move(on_closed)) {}
 
+std::unique_ptr<net::Dialer> ChannelConnection::dial(net::Dialer::OnDone done) {
+  net::DialOptions dial = worker().dial_options(options_.connect_timeout);
+  if (options_.unix_socket.empty()) return std::make_unique<net::Dialer>(loop(), options_.target, dial, nullptr, std::move(done));
+  net::SocketAddress agent;
+  auto& un = reinterpret_cast<sockaddr_un&>(agent.storage);
+  un.sun_family = AF_UNIX;
+  std::string_view path = options_.unix_socket;
+  path = path.substr(0, sizeof(un.sun_path) - 1);  // longer paths fail to connect, as they would anyway
+  std::copy(path.begin(), path.end(), un.sun_path);
+  agent.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  dial.mark = 0;  // not a TCP connection leaving the host: nothing to keep from capture
+  return std::make_unique<net::Dialer>(loop(), std::vector<net::SocketAddress>{agent}, dial, nullptr, std::move(done));
+}
+
 void ChannelConnection::connect() {
-  std::string server = options_.target.to_string();
+  std::string server = options_.where();
   set_peer_address(server);
-  dialer_ = std::make_unique<net::Dialer>(
-      loop(), options_.target, worker().dial_options(options_.connect_timeout), nullptr,
-      [this, server](net::Dialer::Result r) {
+  dialer_ = dial([this, server](net::Dialer::Result r) {
         loop().retire(std::move(dialer_));  // we are inside its callback
         if (r.failure != net::Dialer::Failure::none) {
           close("cannot reach " + server + ": " + net::to_string(r.failure) + " (" + r.detail + ")");

@@ -17,6 +17,8 @@ namespace hbone::grpc {
 // Where a channel's calls go and how.
 struct ChannelOptions {
   address::HostPort target{};
+  // A local agent's unix socket (the SPIFFE Workload API), dialled instead of `target`.
+  std::string unix_socket{};
   // Every call's :authority (the server's name); the target's text when empty.
   std::string authority{};
   // Server-authenticated TLS (tls::ServerAuth); null: h2c, for an agent on a local socket.
@@ -28,6 +30,9 @@ struct ChannelOptions {
   // strikes ends the connection with GOAWAY "too_many_pings".
   h2::Keepalive::Policy pings{.interval = std::chrono::seconds(30), .timeout = std::chrono::seconds(10),
                               .while_idle = false};
+
+  // What the channel dials, for logs and /config_dump: "host:port" or "unix:/path".
+  std::string where() const { return unix_socket.empty() ? target.to_string() : "unix:" + unix_socket; }
 };
 
 // One HTTP/2 connection of a Channel, client side: each stream a Call. Calls started while
@@ -60,6 +65,8 @@ class ChannelConnection final : public h2::H2Connection {
   std::string_view log_kind() const override { return "gRPC"; }
 
  private:
+  // A dialer to the target, or to the unix socket when one is given.
+  std::unique_ptr<net::Dialer> dial(net::Dialer::OnDone done);
   void submit(std::unique_ptr<Call> call);
   Call* call(int32_t stream_id) const { return static_cast<Call*>(stream(stream_id)); }
 

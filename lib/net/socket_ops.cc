@@ -1,5 +1,7 @@
 #include "net/socket_ops.h"
 
+#include <sys/un.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -133,6 +135,7 @@ std::string format_address(const sockaddr* addr) {
     inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
     return "[" + std::string(ip) + "]:" + std::to_string(ntohs(in6->sin6_port));
   }
+  if (addr->sa_family == AF_UNIX) return std::string("unix:") + reinterpret_cast<const sockaddr_un*>(addr)->sun_path;
   return "unknown";
 }
 

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include <cctype>
+#include <ctime>
 #include <memory>
 
 #include "tls/certificate_identity.h"
@@ -40,6 +41,14 @@ std::string serial_of(X509* cert) {
 }
 
 }  // namespace
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  char text[32];
+  std::tm utc{};
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&seconds, &utc));
+  return text;
+}
 
 namespace {
 

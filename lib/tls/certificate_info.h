@@ -16,6 +16,9 @@ struct CertificateInfo {
   std::chrono::system_clock::time_point not_after;
 };
 
+// A certificate's time as /config_dump shows it: "2026-12-07T08:00:00Z".
+std::string iso_time(std::chrono::system_clock::time_point t);
+
 // Every certificate of a PEM file, in order (a chain: the leaf first). Throws
 // TlsSetupError naming the file when it cannot be read or holds none.
 std::vector<CertificateInfo> read_certificates(const std::string& pem_path);

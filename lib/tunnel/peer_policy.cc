@@ -16,7 +16,7 @@ std::shared_ptr<const PeerPolicy> PeerPolicy::build(const config::Config& config
   if (config.xds) policy->network = config.xds->network;
   // TLS contexts from the files, or from the certificate istiod's CA issued; none until it
   // has (the daemon starts no worker before), nor with tls.plaintext_h2c.
-  bool from_files = !config.tls.plaintext_h2c && !config.identity.istio_ca;
+  bool from_files = !config.tls.plaintext_h2c && config.identity.files();
   std::function<std::shared_ptr<const tls::TlsContext>(tls::TlsContext::Role)> context;
   if (from_files) {
     policy->tls_files = {config.tls.cert.get(live), config.tls.key.get(live), config.tls.ca.get(live)};

@@ -8,6 +8,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -59,6 +60,19 @@ def tls(name):
         "ca": str(CERTS / "ca.pem"),
         "trust_domain": "cluster.local",
     }
+
+
+def raw_tls_client(port, cert=None):
+    """A TLS connection to an HBONE listener on loopback, as a client holding the dev
+    certificate `cert` (or none), trusting the dev CA; ALPN h2, no name check."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(CERTS / "ca.pem")
+    ctx.check_hostname = False
+    ctx.set_alpn_protocols(["h2"])
+    if cert:
+        ctx.load_cert_chain(CERTS / f"{cert}.pem", CERTS / f"{cert}-key.pem")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return ctx.wrap_socket(sock)
 
 
 def issue_cert(directory, name, spiffe_id):

@@ -96,7 +96,7 @@ def test_a_wrong_token_is_an_error_that_names_it_and_nothing_serves_meanwhile(tm
     gw = Hbone(tmp_path, "gateway", config, wait=False)
     gw.wait_for_log("ca: certificate for spiffe://cluster.local/ns/default/sa/gateway not issued: CA "
                     f"{istiod.address}: UNAUTHENTICATED: authentication failure; retrying in")
-    gw.wait_for_log("waiting for a certificate from istiod's CA before serving")
+    gw.wait_for_log("waiting for a certificate (istio_ca) before serving")
     assert "hbone running" not in gw.log()
     assert gw.admin_request("/healthz/ready")[0] == 503
     assert gw.metric("hbone_ca_requests_total", result="error") >= 1

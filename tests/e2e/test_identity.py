@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness import CERTS, Hbone, Mesh, TargetServer, closed_without_data, echo, tls
+from harness import CERTS, Hbone, Mesh, TargetServer, closed_without_data, echo, raw_tls_client, tls
 
 
 def refused(mesh):
@@ -23,17 +23,6 @@ def refused(mesh):
         except (ConnectionResetError, BrokenPipeError):
             return True
         return closed_without_data(conn)
-
-
-def raw_tls_client(port, cert=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(CERTS / "ca.pem")
-    ctx.check_hostname = False
-    ctx.set_alpn_protocols(["h2"])
-    if cert:
-        ctx.load_cert_chain(CERTS / f"{cert}.pem", CERTS / f"{cert}-key.pem")
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    return ctx.wrap_socket(sock)
 
 
 def test_client_without_certificate_rejected(tmp_path):

@@ -39,10 +39,11 @@ import sys
 import threading
 import time
 from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 
+import control_api
+from dev_ca import DevCa
 from proto_messages import compile_protos
 
 
@@ -204,21 +205,13 @@ class CertificateAuthority:
     """istiod's CA: signs a CSR's one SPIFFE id with the dev CA."""
 
     def __init__(self, istiod, ca_cert, ca_key, max_ttl):
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
         self.istiod = istiod
-        with open(ca_cert, "rb") as f:
-            self.ca_pem = f.read()
-        self.ca = x509.load_pem_x509_certificate(self.ca_pem)
-        with open(ca_key, "rb") as f:
-            self.key = serialization.load_pem_private_key(f.read(), password=None)
+        self.ca = DevCa(ca_cert, ca_key)
         self.max_ttl = max_ttl
 
     def create(self, request, context):
-        import datetime
         from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.x509.oid import ExtendedKeyUsageOID
+        from cryptography.hazmat.primitives import serialization
         metadata = dict(context.invocation_metadata())
         if self.istiod.token and metadata.get("authorization") != "Bearer " + self.istiod.token:
             with self.istiod.lock:
@@ -240,66 +233,32 @@ class CertificateAuthority:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                               f"CSR names {ids[0]}, the request impersonates {impersonated}")
         ttl = min(request.validity_duration or self.max_ttl, self.max_ttl)
-        now = datetime.datetime.now(datetime.timezone.utc)
-        serial = x509.random_serial_number()
-        cert = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(self.ca.subject)
-                .public_key(csr.public_key()).serial_number(serial)
-                .not_valid_before(now - datetime.timedelta(seconds=1))
-                .not_valid_after(now + datetime.timedelta(seconds=ttl))
-                .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(ids[0])]), critical=True)
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, content_commitment=False,
-                                             data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                             crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                      ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-                .sign(self.key, hashes.SHA256()))
+        cert, serial = self.ca.sign(csr.public_key(), ids[0], ttl)
         with self.istiod.lock:
             self.istiod.requests.append({"type": "csr", "identity": ids[0], "ttl": ttl, "serial": format(serial, "X"),
                                          "time": time.monotonic(), "metadata": metadata,
                                          "impersonated": impersonated})
         response = ca_pb2.IstioCertificateResponse()
         response.cert_chain.append(cert.public_bytes(serialization.Encoding.PEM).decode())
-        response.cert_chain.append(self.ca_pem.decode())
+        response.cert_chain.append(self.ca.pem.decode())
         return response
 
 
 def control_server(istiod):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def reply(self, body):
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):
+    def locked(f):
+        def run(*args):
             with istiod.lock:
-                if self.path == "/requests":
-                    self.reply(istiod.requests)
-                elif self.path == "/state":
-                    self.reply({k: {n: e["version"] for n, e in v.items()} for k, v in istiod.state.items()})
-                else:
-                    self.send_error(404)
+                return f(*args)
+        return run
 
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            if self.path == "/push":
-                nonce, sent = istiod.push(body["type"], body.get("resources", []), body.get("removed", []))
-                self.reply({"nonce": nonce, "sent": sent})
-            elif self.path == "/end":
-                istiod.end_streams()
-                self.reply({})
-            else:
-                self.send_error(404)
+    def push(body):
+        nonce, sent = istiod.push(body["type"], body.get("resources", []), body.get("removed", []))
+        return {"nonce": nonce, "sent": sent}
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server.server_address[1]
+    return control_api.serve(
+        get={"/requests": locked(lambda: istiod.requests),
+             "/state": locked(lambda: {k: {n: e["version"] for n, e in v.items()} for k, v in istiod.state.items()})},
+        post={"/push": push, "/end": lambda body: (istiod.end_streams(), {})[1]})
 
 
 def main():

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -569,7 +570,7 @@ TEST_F(ConfigLoaderTest, IstioCaReplacesTheCertificateFiles) {
   std::string xds = "xds:\n  address: 127.0.0.1:15012\n  root_ca: " + (dir_ / "ca.pem").string() + "\n";
   std::string gateway = "gateway:\n  listen: 127.0.0.1:15008\n";
   Config c = load(gateway + xds + "identity:\n  provider: istio_ca\n  service_account: cart\n  cert_ttl: 2m\n");
-  EXPECT_TRUE(c.identity.istio_ca);
+  EXPECT_TRUE(c.identity.istio_ca());
   EXPECT_EQ(c.identity.service_account, "cart");
   EXPECT_EQ(c.identity.cert_ttl, std::chrono::minutes(2));
   EXPECT_FALSE(c.identity.ca_address);
@@ -577,10 +578,36 @@ TEST_F(ConfigLoaderTest, IstioCaReplacesTheCertificateFiles) {
             "t.yaml:4: identity.provider: istio_ca needs xds (istiod's root, name and token)");
   EXPECT_EQ(problem("tls:\n  cert: " + (dir_ / "cert.pem").string() + "\n" + gateway + xds +
                     "identity:\n  provider: istio_ca\n"),
-            "t.yaml:2: tls.cert: set with identity.provider: istio_ca (the CA's certificate is used)");
+            "t.yaml:2: tls.cert: set with identity.provider: istio_ca (the provider's certificate is used)");
   EXPECT_EQ(problem(tls_block() + gateway + xds + "identity:\n  provider: vault\n"),
-            "t.yaml:11: identity.provider: \"vault\" is not one of istio_ca, files");
+            "t.yaml:11: identity.provider: \"vault\" is not one of files, istio_ca, spiffe_workload_api");
   EXPECT_EQ(problem(gateway), "t.yaml: tls: required when client or gateway is configured");
+}
+
+// The SPIFFE Workload API needs no files and no istiod: only the agent's socket, from the
+// config or the SPIFFE_ENDPOINT_SOCKET the standard names, as a path or a unix: URI.
+TEST_F(ConfigLoaderTest, WorkloadApiTakesItsSocketFromTheConfigOrTheEnvironment) {
+  std::string gateway = "gateway:\n  listen: 127.0.0.1:15008\n";
+  std::string spire = "identity:\n  provider: spiffe_workload_api\n";
+  ::unsetenv("SPIFFE_ENDPOINT_SOCKET");
+  EXPECT_EQ(problem(gateway + spire),
+            "t.yaml:4: identity.spiffe_socket: no Workload API socket: set identity.spiffe_socket or "
+            "SPIFFE_ENDPOINT_SOCKET");
+  Config c = load(gateway + spire + "  spiffe_socket: unix:///run/spire/agent.sock\n");
+  EXPECT_TRUE(c.identity.workload_api());
+  std::string why;
+  EXPECT_EQ(workload_api_socket(c.identity, why), "/run/spire/agent.sock");
+  EXPECT_EQ(problem(gateway + spire + "  spiffe_socket: tcp://127.0.0.1:8081\n"),
+            "t.yaml:5: identity.spiffe_socket: identity.spiffe_socket \"tcp://127.0.0.1:8081\": only a unix socket "
+            "(a path or unix:///path) is supported");
+  ::setenv("SPIFFE_ENDPOINT_SOCKET", "unix:/tmp/agent.sock", 1);
+  EXPECT_EQ(workload_api_socket(load(gateway + spire).identity, why), "/tmp/agent.sock");
+  ::setenv("SPIFFE_ENDPOINT_SOCKET", "agent.sock", 1);
+  EXPECT_EQ(problem(gateway + spire),
+            "t.yaml:4: identity.spiffe_socket: SPIFFE_ENDPOINT_SOCKET \"agent.sock\": not an absolute path");
+  ::unsetenv("SPIFFE_ENDPOINT_SOCKET");
+  EXPECT_EQ(problem(gateway + spire + "  spiffe_socket: /a.sock\ntls:\n  plaintext_h2c: true\n"),
+            "t.yaml:4: identity.provider: spiffe_workload_api with tls.plaintext_h2c: no TLS to use it");
 }
 
 // A node proxy is a role of its own; its pods' certificates come from istiod's CA.

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "daemon/worker.h"
+#include "net/event_loop.h"
+#include "net/timer.h"
+
+namespace hbone::daemon {
+
+// What a Type=notify unit (packaging/debian/hbone.service) hears from hbone, through
+// libsystemd's sd_notify (nothing without NOTIFY_SOCKET): READY=1 once every listener is
+// open and the workers serve, STOPPING=1 when a drain begins, and, when the unit sets
+// WatchdogSec=, WATCHDOG=1 at half that period only while the main loop and every worker's
+// loop turn: each tick posts a task to every worker, and the next tick pings only if all of
+// them ran. A worker stuck in a loop turn therefore gets the process restarted by systemd.
+class SystemdNotifier {
+ public:
+  SystemdNotifier(net::EventLoop& main, const std::vector<std::unique_ptr<Worker>>& workers);
+
+  // Any thread.
+  static void ready();
+  static void stopping();
+
+ private:
+  void tick();
+
+  const std::vector<std::unique_ptr<Worker>>& workers_;
+  std::optional<net::Timer> watchdog_;
+  // One per worker: its loop ran the task of the last tick.
+  std::vector<std::shared_ptr<std::atomic<bool>>> answered_;
+};
+
+}  // namespace hbone::daemon
