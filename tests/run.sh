@@ -5,8 +5,10 @@
 # (FUZZ_SECONDS per target, default 30).
 #   tests/run.sh            all four variants
 #   tests/run.sh boringssl  one variant (boringssl, openssl, asan, fuzz or image)
-# `image` (not in the default set: ~7 min on this machine kind) builds the container image
-# with scripts/image.sh and tests it (tests/e2e/test_image.py) with the host's BoringSSL build.
+# `image` (not in the default set: ~15 min on this machine kind) builds the container image
+# with scripts/image.sh and tests it (tests/e2e/test_image.py) with the host's BoringSSL
+# build, then the Debian package with scripts/package.sh, installed into a container of the
+# image's debian:12 base (tests/e2e/test_package.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("${@:-boringssl openssl asan fuzz}")
@@ -36,8 +38,10 @@ for variant in "${variants[@]}"; do
   if [ "$variant" = image ]; then
     tag=localhost/hbone:test
     bin="$(cd "$dir" && pwd)/hbone"
-    if ! (scripts/image.sh "$tag" && cd tests/e2e &&
-          HBONE_IMAGE=$tag HBONE_BIN=$bin /usr/bin/python3 -m pytest -q -p no:cacheprovider test_image.py); then
+    # The image, then the Debian package installed into a container of the image's base.
+    if ! (scripts/image.sh "$tag" && deb=$(scripts/package.sh | tail -n 1) && cd tests/e2e &&
+          HBONE_IMAGE=$tag HBONE_DEB=$deb HBONE_BIN=$bin /usr/bin/python3 -m pytest -q -s -p no:cacheprovider \
+            test_image.py test_package.py); then
       failed+=("$variant")
     fi
   elif [ "$variant" = fuzz ]; then

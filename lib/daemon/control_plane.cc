@@ -29,7 +29,11 @@ ControlPlane::ControlPlane(net::EventLoop& loop, const config::Config& config, t
   };
   if (config.identity.workload_api()) {
     std::string why;
-    agent_channel_.emplace(context_, grpc::ChannelOptions{.unix_socket = config::workload_api_socket(config.identity, why)});
+    // Member by member: GCC 12 at -O3 takes the aggregate's skipped `target` for maybe
+    // uninitialized in a designated initializer's unwinding path.
+    grpc::ChannelOptions agent;
+    agent.unix_socket = config::workload_api_socket(config.identity, why);
+    agent_channel_.emplace(context_, std::move(agent));
     svids_ = std::make_unique<ca::SvidClient>(loop, *agent_channel_, ca::SvidClient::Options{}, install);
   }
   if (!config.xds) return;

@@ -33,7 +33,7 @@ def test_readme_key_table_is_the_declared_keys():
 
 
 def test_check_config_accepts_shipped_configs():
-    for name in ("gateway", "client", "sidecar", "node-gateway", "egress-gateway"):
+    for name in ("gateway", "client", "sidecar", "node-gateway", "egress-gateway", "vm"):
         out = run("--check-config", f"config/{name}.yaml")
         assert out.returncode == 0, out.stderr
 
@@ -91,6 +91,33 @@ def test_sigterm_exits_cleanly(tmp_path):
         conn.sendall(b"abc")
         assert conn.recv(3) == b"abc"
     assert mesh.stop() == (0, 0)
+
+
+def test_systemd_hears_ready_once_serving_watchdog_pings_and_stopping(tmp_path):
+    # What a Type=notify unit with WatchdogSec= (deploy/debian/hbone.service) relies on,
+    # through a socket standing for systemd's NOTIFY_SOCKET.
+    path = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(path))
+        notify.settimeout(10)
+        heard = []
+
+        def until(word):
+            while word not in heard:
+                heard.extend(notify.recv(4096).decode().split("\n"))
+
+        gw = Hbone(tmp_path, "gateway", {"tls": tls("gateway"), "gateway": {"listen": "127.0.0.1:0"}}, wait=False,
+                   env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "400000"})
+        until("READY=1")
+        # Ready means serving: the listener takes a connection at once.
+        socket.create_connection(("127.0.0.1", gw.bound_port("gateway.listen")), timeout=2).close()
+        heard.clear()
+        for _ in range(3):  # every 200 ms (half the watchdog period) while the loops turn
+            until("WATCHDOG=1")
+            heard.remove("WATCHDOG=1")
+        gw.proc.send_signal(signal.SIGTERM)
+        until("STOPPING=1")
+        assert gw.proc.wait(15) == 0
 
 
 def test_sigint_stops_with_open_tunnel(tmp_path):
