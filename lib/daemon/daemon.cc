@@ -483,7 +483,9 @@ int Daemon::run() {
   for (auto& worker : workers_) worker->start(own);
   if (node_) node_->start();
   running_ = true;
-  notifier_.emplace(main_loop_, workers_);
+  std::vector<net::EventLoop*> loops;
+  for (auto& worker : workers_) loops.push_back(&worker->loop());
+  notifier_.emplace(main_loop_, std::move(loops));
   SystemdNotifier::ready();
   spdlog::info("hbone running: {} worker(s){}{}{}", config_.workers, config_.gateway ? ", gateway" : "",
                config_.client ? ", client" : "", config_.node ? ", node (pods from " + config_.node->zds_socket + ")" : "");

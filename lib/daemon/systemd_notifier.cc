@@ -5,8 +5,8 @@
 
 namespace hbone::daemon {
 
-SystemdNotifier::SystemdNotifier(net::EventLoop& main, const std::vector<std::unique_ptr<Worker>>& workers)
-    : workers_(workers) {
+SystemdNotifier::SystemdNotifier(net::EventLoop& main, std::vector<net::EventLoop*> workers)
+    : workers_(std::move(workers)) {
   uint64_t usec = 0;
   if (sd_watchdog_enabled(/*unset_environment=*/0, &usec) <= 0 || usec == 0) return;
   watchdog_.emplace(main.uv(), [this] { tick(); });
@@ -30,9 +30,9 @@ void SystemdNotifier::tick() {
     spdlog::warn("systemd watchdog: a worker's loop did not turn within the period; not pinging");
   }
   answered_.clear();
-  for (const auto& worker : workers_) {
+  for (net::EventLoop* worker : workers_) {
     auto answered = answered_.emplace_back(std::make_shared<std::atomic<bool>>(false));
-    worker->loop().post([answered] { answered->store(true); });
+    worker->post([answered] { answered->store(true); });
   }
 }
 

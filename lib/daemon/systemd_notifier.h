@@ -5,7 +5,6 @@
 #include <optional>
 #include <vector>
 
-#include "daemon/worker.h"
 #include "net/event_loop.h"
 #include "net/timer.h"
 
@@ -19,7 +18,8 @@ namespace hbone::daemon {
 // them ran. A worker stuck in a loop turn therefore gets the process restarted by systemd.
 class SystemdNotifier {
  public:
-  SystemdNotifier(net::EventLoop& main, const std::vector<std::unique_ptr<Worker>>& workers);
+  // `workers`: the workers' loops, which outlive it.
+  SystemdNotifier(net::EventLoop& main, std::vector<net::EventLoop*> workers);
 
   // Any thread.
   static void ready();
@@ -28,7 +28,7 @@ class SystemdNotifier {
  private:
   void tick();
 
-  const std::vector<std::unique_ptr<Worker>>& workers_;
+  std::vector<net::EventLoop*> workers_;
   std::optional<net::Timer> watchdog_;
   // One per worker: its loop ran the task of the last tick.
   std::vector<std::shared_ptr<std::atomic<bool>>> answered_;
