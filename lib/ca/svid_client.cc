@@ -5,29 +5,30 @@
 #include <nlohmann/json.hpp>
 
 #include "spiffe/workload/workload.pb.h"
-#include "tls/certificate_info.h"
 #include "tls/der.h"
-#include "tls/tls_context.h"
 
 namespace hbone::ca {
-namespace {
 
-// What one FetchX509SVID message puts in force: its first SVID, trusted by its own bundle and
-// the federated ones. Throws TlsSetupError.
-std::shared_ptr<tls::IssuedIdentity> identity_of(const X509SVIDResponse& response) {
+SvidUpdate read_svid_response(const std::string& message) {
+  X509SVIDResponse response;
+  if (!response.ParseFromString(message)) throw tls::TlsSetupError("the agent's message cannot be decoded");
   if (response.svids_size() == 0) throw tls::TlsSetupError("the agent's message holds no SVID");
   const X509SVID& svid = response.svids(0);
-  auto issued = std::make_shared<tls::IssuedIdentity>();
+  SvidUpdate update;
+  auto& issued = update.issued = std::make_shared<tls::IssuedIdentity>();
   issued->key = tls::pkcs8_private_key(svid.x509_svid_key(), "SVID " + svid.spiffe_id() + " key");
   issued->chain = tls::der_certificates_to_pem(svid.x509_svid(), "SVID " + svid.spiffe_id());
   issued->roots = tls::der_certificates_to_pem(svid.bundle(), "bundle of " + svid.spiffe_id());
   for (const auto& [trust_domain, bundle] : response.federated_bundles()) {
     issued->roots += tls::der_certificates_to_pem(bundle, "federated bundle of " + trust_domain);
   }
-  return issued;
+  update.leaf = tls::parse_certificates(issued->chain).front();
+  if (update.leaf.spiffe_id != svid.spiffe_id()) {
+    throw tls::TlsSetupError("the SVID's certificate names \"" + update.leaf.spiffe_id + "\", not " + svid.spiffe_id());
+  }
+  update.federated_bundles = static_cast<size_t>(response.federated_bundles_size());
+  return update;
 }
-
-}  // namespace
 
 SvidClient::SvidClient(net::EventLoop& loop, grpc::Channel& channel, Options options, CaClient::Install install)
     : options_(std::move(options)),
@@ -49,27 +50,17 @@ void SvidClient::fetch() {
 }
 
 void SvidClient::on_message(std::string&& bytes) {
-  X509SVIDResponse response;
-  if (!response.ParseFromString(bytes)) {
-    failed("the agent's message cannot be decoded");  // the stream stays: the next may be good
-    return;
-  }
-  std::vector<tls::CertificateInfo> chain;
+  SvidUpdate update;
   try {
-    std::shared_ptr<tls::IssuedIdentity> issued = identity_of(response);
-    chain = tls::parse_certificates(issued->chain);
-    if (chain.front().spiffe_id != response.svids(0).spiffe_id()) {
-      throw tls::TlsSetupError("the SVID's certificate names \"" + chain.front().spiffe_id + "\", not " +
-                               response.svids(0).spiffe_id());
-    }
-    install_(issued);  // builds the TLS contexts: a key that does not match throws here
+    update = read_svid_response(bytes);
+    install_(update.issued);  // builds the TLS contexts: a key that does not match throws here
   } catch (const std::exception& e) {
-    failed(e.what());
+    failed(e.what());  // the stream stays: the agent's next message may be good
     return;
   }
   backoff_.reset();
   installed_ = true;
-  const tls::CertificateInfo& leaf = chain.front();
+  const tls::CertificateInfo& leaf = update.leaf;
   {
     std::lock_guard lock(status_mutex_);
     ++updates_;
@@ -78,7 +69,7 @@ void SvidClient::on_message(std::string&& bytes) {
     not_after_ = leaf.not_after;
   }
   spdlog::info("spiffe: SVID {} installed (serial {}, {} federated bundle(s))", leaf.spiffe_id, leaf.serial,
-               response.federated_bundles_size());
+               update.federated_bundles);
 }
 
 void SvidClient::on_close(const grpc::Status& status) {

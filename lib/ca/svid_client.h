@@ -8,6 +8,8 @@
 #include "ca/ca_client.h"
 #include "grpc/channel.h"
 #include "net/timer.h"
+#include "tls/certificate_info.h"
+#include "tls/tls_context.h"
 #include "util/backoff.h"
 
 namespace hbone::ca {
@@ -18,6 +20,16 @@ inline constexpr const char* kFetchX509SvidPath = "/SpiffeWorkloadAPI/FetchX509S
 // Every Workload API call carries it: an agent refuses calls without (the standard's guard
 // against a workload tricked into proxying a request to it).
 inline constexpr const char* kWorkloadApiHeader = "workload.spiffe.io";
+
+// What one FetchX509SVID message puts in force: its first (default) SVID with its key, its
+// trust domain's bundle and the federated bundles as trust anchors; the leaf checked to name
+// the SVID's spiffe_id. Throws tls::TlsSetupError saying what is wrong with the message.
+struct SvidUpdate {
+  std::shared_ptr<tls::IssuedIdentity> issued;
+  tls::CertificateInfo leaf;
+  size_t federated_bundles = 0;
+};
+SvidUpdate read_svid_response(const std::string& message);
 
 // This process's identity from a local SPIFFE agent (SPIRE's), as its workloads get theirs:
 // one FetchX509SVID stream for as long as the process runs; each message the agent sends

@@ -382,7 +382,9 @@ void Daemon::publish_expiry(const tunnel::PeerPolicy& policy) {
 }
 
 void Daemon::warn_expiry(const tunnel::PeerPolicy& policy) {
-  if (policy.own_chain.empty()) return;
+  // A provider's certificates are short-lived by design and renewed by it (its failures are
+  // logged where they happen): only a file someone must replace is warned about.
+  if (policy.own_chain.empty() || !config_.identity.files()) return;
   const std::string& cert = policy.tls_files.cert;
   const tls::CertificateInfo& own = policy.own_chain.front();
   auto left = own.not_after - std::chrono::system_clock::now();

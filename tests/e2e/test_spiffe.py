@@ -20,10 +20,22 @@ MiB = 1 << 20
 GATEWAY_ID = "spiffe://cluster.local/ns/default/sa/gateway"
 
 
+def hex_serial(serial):
+    """A serial as hbone writes it (upper case, an even number of digits), from the fake
+    agent's hex or a number."""
+    text = format(int(serial, 16) if isinstance(serial, str) else serial, "X")
+    return "0" * (len(text) % 2) + text
+
+
 def served_serial(gateway):
-    """The serial (hex) of the certificate a new handshake with `gateway` gets."""
+    """The serial of the certificate a new handshake with `gateway` gets."""
     with raw_tls_client(gateway.bound_port("gateway.listen"), cert="client") as conn:
-        return format(x509.load_der_x509_certificate(conn.getpeercert(binary_form=True)).serial_number, "X")
+        return hex_serial(x509.load_der_x509_certificate(conn.getpeercert(binary_form=True)).serial_number)
+
+
+def issued(agent):
+    """The serial of the SVID the agent sent last."""
+    return hex_serial(agent.issued()[-1])
 
 
 def agent_gateway(tmp_path, agent, name="gateway", wait=True):
@@ -63,14 +75,14 @@ def test_the_svid_serves_and_rotations_reach_new_handshakes_without_dropping_a_t
     server = TargetServer(paced_bulk(payload, chunk=1 * MiB, pause=0.25))
     gateway = agent_gateway(tmp_path, agent)
     pair = Pair(gateway, client_to(tmp_path, gateway, server.port))
-    first = agent.issued()[-1]
+    first = issued(agent)
     assert served_serial(gateway) == first
     gateway.wait_for_log(f"spiffe: SVID {GATEWAY_ID} installed (serial {first}")
     # Rotations while a tunnel runs (32 chunks, 0.25 s apart): each reaches the next
     # handshake; the tunnel, on its connection's old keys, stays whole.
     bulk, reader, result = start_bulk(pair)
     for _ in range(2):
-        serial = agent.rotate()
+        serial = hex_serial(agent.rotate())
         assert wait_until(lambda: served_serial(gateway) == serial, timeout=5)
     reader.join(60)
     assert result == {"digest": sha256(payload), "total": len(payload)}
@@ -88,7 +100,7 @@ def test_the_agent_restarted_backoff_then_the_new_svid(tmp_path):
     pair = Pair(gateway, client_to(tmp_path, gateway, server.port))
     held = pair.connect()
     assert round_trip(held, b"before") == b"before"
-    serial = agent.issued()[-1]
+    serial = issued(agent)
     agent.kill()
     gateway.wait_for_log("UNAVAILABLE")
     # Meanwhile the certificate in force stays: new handshakes get it, a new tunnel works.
@@ -106,7 +118,7 @@ def test_the_agent_restarted_backoff_then_the_new_svid(tmp_path):
     for (at, delay), (next_at, _) in zip(seen, seen[1:]):
         assert (next_at - at).total_seconds() * 1000 >= delay * 0.95, seen
     agent.start()
-    new = agent.issued()[-1]
+    new = issued(agent)
     assert wait_until(lambda: served_serial(gateway) == new, timeout=10)
     assert round_trip(held, b"after") == b"after"  # the tunnel made before it all
     held.close()
@@ -124,7 +136,7 @@ def test_no_identity_yet_nothing_serves_until_the_agent_grants_one(tmp_path):
     agent.deny(allow=True)
     gateway.wait_for_log("hbone running", timeout=15)
     assert wait_until(lambda: gateway.admin_request("/healthz/ready")[0] == 200, timeout=5)
-    assert served_serial(gateway) == agent.issued()[-1]
+    assert served_serial(gateway) == issued(agent)
     assert gateway.stop() == 0
 
 

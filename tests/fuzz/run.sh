@@ -10,7 +10,7 @@ build=${1:-build-fuzz}
 seconds=${2:-${FUZZ_SECONDS:-30}}
 mkdir -p "$build/fuzz-artifacts"
 for target in config_fuzz authority_fuzz admin_request_fuzz gateway_h2_fuzz record_open_fuzz record_seal_fuzz xds_push_fuzz \
-              zds_fuzz; do
+              zds_fuzz svid_fuzz; do
   mkdir -p "$build/fuzz-corpus/$target"
   echo "=== fuzz $target: ${seconds}s"
   "$build/tests/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
