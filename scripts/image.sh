@@ -12,15 +12,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
-missing=()
-for pkg in buildah podman debootstrap; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+scripts/apt-install.sh buildah podman debootstrap
 
 base_image() {  # name: present, pulled, or made from Debian packages
   local name=docker.io/library/$1

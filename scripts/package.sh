@@ -9,20 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(realpath -m "${1:-build-deb}")
 
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
 build_depends=$(sed -n '/^Build-Depends:/,/^[A-Z][A-Za-z-]*:/p' deploy/debian/control | sed '$d' \
-  | sed 's/^Build-Depends://; s/([^)]*)//g' | tr ',' '\n' | sed 's/[[:space:]]//g' | grep -v '^$')
-missing=()
-for pkg in dpkg-dev debhelper lintian $build_depends; do
-  [ "$pkg" = debhelper-compat ] && continue
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+  | sed 's/^Build-Depends://; s/([^)]*)//g' | tr ',' '\n' | sed 's/[[:space:]]//g' | grep -v -e '^$' -e '^debhelper-compat$')
+# shellcheck disable=SC2086 # one word per package
+scripts/apt-install.sh dpkg-dev debhelper lintian $build_depends
 
 version=$(sed -n 's/^project(hbone VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 work="$out/src"
