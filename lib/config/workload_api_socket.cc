@@ -1,3 +1,5 @@
+#include <sys/un.h>
+
 #include <cstdlib>
 
 #include "config/config.h"
@@ -29,6 +31,11 @@ std::string workload_api_socket(const IdentityConfig& identity, std::string& why
   }
   if (!path.starts_with("/")) {
     why = source + " \"" + where + "\": not an absolute path";
+    return "";
+  }
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    why = source + " \"" + where + "\": longer than a unix socket's name may be (" +
+          std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)";
     return "";
   }
   return path;

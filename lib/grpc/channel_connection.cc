@@ -34,7 +34,8 @@ std::unique_ptr<net::Dialer> ChannelConnection::dial(net::Dialer::OnDone done) {
   auto& un = reinterpret_cast<sockaddr_un&>(agent.storage);
   un.sun_family = AF_UNIX;
   std::string_view path = options_.unix_socket;
-  path = path.substr(0, sizeof(un.sun_path) - 1);  // longer paths fail to connect, as they would anyway
+  // A longer name is refused with the config (config::workload_api_socket); never overrun.
+  path = path.substr(0, sizeof(un.sun_path) - 1);
   std::copy(path.begin(), path.end(), un.sun_path);
   agent.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
   dial.mark = 0;  // not a TCP connection leaving the host: nothing to keep from capture

@@ -602,6 +602,9 @@ TEST_F(ConfigLoaderTest, WorkloadApiTakesItsSocketFromTheConfigOrTheEnvironment)
             "(a path or unix:///path) is supported");
   ::setenv("SPIFFE_ENDPOINT_SOCKET", "unix:/tmp/agent.sock", 1);
   EXPECT_EQ(workload_api_socket(load(gateway + spire).identity, why), "/tmp/agent.sock");
+  EXPECT_EQ(problem(gateway + spire + "  spiffe_socket: /" + std::string(107, 'a') + "\n"),
+            "t.yaml:5: identity.spiffe_socket: identity.spiffe_socket \"/" + std::string(107, 'a') +
+                "\": longer than a unix socket's name may be (107 bytes)");
   ::setenv("SPIFFE_ENDPOINT_SOCKET", "agent.sock", 1);
   EXPECT_EQ(problem(gateway + spire),
             "t.yaml:4: identity.spiffe_socket: SPIFFE_ENDPOINT_SOCKET \"agent.sock\": not an absolute path");
