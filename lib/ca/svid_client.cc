@@ -23,6 +23,8 @@ SvidUpdate read_svid_response(const std::string& message) {
     issued->roots += tls::der_certificates_to_pem(bundle, "federated bundle of " + trust_domain);
   }
   update.leaf = tls::parse_certificates(issued->chain).front();
+  // An empty spiffe_id beside a leaf without one would match (found by svid_fuzz).
+  if (update.leaf.spiffe_id.empty()) throw tls::TlsSetupError("the SVID's certificate holds no SPIFFE id");
   if (update.leaf.spiffe_id != svid.spiffe_id()) {
     throw tls::TlsSetupError("the SVID's certificate names \"" + update.leaf.spiffe_id + "\", not " + svid.spiffe_id());
   }
