@@ -467,11 +467,13 @@ int Daemon::run() {
   net::Timer heap_watch(main_loop_.uv(), [this] { watch_heap(); });
   heap_watch.start(std::chrono::seconds(0), admin::kReleasePeriod);
 
+  notifier_.emplace(main_loop_);
   if (control_plane_) {
     control_plane_->start();
     if (!control_plane_->has_certificate()) {
       // No worker serves before it has a certificate (istiod's CA, a SPIFFE agent).
       spdlog::info("waiting for a certificate ({}) before serving", config_.identity.provider);
+      SystemdNotifier::status("waiting for a certificate (" + config_.identity.provider + ")");
       control_plane_->on_first_certificate([this] { main_loop_.stop(); });
       main_loop_.run();  // until then, or a signal
       if (!control_plane_->has_certificate()) {
@@ -487,7 +489,7 @@ int Daemon::run() {
   running_ = true;
   std::vector<net::EventLoop*> loops;
   for (auto& worker : workers_) loops.push_back(&worker->loop());
-  notifier_.emplace(main_loop_, std::move(loops));
+  notifier_->watch(std::move(loops));
   SystemdNotifier::ready();
   spdlog::info("hbone running: {} worker(s){}{}{}", config_.workers, config_.gateway ? ", gateway" : "",
                config_.client ? ", client" : "", config_.node ? ", node (pods from " + config_.node->zds_socket + ")" : "");

@@ -109,7 +109,7 @@ class Daemon {
   };
   std::map<std::string, ClientListenerState> client_listeners_;  // by configured address
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::optional<SystemdNotifier> notifier_;  // once serving
+  std::optional<SystemdNotifier> notifier_;  // from the start of run()
   std::unique_ptr<ControlPlane> control_plane_;  // with xds or a certificate provider
   std::unique_ptr<NodeProxy> node_;  // with node: the CNI agent's pods
   std::atomic<bool> running_{false};

@@ -5,8 +5,7 @@
 
 namespace hbone::daemon {
 
-SystemdNotifier::SystemdNotifier(net::EventLoop& main, std::vector<net::EventLoop*> workers)
-    : workers_(std::move(workers)) {
+SystemdNotifier::SystemdNotifier(net::EventLoop& main) {
   uint64_t usec = 0;
   if (sd_watchdog_enabled(/*unset_environment=*/0, &usec) <= 0 || usec == 0) return;
   watchdog_.emplace(main.uv(), [this] { tick(); });
@@ -15,6 +14,8 @@ SystemdNotifier::SystemdNotifier(net::EventLoop& main, std::vector<net::EventLoo
                std::chrono::duration_cast<std::chrono::milliseconds>(period).count());
   watchdog_->start(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(period));
 }
+
+void SystemdNotifier::status(const std::string& text) { sd_notify(0, ("STATUS=" + text).c_str()); }
 
 void SystemdNotifier::ready() { sd_notify(0, "READY=1\nSTATUS=serving"); }
 

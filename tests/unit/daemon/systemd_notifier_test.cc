@@ -69,12 +69,14 @@ void one_period(net::EventLoop& main) {
   }
 }
 
-TEST(SystemdNotifierTest, ReadyAndStoppingAreSaid) {
+TEST(SystemdNotifierTest, ReadyStoppingAndStatusAreSaid) {
   NotifySocket systemd;
   SystemdNotifier::ready();
   EXPECT_NE(systemd.heard().find("READY=1"), std::string::npos);
   SystemdNotifier::stopping();
   EXPECT_NE(systemd.heard().find("STOPPING=1"), std::string::npos);
+  SystemdNotifier::status("waiting for a certificate (spiffe_workload_api)");
+  EXPECT_EQ(systemd.heard(), "STATUS=waiting for a certificate (spiffe_workload_api)");
 }
 
 // WATCHDOG=1 only while every worker's loop turns: a worker that does not run the task of
@@ -84,7 +86,8 @@ TEST(SystemdNotifierTest, TheWatchdogPingsOnlyWhileEveryWorkerLoopTurns) {
   ::setenv("WATCHDOG_USEC", "100000", 1);
   net::EventLoop main;
   WorkerLoop turning, stuck;
-  SystemdNotifier notifier(main, {&turning.loop, &stuck.loop});
+  SystemdNotifier notifier(main);
+  notifier.watch({&turning.loop, &stuck.loop});
   one_period(main);  // the first tick: the main loop's word alone
   EXPECT_NE(systemd.heard().find("WATCHDOG=1"), std::string::npos);
   for (int i = 0; i < 3; ++i) {
@@ -102,7 +105,8 @@ TEST(SystemdNotifierTest, NoWatchdogWithoutWatchdogUsec) {
   NotifySocket systemd;
   net::EventLoop main;
   WorkerLoop worker;
-  SystemdNotifier notifier(main, {&worker.loop});
+  SystemdNotifier notifier(main);
+  notifier.watch({&worker.loop});
   worker.turn();
   one_period(main);
   EXPECT_EQ(systemd.heard(), "");
