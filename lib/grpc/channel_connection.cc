@@ -1,10 +1,8 @@
 #include "grpc/channel_connection.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/un.h>
 
 #include <algorithm>
-#include <cstddef>
 
 #include <nlohmann/json.hpp>
 
@@ -30,16 +28,11 @@ ChannelConnection::ChannelConnection(worker::Context& worker, const ChannelOptio
 std::unique_ptr<net::Dialer> ChannelConnection::dial(net::Dialer::OnDone done) {
   net::DialOptions dial = worker().dial_options(options_.connect_timeout);
   if (options_.unix_socket.empty()) return std::make_unique<net::Dialer>(loop(), options_.target, dial, nullptr, std::move(done));
-  net::SocketAddress agent;
-  auto& un = reinterpret_cast<sockaddr_un&>(agent.storage);
-  un.sun_family = AF_UNIX;
-  std::string_view path = options_.unix_socket;
-  // A longer name is refused with the config (config::workload_api_socket); never overrun.
-  path = path.substr(0, sizeof(un.sun_path) - 1);
-  std::copy(path.begin(), path.end(), un.sun_path);
-  agent.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  // A name too long has no address (the config refuses it first): the dial fails.
+  std::vector<net::SocketAddress> agent;
+  if (auto address = net::unix_address(options_.unix_socket)) agent.push_back(*address);
   dial.mark = 0;  // not a TCP connection leaving the host: nothing to keep from capture
-  return std::make_unique<net::Dialer>(loop(), std::vector<net::SocketAddress>{agent}, dial, nullptr, std::move(done));
+  return std::make_unique<net::Dialer>(loop(), std::move(agent), dial, nullptr, std::move(done));
 }
 
 void ChannelConnection::connect() {

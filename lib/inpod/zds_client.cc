@@ -2,11 +2,12 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <cerrno>
 #include <cstring>
 #include <utility>
+
+#include "net/dialer.h"
 
 namespace hbone::inpod {
 namespace {
@@ -28,15 +29,13 @@ ZdsClient::ZdsClient(net::EventLoop& loop, Options options, PodTable& pods)
 void ZdsClient::start() { connect(); }
 
 void ZdsClient::connect() {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (options_.socket_path.size() >= sizeof(address.sun_path)) {
+  std::optional<net::SocketAddress> address = net::unix_address(options_.socket_path);
+  if (!address) {
     lost("socket path too long: " + options_.socket_path);
     return;
   }
-  std::memcpy(address.sun_path, options_.socket_path.c_str(), options_.socket_path.size() + 1);
   socket_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!socket_ || ::connect(socket_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+  if (!socket_ || ::connect(socket_.get(), address->get(), address->length) != 0) {
     lost("cannot connect to the CNI agent at " + options_.socket_path + ": " + std::strerror(errno));
     return;
   }

@@ -2,6 +2,9 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/un.h>
+
+#include <cstddef>
 
 #include <cerrno>
 #include <cstring>
@@ -66,6 +69,16 @@ std::string bind_from(int fd, const sockaddr_storage& from, uint16_t& port) {
 }
 
 }  // namespace
+
+std::optional<SocketAddress> unix_address(std::string_view path) {
+  SocketAddress out;
+  auto& un = reinterpret_cast<sockaddr_un&>(out.storage);
+  if (path.size() >= sizeof(un.sun_path)) return std::nullopt;
+  un.sun_family = AF_UNIX;
+  path.copy(un.sun_path, path.size());
+  out.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  return out;
+}
 
 Dialer::Dialer(EventLoop& loop, DialOptions options, AddressCheck allow, OnDone done)
     : loop_(loop),

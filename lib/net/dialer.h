@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/failures.h"
@@ -63,6 +64,10 @@ struct SocketAddress {
   socklen_t length = 0;
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
 };
+
+// A unix socket's address (a local agent's: the CNI agent, a SPIFFE agent); nullopt when
+// `path` is longer than a socket's name may be.
+std::optional<SocketAddress> unix_address(std::string_view path);
 
 class Dialer final : public IoHandler, public Retirable {
  public:

@@ -1,14 +1,18 @@
 #include "net/dialer.h"
+#include "net/socket_ops.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace hbone::net {
@@ -79,6 +83,20 @@ TEST(Dialer, DialsFromThePeersAddress) {
   ASSERT_EQ(::getpeername(accepted.get(), reinterpret_cast<sockaddr*>(&seen), &length), 0);
   char ip[INET_ADDRSTRLEN];
   EXPECT_STREQ(inet_ntop(AF_INET, &seen.sin_addr, ip, sizeof(ip)), "127.0.0.2");
+}
+
+// A local agent's socket: its name whole and terminated within the length given, or no
+// address at all when it would not fit (never cut short: that would name another socket).
+TEST(Dialer, UnixAddressesHoldTheWholeNameOrNone) {
+  std::string longest(sizeof(sockaddr_un::sun_path) - 1, 'a');
+  std::optional<SocketAddress> address = unix_address(longest);
+  ASSERT_TRUE(address);
+  const auto& un = reinterpret_cast<const sockaddr_un&>(address->storage);
+  EXPECT_EQ(un.sun_family, AF_UNIX);
+  EXPECT_EQ(std::string(un.sun_path), longest);
+  EXPECT_EQ(address->length, offsetof(sockaddr_un, sun_path) + longest.size() + 1);
+  EXPECT_FALSE(unix_address(longest + "a"));
+  EXPECT_EQ(format_address(unix_address("/run/spire/agent.sock")->get()), "unix:/run/spire/agent.sock");
 }
 
 TEST(Dialer, ReportsTheLastFailureWhenNoneConnects) {
