@@ -75,6 +75,29 @@ def raw_tls_client(port, cert=None):
     return ctx.wrap_socket(sock)
 
 
+class NotifySocket:
+    """A socket standing for systemd's NOTIFY_SOCKET at `path` (any user may write to it):
+    what a Type=notify service tells systemd. A context manager."""
+
+    def __init__(self, path, timeout=15):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        os.chmod(path, 0o666)
+        self.sock.settimeout(timeout)
+        self.heard = []  # every line said, in order (the caller may clear it)
+
+    def until(self, word):
+        """Reads until `word` has been said; socket.timeout after `timeout` of silence."""
+        while word not in self.heard:
+            self.heard.extend(self.sock.recv(4096).decode().split("\n"))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
 def issue_cert(directory, name, spiffe_id):
     """A certificate for `spiffe_id` (new key and serial) from the dev CA: `name`.pem and
     `name`-key.pem in `directory`."""

@@ -5,8 +5,8 @@ import signal
 import socket
 import subprocess
 
-from harness import (CERTS, HBONE, LOOPBACK_TARGETS, Hbone, Mesh, ROOT, TargetServer, closed_without_data, echo,
-                     free_port, tls)
+from harness import (CERTS, HBONE, LOOPBACK_TARGETS, Hbone, Mesh, NotifySocket, ROOT, TargetServer,
+                     closed_without_data, echo, free_port, tls)
 import yaml
 
 
@@ -97,26 +97,18 @@ def test_systemd_hears_ready_once_serving_watchdog_pings_and_stopping(tmp_path):
     # What a Type=notify unit with WatchdogSec= (deploy/debian/hbone.service) relies on,
     # through a socket standing for systemd's NOTIFY_SOCKET.
     path = tmp_path / "notify"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
-        notify.bind(str(path))
-        notify.settimeout(10)
-        heard = []
-
-        def until(word):
-            while word not in heard:
-                heard.extend(notify.recv(4096).decode().split("\n"))
-
+    with NotifySocket(path, timeout=10) as systemd:
         gw = Hbone(tmp_path, "gateway", {"tls": tls("gateway"), "gateway": {"listen": "127.0.0.1:0"}}, wait=False,
                    env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "400000"})
-        until("READY=1")
+        systemd.until("READY=1")
         # Ready means serving: the listener takes a connection at once.
         socket.create_connection(("127.0.0.1", gw.bound_port("gateway.listen")), timeout=2).close()
-        heard.clear()
+        systemd.heard.clear()
         for _ in range(3):  # every 200 ms (half the watchdog period) while the loops turn
-            until("WATCHDOG=1")
-            heard.remove("WATCHDOG=1")
+            systemd.until("WATCHDOG=1")
+            systemd.heard.remove("WATCHDOG=1")
         gw.proc.send_signal(signal.SIGTERM)
-        until("STOPPING=1")
+        systemd.until("STOPPING=1")
         assert gw.proc.wait(15) == 0
 
 

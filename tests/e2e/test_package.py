@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import netns
-from harness import CERTS, ROOT, Hbone, tls
+from harness import CERTS, ROOT, Hbone, NotifySocket, tls
 
 DEB = os.environ.get("HBONE_DEB")
 pytestmark = pytest.mark.skipif(not DEB, reason="HBONE_DEB unset: `tests/run.sh image` builds and tests the package")
@@ -148,10 +148,7 @@ def test_the_installed_unit_captures_tunnels_notifies_and_cleans_up(vm_root, top
     notify_dir = tmp_path / "notify"
     notify_dir.mkdir()
     os.chmod(notify_dir, 0o755)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
-        notify.bind(str(notify_dir / "notify"))
-        os.chmod(notify_dir / "notify", 0o666)
-        notify.settimeout(20)
+    with NotifySocket(notify_dir / "notify", timeout=20) as systemd:
         service = unit(vm_root)
         pre, main, post = (service[key].removeprefix("+") for key in ("ExecStartPre", "ExecStart", "ExecStopPost"))
         started = in_vm(topo, vm, vm_root, pre, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -162,10 +159,9 @@ def test_the_installed_unit_captures_tunnels_notifies_and_cleans_up(vm_root, top
                       env={"NOTIFY_SOCKET": "/run/systemd-test/notify"}, binds=[(notify_dir, "/run/systemd-test")],
                       stdout=log, stderr=subprocess.STDOUT)
         try:
-            heard = notify.recv(4096).decode()
+            systemd.until("READY=1")
         except socket.timeout:
-            heard = ""
-        assert "READY=1" in heard, (tmp_path / "vm-hbone.log").read_text()
+            raise AssertionError("no READY=1:\n" + (tmp_path / "vm-hbone.log").read_text())
         # An unmodified app on the VM dials the service's own address: captured, tunnelled.
         talk = topo.run(vm, "/usr/bin/python3", "-c",
                         "import socket; c = socket.create_connection(('%s', 9000), timeout=10); "

@@ -12,7 +12,7 @@ import grpc
 import pytest
 from cryptography import x509
 
-from harness import (CERTS, LOOPBACK_TARGETS, Hbone, TargetServer, echo, paced_bulk, random_bytes,
+from harness import (CERTS, LOOPBACK_TARGETS, Hbone, NotifySocket, TargetServer, echo, paced_bulk, random_bytes,
                      raw_tls_client, sha256, start_bulk, tls, wait_until)
 from spiffe_agent import FakeSpiffeAgent
 
@@ -130,27 +130,19 @@ def test_no_identity_yet_nothing_serves_until_the_agent_grants_one(tmp_path):
     # pings: the main loop turns while it waits.
     agent = FakeSpiffeAgent(tmp_path, GATEWAY_ID)
     agent.deny()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
-        systemd.bind(str(tmp_path / "notify"))
-        systemd.settimeout(15)
+    with NotifySocket(tmp_path / "notify") as systemd:
         gateway = Hbone(tmp_path, "gateway", {"identity": agent.identity_config(), "gateway": {
             "listen": "127.0.0.1:0"}}, wait=False,
             env={"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "400000"})
-        heard = []
-
-        def until(word):
-            while word not in heard:
-                heard.extend(systemd.recv(4096).decode().split("\n"))
-
-        until("STATUS=waiting for a certificate (spiffe_workload_api)")
+        systemd.until("STATUS=waiting for a certificate (spiffe_workload_api)")
         gateway.wait_for_log("PERMISSION_DENIED: no identity issued; fetching again in")
         gateway.wait_for_log("waiting for a certificate (spiffe_workload_api) before serving")
-        heard.clear()
-        until("WATCHDOG=1")
-        assert "READY=1" not in heard and "hbone running" not in gateway.log()
+        systemd.heard.clear()
+        systemd.until("WATCHDOG=1")
+        assert "READY=1" not in systemd.heard and "hbone running" not in gateway.log()
         assert gateway.admin_request("/healthz/ready")[0] == 503
         agent.deny(allow=True)
-        until("READY=1")
+        systemd.until("READY=1")
     gateway.wait_for_log("hbone running", timeout=15)
     assert wait_until(lambda: gateway.admin_request("/healthz/ready")[0] == 200, timeout=5)
     assert served_serial(gateway) == issued(agent)
