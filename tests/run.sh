@@ -7,8 +7,8 @@
 #   tests/run.sh boringssl  one variant (boringssl, openssl, asan, fuzz or image)
 # `image` (not in the default set: ~15 min on this machine kind) builds the container image
 # with scripts/image.sh and tests it (tests/e2e/test_image.py) with the host's BoringSSL
-# build, then the Debian package with scripts/package.sh, installed into a container of the
-# image's debian:12 base (tests/e2e/test_package.py).
+# build, then the Debian package with scripts/package.sh, installed with apt into an image
+# of the image's debian:12 base by scripts/vm-image.sh (tests/e2e/test_package.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 variants=("${@:-boringssl openssl asan fuzz}")
@@ -38,9 +38,10 @@ for variant in "${variants[@]}"; do
   if [ "$variant" = image ]; then
     tag=localhost/hbone:test
     bin="$(cd "$dir" && pwd)/hbone"
-    # The image, then the Debian package installed into a container of the image's base.
-    if ! (scripts/image.sh "$tag" && deb=$(scripts/package.sh | tail -n 1) && cd tests/e2e &&
-          HBONE_IMAGE=$tag HBONE_DEB=$deb HBONE_BIN=$bin /usr/bin/python3 -m pytest -q -s -p no:cacheprovider \
+    # The image, then the Debian package installed into an image of the first's base.
+    if ! (scripts/image.sh "$tag" && deb=$(scripts/package.sh | tail -n 1) &&
+          vm=$(scripts/vm-image.sh "$deb" localhost/hbone-vm:test) && cd tests/e2e &&
+          HBONE_IMAGE=$tag HBONE_VM_IMAGE=$vm HBONE_BIN=$bin /usr/bin/python3 -m pytest -q -s -p no:cacheprovider \
             test_image.py test_package.py); then
       failed+=("$variant")
     fi

@@ -1,9 +1,9 @@
-"""The Debian package (scripts/package.sh, run by `tests/run.sh image`, which sets HBONE_DEB),
-installed with apt into a throwaway root: a container of debian:12 made with buildah (the
-image variant's base; never the CI host itself), read through `buildah mount`. Its files,
-user and conffile; its unit checked by systemd's own tools; then the installed binary run
-as its unit runs it (ExecStartPre as root, ExecStart as the unit's User with only its
-ambient capabilities, ExecStopPost as root) in a network namespace standing for the VM:
+"""The Debian package (scripts/package.sh), installed with apt into a throwaway root: a
+debian:12 container image made by scripts/vm-image.sh before the tests (`tests/run.sh image`
+sets HBONE_VM_IMAGE; never installed onto the CI host), read here through `buildah mount`.
+Its files, user and conffile; its unit checked by systemd's own tools; then the installed
+binary run as its unit runs it (ExecStartPre as root, ExecStart as the unit's User with only
+its ambient capabilities, ExecStopPost as root) in a network namespace standing for the VM:
 it tells a test NOTIFY_SOCKET it is ready, carries a captured connection through a gateway,
 and its capture rules are gone after SIGTERM."""
 
@@ -22,9 +22,8 @@ import yaml
 import netns
 from harness import CERTS, ROOT, Hbone, NotifySocket, tls
 
-DEB = os.environ.get("HBONE_DEB")
-pytestmark = pytest.mark.skipif(not DEB, reason="HBONE_DEB unset: `tests/run.sh image` builds and tests the package")
-BASE = "docker.io/library/debian:12"
+IMAGE = os.environ.get("HBONE_VM_IMAGE")
+pytestmark = pytest.mark.skipif(not IMAGE, reason="HBONE_VM_IMAGE unset: `tests/run.sh image` builds and tests the package")
 UNIT = "lib/systemd/system/hbone.service"
 GATEWAY_ID = "spiffe://cluster.local/ns/default/sa/gateway"
 VM, GW = "198.18.40.1", "198.18.40.2"
@@ -36,18 +35,10 @@ def buildah(*args):
 
 @pytest.fixture(scope="module")
 def vm_root():
-    """A debian:12 root with the package installed by apt (its dependencies from Debian's
-    archive), and systemd for systemd-analyze."""
-    container = buildah("from", "--pull-never", BASE)
+    """A container of the VM image: the package installed, a root of its own for these tests."""
+    container = buildah("from", "--pull-never", IMAGE)
     try:
-        root = buildah("mount", container)
-        shutil.copy(DEB, f"{root}/tmp/hbone.deb")
-        install = subprocess.run(
-            ["buildah", "run", "--isolation", "chroot", container, "--", "sh", "-c",
-             "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
-             "/tmp/hbone.deb systemd"], capture_output=True, text=True)
-        assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
-        yield root
+        yield buildah("mount", container)
     finally:
         subprocess.run(["buildah", "umount", container], capture_output=True)
         subprocess.run(["buildah", "rm", container], capture_output=True)
