@@ -40,9 +40,10 @@ class FakeSpiffeAgent:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
-    def rotate(self):
-        """A new SVID sent to every open stream; its serial (hex)."""
-        return self._call("/rotate", {})["serial"]
+    def rotate(self, mismatched=False):
+        """A new SVID sent to every open stream (with another key than its own when
+        `mismatched`); its serial (hex)."""
+        return self._call("/rotate", {"mismatched": mismatched})["serial"]
 
     def deny(self, allow=False):
         self._call("/deny", {"allow": allow})

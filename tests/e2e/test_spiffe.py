@@ -4,6 +4,7 @@ socket, issuing from the dev CA): no certificate or key file in the config. The 
 refuses any call without the workload.spiffe.io header, so every test here would fail
 without it."""
 
+import json
 import re
 from datetime import datetime
 import socket
@@ -91,6 +92,24 @@ def test_the_svid_serves_and_rotations_reach_new_handshakes_without_dropping_a_t
     calls = agent.calls()
     assert calls and all(c["metadata"].get("workload.spiffe.io") == "true" and c["refused"] is None for c in calls)
     assert pair.client.stop() == 0 and gateway.stop() == 0
+
+
+def test_a_broken_message_is_refused_with_its_reason_and_the_svid_in_force_stays(tmp_path):
+    agent = FakeSpiffeAgent(tmp_path, GATEWAY_ID)
+    gateway = agent_gateway(tmp_path, agent)
+    good = issued(agent)
+    broken = hex_serial(agent.rotate(mismatched=True))  # its key is not its certificate's
+    gateway.wait_for_log("error [")  # refused, with the reason
+    assert "spiffe: issued certificate does not match the key" in gateway.log()
+    assert f"(serial {broken}" not in gateway.log()
+    assert served_serial(gateway) == good
+    status = json.loads(gateway.admin_request("/config_dump")[1].decode().split("certificates: ", 1)[1].splitlines()[0])
+    assert status["errors"] == 1 and status["serial"] == good and status["lastError"], status
+    # The stream stayed open: the agent's next good message is installed.
+    serial = hex_serial(agent.rotate())
+    assert wait_until(lambda: served_serial(gateway) == serial, timeout=5)
+    assert len(agent.calls()) == 1
+    assert gateway.stop() == 0
 
 
 def test_the_agent_restarted_backoff_then_the_new_svid(tmp_path):

@@ -10,7 +10,8 @@ from hbone's proto/ files. It issues from the dev CA.
 Prints "CONTROL <http port>" once serving; exits when its stdin closes. As the standard
 asks of an agent, a call without the `workload.spiffe.io: true` metadata is refused
 (INVALID_ARGUMENT), before anything else. The control API (JSON over HTTP on 127.0.0.1):
-  POST /rotate   a new key and SVID, sent to every open stream; {"serial": ...}
+  POST /rotate   a new key and SVID, sent to every open stream; {"serial": ...}; with
+                 {"mismatched": true} the SVID comes with another key (a broken message)
   POST /deny     calls from now on fail PERMISSION_DENIED ("no identity issued", as an agent
                  answers a workload it has no entry for); {"allow": true} undoes it
   GET  /calls    every call received, in order: {"time", "metadata", "refused": status or null}
@@ -45,9 +46,11 @@ class Agent:
         self.deny = False
         self.current = self.issue()
 
-    def issue(self):
+    def issue(self, mismatched=False):
         key = ec.generate_private_key(ec.SECP256R1())
         cert, serial = self.ca.sign(key.public_key(), self.spiffe_id, self.ttl)
+        if mismatched:
+            key = ec.generate_private_key(ec.SECP256R1())
         der = serialization.Encoding.DER
         response = self.pb.X509SVIDResponse()
         svid = response.svids.add()
@@ -84,11 +87,13 @@ class Agent:
             with self.lock:
                 self.streams.remove(out)
 
-    def rotate(self, _body):
+    def rotate(self, body):
         with self.lock:
-            self.current = self.issue()
+            message = self.issue(mismatched=body.get("mismatched", False))
+            if not body.get("mismatched"):
+                self.current = message
             for stream in self.streams:
-                stream.put(self.current)
+                stream.put(message)
             return {"serial": self.issued[-1]}
 
     def set_deny(self, body):
